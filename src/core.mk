@@ -1,0 +1,11 @@
+# Core: URL codec, RFC 3986, HTTP types, metrics, logging, request router.
+src_libdashpiff_a_SOURCES += \
+	src/url_codec.cpp src/url_codec.h \
+	src/uri.cpp src/uri.h \
+	src/http.cpp src/http.h
+
+check_PROGRAMS += tests/unit/test_core
+TESTS += tests/unit/test_core
+tests_unit_test_core_SOURCES = tests/unit/test_core.cpp
+tests_unit_test_core_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_test_core_LDADD = $(TEST_LIBS)

@@ -1,0 +1,107 @@
+// Fetches origin URLs for the proxy. One OriginClient per thread: it owns a
+// libcurl easy handle that is reused so connections to the origin stay alive.
+// The client enforces the fetch policy itself (schemes, host allow-list,
+// refused networks checked on the address actually connected to, redirects,
+// timeouts, size caps) because the URLs it is handed come from strangers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "address_policy.h"
+#include "http.h"
+
+namespace dashpiff {
+
+struct OriginOptions {
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds first_byte_timeout{15000};  // until the response head
+  std::chrono::milliseconds total_timeout{300000};      // whole transfer
+  int max_redirects = 5;
+  std::vector<std::string> allow_hosts;  // host patterns ("cdn.example", "*.example.com"); empty: any
+  AddressPolicy address_policy;          // which resolved addresses may be connected to
+  std::string user_agent = "dashpiff";
+  std::string ca_file;                   // empty: the system store
+};
+
+enum class OriginError {
+  none,
+  bad_url,             // not parseable / no host
+  scheme_refused,      // not http(s), also on a redirect
+  host_refused,        // not on the allow-list
+  address_refused,     // resolved to a refused network (SSRF guard)
+  dns,                 // name did not resolve
+  connect,             // refused / unreachable
+  timeout,             // connect, first byte or total
+  tls,                 // certificate or handshake
+  too_many_redirects,
+  too_large,           // body over max_body_bytes
+  aborted,             // a handler asked to stop (client gone)
+  protocol,            // anything else libcurl reports
+};
+
+const char* to_string(OriginError e);
+
+struct OriginRequest {
+  std::string url;            // absolute http(s) URL, query verbatim
+  std::string method = "GET"; // GET or HEAD
+  Headers headers;            // already filtered by the router
+  bool decode_body = false;   // offer Accept-Encoding and hand on decoded bytes (manifests)
+  std::uint64_t max_body_bytes = 0;  // 0: no cap
+};
+
+struct OriginHead {
+  int status = 0;
+  Headers headers;            // final response's headers (after redirects)
+  std::string effective_url;  // after redirects
+};
+
+// Receives the final response. Both return false to abandon the transfer.
+class OriginHandler {
+ public:
+  virtual ~OriginHandler() = default;
+  virtual bool on_head(const OriginHead& head) = 0;
+  virtual bool on_data(std::string_view chunk) = 0;
+};
+
+struct OriginResult {
+  OriginError error = OriginError::none;
+  std::string message;       // one line, for logs and error bodies
+  std::uint64_t body_bytes = 0;
+  double seconds = 0;        // total time
+  bool head_delivered = false;  // on_head was called
+  bool ok() const { return error == OriginError::none; }
+};
+
+class OriginClient {
+ public:
+  explicit OriginClient(OriginOptions options);
+  ~OriginClient();
+  OriginClient(const OriginClient&) = delete;
+  OriginClient& operator=(const OriginClient&) = delete;
+
+  OriginResult fetch(const OriginRequest& request, OriginHandler& handler);
+
+  // Host allow-list check alone (no network), for early 403s.
+  bool host_allowed(std::string_view host) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Call once per process before any thread starts (curl_global_init is not
+// thread-safe). RAII: cleans up when it goes out of scope.
+class CurlGlobal {
+ public:
+  CurlGlobal();
+  ~CurlGlobal();
+  CurlGlobal(const CurlGlobal&) = delete;
+  CurlGlobal& operator=(const CurlGlobal&) = delete;
+};
+
+}  // namespace dashpiff
