@@ -9,3 +9,8 @@ TESTS += tests/unit/test_core
 tests_unit_test_core_SOURCES = tests/unit/test_core.cpp
 tests_unit_test_core_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_test_core_LDADD = $(TEST_LIBS)
+src_libdashpiff_a_SOURCES += \
+	src/log.cpp src/log.h \
+	src/metrics.cpp src/metrics.h \
+	src/router.cpp src/router.h src/route_context.h \
+	src/create_handler.cpp src/proxy_handlers.cpp

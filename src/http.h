@@ -29,13 +29,14 @@ struct Request {
   std::string query;        // without '?', verbatim
   Headers headers;          // "Host", "Accept", ... (original names)
   std::string body;         // POST bodies only, already size-capped by the front end
+  bool body_too_large = false;  // the front end stopped reading at its cap
   std::string remote_addr;  // peer address as the front end saw it
   std::string scheme = "http";  // what the front end was reached with
   std::string request_id;   // set by the front end or the router
 };
 
 // Where the router writes its answer. begin() once, then write() any number of
-// times, then end(). write() returns false when the client has gone, so that
+// times, then end() (or abort()). write() returns false when the client has gone, so that
 // the origin transfer can be abandoned.
 class ResponseSink {
  public:
@@ -43,6 +44,9 @@ class ResponseSink {
   virtual void begin(int status, const Headers& headers) = 0;
   virtual bool write(std::string_view chunk) = 0;
   virtual void end() = 0;
+  // The answer cannot be completed (origin failed mid-body): the client must
+  // see a broken transfer, never a short body that looks whole to a cache.
+  virtual void abort() = 0;
   virtual bool started() const = 0;
 };
 

@@ -1,0 +1,100 @@
+#include "fcgi_sink.h"
+
+#include <cctype>
+#include <cstring>
+#include <string>
+
+namespace dashpiff {
+namespace {
+
+bool clean(std::string_view s) { return s.find_first_of("\r\n") == std::string_view::npos; }
+
+// HTTP_X_FORWARDED_PROTO -> X-Forwarded-Proto
+std::string header_name(std::string_view cgi) {
+  std::string name;
+  bool upper = true;
+  for (char c : cgi) {
+    if (c == '_') {
+      name += '-';
+      upper = true;
+    } else {
+      name += static_cast<char>(upper ? std::toupper(static_cast<unsigned char>(c))
+                                      : std::tolower(static_cast<unsigned char>(c)));
+      upper = false;
+    }
+  }
+  return name;
+}
+
+}  // namespace
+
+void FcgiSink::begin(int status, const Headers& headers) {
+  if (started_) return;
+  started_ = true;
+  std::string head = "Status: " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
+  for (const auto& [name, value] : headers)
+    if (clean(name) && clean(value)) head += name + ": " + value + "\r\n";
+  head += "\r\n";
+  if (FCGX_PutStr(head.data(), static_cast<int>(head.size()), request_.out) < 0 ||
+      FCGX_FFlush(request_.out) < 0)
+    failed_ = true;
+}
+
+bool FcgiSink::write(std::string_view chunk) {
+  if (failed_ || aborted_) return false;
+  // Flushing per chunk is what lets nginx (fastcgi_buffering off) pass each
+  // chunk on at once: time to first byte stays that of the origin.
+  if (FCGX_PutStr(chunk.data(), static_cast<int>(chunk.size()), request_.out) < 0 ||
+      FCGX_FFlush(request_.out) < 0)
+    failed_ = true;
+  return !failed_;
+}
+
+void FcgiSink::end() {}
+
+void FcgiSink::abort() {
+  if (aborted_) return;
+  aborted_ = true;
+  // Dropping the connection without FCGI_END_REQUEST makes nginx report
+  // "upstream prematurely closed" and break the client transfer, instead of
+  // ending a chunked body cleanly with bytes missing.
+  FCGX_Free(&request_, 1);
+}
+
+Request to_request(FCGX_Request& request, std::size_t max_body) {
+  Request r;
+  auto param = [&](const char* name) -> std::string {
+    const char* v = FCGX_GetParam(name, request.envp);
+    return v ? v : "";
+  };
+  r.method = param("REQUEST_METHOD");
+  const std::string uri = param("REQUEST_URI");
+  r.path = uri.substr(0, uri.find('?'));
+  r.query = param("QUERY_STRING");
+  r.remote_addr = param("REMOTE_ADDR");
+  const std::string scheme = param("REQUEST_SCHEME");
+  r.scheme = !scheme.empty() ? scheme : (param("HTTPS") == "on" ? "https" : "http");
+  for (char** e = request.envp; e && *e; ++e) {
+    const std::string_view kv = *e;
+    const auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    const auto key = kv.substr(0, eq);
+    if (key.substr(0, 5) == "HTTP_") {
+      r.headers.emplace_back(header_name(key.substr(5)), std::string(kv.substr(eq + 1)));
+    } else if (key == "CONTENT_TYPE" || key == "CONTENT_LENGTH") {
+      if (eq + 1 < kv.size()) r.headers.emplace_back(header_name(key), std::string(kv.substr(eq + 1)));
+    }
+  }
+  if (r.method == "POST") {
+    // Read one byte past the cap so that "exactly at the cap" is still accepted.
+    std::string body(max_body + 1, '\0');
+    const int n = FCGX_GetStr(body.data(), static_cast<int>(body.size()), request.in);
+    body.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    r.body_too_large = body.size() > max_body;
+    if (r.body_too_large) body.resize(max_body);
+    r.body = std::move(body);
+  }
+  return r;
+}
+
+}  // namespace dashpiff

@@ -1,0 +1,219 @@
+"""Starts and stops a real dashpiff stack on 127.0.0.1 for the demo, the
+end-to-end tests, the browser tests and the benchmarks:
+
+  origin nginx (static files)  <-  dashpiff-fcgi (spawn-fcgi -n)  <-  front nginx
+
+Every process is started here, remembered by PID and stopped by PID.
+Nothing listens outside 127.0.0.1.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("DASHPIFF_BUILD", os.path.join(TOP, "build"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+ORIGIN_CONF = """
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    include {mime};
+    types {{ application/dash+xml mpd; video/iso.segment m4s; }}
+    access_log {dir}/access.log;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        gzip on;
+        gzip_types application/dash+xml;
+        gzip_min_length 64;
+        # Access-token origin: refuses requests without ?token=secret.
+        location /token/ {{
+            if ($arg_token != "secret") {{ return 403 "token required\\n"; }}
+            rewrite ^/token/(.*)$ /$1 break;
+        }}
+        # A throttled origin (TTFB and streaming checks).
+        location /slow/ {{
+            rewrite ^/slow/(.*)$ /$1 break;
+            limit_rate_after 1;
+            limit_rate {slow_rate};
+        }}
+        location = /redirect-to-mpd {{ return 302 /streams/cenc-piff/manifest.mpd; }}
+        location = /redirect-file {{ return 302 file:///etc/passwd; }}
+        location = /redirect-gopher {{ return 302 gopher://127.0.0.1:70/; }}
+        location = /redirect-other-loopback {{ return 302 http://127.0.0.2:{port}/streams/clear/manifest.mpd; }}
+        {extra}
+    }}
+}}
+"""
+
+FRONT_CONF = """
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log {dir}/access.log;
+    upstream dashpiff_fcgi {{
+        server unix:{sock};
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        include snippets/dashpiff-locations.conf;
+    }}
+    {extra}
+}}
+"""
+
+
+class Nginx:
+    def __init__(self, name, conf_text, workdir, snippets=False):
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(os.path.join(self.dir, "logs"), exist_ok=True)
+        if snippets:
+            os.symlink(os.path.join(TOP, "nginx-conf", "snippets"), os.path.join(self.dir, "snippets"))
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf_text)
+        self.proc = None
+
+    def start(self, port):
+        self.proc = subprocess.Popen(
+            ["nginx", "-p", self.dir + "/", "-c", self.conf, "-e", os.path.join(self.dir, "error.log"),
+             "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "stderr.log"), "w"))
+        wait_for(lambda: port_open(port) or self.proc.poll() is not None, what=f"nginx on {port}")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"nginx {self.dir} failed: " + open(os.path.join(self.dir, "stderr.log")).read())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Stack:
+    """origin nginx + spawn-fcgi dashpiff-fcgi + front nginx, on free ports."""
+
+    def __init__(self, args=(), origin_root=None, front_extra="", origin_extra="", slow_rate="200k",
+                 workdir=None, front_port=None):
+        self.workdir = workdir or tempfile.mkdtemp(prefix="dashpiff-stack-")
+        self.origin_root = origin_root or os.path.join(TOP, "tests", "data")
+        self.origin_port = free_port()
+        self.front_port = front_port or free_port()
+        self.sock = os.path.join(self.workdir, "dashpiff.sock")
+        self.args = list(args)
+        self.origin = Nginx("origin", ORIGIN_CONF.format(
+            dir=os.path.join(self.workdir, "origin"), port=self.origin_port, root=self.origin_root,
+            mime="/etc/nginx/mime.types", slow_rate=slow_rate, extra=origin_extra), self.workdir)
+        self.front = Nginx("front", FRONT_CONF.format(
+            dir=os.path.join(self.workdir, "front"), port=self.front_port, sock=self.sock,
+            extra=front_extra), self.workdir, snippets=True)
+        self.fcgi = None
+        self.fcgi_log = os.path.join(self.workdir, "dashpiff.log")
+
+    @property
+    def origin_url(self):
+        return f"http://127.0.0.1:{self.origin_port}"
+
+    @property
+    def front_url(self):
+        return f"http://127.0.0.1:{self.front_port}"
+
+    def start(self):
+        self.origin.start(self.origin_port)
+        self.start_fcgi()
+        self.front.start(self.front_port)
+        return self
+
+    def start_fcgi(self, extra_args=()):
+        binary = os.path.join(BUILD, "fcgi", "dashpiff-fcgi")
+        # spawn-fcgi -n execs the worker in place: this PID is the service's.
+        cmd = ["spawn-fcgi", "-n", "-s", self.sock, "-M", "0666", "--", binary,
+               "--config", "/dev/null", "--allow-network", "127.0.0.0/8"] + self.args + list(extra_args)
+        self.fcgi = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(self.fcgi_log, "a"),
+                                     start_new_session=True)
+        wait_for(lambda: os.path.exists(self.sock) or self.fcgi.poll() is not None, what="FastCGI socket")
+        if self.fcgi.poll() is not None:
+            raise RuntimeError("dashpiff-fcgi failed to start: " + open(self.fcgi_log).read())
+
+    def stop_fcgi(self, timeout=40):
+        if self.fcgi and self.fcgi.poll() is None:
+            self.fcgi.send_signal(signal.SIGTERM)
+            try:
+                self.fcgi.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.fcgi.pid, signal.SIGKILL)
+                self.fcgi.wait()
+        # spawn-fcgi refuses a socket in use and reuses a stale one; remove it
+        # so the next start is clean.
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
+
+    def stop(self):
+        self.front.stop()
+        self.stop_fcgi()
+        self.origin.stop()
+
+    def log_text(self):
+        try:
+            return open(self.fcgi_log).read()
+        except OSError:
+            return ""
+
+    def cleanup(self):
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def fetch(url, method="GET", data=None, headers=None, timeout=30):
+    """(status, headers, body) without raising on HTTP errors."""
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()

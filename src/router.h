@@ -1,0 +1,29 @@
+// Turns a plain HTTP request into an answer: /create, /mpd/, /media/, and
+// the operational routes. Knows nothing of FastCGI; the front end fills a
+// Request and supplies a ResponseSink and this thread's OriginClient.
+#pragma once
+
+#include "config.h"
+#include "http.h"
+#include "metrics.h"
+#include "origin_client.h"
+
+namespace dashpiff {
+
+class Router {
+ public:
+  Router(const Config& config, MetricsBlock& metrics);
+  // Never throws: every failure becomes an HTTP answer (or, once the answer
+  // has started, a truncated body and a log line).
+  void handle(Request& request, ResponseSink& sink, OriginClient& origin) const;
+
+ private:
+  const Config& config_;
+  MetricsBlock& metrics_;
+};
+
+// A request id: the client's X-Request-Id if it is short and printable, else
+// a fresh random one.
+std::string make_request_id(const Request& request);
+
+}  // namespace dashpiff

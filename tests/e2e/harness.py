@@ -1,0 +1,43 @@
+"""A tiny check runner for the end-to-end tests: each check prints one
+`PASS: name` or `FAIL: name: reason` line; scripts/test.sh counts them."""
+import sys
+import traceback
+
+_checks = []
+
+
+def check(fn):
+    _checks.append(fn)
+    return fn
+
+
+class CheckFailed(AssertionError):
+    pass
+
+
+def expect(cond, message):
+    if not cond:
+        raise CheckFailed(message)
+
+
+def run(prefix, setup=None, teardown=None, only=None):
+    failed = 0
+    state = setup() if setup else None
+    try:
+        for fn in _checks:
+            name = f"{prefix}.{fn.__name__}"
+            if only and only not in name:
+                continue
+            try:
+                fn(state) if state is not None else fn()
+                print(f"PASS: {name}", flush=True)
+            except Exception as e:  # a check that raises has failed, whatever it raised
+                failed += 1
+                reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+                print(f"FAIL: {name}: {reason}", flush=True)
+                if not isinstance(e, CheckFailed):
+                    traceback.print_exc(file=sys.stderr)
+    finally:
+        if teardown:
+            teardown(state)
+    return 1 if failed else 0
