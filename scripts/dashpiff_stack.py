@@ -133,13 +133,14 @@ class Stack:
     """origin nginx + spawn-fcgi dashpiff-fcgi + front nginx, on free ports."""
 
     def __init__(self, args=(), origin_root=None, front_extra="", origin_extra="", slow_rate="200k",
-                 workdir=None, front_port=None):
+                 workdir=None, front_port=None, allow_network="127.0.0.0/8"):
         self.workdir = workdir or tempfile.mkdtemp(prefix="dashpiff-stack-")
         self.origin_root = origin_root or os.path.join(TOP, "tests", "data")
         self.origin_port = free_port()
         self.front_port = front_port or free_port()
         self.sock = os.path.join(self.workdir, "dashpiff.sock")
-        self.args = list(args)
+        # The origin is on loopback, which the SSRF guard refuses unless allowed.
+        self.args = (["--allow-network", allow_network] if allow_network else []) + list(args)
         self.origin = Nginx("origin", ORIGIN_CONF.format(
             dir=os.path.join(self.workdir, "origin"), port=self.origin_port, root=self.origin_root,
             mime="/etc/nginx/mime.types", slow_rate=slow_rate, extra=origin_extra), self.workdir)
@@ -167,7 +168,7 @@ class Stack:
         binary = os.path.join(BUILD, "fcgi", "dashpiff-fcgi")
         # spawn-fcgi -n execs the worker in place: this PID is the service's.
         cmd = ["spawn-fcgi", "-n", "-s", self.sock, "-M", "0666", "--", binary,
-               "--config", "/dev/null", "--allow-network", "127.0.0.0/8"] + self.args + list(extra_args)
+               "--config", "/dev/null"] + self.args + list(extra_args)
         self.fcgi = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(self.fcgi_log, "a"),
                                      start_new_session=True)
         wait_for(lambda: os.path.exists(self.sock) or self.fcgi.poll() is not None, what="FastCGI socket")

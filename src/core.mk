@@ -6,7 +6,7 @@ src_libdashpiff_a_SOURCES += \
 
 check_PROGRAMS += tests/unit/test_core
 TESTS += tests/unit/test_core
-tests_unit_test_core_SOURCES = tests/unit/test_core.cpp
+tests_unit_test_core_SOURCES = tests/unit/test_core.cpp tests/unit/test_router.cpp
 tests_unit_test_core_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_test_core_LDADD = $(TEST_LIBS)
 src_libdashpiff_a_SOURCES += \

@@ -1,6 +1,8 @@
 // /mpd/ and /media/: fetch from origin, transform, answer.
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "mpd_rewriter.h"
 #include "route_context.h"
 #include "segment_patcher.h"
@@ -241,12 +243,16 @@ class StreamingHandler final : public OriginHandler {
 
 }  // namespace
 
-void handle_media(RouteContext& ctx, std::string_view encoded_and_rest) {
+namespace {
+
+// The origin request a /media/ (or /inspect/) path stands for; nullopt after
+// answering 400.
+std::optional<OriginRequest> media_request(RouteContext& ctx, std::string_view encoded_and_rest) {
   const auto target = decode_leading(ctx, encoded_and_rest);
-  if (!target) return;
+  if (!target) return std::nullopt;
   if (target->rest.empty()) {
     ctx.fail(400, "media route needs a path: /media/{encoded base}/{path}");
-    return;
+    return std::nullopt;
   }
   // The base may carry the manifest's query (token-mode=pass); it applies to
   // every segment under that base.
@@ -260,15 +266,22 @@ void handle_media(RouteContext& ctx, std::string_view encoded_and_rest) {
   req.url = resolve_uri(base.str(), target->rest);
   if (!is_http_url(Uri::parse(req.url))) {
     ctx.fail(400, "media path does not resolve to an http or https URL");
-    return;
+    return std::nullopt;
   }
   if (!query.empty()) req.url += "?" + query;
   req.method = ctx.request.method == "HEAD" ? "HEAD" : "GET";
   req.headers = origin_request_headers(ctx, true);
   req.max_body_bytes = ctx.config.max_segment_bytes;
+  return req;
+}
 
+}  // namespace
+
+void handle_media(RouteContext& ctx, std::string_view encoded_and_rest) {
+  const auto req = media_request(ctx, encoded_and_rest);
+  if (!req) return;
   StreamingHandler streamer(ctx);
-  const OriginResult result = ctx.origin.fetch(req, streamer);
+  const OriginResult result = ctx.origin.fetch(*req, streamer);
   ctx.metrics.observe_origin(result.seconds, result.error);
   ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
   const bool flushed = streamer.finish(result.ok());
@@ -285,6 +298,55 @@ void handle_media(RouteContext& ctx, std::string_view encoded_and_rest) {
   }
   ctx.note = result.error == OriginError::aborted ? "client went away" : origin_failure(result);
   ctx.sink.abort();
+}
+
+}  // namespace dashpiff
+
+namespace dashpiff {
+
+// /inspect/{enc}/{path}: what the segment engine does to that segment, as
+// JSON, for the /player page. The segment goes through the engine into a
+// counting sink; nothing of it is sent.
+void handle_inspect(RouteContext& ctx, std::string_view encoded_and_rest) {
+  auto req = media_request(ctx, encoded_and_rest);
+  if (!req) return;
+  req->method = "GET";
+  std::uint64_t bytes_out = 0;
+  PatchOptions options;
+  options.mode = ctx.config.piff_mode;
+  options.max_held_box = ctx.config.max_held_box;
+  SegmentPatcher patcher(options, [&](const std::uint8_t*, std::size_t n) {
+    bytes_out += n;
+    return true;
+  });
+  struct Inspector final : OriginHandler {
+    SegmentPatcher& patcher;
+    int status = 0;
+    explicit Inspector(SegmentPatcher& p) : patcher(p) {}
+    bool on_head(const OriginHead& head) override {
+      status = head.status;
+      return true;
+    }
+    bool on_data(std::string_view chunk) override { return patcher.feed(chunk); }
+  } inspector(patcher);
+  const OriginResult result = ctx.origin.fetch(*req, inspector);
+  if (!result.ok()) {
+    ctx.fail(status_for(result.error), origin_failure(result));
+    return;
+  }
+  patcher.finish();
+  const PatchStats& stats = patcher.stats();
+  ctx.origin_status = inspector.status;
+  nlohmann::json answer = {{"url", req->url},
+                           {"origin_status", inspector.status},
+                           {"mode", to_string(ctx.config.piff_mode)},
+                           {"bytes_in", stats.bytes_in},
+                           {"bytes_out", bytes_out},
+                           {"piff_neutralised", stats.piff_neutralised},
+                           {"piff_converted", stats.piff_converted},
+                           {"passthrough_reason", stats.passthrough_reason},
+                           {"changes", stats.changes}};
+  ctx.answer(200, "application/json", answer.dump(1) + "\n", {{"Cache-Control", "no-store"}});
 }
 
 }  // namespace dashpiff

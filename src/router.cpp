@@ -116,7 +116,8 @@ void Router::handle(Request& request, ResponseSink& sink, OriginClient& origin) 
   const std::string_view path = request.path;
 
   static constexpr std::pair<std::string_view, Route> kPrefixes[] = {
-      {"/mpd/", Route::mpd}, {"/api/dash/", Route::mpd}, {"/media/", Route::media}, {"/api/media/", Route::media}};
+      {"/mpd/", Route::mpd},     {"/api/dash/", Route::mpd},      {"/media/", Route::media},
+      {"/api/media/", Route::media}, {"/inspect/", Route::player}};
   std::string_view rest;
   if (path == "/create" || path == "/api/create") ctx.route = Route::create;
   else if (path == "/healthz") ctx.route = Route::health;
@@ -145,6 +146,10 @@ void Router::handle(Request& request, ResponseSink& sink, OriginClient& origin) 
           break;
         case Route::media:
           if (method_allowed(ctx, {"GET", "HEAD"})) handle_media(ctx, rest);
+          break;
+        case Route::player:
+          if (!config_.player_page) ctx.fail(404, "the player page is not enabled (player-page)");
+          else if (method_allowed(ctx, {"GET"})) handle_inspect(ctx, rest);
           break;
         case Route::health:
           if (!method_allowed(ctx, {"GET", "HEAD"})) break;

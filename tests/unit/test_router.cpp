@@ -1,0 +1,154 @@
+// Router behaviour that needs no origin: /create, limits, errors, ops routes.
+#include <boost/test/unit_test.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "config.h"
+#include "metrics.h"
+#include "origin_client.h"
+#include "router.h"
+
+using namespace dashpiff;
+
+namespace {
+
+struct RecordingSink final : ResponseSink {
+  int status = 0;
+  Headers headers;
+  std::string body;
+  bool ended = false, aborted = false, began = false;
+  void begin(int s, const Headers& h) override {
+    BOOST_REQUIRE(!began);
+    began = true;
+    status = s;
+    headers = h;
+  }
+  bool write(std::string_view c) override {
+    body.append(c);
+    return true;
+  }
+  void end() override { ended = true; }
+  void abort() override { aborted = true; }
+  bool started() const override { return began; }
+  std::string header(std::string_view name) const {
+    const auto* v = find_header(headers, name);
+    return v ? *v : "";
+  }
+};
+
+struct Fixture {
+  Config config;
+  SharedMetrics metrics;
+  CurlGlobal curl;
+  OriginClient origin{config.origin};
+
+  RecordingSink call(std::string method, std::string path, std::string query = "", Headers headers = {},
+                     std::string body = "") {
+    Request r;
+    r.method = std::move(method);
+    r.path = std::move(path);
+    r.query = std::move(query);
+    r.headers = std::move(headers);
+    r.body = std::move(body);
+    r.body_too_large = r.body.size() > config.max_create_body;
+    RecordingSink sink;
+    Router(config, metrics.block()).handle(r, sink, origin);
+    BOOST_TEST(sink.ended);
+    return sink;
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(router, Fixture)
+
+BOOST_AUTO_TEST_CASE(create_mints_from_host_and_keeps_query_unencoded) {
+  auto s = call("GET", "/create", "url=http%3A%2F%2Fcdn.example%2Fa%2Fb.mpd%3Ft%3D1%26u%3D2",
+                {{"Host", "proxy.example:8080"}});
+  BOOST_TEST(s.status == 200);
+  BOOST_TEST(nlohmann::json::parse(s.body)["url"] == "http://proxy.example:8080/mpd/http!0!1!1cdn.example!1a!1b.mpd?t=1&u=2");
+  BOOST_TEST(s.header("Cache-Control") == "no-store");
+}
+
+BOOST_AUTO_TEST_CASE(create_prefers_configured_public_base) {
+  config.public_base_url = "https://d1.cloudfront.net/";
+  auto s = call("POST", "/api/create", "", {{"Content-Type", "application/json"}, {"Host", "internal"}},
+                R"({"url":"https://o.example/m.mpd"})");
+  BOOST_TEST(nlohmann::json::parse(s.body)["url"] == "https://d1.cloudfront.net/mpd/https!0!1!1o.example!1m.mpd");
+}
+
+BOOST_AUTO_TEST_CASE(create_refuses_hostile_host_header) {
+  auto s = call("GET", "/create", "url=http%3A%2F%2Fo%2Fm.mpd", {{"Host", "evil.example/<script>"}});
+  BOOST_TEST(s.status == 400);
+}
+
+BOOST_AUTO_TEST_CASE(create_post_without_url_is_400_and_get_is_form) {
+  BOOST_TEST(call("POST", "/create", "", {{"Content-Type", "application/x-www-form-urlencoded"}}, "x=1").status == 400);
+  auto form = call("GET", "/create");
+  BOOST_TEST(form.status == 200);
+  BOOST_TEST(form.body.rfind("<!DOCTYPE html>", 0) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(create_oversized_body_is_413) {
+  config.max_create_body = 10;
+  BOOST_TEST(call("POST", "/create", "", {{"Content-Type", "application/json"}}, std::string(20, 'x')).status == 413);
+}
+
+BOOST_AUTO_TEST_CASE(create_html_answer_escapes_the_url) {
+  auto s = call("POST", "/create", "", {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "text/html"}, {"Host", "h"}},
+                "url=http%3A%2F%2Fo.example%2F%22%3E%3Cscript%3E.mpd");
+  BOOST_TEST(s.status == 200);
+  BOOST_TEST(s.body.find("<script>") == std::string::npos);
+  BOOST_TEST(s.body.find("&quot;&gt;&lt;script&gt;") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_encoding_is_400_before_any_fetch) {
+  for (const char* path : {"/mpd/http!0!1!1h!", "/mpd/a!9", "/media/x!/s.m4s", "/media/http!0!1!1h", "/mpd/ftp!0!1!1h!1m.mpd"}) {
+    auto s = call("GET", path);
+    BOOST_TEST(s.status == 400, path);
+    BOOST_TEST(s.body.find('\n') == s.body.size() - 1, path);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(unknown_route_is_404_and_wrong_method_405) {
+  BOOST_TEST(call("GET", "/nope").status == 404);
+  auto s = call("DELETE", "/mpd/x");
+  BOOST_TEST(s.status == 405);
+  BOOST_TEST(s.header("Allow").find("GET") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(limits_answer_414_and_431) {
+  config.max_url_length = 100;
+  BOOST_TEST(call("GET", "/mpd/" + std::string(200, 'a')).status == 414);
+  config.max_header_bytes = 50;
+  BOOST_TEST(call("GET", "/healthz", "", {{"X-Big", std::string(100, 'b')}}).status == 431);
+}
+
+BOOST_AUTO_TEST_CASE(preflight_answers_cors) {
+  auto s = call("OPTIONS", "/media/x/y", "", {{"Access-Control-Request-Headers", "range"}});
+  BOOST_TEST(s.status == 204);
+  BOOST_TEST(s.header("Access-Control-Allow-Origin") == "*");
+  BOOST_TEST(s.header("Access-Control-Allow-Headers") == "range");
+}
+
+BOOST_AUTO_TEST_CASE(healthz_reports_draining) {
+  BOOST_TEST(call("GET", "/healthz").status == 200);
+  metrics.block().draining.store(1);
+  BOOST_TEST(call("GET", "/healthz").status == 503);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_count_requests_by_route_and_status) {
+  call("GET", "/nope");
+  call("GET", "/nope");
+  auto s = call("GET", "/metrics");
+  BOOST_TEST(s.body.find("dashpiff_requests_total{route=\"other\",status=\"404\"} 2") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(request_id_is_echoed_or_made) {
+  auto given = call("GET", "/healthz", "", {{"X-Request-Id", "abc-123"}});
+  BOOST_TEST(given.header("X-Request-Id") == "abc-123");
+  auto made = call("GET", "/healthz", "", {{"X-Request-Id", "bad id\x01"}});
+  BOOST_TEST(made.header("X-Request-Id").size() == 16u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
