@@ -93,6 +93,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         include snippets/dashpiff-locations.conf;
+        {server_extra}
     }}
     {extra}
 }}
@@ -133,7 +134,9 @@ class Stack:
     """origin nginx + spawn-fcgi dashpiff-fcgi + front nginx, on free ports."""
 
     def __init__(self, args=(), origin_root=None, front_extra="", origin_extra="", slow_rate="200k",
-                 workdir=None, front_port=None, allow_network="127.0.0.0/8"):
+                 workdir=None, front_port=None, allow_network="127.0.0.0/8", front_server_extra=""):
+        # front_extra goes into the front's http block, front_server_extra into
+        # its server block (extra locations beside the project's snippet).
         self.workdir = workdir or tempfile.mkdtemp(prefix="dashpiff-stack-")
         self.origin_root = origin_root or os.path.join(TOP, "tests", "data")
         self.origin_port = free_port()
@@ -146,7 +149,7 @@ class Stack:
             mime="/etc/nginx/mime.types", slow_rate=slow_rate, extra=origin_extra), self.workdir)
         self.front = Nginx("front", FRONT_CONF.format(
             dir=os.path.join(self.workdir, "front"), port=self.front_port, sock=self.sock,
-            extra=front_extra), self.workdir, snippets=True)
+            extra=front_extra, server_extra=front_server_extra), self.workdir, snippets=True)
         self.fcgi = None
         self.fcgi_log = os.path.join(self.workdir, "dashpiff.log")
 
