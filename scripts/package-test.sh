@@ -1,0 +1,584 @@
+#!/usr/bin/env bash
+# The Debian package round trip (issue 6), as CI runs it:
+#
+#   systemd-analyze verify/security on the unit, CloudFormation template check,
+#   dpkg-buildpackage, lintian, package contents, apt-get install ./*.deb,
+#   the service started exactly as the installed unit's ExecStart says (as its
+#   User/Group, in its RuntimeDirectory: systemd is not PID 1 here), the
+#   packaged nginx site on a private nginx, end-to-end checks through it,
+#   reload (ExecReload), an upgrade that must keep a changed conffile, a
+#   graceful stop, apt-get remove, apt-get purge, and a check that nothing
+#   the package installed or created is left.
+#
+# Prints "PASS: name" / "FAIL: name: reason" per check; exits non-zero if any
+# check failed. Needs root (it installs a package). Every process it starts
+# is stopped by PID; the system nginx is never touched.
+#
+# Options (environment):
+#   PACKAGE_TEST_CHECK=1    run make check inside dpkg-buildpackage (default:
+#                           nocheck, scripts/test.sh has already run them)
+#   PACKAGE_TEST_DEB=FILE   test this .deb instead of building one
+#   PACKAGE_TEST_KEEP=1     leave the work directory (logs) behind
+#   PACKAGE_TEST_E2E=CMD    extra end-to-end command, run with
+#                           DASHPIFF_FRONT_URL set to the packaged front nginx
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+pkg=dashpiff
+passed=0
+failed=0
+pass() { echo "PASS: package.$1"; passed=$((passed + 1)); }
+fail() { echo "FAIL: package.$1: $2"; failed=$((failed + 1)); }
+check() {  # name reason command... : PASS when the command succeeds
+  local name=$1 reason=$2; shift 2
+  if "$@"; then pass "$name"; else fail "$name" "$reason"; fi
+}
+finish() {
+  echo "package-test: $passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit $?
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+  fail setup "must run as root (installs and purges the package)"
+  finish
+fi
+
+work=$(mktemp -d /tmp/dashpiff-pkgtest.XXXXXX)
+chmod 0755 "$work"   # nginx workers (www-data) read below it
+declare -a started_pids=()
+installed_by_us=0
+runtime_dir=""
+
+cleanup() {
+  local pid
+  for pid in "${started_pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || continue
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+  done
+  if [ "$installed_by_us" = 1 ] && dpkg -s "$pkg" >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "$pkg" >/dev/null 2>&1 </dev/null
+  fi
+  [ -n "$runtime_dir" ] && rm -rf "$runtime_dir"
+  if [ "${PACKAGE_TEST_KEEP:-0}" = 1 ]; then
+    echo "package-test: work directory kept: $work"
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+
+wait_until() {  # seconds command... : polls every 0.1 s
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until "$@"; do
+    [ "$(date +%s)" -ge "$deadline" ] && return 1
+    sleep 0.1
+  done
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# ------------------------------------------------------------------ the unit
+unit_src=systemd/dashpiff.service
+
+# systemd-analyze verify exits 0 on warnings: its output is what counts.
+verify_quiet() {  # extra args... unit
+  local out
+  out=$(systemd-analyze verify "$@" 2>&1) || { echo "$out"; return 1; }
+  [ -z "$out" ] || { echo "$out" | sed 's/^/    /'; return 1; }
+}
+check unit.verify "systemd-analyze verify printed warnings" verify_quiet --man=no "$unit_src"
+
+security_ok() {
+  local out err level
+  out=$(systemd-analyze security --offline=true --no-pager "$unit_src" 2>"$work/security.err")
+  err=$(cat "$work/security.err")
+  [ -z "$err" ] || { echo "    $err"; return 1; }
+  level=$(echo "$out" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+  echo "    exposure level: ${level:-unknown}"
+  # 10 is fully exposed; the hardened unit scores about 1.2. Anything over 2
+  # means a directive was lost.
+  [ -n "$level" ] && awk -v l="$level" 'BEGIN { exit !(l <= 2.0) }'
+}
+check unit.security_exposure "systemd-analyze security: exposure above 2.0 or stderr output" security_ok
+
+unit_value() {  # file key : last assignment of key, as systemd reads it
+  sed -n "s/^$2=//p" "$1" | tail -1
+}
+has_directive() { grep -qx "$1" "$unit_src"; }
+for d in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes \
+         "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" CapabilityBoundingSet= \
+         SystemCallFilter=@system-service KillMode=mixed Restart=on-failure User=dashpiff \
+         RuntimeDirectory=dashpiff "ExecReload=/bin/kill -HUP \$MAINPID"; do
+  check "unit.has[$d]" "directive missing from $unit_src" has_directive "$d"
+done
+
+# ------------------------------------------------- CloudFormation template
+cfn_spec() {
+  local found
+  for found in "$top/node_modules/@aws-cdk/cfnspec/spec/specification.json" \
+               "${XDG_CACHE_HOME:-$HOME/.cache}/dashpiff/cfnspec/node_modules/@aws-cdk/cfnspec/spec/specification.json"; do
+    [ -f "$found" ] && { echo "$found"; return 0; }
+  done
+  # Not installed by the project's npm install: fetch the specification once
+  # into a cache so the template is checked against real resource types.
+  local cache="${XDG_CACHE_HOME:-$HOME/.cache}/dashpiff/cfnspec"
+  mkdir -p "$cache"
+  (cd "$cache" && npm install --no-save --no-audit --no-fund --loglevel=error \
+     @aws-cdk/cfnspec@2.72.1 >/dev/null 2>&1) || return 1
+  found="$cache/node_modules/@aws-cdk/cfnspec/spec/specification.json"
+  [ -f "$found" ] && echo "$found"
+}
+run_cfn_check() {  # check-cfn args... : its PASS/FAIL lines count as checks here
+  local line
+  while IFS= read -r line; do
+    case "$line" in
+      "PASS: "*) pass "${line#PASS: }" ;;
+      "FAIL: "*) fail "${line#FAIL: }" "see above" ;;
+      *) echo "$line" ;;
+    esac
+  done < <(python3 scripts/check-cfn.py "$@" --self-test docs/aws/dashpiff.yaml 2>&1)
+}
+if spec=$(cfn_spec); then
+  run_cfn_check --spec "$spec"
+else
+  fail cfn.spec "CloudFormation resource specification unavailable (npm package @aws-cdk/cfnspec)"
+  run_cfn_check --no-spec
+fi
+
+# ------------------------------------------------------------------- build
+if [ -n "${PACKAGE_TEST_DEB:-}" ]; then
+  deb=$(readlink -f "$PACKAGE_TEST_DEB")
+  changes=""
+  echo "package-test: using $deb"
+else
+  src="$work/src/$pkg"
+  mkdir -p "$src"
+  # What CI has: tracked files plus new ones not ignored; no build output.
+  if git rev-parse --git-dir >/dev/null 2>&1; then
+    git ls-files -z -co --exclude-standard | xargs -0 -I{} sh -c '[ -e "{}" ] && printf "%s\0" "{}"' \
+      | tar --null -T - -cf - | tar -xf - -C "$src"
+  else
+    tar --exclude=./build --exclude=./.git -cf - . | tar -xf - -C "$src"
+  fi
+  opts="parallel=$(nproc)"
+  [ "${PACKAGE_TEST_CHECK:-0}" = 1 ] || opts="nocheck $opts"
+  echo "package-test: dpkg-buildpackage (DEB_BUILD_OPTIONS=$opts), log $work/build.log"
+  if (cd "$src" && DEB_BUILD_OPTIONS="$opts" dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1; then
+    pass build
+  else
+    fail build "dpkg-buildpackage failed"
+    tail -40 "$work/build.log" | sed 's/^/    /'
+    finish
+  fi
+  deb=$(ls "$work"/src/${pkg}_*.deb | head -1)
+  changes=$(ls "$work"/src/${pkg}_*.changes | head -1)
+fi
+
+# ----------------------------------------------------------------- lintian
+# Errors and warnings fail (overrides in debian/*.lintian-overrides say why);
+# info and pedantic tags are shown, not counted.
+lintian_ok() {
+  lintian --fail-on error,warning --display-info "${changes:-$deb}" >"$work/lintian.log" 2>&1
+  local status=$?
+  grep -v '^running with root privileges' "$work/lintian.log" | sed 's/^/    /'
+  return $status
+}
+check lintian "lintian reported errors or warnings" lintian_ok
+
+# ---------------------------------------------------------------- contents
+dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|; s|/$||' | grep -v '^$' >"$work/contents"
+ships() { grep -qx "$1" "$work/contents"; }
+for f in /usr/sbin/dashpiff-fcgi /usr/bin/dashpiff-patch /etc/dashpiff/dashpiff.conf \
+         /lib/systemd/system/dashpiff.service /etc/nginx/sites-available/dashpiff \
+         /etc/nginx/snippets/dashpiff-locations.conf /etc/nginx/snippets/dashpiff-fastcgi.conf \
+         /usr/share/man/man8/dashpiff-fcgi.8.gz /usr/share/man/man1/dashpiff-patch.1.gz \
+         /usr/share/doc/dashpiff/copyright /usr/share/doc/dashpiff/README.Debian; do
+  check "contents.ships[$f]" "not in the .deb" ships "$f"
+done
+# Nothing else: no test programs, no enabled site, nothing under /usr/local.
+unexpected() {
+  local bad
+  bad=$(grep -vxE '/|/etc|/etc/dashpiff(/dashpiff\.conf)?|/etc/nginx|/etc/nginx/sites-available(/dashpiff)?|/etc/nginx/snippets(/dashpiff-[a-z]+\.conf)?|/lib|/lib/systemd|/lib/systemd/system(/dashpiff\.service)?|/usr|/usr/bin(/dashpiff-patch)?|/usr/sbin(/dashpiff-fcgi)?|/usr/share|/usr/share/doc(/dashpiff(/.*)?)?|/usr/share/man|/usr/share/man/man[18](/dashpiff-[a-z]+\.[18]\.gz)?' "$work/contents")
+  [ -z "$bad" ] || { echo "$bad" | sed 's/^/    unexpected: /'; return 1; }
+}
+check contents.nothing_else "the .deb ships unexpected files" unexpected
+conffiles_ok() {
+  dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./conffiles >"$work/conffiles" 2>/dev/null
+  grep -qx /etc/dashpiff/dashpiff.conf "$work/conffiles" &&
+    grep -qx /etc/nginx/sites-available/dashpiff "$work/conffiles"
+}
+check contents.conffiles "/etc/dashpiff/dashpiff.conf and the nginx site must be conffiles" conffiles_ok
+field_has() { dpkg-deb -f "$deb" "$1" | grep -qw "$2"; }
+check control.depends_spawn_fcgi "Depends lacks spawn-fcgi" field_has Depends spawn-fcgi
+check control.recommends_nginx "Recommends lacks nginx" field_has Recommends nginx
+check control.depends_shlibs "Depends lacks the run-time libraries" field_has Depends libxerces-c
+
+# ----------------------------------------------------------------- install
+if dpkg -s "$pkg" >/dev/null 2>&1; then
+  echo "package-test: $pkg already installed; purging it first"
+  DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "$pkg" >/dev/null 2>&1 </dev/null
+fi
+user_existed=0
+getent passwd dashpiff >/dev/null && user_existed=1
+install_ok() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$deb" >"$work/install.log" 2>&1 </dev/null ||
+    { tail -20 "$work/install.log" | sed 's/^/    /'; return 1; }
+}
+# apt-get wants a path that looks like one.
+case "$deb" in /*) ;; *) deb="./$deb" ;; esac
+if install_ok; then
+  installed_by_us=1
+  pass install
+else
+  fail install "apt-get install $deb failed"
+  finish
+fi
+dpkg -L "$pkg" | sort >"$work/installed-files"
+
+user_ok() {
+  local entry uid home shell
+  entry=$(getent passwd dashpiff) || return 1
+  uid=$(echo "$entry" | cut -d: -f3); home=$(echo "$entry" | cut -d: -f6); shell=$(echo "$entry" | cut -d: -f7)
+  [ "$uid" -lt 1000 ] && [ "$home" = /nonexistent ] && [ ! -e /nonexistent ] &&
+    case "$shell" in */nologin|*/false) true ;; *) false ;; esac &&
+    getent group dashpiff >/dev/null
+}
+check install.system_user "no system user dashpiff (uid<1000, home /nonexistent, no shell) and group" user_ok
+check install.unit_enabled "the package did not enable dashpiff.service" \
+  test -L /etc/systemd/system/multi-user.target.wants/dashpiff.service
+check install.site_not_enabled "the package must not enable its nginx site" \
+  test ! -e /etc/nginx/sites-enabled/dashpiff
+# With the man page installed, verify also resolves Documentation=.
+check install.unit_verify "systemd-analyze verify on the installed unit printed warnings" \
+  verify_quiet /lib/systemd/system/dashpiff.service
+man_ok() { man -w dashpiff-fcgi >/dev/null 2>&1 && man -w 1 dashpiff-patch >/dev/null 2>&1; }
+check install.man_pages "man cannot find dashpiff-fcgi(8) or dashpiff-patch(1)" man_ok
+check install.remove_stops_service "prerm does not stop dashpiff.service on remove" \
+  grep -q "deb-systemd-invoke stop 'dashpiff.service'" /var/lib/dpkg/info/dashpiff.prerm
+check install.version "dashpiff-fcgi --version failed" sh -c '/usr/sbin/dashpiff-fcgi --version >/dev/null'
+check install.conffile_valid "dashpiff-fcgi --check-config rejects the shipped /etc/dashpiff/dashpiff.conf" \
+  sh -c '/usr/sbin/dashpiff-fcgi --check-config --config /etc/dashpiff/dashpiff.conf >/dev/null'
+check install.patch_runs "dashpiff-patch --help failed" sh -c '/usr/bin/dashpiff-patch --help >/dev/null'
+
+# Every option dashpiff-fcgi knows is documented in the conffile and the man page.
+options_documented() {
+  local opts missing="" o man
+  opts=$(/usr/sbin/dashpiff-fcgi --help 2>/dev/null | grep -oE '^ +--[a-z][a-z0-9-]+' | sed 's/^ *--//' | sort -u)
+  [ -n "$opts" ] || { echo "    --help lists no options"; return 1; }
+  # The man page as text: roff escapes for '-' and fonts removed.
+  man=$(zcat /usr/share/man/man8/dashpiff-fcgi.8.gz | sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g')
+  for o in $opts; do
+    case "$o" in help|version|config|check-config) continue ;; esac
+    grep -qE "^[#;]? *$o *=" /etc/dashpiff/dashpiff.conf || missing="$missing conffile:$o"
+    grep -q -- "--$o\\b" <<<"$man" || missing="$missing man:$o"
+  done
+  [ -z "$missing" ] || { echo "    undocumented:$missing"; return 1; }
+}
+check install.options_documented "options of dashpiff-fcgi --help missing from the conffile or man page" options_documented
+
+# ------------------------------------------- start the service like systemd
+unit=/lib/systemd/system/dashpiff.service
+exec_start=$(unit_value "$unit" ExecStart)
+exec_reload=$(unit_value "$unit" ExecReload)
+svc_user=$(unit_value "$unit" User)
+svc_group=$(unit_value "$unit" Group)
+runtime=$(unit_value "$unit" RuntimeDirectory)
+runtime_mode=$(unit_value "$unit" RuntimeDirectoryMode)
+svc_umask=$(unit_value "$unit" UMask)
+stop_timeout=$(unit_value "$unit" TimeoutStopSec)
+case "$exec_start" in *\"*|*\'*|*\\*) fail service.exec_start "ExecStart uses quoting this script does not parse"; finish ;; esac
+exec_start=${exec_start#[-@+!:]}
+read -ra exec_words <<<"$exec_start"
+socket=$(echo "$exec_start" | sed -n 's/.* -s \([^ ]*\).*/\1/p')
+
+runtime_dir="/run/$runtime"
+if [ -S "$socket" ] && python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' "$socket" 2>/dev/null; then
+  fail service.start "$socket is in use by another process"
+  runtime_dir=""
+  finish
+fi
+rm -rf "$runtime_dir"
+install -d -o "$svc_user" -g "$svc_group" -m "${runtime_mode:-0755}" "$runtime_dir"
+
+# Like systemd: the unit's user and group, the user's supplementary groups,
+# no capabilities, no new privileges, the unit's umask, a clean environment.
+(
+  umask "${svc_umask:-0022}"
+  exec setpriv --reuid="$svc_user" --regid="$svc_group" --init-groups --no-new-privs \
+    --inh-caps=-all --bounding-set=-all \
+    env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+    "${exec_words[@]}"
+) >"$work/service.log" 2>&1 </dev/null &
+main_pid=$!
+started_pids+=("$main_pid")
+echo "package-test: started: ${exec_words[*]} (PID $main_pid, as $svc_user:$svc_group)"
+
+if wait_until 10 test -S "$socket"; then
+  pass service.start
+else
+  fail service.start "no socket $socket after 10 s"
+  sed 's/^/    /' "$work/service.log" | tail -20
+  finish
+fi
+sleep 0.5
+check service.alive "the service exited right after start" kill -0 "$main_pid"
+check service.main_pid_is_dashpiff "spawn-fcgi -n did not exec dashpiff-fcgi in place" \
+  sh -c "[ \"\$(readlink /proc/$main_pid/exe)\" = /usr/sbin/dashpiff-fcgi ]"
+stat_is() { [ "$(stat -c "$2" "$1")" = "$3" ] || { echo "    $1: $(stat -c "$2" "$1"), want $3"; return 1; }; }
+check service.socket_owner "socket must be $svc_user:www-data, mode 660" stat_is "$socket" '%U:%G %a' "$svc_user:www-data 660"
+check service.runtime_dir_owner "runtime directory must be $svc_user:www-data, mode 750" \
+  stat_is "$runtime_dir" '%U:%G %a' "$svc_user:www-data 750"
+can_connect() {  # user
+  setpriv --reuid="$1" --regid="$(id -gn "$1")" --init-groups \
+    python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' "$socket" 2>/dev/null
+}
+check service.www_data_can_connect "www-data (nginx) cannot connect to the socket" can_connect www-data
+others_cannot_connect() { ! can_connect nobody; }
+check service.others_cannot_connect "user nobody can connect to the socket" others_cannot_connect
+no_privileges() {
+  grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$main_pid/status" &&
+    grep -q '^CapBnd:[[:space:]]*0000000000000000' "/proc/$main_pid/status"
+}
+check service.no_privileges "main process has capabilities or may gain privileges" no_privileges
+
+# ------------------------------------------------- the packaged nginx site
+ng="$work/nginx"
+mkdir -p "$ng/conf/sites-available" "$ng/conf/sites-enabled" "$ng/conf/snippets" "$ng/tmp"
+chown www-data "$ng/tmp"
+port=$(free_port)
+# The site as installed, moved from port 80 to a free loopback port.
+sed -E -e "s/^([[:space:]]*)listen[[:space:]]+80([[:space:]][^;]*)?;/\1listen 127.0.0.1:$port\2;/" \
+       -e '/^[[:space:]]*listen[[:space:]]+\[::\]:80([[:space:]][^;]*)?;/d' \
+       /etc/nginx/sites-available/dashpiff >"$ng/conf/sites-available/dashpiff"
+cp /etc/nginx/snippets/dashpiff-*.conf "$ng/conf/snippets/"
+ln -s ../sites-available/dashpiff "$ng/conf/sites-enabled/dashpiff"   # as README.Debian says
+listens_once() { [ "$(grep -c "listen 127.0.0.1:$port" "$ng/conf/sites-available/dashpiff")" = 1 ]; }
+check nginx.site_listens_on_80 "the site has no 'listen 80;' to move" listens_once
+cat >"$ng/conf/nginx.conf" <<EOF
+user www-data;
+worker_processes 1;
+pid $ng/nginx.pid;
+error_log $ng/error.log warn;
+events { worker_connections 256; }
+http {
+    include /etc/nginx/mime.types;
+    access_log $ng/access.log;
+    client_body_temp_path $ng/tmp/body;
+    fastcgi_temp_path $ng/tmp/fastcgi;
+    proxy_temp_path $ng/tmp/proxy;
+    uwsgi_temp_path $ng/tmp/uwsgi;
+    scgi_temp_path $ng/tmp/scgi;
+    include $ng/conf/sites-enabled/*;
+}
+EOF
+nginx_args=(-p "$ng/" -c "$ng/conf/nginx.conf" -e "$ng/error.log")
+nginx_test() { nginx -t -q "${nginx_args[@]}" 2>&1 | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
+check nginx.config_test "nginx -t rejects the packaged site" nginx_test
+nginx "${nginx_args[@]}" -g 'daemon off;' >"$ng/stderr.log" 2>&1 </dev/null &
+nginx_pid=$!
+started_pids+=("$nginx_pid")
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+if wait_until 10 port_open; then pass nginx.start; else fail nginx.start "nginx did not listen on $port"; fi
+front="http://127.0.0.1:$port"
+
+# ---------------------------------------------------------- end to end
+http() {  # url [curl args...] : prints "status" and leaves the body in $work/body
+  local url=$1; shift
+  curl -s -o "$work/body" -w '%{http_code}' --max-time 20 "$@" "$url"
+}
+body_has() { grep -q -- "$1" "$work/body"; }
+expect_status() {  # name want url [curl args...]
+  local name=$1 want=$2 url=$3 got; shift 3
+  got=$(http "$url" "$@")
+  if [ "$got" = "$want" ]; then pass "$name"; else fail "$name" "GET $url: $got, want $want: $(head -c 200 "$work/body")"; fi
+}
+
+expect_status e2e.healthz 200 "$front/healthz"
+expect_status e2e.metrics_local 200 "$front/metrics"
+check e2e.metrics_format "/metrics is not Prometheus text with dashpiff_ counters" body_has '^dashpiff_'
+create_ok() {
+  local status url
+  status=$(http "$front/create?url=http%3A%2F%2Fcdn.example%2Fa%2Fb.mpd%3Ftoken%3Dx")
+  url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$work/body" 2>/dev/null)
+  [ "$status" = 200 ] && case "$url" in */mpd/http!0!1!1cdn.example!1a!1b.mpd\?token=x) true ;; *) false ;; esac ||
+    { echo "    /create: $status $(head -c 200 "$work/body")"; return 1; }
+}
+check e2e.create "/create did not mint a /mpd/ URL" create_ok
+
+# A loopback origin with a small stream: refused as shipped (SSRF guard),
+# served once the operator allows the network in the conffile and reloads.
+origin_root="$work/origin"
+mkdir -p "$origin_root/live"
+cat >"$origin_root/live/manifest.mpd" <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT4S"
+     minBufferTime="PT2S" profiles="urn:mpeg:dash:profile:isoff-live:2011">
+  <Period id="p0">
+    <AdaptationSet mimeType="video/mp4" segmentAlignment="true">
+      <SegmentTemplate timescale="1000" duration="2000" startNumber="1"
+                       initialization="init.mp4" media="seg-$Number$.m4s"/>
+      <Representation id="v" bandwidth="100000" codecs="avc1.64001f" width="320" height="180"/>
+    </AdaptationSet>
+  </Period>
+</MPD>
+EOF
+# Not media a patcher would change ('free' and 'mdat' boxes): they must come
+# back byte for byte.
+python3 - "$origin_root/live" <<'EOF'
+import os, struct, sys
+for name in ("init.mp4", "seg-1.m4s", "seg-2.m4s"):
+    payload = os.urandom(3000)
+    with open(os.path.join(sys.argv[1], name), "wb") as f:
+        f.write(struct.pack(">I4s", 16, b"free") + b"\0" * 8)
+        f.write(struct.pack(">I4s", 8 + len(payload), b"mdat") + payload)
+EOF
+origin_port=$(free_port)
+python3 -m http.server --bind 127.0.0.1 --directory "$origin_root" "$origin_port" >"$work/origin.log" 2>&1 </dev/null &
+started_pids+=("$!")
+origin_open() { (exec 3<>"/dev/tcp/127.0.0.1/$origin_port") 2>/dev/null; }
+wait_until 10 origin_open || fail e2e.origin "test origin did not start"
+enc() { echo "$1" | sed -e 's/!/!!/g' -e 's/:/!0/g' -e 's|/|!1|g' -e 's/#/!2/g' -e 's/~/!3/g' -e 's/?/!4/g'; }
+mpd_path="/mpd/$(enc "http://127.0.0.1:$origin_port/live/manifest.mpd")"
+expect_status e2e.loopback_origin_refused_as_shipped 403 "$front$mpd_path"
+
+conf=/etc/dashpiff/dashpiff.conf
+printf '\n# Added by scripts/package-test.sh\nallow-network = 127.0.0.0/8\n' >>"$conf"
+reload_cmd=${exec_reload//\$MAINPID/$main_pid}
+reload_cmd=${reload_cmd//\$\{MAINPID\}/$main_pid}
+if $reload_cmd; then pass service.reload_command; else fail service.reload_command "$reload_cmd failed"; fi
+served_after_reload() { [ "$(http "$front$mpd_path")" = 200 ]; }
+if wait_until 15 served_after_reload; then
+  pass service.reload_applies_config
+else
+  fail service.reload_applies_config "still $(http "$front$mpd_path") 15 s after $reload_cmd"
+fi
+check service.same_main_pid_after_reload "the main process changed or died on reload" kill -0 "$main_pid"
+check e2e.mpd_rewritten_to_media "the rewritten MPD does not send segments to /media/" body_has '/media/'
+segment_ok() {
+  # Walk the rewritten MPD as a player would (tests/e2e/mpd.py): every
+  # segment URL must be on the proxy and give the origin's bytes.
+  python3 - "$front$mpd_path" "$origin_root/live" "$top/tests/e2e" <<'EOF'
+import os, sys, urllib.request
+proxy_mpd, origin_dir, e2e = sys.argv[1:4]
+sys.path.insert(0, e2e)
+import mpd
+body = urllib.request.urlopen(proxy_mpd, timeout=20).read()
+urls = mpd.segment_urls(body, proxy_mpd)
+front = proxy_mpd.split("/mpd/")[0]
+bad = []
+for _, kind, url in urls:
+    if not url.startswith(front + "/media/"):
+        bad.append(f"{kind} {url}: not through /media/")
+        continue
+    got = urllib.request.urlopen(url, timeout=20).read()
+    want = open(os.path.join(origin_dir, url.rsplit("!1", 1)[-1].split("/")[-1]), "rb").read()
+    if got != want:
+        bad.append(f"{kind} {url}: {len(got)} bytes, origin has {len(want)}")
+if not urls:
+    bad.append("no segment URLs in the rewritten MPD")
+for b in bad:
+    print("    " + b)
+sys.exit(1 if bad else 0)
+EOF
+}
+check e2e.segment_through_media "segment through /media/ differs from the origin's" segment_ok
+if [ -n "${PACKAGE_TEST_E2E:-}" ]; then
+  echo "package-test: running $PACKAGE_TEST_E2E against $front"
+  DASHPIFF_FRONT_URL="$front" DASHPIFF_SERVICE_LOG="$work/service.log" bash -c "$PACKAGE_TEST_E2E"
+  e2e_status=$?
+  if [ "$e2e_status" -eq 0 ]; then pass e2e.external; else fail e2e.external "$PACKAGE_TEST_E2E exited $e2e_status"; fi
+fi
+logs_to_stderr() { [ -s "$work/service.log" ]; }
+check service.logs_to_stderr "the service wrote nothing to stderr (journald)" logs_to_stderr
+
+# ------------------------------------------------------------------ upgrade
+# The same package under a higher version: dpkg must keep the changed conffile
+# without asking (stdin is /dev/null, so a prompt fails the install).
+upgrade_keeps_conffile() {
+  local tree="$work/upgrade" version newdeb
+  rm -rf "$tree"
+  dpkg-deb -R "$deb" "$tree" || return 1
+  version="$(dpkg-deb -f "$deb" Version)+pkgtest1"
+  sed -i "s/^Version: .*/Version: $version/" "$tree/DEBIAN/control"
+  newdeb="$work/${pkg}_${version}_upgrade.deb"
+  dpkg-deb -b --root-owner-group "$tree" "$newdeb" >/dev/null || return 1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$newdeb" >"$work/upgrade.log" 2>&1 </dev/null ||
+    { tail -20 "$work/upgrade.log" | sed 's/^/    /'; return 1; }
+  [ "$(dpkg-query -W -f='${Version}' "$pkg")" = "$version" ] || { echo "    not upgraded"; return 1; }
+  grep -qx 'allow-network = 127.0.0.0/8' "$conf" || { echo "    local change lost"; return 1; }
+}
+check upgrade.keeps_changed_conffile "upgrade lost or asked about the changed /etc/dashpiff/dashpiff.conf" upgrade_keeps_conffile
+
+# -------------------------------------------------------------------- stop
+# KillMode=mixed: SIGTERM to the main process only; it drains and stops its
+# workers. Anything left after TimeoutStopSec would get SIGKILL from systemd.
+stop_secs=${stop_timeout%s}
+kill -TERM "$main_pid"
+gone() {  # exited (a zombie not yet reaped by this shell counts as exited)
+  ! kill -0 "$main_pid" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$main_pid/stat" 2>/dev/null)" = Z ]
+}
+if wait_until "${stop_secs:-90}" gone; then
+  pass service.sigterm_stops_within_timeout
+else
+  fail service.sigterm_stops_within_timeout "still running ${stop_secs:-90} s after SIGTERM"
+fi
+no_orphans() {
+  local left
+  left=$(pgrep -u "$svc_user" -a) || return 0
+  echo "    left behind: $left"; return 1
+}
+check service.no_orphans "processes of $svc_user outlived the main process" no_orphans
+pkill_ours() { local p; for p in $(pgrep -u "$svc_user"); do kill -KILL "$p"; done; }
+pkill_ours 2>/dev/null
+rm -rf "$runtime_dir"   # systemd removes the RuntimeDirectory on stop
+kill -QUIT "$nginx_pid" 2>/dev/null
+wait_until 10 sh -c "! kill -0 $nginx_pid 2>/dev/null"
+
+# ------------------------------------------------------- remove and purge
+remove_ok() {
+  DEBIAN_FRONTEND=noninteractive apt-get remove -y -q "$pkg" >"$work/remove.log" 2>&1 </dev/null ||
+    { tail -20 "$work/remove.log" | sed 's/^/    /'; return 1; }
+  [ ! -e /usr/sbin/dashpiff-fcgi ] || { echo "    binary left after remove"; return 1; }
+  grep -qx 'allow-network = 127.0.0.0/8' "$conf" || { echo "    remove lost the configuration"; return 1; }
+}
+check remove.keeps_configuration "apt-get remove failed or did not keep /etc/dashpiff" remove_ok
+
+purge_ok() {
+  DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "$pkg" >"$work/purge.log" 2>&1 </dev/null ||
+    { tail -20 "$work/purge.log" | sed 's/^/    /'; return 1; }
+  ! dpkg -s "$pkg" >/dev/null 2>&1
+}
+if purge_ok; then pass purge; installed_by_us=0; else fail purge "apt-get purge failed"; fi
+
+nothing_left() {
+  local path left=""
+  while IFS= read -r path; do
+    [ -e "$path" ] || [ -L "$path" ] || continue
+    # A directory stays when another package owns it too (/etc, /usr/bin).
+    if [ -d "$path" ] && [ ! -L "$path" ] && dpkg -S "$path" >/dev/null 2>&1; then continue; fi
+    left="$left $path"
+  done <"$work/installed-files"
+  for path in /etc/dashpiff /etc/nginx/sites-available/dashpiff /etc/nginx/sites-enabled/dashpiff \
+              /etc/systemd/system/multi-user.target.wants/dashpiff.service \
+              /var/lib/systemd/deb-systemd-helper-enabled/dashpiff.service.dsh-also \
+              /var/lib/systemd/deb-systemd-helper-enabled/multi-user.target.wants/dashpiff.service; do
+    [ -e "$path" ] || [ -L "$path" ] && left="$left $path"
+  done
+  [ -z "$left" ] || { echo "    left:$left"; return 1; }
+}
+check purge.nothing_left "files the package installed or created are left after purge" nothing_left
+if [ "$user_existed" = 0 ]; then
+  check purge.user_removed "user dashpiff still exists after purge" sh -c '! getent passwd dashpiff >/dev/null'
+  check purge.group_removed "group dashpiff still exists after purge" sh -c '! getent group dashpiff >/dev/null'
+else
+  echo "package-test: user dashpiff existed before the test; its removal is not checked"
+fi
+
+finish
