@@ -1,1 +1,14 @@
-# (filled in by the mpd work)
+# MPD rewriter: Xerces-C DOM, hardened parse, URL rewriting, cenc descriptors.
+src_libdashpiff_a_SOURCES += \
+	src/mpd_rewriter.cpp src/mpd_rewriter.h \
+	src/mpd_dom.cpp src/mpd_dom.h \
+	src/mpd_prolog.cpp src/mpd_prolog.h \
+	src/mpd_protection.cpp src/mpd_protection.h \
+	src/mpd_urls.cpp src/mpd_urls.h
+
+check_PROGRAMS += tests/unit/test_mpd
+TESTS += tests/unit/test_mpd
+tests_unit_test_mpd_SOURCES = tests/unit/test_mpd.cpp \
+	tests/unit/mpd_player_model.cpp tests/unit/mpd_player_model.h
+tests_unit_test_mpd_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_test_mpd_LDADD = $(TEST_LIBS)

@@ -1,0 +1,320 @@
+#include "mpd_player_model.h"
+
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+
+#include <xercesc/dom/DOM.hpp>
+#include <xercesc/framework/MemBufInputSource.hpp>
+#include <xercesc/parsers/XercesDOMParser.hpp>
+#include <xercesc/sax/HandlerBase.hpp>
+#include <xercesc/util/XMLString.hpp>
+
+#include "uri.h"
+#include "url_codec.h"
+
+namespace dashpiff::test {
+
+using namespace xercesc;
+
+namespace {
+
+constexpr char16_t kXlinkNs[] = u"http://www.w3.org/1999/xlink";
+
+std::string utf8(const XMLCh* s) {
+  if (!s) return {};
+  char* t = XMLString::transcode(s);  // test data is ASCII
+  std::string out(t);
+  XMLString::release(&t);
+  return out;
+}
+
+std::string trim(std::string s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+bool named(const DOMNode* n, std::u16string_view local) {
+  return n->getNodeType() == DOMNode::ELEMENT_NODE && n->getLocalName() &&
+         std::u16string_view(n->getLocalName()) == local;
+}
+
+std::vector<DOMElement*> children(const DOMNode* parent, std::u16string_view local) {
+  std::vector<DOMElement*> out;
+  for (DOMNode* n = parent->getFirstChild(); n; n = n->getNextSibling())
+    if (named(n, local)) out.push_back(static_cast<DOMElement*>(n));
+  return out;
+}
+
+class ThrowingErrors : public HandlerBase {
+ public:
+  void fatalError(const SAXParseException& e) override {
+    throw std::runtime_error("model parse error line " + std::to_string(e.getLineNumber()) + ": " +
+                             utf8(e.getMessage()));
+  }
+  void error(const SAXParseException& e) override { fatalError(e); }
+};
+
+std::unique_ptr<XercesDOMParser> parse(std::string_view text, ThrowingErrors& errors) {
+  auto parser = std::make_unique<XercesDOMParser>();
+  parser->setDoNamespaces(true);
+  parser->setValidationScheme(XercesDOMParser::Val_Never);
+  parser->setLoadExternalDTD(false);
+  parser->setErrorHandler(&errors);
+  MemBufInputSource source(reinterpret_cast<const XMLByte*>(text.data()), text.size(), "model", false);
+  parser->parse(source);
+  return parser;
+}
+
+std::string strip_declaration(std::string_view text) {
+  if (text.rfind("<?xml", 0) == 0) text.remove_prefix(text.find("?>") + 2);
+  return std::string(text);
+}
+
+class Model {
+ public:
+  Model(std::string document_url, const RemoteFetcher& fetch) : document_url_(std::move(document_url)), fetch_(fetch) {}
+
+  std::vector<PlayerRequest> run(DOMDocument* doc) {
+    DOMElement* mpd = doc->getDocumentElement();
+    splice_remote_elements(doc);
+    const auto top = bases(mpd, {document_url_});
+    int location = 0;
+    for (DOMElement* l : children(mpd, u"Location"))
+      add(PlayerRequest::Kind::manifest, "Location#" + std::to_string(location++),
+          resolve_uri(document_url_, trim(utf8(l->getTextContent()))));
+    location = 0;
+    for (DOMElement* l : children(mpd, u"PatchLocation"))
+      add(PlayerRequest::Kind::manifest, "PatchLocation#" + std::to_string(location++),
+          resolve_uri(document_url_, trim(utf8(l->getTextContent()))));
+    int p = 0;
+    for (DOMElement* period : children(mpd, u"Period")) {
+      const auto period_bases = bases(period, top);
+      int a = 0;
+      for (DOMElement* set : children(period, u"AdaptationSet")) {
+        const auto set_bases = bases(set, period_bases);
+        int r = 0;
+        for (DOMElement* rep : children(set, u"Representation")) {
+          const std::string key = "P" + std::to_string(p) + ".A" + std::to_string(a) + ".R" + std::to_string(r++);
+          representation(key, {period, set, rep}, bases(rep, set_bases));
+        }
+        ++a;
+      }
+      ++p;
+    }
+    return std::move(out_);
+  }
+
+ private:
+  void add(PlayerRequest::Kind kind, std::string key, std::string url) {
+    out_.push_back(PlayerRequest{kind, std::move(key), std::move(url)});
+  }
+
+  // One level of remote elements: each xlink:href is requested and, when the
+  // fetcher has it, replaced by what came back.
+  void splice_remote_elements(DOMDocument* doc) {
+    std::vector<DOMElement*> linked;
+    DOMNodeList* all = doc->getElementsByTagNameNS(u"*", u"*");
+    for (XMLSize_t i = 0; i < all->getLength(); ++i) {
+      auto* e = static_cast<DOMElement*>(all->item(i));
+      if (e->getAttributeNodeNS(kXlinkNs, u"href")) linked.push_back(e);
+    }
+    int n = 0;
+    for (DOMElement* e : linked) {
+      const std::string href = trim(utf8(e->getAttributeNS(kXlinkNs, u"href")));
+      if (href == "urn:mpeg:dash:resolve-to-zero:2013") continue;
+      const std::string url = resolve_uri(document_url_, href);
+      add(PlayerRequest::Kind::manifest, "xlink#" + std::to_string(n++), url);
+      if (!fetch_) continue;
+      const auto text = fetch_(url);
+      if (!text) continue;
+      ThrowingErrors errors;
+      auto parser = parse("<remote>" + strip_declaration(*text) + "</remote>", errors);
+      DOMElement* wrapper = parser->getDocument()->getDocumentElement();
+      DOMNode* parent = e->getParentNode();
+      for (DOMNode* c = wrapper->getFirstChild(); c; c = c->getNextSibling())
+        if (c->getNodeType() == DOMNode::ELEMENT_NODE) parent->insertBefore(doc->importNode(c, true), e);
+      parent->removeChild(e);
+      remote_parsers_.push_back(std::move(parser));
+    }
+  }
+
+  std::vector<std::string> bases(const DOMElement* e, const std::vector<std::string>& parents) {
+    const auto base_urls = children(e, u"BaseURL");
+    if (base_urls.empty()) return parents;
+    std::vector<std::string> out;
+    for (const std::string& parent : parents)
+      for (const DOMElement* b : base_urls) out.push_back(resolve_uri(parent, trim(utf8(b->getTextContent()))));
+    return out;
+  }
+
+  void representation(const std::string& key, const std::vector<DOMElement*>& levels,
+                      const std::vector<std::string>& alternatives) {
+    const DOMElement* rep = levels.back();
+    const std::string id = utf8(rep->getAttribute(u"id"));
+    const std::string bandwidth = utf8(rep->getAttribute(u"bandwidth"));
+    static const char* const level_names[] = {"Period", "AdaptationSet", "Representation"};
+    bool addressed = false;
+    for (const DOMElement* level : levels)
+      addressed |= !children(level, u"SegmentTemplate").empty() || !children(level, u"SegmentList").empty();
+    for (std::size_t alt = 0; alt < alternatives.size(); ++alt) {
+      const std::string& base = alternatives[alt];
+      const std::string suffix = "#" + std::to_string(alt);
+      auto request = [&](const std::string& where, const XMLCh* value) {
+        const std::string v = trim(substitute_template(utf8(value), id, bandwidth));
+        add(PlayerRequest::Kind::media, key + "." + where + suffix, resolve_uri(base, v));
+      };
+      if (!addressed) add(PlayerRequest::Kind::media, key + ".BaseURL" + suffix, base);
+      for (std::size_t l = 0; l < levels.size(); ++l) {
+        for (const std::u16string_view type : {u"SegmentTemplate", u"SegmentList", u"SegmentBase"}) {
+          for (const DOMElement* s : children(levels[l], type)) {
+            const std::string where = std::string(level_names[l]) + "." + utf8(s->getLocalName());
+            for (const char16_t* attr : {u"media", u"initialization", u"index", u"bitstreamSwitching"})
+              if (type == u"SegmentTemplate" && s->getAttributeNode(attr)) request(where + "@" + utf8(attr), s->getAttribute(attr));
+            for (const char16_t* child : {u"Initialization", u"RepresentationIndex", u"BitstreamSwitching"})
+              for (const DOMElement* c : children(s, child))
+                if (c->getAttributeNode(u"sourceURL")) request(where + "." + utf8(child), c->getAttribute(u"sourceURL"));
+            int n = 0;
+            for (const DOMElement* u : children(s, u"SegmentURL")) {
+              const std::string at = where + ".SegmentURL" + std::to_string(n++);
+              if (u->getAttributeNode(u"media")) request(at + "@media", u->getAttribute(u"media"));
+              else add(PlayerRequest::Kind::media, key + "." + at + "@base" + suffix, base);
+              if (u->getAttributeNode(u"index")) request(at + "@index", u->getAttribute(u"index"));
+            }
+          }
+        }
+      }
+    }
+  }
+
+  std::string document_url_;
+  const RemoteFetcher& fetch_;
+  std::vector<PlayerRequest> out_;
+  std::vector<std::unique_ptr<XercesDOMParser>> remote_parsers_;
+};
+
+}  // namespace
+
+std::vector<PlayerRequest> player_requests(std::string_view mpd, const std::string& document_url,
+                                           const RemoteFetcher& fetch) {
+  ThrowingErrors errors;
+  auto parser = parse(mpd, errors);
+  Model model(document_url, fetch);
+  return model.run(parser->getDocument());
+}
+
+std::optional<std::string> origin_request_for(std::string_view proxy_url, std::string_view proxy_origin) {
+  if (proxy_url.rfind(proxy_origin, 0) != 0) return std::nullopt;
+  const Uri u = Uri::parse(proxy_url);
+  const std::string& path = u.path;
+  if (path.rfind("/mpd/", 0) == 0) {
+    const auto decoded = decode_url(std::string_view(path).substr(5));
+    if (!decoded) return std::nullopt;
+    return u.query ? *decoded + "?" + *u.query : *decoded;
+  }
+  if (path.rfind("/media/", 0) != 0) return std::nullopt;
+  const auto slash = path.find('/', 7);
+  if (slash == std::string::npos) return std::nullopt;
+  const auto decoded = decode_url(std::string_view(path).substr(7, slash - 7));
+  if (!decoded) return std::nullopt;
+  // What the router does: the base's query (the carried token) first, then
+  // the request's own.
+  Uri base = Uri::parse(*decoded);
+  std::string query = base.query.value_or("");
+  base.query.reset();
+  if (u.query) query += (query.empty() ? "" : "&") + *u.query;
+  std::string url = resolve_uri(base.str(), path.substr(slash + 1));
+  if (!query.empty()) url += "?" + query;
+  return url;
+}
+
+std::string substitute_template(std::string_view text, std::string_view representation_id,
+                                std::string_view bandwidth) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto close = text[i] == '$' ? text.find('$', i + 1) : std::string_view::npos;
+    if (close == std::string_view::npos) {
+      out += text[i];
+      continue;
+    }
+    const std::string_view inner = text.substr(i + 1, close - i - 1);
+    const std::string_view name = inner.substr(0, inner.find('%'));
+    const std::string_view format = inner.size() > name.size() ? inner.substr(name.size()) : std::string_view();
+    std::string value;
+    if (inner.empty()) value = "$";
+    else if (name == "RepresentationID") value = std::string(representation_id);
+    else if (name == "Bandwidth") value = std::string(bandwidth);
+    else if (name == "Number") value = "7";
+    else if (name == "Time") value = "90000";
+    else if (name == "SubNumber") value = "1";
+    else value = "$" + std::string(inner) + "$";
+    if (format.size() > 3 && format[1] == '0' && format.back() == 'd') {
+      const auto width = static_cast<std::size_t>(std::stoi(std::string(format.substr(2, format.size() - 3))));
+      if (value.size() < width) value.insert(0, width - value.size(), '0');
+    }
+    out += value;
+    i = close;
+  }
+  return out;
+}
+
+std::string proxy_manifest_url(const MpdRewriteOptions& options) {
+  std::string url = "http://proxy.test" + options.mpd_prefix + encode_url(options.manifest_url);
+  if (!options.manifest_query.empty()) url += "?" + options.manifest_query;
+  return url;
+}
+
+Verdict compare_with_origin(std::string_view original, std::string_view rewritten, const MpdRewriteOptions& options,
+                            const std::map<std::string, std::string>& remote) {
+  const std::string& query = options.manifest_query;
+  const std::string origin_document = query.empty() ? options.manifest_url : options.manifest_url + "?" + query;
+  const RemoteFetcher from_origin = [&](const std::string& url) -> std::optional<std::string> {
+    const auto it = remote.find(strip_query(url));
+    if (it == remote.end()) return std::nullopt;
+    return it->second;
+  };
+  const RemoteFetcher through_proxy = [&](const std::string& url) -> std::optional<std::string> {
+    const auto origin = origin_request_for(url);
+    if (!origin) return std::nullopt;
+    const auto it = remote.find(strip_query(*origin));
+    if (it == remote.end()) return std::nullopt;
+    MpdRewriteOptions o = options;
+    o.manifest_url = strip_query(*origin);
+    o.manifest_query = Uri::parse(*origin).query.value_or("");
+    return rewrite_mpd(it->second, o).xml;
+  };
+  const auto expected = player_requests(original, origin_document, from_origin);
+  const auto actual = player_requests(rewritten, proxy_manifest_url(options), through_proxy);
+
+  Verdict verdict;
+  if (expected.size() != actual.size())
+    verdict.problems.push_back("original leads to " + std::to_string(expected.size()) + " requests, rewrite to " +
+                               std::to_string(actual.size()));
+  const bool carry = options.carry_query && !query.empty();
+  for (std::size_t i = 0; i < std::min(expected.size(), actual.size()); ++i) {
+    const PlayerRequest& want = expected[i];
+    const PlayerRequest& got = actual[i];
+    if (want.key != got.key) {
+      verdict.problems.push_back("request " + std::to_string(i) + ": key " + want.key + " vs " + got.key);
+      continue;
+    }
+    std::string origin = want.url;
+    const auto own = Uri::parse(want.url).query;
+    if (carry && want.kind == PlayerRequest::Kind::media) {
+      origin = strip_query(want.url) + "?" + query + (own ? "&" + *own : "");
+    } else if (carry && !own) {
+      origin += "?" + query;
+    }
+    const auto reached = origin_request_for(got.url);
+    ++verdict.checked;
+    if (!reached) {
+      verdict.problems.push_back(want.key + ": " + got.url + " does not go through the proxy");
+    } else if (*reached != origin) {
+      verdict.problems.push_back(want.key + ": " + got.url + " reaches " + *reached + ", expected " + origin);
+    }
+  }
+  return verdict;
+}
+
+}  // namespace dashpiff::test

@@ -1,0 +1,62 @@
+// A small model of what a DASH player requests from an MPD, written apart
+// from the rewriter so that it can judge it: BaseURL chains resolved level by
+// level (RFC 3986, every alternative), template identifiers substituted with
+// sample values, remote elements fetched and spliced in. And a model of what
+// the proxy's router makes of /media/ and /mpd/ URLs.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mpd_rewriter.h"
+
+namespace dashpiff::test {
+
+struct PlayerRequest {
+  enum class Kind { media, manifest };
+  Kind kind;
+  std::string key;  // where in the MPD it comes from: the same for the original and the rewrite
+  std::string url;  // absolute
+};
+
+// Returns the text of the remote element entity at an absolute URL, or
+// nullopt when there is none (the element then stays as it is).
+using RemoteFetcher = std::function<std::optional<std::string>(const std::string& url)>;
+
+// Every request a player could make for the MPD: segment, initialisation and
+// index addresses of every Representation under every BaseURL alternative,
+// the BaseURL itself where it names the media (SegmentBase), Location,
+// PatchLocation and xlink:href targets.
+std::vector<PlayerRequest> player_requests(std::string_view mpd, const std::string& document_url,
+                                           const RemoteFetcher& fetch = {});
+
+// The origin URL the router requests for a proxy URL
+// (http://proxy.test/media/{enc}/{path}?q or http://proxy.test/mpd/{enc}?q),
+// or nullopt when the URL does not go through the proxy or does not decode.
+std::optional<std::string> origin_request_for(std::string_view proxy_url, std::string_view proxy_origin = "http://proxy.test");
+
+// $RepresentationID$, $Bandwidth$, $Number$ (7), $Time$ (90000), $SubNumber$
+// (1), with %0Nd widths, and $$.
+std::string substitute_template(std::string_view text, std::string_view representation_id,
+                                std::string_view bandwidth);
+
+// Plays the original MPD against the origin and the rewritten one against the
+// proxy, and checks that every request the rewritten MPD leads to reaches the
+// origin URL the original meant (with the manifest's query added when
+// options.carry_query). `remote` holds remote element entities by origin URL
+// (without query); through the proxy they are rewritten with `options` too.
+struct Verdict {
+  std::size_t checked = 0;
+  std::vector<std::string> problems;
+};
+Verdict compare_with_origin(std::string_view original, std::string_view rewritten, const MpdRewriteOptions& options,
+                            const std::map<std::string, std::string>& remote = {});
+
+// The URL a player uses to fetch the proxied MPD.
+std::string proxy_manifest_url(const MpdRewriteOptions& options);
+
+}  // namespace dashpiff::test

@@ -1,0 +1,488 @@
+#define BOOST_TEST_MODULE dashpiff mpd rewriter
+#include <boost/test/unit_test.hpp>
+
+#include <future>
+#include <string>
+#include <vector>
+
+#include "mpd_rewriter.h"
+#include "mpd_player_model.h"
+#include "url_codec.h"
+
+using namespace dashpiff;
+
+struct XercesFixture {
+  XercesGlobal xerces;
+};
+BOOST_TEST_GLOBAL_FIXTURE(XercesFixture);
+
+namespace {
+
+const char* const kOrigin = "http://origin.example/vod/show/manifest.mpd";
+
+MpdRewriteOptions options(std::string query = "", bool carry = true) {
+  MpdRewriteOptions o;
+  o.manifest_url = kOrigin;
+  o.manifest_query = std::move(query);
+  o.carry_query = carry;
+  return o;
+}
+
+std::string mpd(const std::string& inside, const std::string& extra_ns = "") {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+         "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\"" + extra_ns +
+         " type=\"static\" mediaPresentationDuration=\"PT10S\" minBufferTime=\"PT2S\""
+         " profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n" + inside + "\n</MPD>\n";
+}
+
+std::string media(const std::string& base) { return "/media/" + encode_url(base) + "/"; }
+
+std::size_t count(const std::string& haystack, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// Rewrites, then checks every request of the result against the original's meaning.
+std::string rewrite_checked(const std::string& original, const MpdRewriteOptions& o,
+                            const std::map<std::string, std::string>& remote = {}) {
+  const auto result = rewrite_mpd(original, o);
+  const auto verdict = test::compare_with_origin(original, result.xml, o, remote);
+  BOOST_TEST(verdict.checked > 0u);
+  for (const auto& problem : verdict.problems) BOOST_ERROR(problem);
+  if (!verdict.problems.empty()) BOOST_TEST_MESSAGE(result.xml);
+  return result.xml;
+}
+
+const std::string kTemplateSet =
+    "<AdaptationSet mimeType=\"video/mp4\">"
+    "<SegmentTemplate media=\"$RepresentationID$/seg-$Number$.m4s\" initialization=\"$RepresentationID$/init.mp4\""
+    " startNumber=\"1\" duration=\"2\" timescale=\"1\"/>"
+    "<Representation id=\"v1\" bandwidth=\"500000\"/></AdaptationSet>";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(base_urls)
+
+BOOST_AUTO_TEST_CASE(mpd_without_base_url_gets_one_for_its_directory) {
+  const std::string out = rewrite_checked(mpd("<Period>" + kTemplateSet + "</Period>"), options());
+  BOOST_TEST(out.find("<BaseURL>" + media("http://origin.example/vod/show/") + "</BaseURL>") != std::string::npos);
+  BOOST_TEST(count(out, "<BaseURL>") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(inserted_base_url_goes_after_program_information_and_before_location) {
+  const std::string out = rewrite_checked(
+      mpd("  <ProgramInformation><Title>t</Title></ProgramInformation>\n"
+          "  <Location>http://origin.example/vod/show/manifest.mpd</Location>\n"
+          "  <Period>" + kTemplateSet + "</Period>"),
+      options());
+  const auto info = out.find("</ProgramInformation>");
+  const auto base = out.find("<BaseURL>");
+  const auto location = out.find("<Location>");
+  BOOST_TEST(info < base);
+  BOOST_TEST(base < location);
+  // Indented like its neighbours.
+  BOOST_TEST(out.find("</ProgramInformation>\n  <BaseURL>") != std::string::npos);
+  BOOST_TEST(out.find("</BaseURL>\n  <Location>") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(mpd_level_relative_base_url_is_resolved_against_the_mpd) {
+  const std::string out =
+      rewrite_checked(mpd("<BaseURL>media/</BaseURL><Period>" + kTemplateSet + "</Period>"), options());
+  BOOST_TEST(out.find("<BaseURL>" + media("http://origin.example/vod/show/media/") + "</BaseURL>") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(absolute_base_url_at_every_level_is_rewritten) {
+  const std::string out = rewrite_checked(
+      mpd("<BaseURL>http://cdn-a.example/root/</BaseURL>"
+          "<Period><BaseURL>http://cdn-b.example/period/</BaseURL>"
+          "<AdaptationSet mimeType=\"video/mp4\"><BaseURL>https://cdn-c.example/set/</BaseURL>"
+          "<SegmentTemplate media=\"seg-$Number$.m4s\" initialization=\"init.mp4\" duration=\"2\"/>"
+          "<Representation id=\"v1\" bandwidth=\"1\"><BaseURL>http://cdn-d.example/rep/</BaseURL></Representation>"
+          "<Representation id=\"v2\" bandwidth=\"2\"/>"
+          "</AdaptationSet></Period>"),
+      options());
+  for (const char* base : {"http://cdn-a.example/root/", "http://cdn-b.example/period/",
+                           "https://cdn-c.example/set/", "http://cdn-d.example/rep/"})
+    BOOST_TEST(out.find("<BaseURL>" + media(base) + "</BaseURL>") != std::string::npos, base);
+  BOOST_TEST(out.find("http://cdn") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(relative_nested_base_urls_stay_as_written) {
+  const std::string out = rewrite_checked(
+      mpd("<BaseURL>http://cdn.example/content/</BaseURL>"
+          "<Period><BaseURL>period-1/</BaseURL>"
+          "<AdaptationSet mimeType=\"video/mp4\"><BaseURL>video/</BaseURL>"
+          "<SegmentTemplate media=\"seg-$Number$.m4s\" duration=\"2\"/>"
+          "<Representation id=\"v1\" bandwidth=\"1\"><BaseURL>720p/</BaseURL></Representation>"
+          "</AdaptationSet></Period>"),
+      options());
+  BOOST_TEST(out.find("<BaseURL>period-1/</BaseURL>") != std::string::npos);
+  BOOST_TEST(out.find("<BaseURL>video/</BaseURL>") != std::string::npos);
+  BOOST_TEST(out.find("<BaseURL>720p/</BaseURL>") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(several_base_urls_keep_order_and_attributes) {
+  const std::string out = rewrite_checked(
+      mpd("<BaseURL serviceLocation=\"a\" dvb:priority=\"1\" dvb:weight=\"70\" availabilityTimeOffset=\"5\""
+          " availabilityTimeComplete=\"false\">http://cdn-a.example/live/</BaseURL>\n"
+          "<BaseURL serviceLocation=\"b\" dvb:priority=\"2\" dvb:weight=\"30\">https://cdn-b.example/mirror/live/</BaseURL>\n"
+          "<Period><BaseURL>p1/</BaseURL>" + kTemplateSet + "</Period>",
+          " xmlns:dvb=\"urn:dvb:dash:dash-extensions:2014-1\""),
+      options("token=abc"));
+  const auto a = out.find(media("http://cdn-a.example/live/?token=abc"));
+  const auto b = out.find(media("https://cdn-b.example/mirror/live/?token=abc"));
+  BOOST_TEST(a != std::string::npos);
+  BOOST_TEST(b != std::string::npos);
+  BOOST_TEST(a < b);
+  BOOST_TEST(out.find("availabilityTimeComplete=\"false\" availabilityTimeOffset=\"5\" dvb:priority=\"1\" "
+                      "dvb:weight=\"70\" serviceLocation=\"a\"") != std::string::npos);
+  BOOST_TEST(out.find("dvb:priority=\"2\" dvb:weight=\"30\" serviceLocation=\"b\"") != std::string::npos);
+  BOOST_TEST(out.find("xmlns:dvb=\"urn:dvb:dash:dash-extensions:2014-1\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(absolute_nested_base_url_under_rewritten_parent_is_rewritten) {
+  const std::string out = rewrite_checked(
+      mpd("<BaseURL>http://cdn.example/a/</BaseURL><Period><AdaptationSet mimeType=\"audio/mp4\">"
+          "<BaseURL>http://other.example/audio/</BaseURL>"
+          "<SegmentTemplate media=\"$Number$.m4s\" duration=\"2\"/><Representation id=\"a1\" bandwidth=\"1\"/>"
+          "</AdaptationSet></Period>"),
+      options());
+  BOOST_TEST(out.find("<BaseURL>" + media("http://other.example/audio/") + "</BaseURL>") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(path_absolute_nested_base_url_is_rewritten_against_its_parent_host) {
+  const std::string out = rewrite_checked(
+      mpd("<BaseURL>http://cdn.example/a/b/</BaseURL><Period><BaseURL>/elsewhere/</BaseURL>" + kTemplateSet +
+          "</Period>"),
+      options());
+  BOOST_TEST(out.find("<BaseURL>" + media("http://cdn.example/elsewhere/") + "</BaseURL>") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(nested_base_url_climbing_above_its_parent_raises_the_encoded_base) {
+  // Left alone, "../audio/" would climb out of the encoded part of the
+  // proxy URL; the parent's encoded base is raised so that it cannot.
+  const std::string out = rewrite_checked(
+      mpd("<BaseURL>http://cdn.example/show/video/</BaseURL><Period><AdaptationSet mimeType=\"audio/mp4\">"
+          "<BaseURL>../audio/</BaseURL><SegmentTemplate media=\"$Number$.m4s\" duration=\"2\"/>"
+          "<Representation id=\"a1\" bandwidth=\"1\"/></AdaptationSet></Period>"),
+      options());
+  BOOST_TEST(out.find("<BaseURL>" + media("http://cdn.example/show/") + "video/</BaseURL>") != std::string::npos);
+  BOOST_TEST(out.find("<BaseURL>../audio/</BaseURL>") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(segment_address_climbing_above_the_mpd_directory_raises_the_inserted_base) {
+  const std::string out = rewrite_checked(
+      mpd("<Period><AdaptationSet mimeType=\"video/mp4\">"
+          "<SegmentTemplate media=\"../../segments/$RepresentationID$/$Number$.m4s\" duration=\"2\"/>"
+          "<Representation id=\"v1\" bandwidth=\"1\"/></AdaptationSet></Period>"),
+      options("t=1"));
+  BOOST_TEST(out.find("<BaseURL>" + media("http://origin.example/?t=1") + "vod/show/</BaseURL>") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(relative_reference_climbing_above_the_origin_root_is_made_absolute) {
+  // RFC 3986 stops "../" at the root; the proxy form cannot, so the
+  // reference gets its own encoded base.
+  const std::string out = rewrite_checked(
+      mpd("<BaseURL>http://cdn.example/a/</BaseURL><Period><BaseURL>../../../x/</BaseURL>" + kTemplateSet +
+          "</Period>"),
+      options());
+  BOOST_TEST(out.find("<BaseURL>" + media("http://cdn.example/x/") + "</BaseURL>") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(base_url_naming_a_file_keeps_the_file_outside_the_encoded_part) {
+  const std::string out = rewrite_checked(
+      mpd("<Period><AdaptationSet mimeType=\"video/mp4\"><Representation id=\"v1\" bandwidth=\"1\">"
+          "<BaseURL>http://cdn.example/ondemand/video_1.mp4?sig=xyz</BaseURL>"
+          "<SegmentBase indexRange=\"800-1999\"><Initialization range=\"0-799\"/></SegmentBase>"
+          "</Representation></AdaptationSet></Period>"),
+      options("token=1"));
+  BOOST_TEST(out.find("<BaseURL>" + media("http://cdn.example/ondemand/?token=1") + "video_1.mp4?sig=xyz</BaseURL>") !=
+             std::string::npos);
+  BOOST_TEST(out.find("<SegmentBase indexRange=\"800-1999\"><Initialization range=\"0-799\"/></SegmentBase>") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(whitespace_around_a_base_url_is_ignored) {
+  const std::string out = rewrite_checked(
+      mpd("<BaseURL>\n    http://cdn.example/x/\n  </BaseURL><Period>" + kTemplateSet + "</Period>"), options());
+  BOOST_TEST(out.find("<BaseURL>" + media("http://cdn.example/x/") + "</BaseURL>") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(base_url_of_a_scheme_the_proxy_cannot_fetch_is_left_alone) {
+  const auto out = rewrite_mpd(mpd("<BaseURL>ftp://files.example/x/</BaseURL><Period>" + kTemplateSet + "</Period>"),
+                               options());
+  BOOST_TEST(out.xml.find("<BaseURL>ftp://files.example/x/</BaseURL>") != std::string::npos);
+  BOOST_TEST(out.urls_rewritten == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(segment_addresses)
+
+BOOST_AUTO_TEST_CASE(absolute_segment_template_goes_through_the_proxy_with_identifiers_intact) {
+  const std::string out = rewrite_checked(
+      mpd("<Period><AdaptationSet mimeType=\"video/mp4\">"
+          "<SegmentTemplate media=\"http://cdn.example/live/$RepresentationID$/chunk-$Number%05d$.m4s?x=$Time$\""
+          " initialization=\"https://cdn.example/live/$RepresentationID$/$Bandwidth$/init.mp4\""
+          " index=\"http://cdn.example/live/idx/$RepresentationID$.sidx\" duration=\"2\"/>"
+          "<Representation id=\"v1\" bandwidth=\"800000\"/></AdaptationSet></Period>"),
+      options());
+  // Cut before the first identifier: substituted values never land inside the encoded part.
+  BOOST_TEST(out.find("media=\"" + media("http://cdn.example/live/") + "$RepresentationID$/chunk-$Number%05d$.m4s?x=$Time$\"") !=
+             std::string::npos);
+  BOOST_TEST(out.find("initialization=\"" + media("https://cdn.example/live/") + "$RepresentationID$/$Bandwidth$/init.mp4\"") !=
+             std::string::npos);
+  BOOST_TEST(out.find("index=\"" + media("http://cdn.example/live/idx/") + "$RepresentationID$.sidx\"") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(relative_segment_template_is_untouched) {
+  const std::string out = rewrite_checked(mpd("<Period>" + kTemplateSet + "</Period>"), options());
+  BOOST_TEST(out.find("media=\"$RepresentationID$/seg-$Number$.m4s\"") != std::string::npos);
+  BOOST_TEST(out.find("initialization=\"$RepresentationID$/init.mp4\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(segment_list_absolute_urls_go_through_the_proxy) {
+  const std::string out = rewrite_checked(
+      mpd("<Period><AdaptationSet mimeType=\"video/mp4\"><Representation id=\"v1\" bandwidth=\"1\">"
+          "<SegmentList duration=\"2\"><Initialization sourceURL=\"http://cdn.example/v1/init.mp4\"/>"
+          "<SegmentURL media=\"http://cdn.example/v1/1.m4s\"/><SegmentURL media=\"2.m4s\"/>"
+          "<SegmentURL media=\"http://cdn.example/v1/3.m4s\" index=\"http://cdn.example/v1/3.sidx\"/>"
+          "</SegmentList></Representation></AdaptationSet></Period>"),
+      options());
+  BOOST_TEST(out.find("sourceURL=\"" + media("http://cdn.example/v1/") + "init.mp4\"") != std::string::npos);
+  BOOST_TEST(out.find("media=\"" + media("http://cdn.example/v1/") + "1.m4s\"") != std::string::npos);
+  BOOST_TEST(out.find("<SegmentURL media=\"2.m4s\"/>") != std::string::npos);
+  BOOST_TEST(out.find("index=\"" + media("http://cdn.example/v1/") + "3.sidx\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(segment_base_is_untouched_except_absolute_source_urls) {
+  const std::string out = rewrite_checked(
+      mpd("<Period><AdaptationSet mimeType=\"video/mp4\"><Representation id=\"v1\" bandwidth=\"1\">"
+          "<BaseURL>video.mp4</BaseURL><SegmentBase indexRange=\"900-1500\" timescale=\"90000\">"
+          "<Initialization range=\"0-899\"/>"
+          "<RepresentationIndex sourceURL=\"http://cdn.example/idx/video.sidx\"/></SegmentBase>"
+          "</Representation></AdaptationSet></Period>"),
+      options());
+  BOOST_TEST(out.find("<BaseURL>video.mp4</BaseURL><SegmentBase indexRange=\"900-1500\" timescale=\"90000\">"
+                      "<Initialization range=\"0-899\"/>") != std::string::npos);
+  BOOST_TEST(out.find("<RepresentationIndex sourceURL=\"" + media("http://cdn.example/idx/") + "video.sidx\"/>") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(bitstream_switching_addresses_are_rewritten) {
+  const std::string out = rewrite_checked(
+      mpd("<Period><AdaptationSet mimeType=\"video/mp4\">"
+          "<SegmentTemplate media=\"$Number$.m4s\" bitstreamSwitching=\"http://cdn.example/bs/$RepresentationID$.mp4\" duration=\"2\">"
+          "<BitstreamSwitching sourceURL=\"http://cdn.example/bs/all.mp4\"/></SegmentTemplate>"
+          "<Representation id=\"v1\" bandwidth=\"1\"/></AdaptationSet></Period>"),
+      options());
+  BOOST_TEST(out.find("bitstreamSwitching=\"" + media("http://cdn.example/bs/") + "$RepresentationID$.mp4\"") !=
+             std::string::npos);
+  BOOST_TEST(out.find("sourceURL=\"" + media("http://cdn.example/bs/") + "all.mp4\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(manifest_addresses)
+
+BOOST_AUTO_TEST_CASE(location_points_back_to_the_mpd_route_with_its_query_outside) {
+  const std::string out = rewrite_checked(
+      mpd("<Location>https://origin.example/live/next.mpd?session=42&amp;sig=a%2Fb</Location><Period>" +
+          kTemplateSet + "</Period>"),
+      options("token=abc"));
+  BOOST_TEST(out.find("<Location>/mpd/" + encode_url("https://origin.example/live/next.mpd") +
+                      "?session=42&amp;sig=a%2Fb</Location>") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(location_without_a_query_carries_the_manifest_query) {
+  const std::string original = mpd("<Location>next.mpd</Location><Period>" + kTemplateSet + "</Period>");
+  BOOST_TEST(rewrite_checked(original, options("token=abc"))
+                 .find("<Location>/mpd/" + encode_url("http://origin.example/vod/show/next.mpd") + "?token=abc</Location>") !=
+             std::string::npos);
+  BOOST_TEST(rewrite_checked(original, options("token=abc", false))
+                 .find("<Location>/mpd/" + encode_url("http://origin.example/vod/show/next.mpd") + "</Location>") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(patch_location_points_back_to_the_mpd_route) {
+  const std::string out = rewrite_checked(
+      mpd("<PatchLocation ttl=\"60\">http://origin.example/live/patch.mpp?publishTime=1</PatchLocation><Period>" +
+          kTemplateSet + "</Period>"),
+      options());
+  BOOST_TEST(out.find("<PatchLocation ttl=\"60\">/mpd/" + encode_url("http://origin.example/live/patch.mpp") +
+                      "?publishTime=1</PatchLocation>") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(xlink_period_is_fetched_through_the_proxy_and_rewritten_there) {
+  const std::string original =
+      mpd("<Period id=\"main\">" + kTemplateSet + "</Period>"
+          "<Period id=\"ad\" xlink:href=\"http://ads.example/break/1.xml\" xlink:actuate=\"onLoad\"/>"
+          "<Period id=\"zero\" xlink:href=\"urn:mpeg:dash:resolve-to-zero:2013\" xlink:actuate=\"onLoad\"/>",
+          " xmlns:xlink=\"http://www.w3.org/1999/xlink\"");
+  const std::map<std::string, std::string> remote = {
+      {"http://ads.example/break/1.xml",
+       "<?xml version=\"1.0\"?>\n<Period xmlns=\"urn:mpeg:dash:schema:mpd:2011\" id=\"ad-1\">"
+       "<BaseURL>http://ads-cdn.example/spot/</BaseURL>" + kTemplateSet + "</Period>\n"
+       "<Period xmlns=\"urn:mpeg:dash:schema:mpd:2011\" id=\"ad-2\">" + kTemplateSet + "</Period>"}};
+  const std::string out = rewrite_checked(original, options("token=abc"), remote);
+  BOOST_TEST(out.find("xlink:href=\"/mpd/" + encode_url("http://ads.example/break/1.xml") + "?token=abc\"") !=
+             std::string::npos);
+  BOOST_TEST(out.find("xlink:href=\"urn:mpeg:dash:resolve-to-zero:2013\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(remote_period_document_is_rewritten_on_its_own) {
+  MpdRewriteOptions o = options();
+  o.manifest_url = "http://ads.example/break/1.xml";
+  const auto out = rewrite_mpd(
+      "<?xml version=\"1.0\"?>\n<Period xmlns=\"urn:mpeg:dash:schema:mpd:2011\" id=\"ad-1\">"
+      "<BaseURL>http://ads-cdn.example/spot/</BaseURL><AdaptationSet><BaseURL>video/</BaseURL>"
+      "<SegmentTemplate media=\"$Number$.m4s\"/></AdaptationSet></Period>\n"
+      "<Period xmlns=\"urn:mpeg:dash:schema:mpd:2011\" id=\"ad-2\"><BaseURL>relative/</BaseURL></Period>\n",
+      o);
+  BOOST_TEST(out.xml ==
+             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Period xmlns=\"urn:mpeg:dash:schema:mpd:2011\" id=\"ad-1\">"
+             "<BaseURL>" + media("http://ads-cdn.example/spot/") + "</BaseURL><AdaptationSet><BaseURL>video/</BaseURL>"
+             "<SegmentTemplate media=\"$Number$.m4s\"/></AdaptationSet></Period>\n"
+             "<Period xmlns=\"urn:mpeg:dash:schema:mpd:2011\" id=\"ad-2\"><BaseURL>relative/</BaseURL></Period>\n");
+  BOOST_TEST(out.urls_rewritten == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(remote_adaptation_set_is_rewritten_on_its_own) {
+  MpdRewriteOptions o = options();
+  o.manifest_url = "http://origin.example/sets/audio.xml";
+  const auto out = rewrite_mpd(
+      "<AdaptationSet xmlns=\"urn:mpeg:dash:schema:mpd:2011\" xmlns:xlink=\"http://www.w3.org/1999/xlink\">"
+      "<SegmentList xlink:href=\"list.xml\"/>"
+      "<SegmentTemplate media=\"http://cdn.example/a/$Number$.m4s\"/></AdaptationSet>",
+      o);
+  BOOST_TEST(out.xml.find("xlink:href=\"/mpd/" + encode_url("http://origin.example/sets/list.xml") + "\"") !=
+             std::string::npos);
+  BOOST_TEST(out.xml.find("media=\"" + media("http://cdn.example/a/") + "$Number$.m4s\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(tokens)
+
+BOOST_AUTO_TEST_CASE(token_rides_inside_every_encoded_base_when_carried) {
+  const std::string out = rewrite_checked(
+      mpd("<Period>" + kTemplateSet +
+          "<AdaptationSet><SegmentTemplate media=\"http://cdn.example/a/$Number$.m4s\"/>"
+          "<Representation id=\"a\" bandwidth=\"1\"/></AdaptationSet></Period>"),
+      options("token=abc&exp=9"));
+  BOOST_TEST(out.find(media("http://origin.example/vod/show/?token=abc&amp;exp=9")) != std::string::npos);
+  BOOST_TEST(out.find(media("http://cdn.example/a/?token=abc&amp;exp=9")) != std::string::npos);
+  BOOST_TEST(out.find("!4token=abc") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(token_is_left_out_when_not_carried) {
+  const std::string out = rewrite_checked(
+      mpd("<Location>live.mpd</Location><Period>" + kTemplateSet + "</Period>"), options("token=abc", false));
+  BOOST_TEST(out.find("token") == std::string::npos);
+  BOOST_TEST(out.find(media("http://origin.example/vod/show/")) != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(content)
+
+BOOST_AUTO_TEST_CASE(namespaces_and_foreign_content_survive) {
+  const std::string original =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<!-- packager: test -->\n"
+      "<?publisher hint=\"1\"?>\n"
+      "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" xmlns:cenc=\"urn:mpeg:cenc:2013\""
+      " xmlns:mspr=\"urn:microsoft:playready\" xmlns:xlink=\"http://www.w3.org/1999/xlink\""
+      " xmlns:dvb=\"urn:dvb:dash:dash-extensions:2014-1\" xmlns:x=\"urn:example:unknown\" type=\"static\""
+      " x:vendor=\"acme\">\n"
+      "  <x:Extension x:a=\"1\"><x:Inner>text &amp; more</x:Inner></x:Extension>\n"
+      "  <Period>\n"
+      "    <AdaptationSet mimeType=\"video/mp4\">\n"
+      "      <ContentProtection schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" value=\"cenc\""
+      " cenc:default_KID=\"10000000-1000-1000-1000-100000000001\"/>\n"
+      "      <ContentProtection schemeIdUri=\"urn:uuid:9a04f079-9840-4286-ab92-e65be0885f95\">"
+      "<mspr:pro>AAAA</mspr:pro><cenc:pssh>AAAA</cenc:pssh></ContentProtection>\n"
+      "      <SupplementalProperty schemeIdUri=\"urn:dvb:dash:fontdownload:2014\" dvb:url=\"font.woff\"/>\n"
+      "      <SegmentTemplate media=\"$Number$.m4s\"><![CDATA[ raw <stuff> ]]></SegmentTemplate>\n"
+      "      <Representation id=\"v\" bandwidth=\"1\"/>\n"
+      "    </AdaptationSet>\n"
+      "  </Period>\n"
+      "</MPD>\n";
+  const std::string out = rewrite_checked(original, options());
+  for (const char* kept :
+       {"<!-- packager: test -->\n<?publisher hint=\"1\"?>\n<MPD", "xmlns:cenc=\"urn:mpeg:cenc:2013\"",
+        "xmlns:mspr=\"urn:microsoft:playready\"", "xmlns:xlink=\"http://www.w3.org/1999/xlink\"",
+        "xmlns:dvb=\"urn:dvb:dash:dash-extensions:2014-1\"", "xmlns:x=\"urn:example:unknown\"", "x:vendor=\"acme\"",
+        "<x:Extension x:a=\"1\"><x:Inner>text &amp; more</x:Inner></x:Extension>",
+        "cenc:default_KID=\"10000000-1000-1000-1000-100000000001\"", "<mspr:pro>AAAA</mspr:pro>",
+        "<cenc:pssh>AAAA</cenc:pssh>", "dvb:url=\"font.woff\"", "<![CDATA[ raw <stuff> ]]>"})
+    BOOST_TEST(out.find(kept) != std::string::npos, kept);
+}
+
+BOOST_AUTO_TEST_CASE(prefixed_dash_namespace_is_understood) {
+  const std::string original =
+      "<mpd:MPD xmlns:mpd=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\"><mpd:Period>"
+      "<mpd:AdaptationSet><mpd:SegmentTemplate media=\"http://cdn.example/s/$Number$.m4s\"/>"
+      "<mpd:Representation id=\"v\" bandwidth=\"1\"/></mpd:AdaptationSet></mpd:Period></mpd:MPD>";
+  const auto out = rewrite_mpd(original, options());
+  BOOST_TEST(out.xml.find("<mpd:MPD xmlns:mpd=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\"><mpd:BaseURL>" +
+                          media("http://origin.example/vod/show/") + "</mpd:BaseURL><mpd:Period>") != std::string::npos);
+  BOOST_TEST(out.xml.find("media=\"" + media("http://cdn.example/s/") + "$Number$.m4s\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(elements_of_other_namespaces_are_not_taken_for_dash_ones) {
+  const auto out = rewrite_mpd(mpd("<x:BaseURL xmlns:x=\"urn:example\">http://cdn.example/no/</x:BaseURL>"
+                                   "<Period>" + kTemplateSet + "</Period>"),
+                               options());
+  BOOST_TEST(out.xml.find("<x:BaseURL xmlns:x=\"urn:example\">http://cdn.example/no/</x:BaseURL>") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(output_is_utf8_whatever_the_input_encoding) {
+  const std::string latin1 = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n"
+                             "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\"><ProgramInformation><Title>Caf\xE9</Title>"
+                             "</ProgramInformation><Period/></MPD>";
+  const auto out = rewrite_mpd(latin1, options());
+  BOOST_TEST(out.xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", 0) == 0u);
+  BOOST_TEST(out.xml.find("<Title>Caf\xC3\xA9</Title>") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(same_input_gives_the_same_bytes_in_every_thread) {
+  const std::string original = mpd(
+      "<BaseURL>http://cdn-a.example/x/</BaseURL><BaseURL>http://cdn-b.example/x/</BaseURL>"
+      "<Location>http://origin.example/live.mpd</Location><Period>" + kTemplateSet + "</Period>",
+      " xmlns:cenc=\"urn:mpeg:cenc:2013\"");
+  const std::string first = rewrite_mpd(original, options("t=1")).xml;
+  std::vector<std::future<std::string>> runs;
+  for (int i = 0; i < 4; ++i)
+    runs.push_back(std::async(std::launch::async, [&] {
+      std::string last;
+      for (int n = 0; n < 25; ++n) last = rewrite_mpd(original, options("t=1")).xml;
+      return last;
+    }));
+  for (auto& run : runs) BOOST_TEST(run.get() == first);
+}
+
+BOOST_AUTO_TEST_CASE(counts_the_urls_it_rewrote) {
+  const auto out = rewrite_mpd(
+      mpd("<Location>http://origin.example/live.mpd</Location><Period>"
+          "<AdaptationSet><SegmentTemplate media=\"http://cdn.example/a/$Number$.m4s\" initialization=\"init.mp4\"/>"
+          "<Representation id=\"a\" bandwidth=\"1\"/></AdaptationSet></Period>"),
+      options());
+  BOOST_TEST(out.urls_rewritten == 3u);  // inserted BaseURL, Location, media
+}
+
+BOOST_AUTO_TEST_CASE(a_document_that_is_not_an_mpd_is_refused_as_such) {
+  try {
+    rewrite_mpd("<html><body>hello</body></html>", options());
+    BOOST_ERROR("no exception");
+  } catch (const MpdError& e) {
+    BOOST_TEST(static_cast<int>(e.kind()) == static_cast<int>(MpdError::Kind::not_mpd));
+    BOOST_TEST(std::string(e.what()).find("html") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
