@@ -138,6 +138,8 @@ class Stack:
         # front_extra goes into the front's http block, front_server_extra into
         # its server block (extra locations beside the project's snippet).
         self.workdir = workdir or tempfile.mkdtemp(prefix="dashpiff-stack-")
+        # nginx workers run as nobody: they must reach the socket and logs.
+        os.chmod(self.workdir, 0o755)
         self.origin_root = origin_root or os.path.join(TOP, "tests", "data")
         self.origin_port = free_port()
         self.front_port = front_port or free_port()

@@ -52,11 +52,11 @@ def piff_senc_type_offsets(data):
 @check
 def create_get_mints_absolute_proxy_url(stack):
     status, headers, body = fetch(stack.front_url + "/create?url=" +
-                                  urllib.parse.quote("http://cdn.example/a/b.mpd?token=x y", safe=""))
+                                  urllib.parse.quote("http://cdn.example/a/b.mpd?token=x%20y&e=1", safe=""))
     expect(status == 200, f"status {status}")
     expect(headers["Content-Type"].startswith("application/json"), headers["Content-Type"])
     url = json.loads(body)["url"]
-    expect(url == stack.front_url + "/mpd/http!0!1!1cdn.example!1a!1b.mpd?token=x y", url)
+    expect(url == stack.front_url + "/mpd/http!0!1!1cdn.example!1a!1b.mpd?token=x%20y&e=1", url)
 
 
 @check
