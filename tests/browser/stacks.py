@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Starts the dashpiff stacks the browser suite plays through, writes the
+plan of cases and runs the node driver over it.
+
+Two stacks: the default (--piff-mode auto) and the original service's
+behaviour (--piff-mode uuid-free). Each front nginx also serves the test page
+(tests/browser/www) and the players' libraries (tests/browser/node_modules)
+under /test-page/, so page, manifests and segments share one origin; the
+origin nginx answers CORS so the same page can play the origin direct.
+
+Every stream under tests/data/streams (a directory with manifest.mpd, and
+each MPD in mpd-variants/) is played by dash.js and Shaka Player, direct and
+through dashpiff. What a stream must do direct follows from its bytes: media
+segments that carry CENC `senc` (or no encryption) must play; segments whose
+sample encryption is only in PIFF boxes must not — Chromium reads only CENC
+(`senc`, or `saiz`/`saio`: a stream whose saio points into the PIFF box plays
+direct, so it is recorded there, not asserted).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TOP, "scripts"))
+sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
+
+from dashpiff_stack import Stack, fetch  # noqa: E402
+import bmff  # noqa: E402
+import mpd as mpdlib  # noqa: E402
+
+STREAMS = os.path.join(TOP, "tests", "data", "streams")
+# The fixed test key and KID (tests/data/streams/README.md, scripts/make-fixtures.sh).
+KID = "00112233445566778899aabbccddeeff"
+KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+PLAYERS = ("dashjs", "shaka")
+
+# Origin answers readable by a page on another port, Range included (the
+# on-demand profile's requests are not CORS-safelisted in every browser).
+ORIGIN_CORS = """
+        add_header Access-Control-Allow-Origin "*" always;
+        add_header Access-Control-Allow-Headers "Range" always;
+        add_header Access-Control-Expose-Headers "Content-Length, Content-Range" always;
+        if ($request_method = OPTIONS) { return 204; }
+"""
+
+TYPES = "types { text/html html; application/javascript js mjs; text/css css; application/json json map; }"
+FRONT_TEST_PAGE = f"""
+        location ^~ /test-page/lib/ {{
+            alias {HERE}/node_modules/;
+            {TYPES}
+        }}
+        location ^~ /test-page/ {{
+            alias {HERE}/www/;
+            {TYPES}
+        }}
+"""
+
+
+def player_locations():
+    """The /player page as the site snippet would serve it (see www/player/README.md)."""
+    snippet = os.path.join(TOP, "www", "player", "nginx-player.conf")
+    if not os.path.exists(snippet):
+        return ""
+    text = open(snippet).read()
+    return (text.replace("/usr/share/dashpiff/www/player/", os.path.join(TOP, "www", "player") + "/")
+                .replace("/usr/share/dashpiff/dashjs/", os.path.join(HERE, "node_modules", "dashjs", "dist", "modern", "umd") + "/"))
+
+
+def manifests():
+    """[(name, path under tests/data)] for every test stream."""
+    out = []
+    for d in sorted(os.listdir(STREAMS)):
+        if os.path.exists(os.path.join(STREAMS, d, "manifest.mpd")):
+            out.append((d, f"streams/{d}/manifest.mpd"))
+    variants = os.path.join(STREAMS, "mpd-variants")
+    if os.path.isdir(variants):
+        for f in sorted(os.listdir(variants)):
+            if f.endswith(".mpd"):
+                out.append((f"mpd-variants/{f[:-4]}", f"streams/mpd-variants/{f}"))
+    return out
+
+
+def classify(origin_url, rel):
+    """'clear', 'cenc' (CENC senc, PIFF maybe beside it), 'piff+saio' (PIFF
+    box and CENC saiz/saio, no senc) or 'piff-only', from the media segments
+    the manifest names; also the number of Periods."""
+    mpd_url = f"{origin_url}/{rel}"
+    status, _, body = fetch(mpd_url)
+    if status != 200:
+        raise RuntimeError(f"{mpd_url}: {status}")
+    kinds = set()
+    media = [u for _, kind, u in mpdlib.segment_urls(body, mpd_url) if kind == "media"]
+    for url in media:
+        status, _, data = fetch(url)
+        if status == 404:
+            # tests/e2e/mpd.py counts segments from the whole presentation's
+            # duration when a Period has no @duration, so it names a few
+            # past a Period's end; the player never asks for those.
+            continue
+        if status != 200:
+            raise RuntimeError(f"{url}: {status}")
+        boxes = list(bmff.walk(data))
+        has_senc = any(b[1] == b"senc" for b in boxes)
+        has_piff = any(b[1] == b"uuid" and b[5] == bmff.PIFF_SENC for b in boxes)
+        has_aux = any(b[1] in (b"saiz", b"saio") for b in boxes)
+        if has_senc:
+            kinds.add("cenc")
+        elif has_piff:
+            # saiz/saio pointing into the PIFF box hand Chromium the IVs
+            # without any senc: such a stream plays direct in Chromium.
+            kinds.add("piff+saio" if has_aux else "piff-only")
+        else:
+            kinds.add("clear")
+    if not kinds:
+        raise RuntimeError(f"{mpd_url}: no media segments found")
+    if len(kinds) > 1:
+        # A stream mixing forms would make the direct expectation ambiguous.
+        return "mixed:" + "+".join(sorted(kinds)), body.count(b"<Period")
+    return kinds.pop(), body.count(b"<Period")
+
+
+def mint(stack, origin_mpd_url):
+    status, _, body = fetch(stack.front_url + "/create?url=" + urllib.parse.quote(origin_mpd_url, safe=""))
+    if status != 200:
+        raise RuntimeError(f"/create answered {status}: {body[:200]!r}")
+    return json.loads(body)["url"]
+
+
+def build_plan(default, seed, args):
+    cases = []
+
+    def add(stream, kind, periods, player, path, mode, mpd_url, stack, expect):
+        # A multi-period stream starts shortly before the boundary so that a
+        # short run crosses it.
+        start = 4.5 if periods > 1 else None
+        page = (stack.front_url + "/test-page/play.html?" +
+                urllib.parse.urlencode({"player": player, "mpd": mpd_url, "kid": KID, "key": KEY,
+                                        **({"start": start} if start is not None else {})}))
+        name = f"browser.{mode}.{path}.{player}.{stream}"
+        cases.append({"name": name, "stream": stream, "kind": kind, "player": player, "path": path,
+                      "mode": mode, "mpd": mpd_url, "page": page, "expect": expect,
+                      "target_time": (start or 0) + args.play_seconds,
+                      "min_time": (start or 0) + 1.0})
+
+    for stream, rel in manifests():
+        if args.only and args.only not in stream:
+            continue
+        origin_mpd = f"{default.origin_url}/{rel}"
+        kind, periods = classify(default.origin_url, rel)
+        proxied = mint(default, origin_mpd)
+        proxied_seed = mint(seed, f"{seed.origin_url}/{rel}")
+        for player in PLAYERS:
+            # piff+saio is only recorded direct: whether a browser finds the
+            # IVs through saio alone is its business, not dashpiff's.
+            direct_expect = {"clear": "play", "cenc": "play", "piff-only": "fail"}.get(kind, "record")
+            add(stream, kind, periods, player, "direct", "origin", origin_mpd, default, direct_expect)
+            add(stream, kind, periods, player, "dashpiff", "auto", proxied, default, "play")
+            if kind == "cenc" and not stream.startswith("mpd-variants/"):
+                # The seed-compatible rewrite is about segments, so the
+                # streams themselves are enough; the MPD variants share them.
+                add(stream, kind, periods, player, "dashpiff", "uuid-free", proxied_seed, seed, "play")
+    # The /player page of the default stack, pasted an origin manifest, must
+    # play it through the proxy and list the changes made to the last video
+    # segment, for a CENC+PIFF stream and a PIFF-only one.
+    for stream in ("cenc-piff", "piff-only"):
+        if args.only and args.only not in stream:
+            continue
+        if not os.path.exists(os.path.join(STREAMS, stream, "manifest.mpd")):
+            continue
+        origin_mpd = f"{default.origin_url}/streams/{stream}/manifest.mpd"
+        page = default.front_url + "/player?" + urllib.parse.urlencode({"url": origin_mpd, "kid": KID, "key": KEY})
+        cases.append({"name": f"browser.player-page.{stream}", "stream": stream, "kind": "player-page",
+                      "player": "dashjs", "path": "/player", "mode": "auto", "mpd": origin_mpd, "page": page,
+                      "expect": "play+changes", "probe": "player-page",
+                      "target_time": args.play_seconds, "min_time": 1.0})
+    return cases
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--chromium", default=os.environ.get("DASHPIFF_CHROMIUM", "/usr/bin/chromium"))
+    ap.add_argument("--artifacts", default=os.path.join(HERE, "artifacts"))
+    ap.add_argument("--play-seconds", type=float, default=3.0, help="media time to reach per case")
+    ap.add_argument("--only", help="only streams whose name contains this")
+    ap.add_argument("--jobs", type=int, default=int(os.environ.get("DASHPIFF_BROWSER_JOBS", "3")))
+    ap.add_argument("--serve", action="store_true", help="start the stacks, print the test page URLs and wait")
+    args = ap.parse_args()
+
+    common = dict(origin_extra=ORIGIN_CORS, front_server_extra=FRONT_TEST_PAGE + player_locations())
+    default = Stack(args=["--piff-mode", "auto", "--player-page", "true"], **common)
+    seed = Stack(args=["--piff-mode", "uuid-free"], **common)
+    started = []
+    try:
+        for s in (default, seed):
+            s.start()
+            started.append(s)
+        cases = build_plan(default, seed, args)
+        if args.serve:
+            for c in cases:
+                print(c["name"], c["page"])
+            print(f"player page: {default.front_url}/player/")
+            input("Enter stops the stacks. ")
+            return 0
+        os.makedirs(args.artifacts, exist_ok=True)
+        plan = {
+            "chromium": args.chromium,
+            "artifacts": args.artifacts,
+            "concurrency": args.jobs,
+            # A case has played once it reached target media time with at
+            # least target frames decoded (25 fps streams); it counts as
+            # played with min_frames and min media time and no error.
+            "play": {"target_time": args.play_seconds, "target_frames": int(args.play_seconds * 25 * 0.8),
+                     "min_time": 1.0, "min_frames": 25,
+                     # Give up on a case that makes no progress for stall_ms
+                     # (startup included: a loaded CI machine is slow to
+                     # parse the players), or after cap_ms whatever happens.
+                     "stall_ms": 10000, "cap_ms": 30000},
+            "cases": cases,
+        }
+        plan_file = os.path.join(args.artifacts, "plan.json")
+        with open(plan_file, "w") as f:
+            json.dump(plan, f, indent=1)
+        status = subprocess.call(["node", os.path.join(HERE, "driver.mjs"), plan_file], cwd=HERE)
+        if status != 0:
+            for s, mode in zip(started, ("auto", "uuid-free")):
+                saved = os.path.join(args.artifacts, f"dashpiff-{mode}.log")
+                with open(saved, "w") as f:
+                    f.write(s.log_text())
+                tail = s.log_text().splitlines()[-10:]
+                print(f"  dashpiff log ({mode}): {saved}" + (", last lines:" if tail else " (empty)"))
+                for line in tail:
+                    print("  | " + line[:300])
+        return status
+    finally:
+        for s in reversed(started):
+            s.stop()
+        for s in (default, seed):
+            s.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
