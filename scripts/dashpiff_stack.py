@@ -71,6 +71,12 @@ http {{
             limit_rate_after 1;
             limit_rate {slow_rate};
         }}
+        # Cacheable media, as a CDN origin would answer it.
+        location /streams/ {{ expires 60s; }}
+        location /nocache/ {{
+            rewrite ^/nocache/(.*)$ /$1 break;
+            add_header Cache-Control "no-store";
+        }}
         location = /redirect-to-mpd {{ return 302 /streams/cenc-piff/manifest.mpd; }}
         location = /redirect-file {{ return 302 file:///etc/passwd; }}
         location = /redirect-gopher {{ return 302 gopher://127.0.0.1:70/; }}

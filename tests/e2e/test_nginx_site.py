@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""The shipped nginx site (nginx-conf/dashpiff.conf) as an operator enables
+it: plain, and with its commented cache block switched on. Only the listen
+address, the socket path and the cache directory are substituted."""
+import os
+import re
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from dashpiff_stack import TOP, Nginx, Stack, fetch, free_port  # noqa: E402
+from harness import check, expect, run  # noqa: E402
+import bmff  # noqa: E402
+
+SITE = open(os.path.join(TOP, "nginx-conf", "dashpiff.conf")).read()
+
+
+def site_variant(sock, port, cache_dir=None):
+    text = SITE.replace("unix:/run/dashpiff/dashpiff.sock", "unix:" + sock)
+    text = text.replace("listen 80;", f"listen 127.0.0.1:{port};").replace("listen [::]:80;", "")
+    if cache_dir:
+        text = re.sub(r"^#(fastcgi_cache_path.*\n)#(\s+max_size.*\n)", r"\1\2", text, flags=re.M)
+        text = text.replace("/var/cache/nginx/dashpiff", cache_dir)
+        text = text.replace("    include snippets/dashpiff-locations.conf;\n", "")
+        text = text.replace("#include snippets/dashpiff-locations-cached.conf;", "include snippets/dashpiff-locations-cached.conf;")
+    return text
+
+
+def wrap(dirname, site):
+    return f"""
+worker_processes 1;
+pid {dirname}/nginx.pid;
+error_log {dirname}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    {site}
+}}
+"""
+
+
+class Sites:
+    def __init__(self):
+        self.stack = Stack(args=["--workers", "1", "--threads", "4"])
+        self.stack.origin.start(self.stack.origin_port)
+        self.stack.start_fcgi()
+        self.plain_port, self.cached_port = free_port(), free_port()
+        wd = self.stack.workdir
+        self.plain = Nginx("site-plain", wrap(os.path.join(wd, "site-plain"),
+                                              site_variant(self.stack.sock, self.plain_port)), wd, snippets=True)
+        cache_dir = os.path.join(wd, "cache")
+        self.cached = Nginx("site-cached", wrap(os.path.join(wd, "site-cached"),
+                                                site_variant(self.stack.sock, self.cached_port, cache_dir)),
+                            wd, snippets=True)
+        self.plain.start(self.plain_port)
+        self.cached.start(self.cached_port)
+
+    def segment_path(self, prefix="/streams/"):
+        base = self.stack.origin_url + prefix + "cenc-piff/"
+        for a, b in (("!", "!!"), (":", "!0"), ("/", "!1"), ("#", "!2"), ("~", "!3"), ("?", "!4")):
+            base = base.replace(a, b)
+        return "/media/" + base + "/seg-0-2.m4s"
+
+    def stop(self):
+        self.plain.stop()
+        self.cached.stop()
+        self.stack.stop_fcgi()
+        self.stack.origin.stop()
+        self.stack.cleanup()
+
+
+@check
+def plain_site_serves_health_and_patched_segments(s):
+    status, _, body = fetch(f"http://127.0.0.1:{s.plain_port}/healthz")
+    expect(status == 200 and body == b"ok\n", status)
+    status, _, seg = fetch(f"http://127.0.0.1:{s.plain_port}{s.segment_path()}")
+    expect(status == 200 and bmff.find(seg, b"traf"), status)
+    expect(not bmff.find(seg, b"uuid", bmff.PIFF_SENC), "PIFF box left in the segment")
+
+
+@check
+def metrics_are_local_only_but_served_locally(s):
+    status, _, body = fetch(f"http://127.0.0.1:{s.plain_port}/metrics")
+    expect(status == 200 and b"dashpiff_requests_total" in body, status)
+
+
+@check
+def cached_site_serves_second_request_from_cache_whatever_the_host(s):
+    url = f"http://127.0.0.1:{s.cached_port}{s.segment_path()}"
+    s1, h1, b1 = fetch(url, headers={"Host": "a.example"})
+    s2, h2, b2 = fetch(url, headers={"Host": "b.example"})
+    expect(s1 == 200 and s2 == 200, (s1, s2))
+    expect(h1["X-Cache-Status"] == "MISS" and h2["X-Cache-Status"] == "HIT", (h1["X-Cache-Status"], h2["X-Cache-Status"]))
+    expect(b1 == b2, "cached bytes differ from the first answer")
+    _, _, direct = fetch(f"http://127.0.0.1:{s.plain_port}{s.segment_path()}")
+    expect(b1 == direct, "cached site answered different bytes than the plain site")
+
+
+@check
+def cache_keeps_ranges_apart_from_whole_objects(s):
+    url = f"http://127.0.0.1:{s.cached_port}{s.segment_path()}"
+    fetch(url)
+    status, headers, part = fetch(url, headers={"Range": "bytes=0-63"})
+    expect(status == 206 and len(part) == 64, f"{status} {len(part)}")
+    status, _, whole = fetch(url)
+    expect(status == 200 and len(whole) > 64 and whole[:64] == part, f"{status} {len(whole)}")
+
+
+@check
+def cache_honours_origin_no_store(s):
+    url = f"http://127.0.0.1:{s.cached_port}{s.segment_path('/nocache/streams/')}"
+    _, h1, _ = fetch(url)
+    _, h2, _ = fetch(url)
+    expect(h2["X-Cache-Status"] != "HIT", f"no-store answer was cached: {h1['X-Cache-Status']}, {h2['X-Cache-Status']}")
+
+
+if __name__ == "__main__":
+    sys.exit(run("e2e.nginx_site", Sites, lambda s: s.stop(), only=os.environ.get("ONLY")))
