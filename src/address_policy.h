@@ -44,6 +44,7 @@ struct Cidr {
   int prefix = 0;  // over the 128-bit form
   static std::optional<Cidr> parse(std::string_view text);  // "127.0.0.0/8", "fc00::/7", "10.1.2.3"
   bool contains(const IpAddress& addr) const;
+  std::string str() const;  // "127.0.0.0/8", "fc00::/7"
 };
 
 struct AddressPolicy {

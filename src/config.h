@@ -13,6 +13,10 @@
 
 namespace dashpiff {
 
+// The request headers forwarded to the origin by default (hop-by-hop, Host and
+// X-Forwarded-* never are, whatever the list says).
+std::vector<std::string> default_forward_headers();
+
 enum class TokenMode { pass, drop };
 enum class LogLevel { error, warn, info, debug };
 
@@ -27,7 +31,7 @@ struct Config {
   // Behaviour
   PiffMode piff_mode = PiffMode::automatic;
   TokenMode token_mode = TokenMode::pass;
-  std::string public_base_url;   // "https://d123.cloudfront.net"; empty: from the request
+  std::string public_base_url;   // "https://d123.cloudfront.net" (no trailing '/'); empty: from the request
   std::size_t max_held_box = 4u << 20;
   bool player_page = false;
 
@@ -35,7 +39,7 @@ struct Config {
   OriginOptions origin;
   std::size_t max_manifest_bytes = 16u << 20;
   std::uint64_t max_segment_bytes = 0;  // 0: no cap
-  std::vector<std::string> forward_headers;  // request headers passed to origin
+  std::vector<std::string> forward_headers = default_forward_headers();  // request headers passed to origin
 
   // Client side
   std::string cors_origin = "*";  // empty: no CORS headers
@@ -46,10 +50,6 @@ struct Config {
   LogLevel log_level = LogLevel::info;
   std::string config_file;       // where it was read from, for logs
 };
-
-// The request headers forwarded to the origin by default (hop-by-hop, Host and
-// X-Forwarded-* never are, whatever the list says).
-std::vector<std::string> default_forward_headers();
 
 class ConfigError : public std::runtime_error {
  public:
@@ -65,7 +65,11 @@ struct ParsedConfig {
   std::string text;  // help / version text to print for those actions
 };
 
-// Throws ConfigError naming the option and the reason.
+// Throws ConfigError naming the option and the reason. The file named by
+// --config (default /etc/dashpiff/dashpiff.conf; a missing default file is not
+// an error) fills in what the command line did not set. Durations are written
+// 500ms, 15s, 5m, 1h (bare numbers are milliseconds); sizes as bytes or with
+// K, M, G (powers of 1024). `dashpiff-fcgi --help` lists every option.
 ParsedConfig parse_config(int argc, const char* const argv[]);
 
 const char* to_string(TokenMode m);
