@@ -1,0 +1,232 @@
+// Origins the operator does not control: external entities, entity bombs,
+// huge and broken documents. Nothing may be loaded, expand, hang or print.
+#include <boost/test/unit_test.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <string>
+
+#include "mpd_rewriter.h"
+
+using namespace dashpiff;
+
+namespace {
+
+MpdRewriteOptions options() {
+  MpdRewriteOptions o;
+  o.manifest_url = "http://origin.example/live/manifest.mpd";
+  return o;
+}
+
+// Runs `rewrite` and returns the error it raised (nullopt: none).
+template <typename F>
+std::optional<MpdError> error_of(F&& rewrite) {
+  try {
+    rewrite();
+  } catch (const MpdError& e) {
+    return e;
+  }
+  return std::nullopt;
+}
+
+bool kind_is(const std::optional<MpdError>& e, MpdError::Kind kind) { return e && e->kind() == kind; }
+
+// A file outside the document with a marker an XXE would leak.
+struct SecretFile {
+  SecretFile() {
+    char name[] = "/tmp/dashpiff-xxe-XXXXXX";
+    const int fd = mkstemp(name);
+    BOOST_REQUIRE(fd >= 0);
+    const std::string secret = "TOP-SECRET-MARKER-7731";
+    BOOST_REQUIRE(write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size()));
+    close(fd);
+    path = name;
+  }
+  ~SecretFile() { std::remove(path.c_str()); }
+  std::string path;
+};
+
+// Captures what is written to stderr (fd 2) while it lives.
+class StderrCapture {
+ public:
+  StderrCapture() {
+    std::fflush(stderr);
+    saved_ = dup(2);
+    file_ = std::tmpfile();
+    dup2(fileno(file_), 2);
+  }
+  ~StderrCapture() { restore(); }
+  std::string text() {
+    restore();
+    std::string out;
+    std::rewind(file_);
+    char buf[512];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, file_)) > 0;) out.append(buf, n);
+    return out;
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    dup2(saved_, 2);
+    close(saved_);
+    saved_ = -1;
+  }
+  int saved_ = -1;
+  std::FILE* file_ = nullptr;
+};
+
+std::string utf16le(const std::string& ascii) {
+  std::string out = "\xFF\xFE";
+  for (char c : ascii) {
+    out += c;
+    out += '\0';
+  }
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(hostile_xml)
+
+BOOST_AUTO_TEST_CASE(external_entity_pointing_at_a_local_file_is_refused_and_never_read) {
+  SecretFile secret;
+  const std::string xxe = "<?xml version=\"1.0\"?>\n<!DOCTYPE MPD [<!ENTITY leak SYSTEM \"file://" + secret.path +
+                          "\">]>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\"><BaseURL>&leak;</BaseURL><Period/></MPD>";
+  std::string output;
+  const auto e = error_of([&] { output = rewrite_mpd(xxe, options()).xml; });
+  BOOST_TEST(kind_is(e, MpdError::Kind::entity_limit));
+  BOOST_TEST(std::string(e ? e->what() : "").find("DOCTYPE") != std::string::npos);
+  BOOST_TEST(output.find("TOP-SECRET") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(external_dtd_reference_is_refused) {
+  SecretFile secret;
+  const std::string doc = "<!DOCTYPE MPD SYSTEM \"file://" + secret.path +
+                          "\"><MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\"><Period/></MPD>";
+  BOOST_TEST(kind_is(error_of([&] { rewrite_mpd(doc, options()); }), MpdError::Kind::entity_limit));
+}
+
+BOOST_AUTO_TEST_CASE(doctype_hidden_in_utf16_is_refused_too) {
+  SecretFile secret;
+  const std::string doc = utf16le("<?xml version=\"1.0\" encoding=\"UTF-16\"?><!DOCTYPE MPD [<!ENTITY leak SYSTEM \"file://" +
+                                  secret.path + "\">]><MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\"><BaseURL>&leak;</BaseURL></MPD>");
+  std::string output;
+  const auto e = error_of([&] { output = rewrite_mpd(doc, options()).xml; });
+  BOOST_TEST(bool(e));
+  BOOST_TEST(output.find("TOP-SECRET") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(doctype_the_prolog_scan_cannot_see_is_refused_by_the_parser) {
+  // UCS-4 is not something the scan reads; Xerces-C's own doctype ban has to catch it.
+  auto ucs4 = [](const std::string& ascii) {
+    std::string out;
+    for (char c : ascii) {
+      out += std::string(3, '\0');
+      out += c;
+    }
+    return out;
+  };
+  const std::string declaration = "<?xml version=\"1.0\" encoding=\"ISO-10646-UCS-4\"?>";
+  const std::string body = "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\"><Period/></MPD>";
+  BOOST_CHECK_NO_THROW(rewrite_mpd(ucs4(declaration + body), options()));  // control: readable without one
+  const auto e = error_of([&] { rewrite_mpd(ucs4(declaration + "<!DOCTYPE MPD [<!ENTITY a \"b\">]>" + body), options()); });
+  BOOST_TEST((e && e->kind() == MpdError::Kind::malformed));
+}
+
+BOOST_AUTO_TEST_CASE(billion_laughs_is_refused_quickly) {
+  std::string bomb = "<?xml version=\"1.0\"?>\n<!DOCTYPE MPD [\n<!ENTITY lol \"lol\">\n";
+  bomb += "<!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n";
+  for (int i = 2; i <= 9; ++i) {
+    bomb += "<!ENTITY lol" + std::to_string(i) + " \"";
+    for (int k = 0; k < 10; ++k) bomb += "&lol" + std::to_string(i - 1) + ";";
+    bomb += "\">\n";
+  }
+  bomb += "]>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\"><ProgramInformation><Title>&lol9;</Title>"
+          "</ProgramInformation></MPD>";
+  const auto start = std::chrono::steady_clock::now();
+  const auto e = error_of([&] { rewrite_mpd(bomb, options()); });
+  const auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST(kind_is(e, MpdError::Kind::entity_limit));
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(took).count() < 100);
+}
+
+BOOST_AUTO_TEST_CASE(undeclared_entity_is_malformed) {
+  const auto e = error_of([&] {
+    rewrite_mpd("<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\"><BaseURL>&ext;</BaseURL></MPD>", options());
+  });
+  BOOST_TEST(kind_is(e, MpdError::Kind::malformed));
+}
+
+BOOST_AUTO_TEST_CASE(xinclude_is_not_processed) {
+  SecretFile secret;
+  const std::string doc = "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" xmlns:xi=\"http://www.w3.org/2001/XInclude\">"
+                          "<xi:include href=\"file://" + secret.path + "\" parse=\"text\"/><Period/></MPD>";
+  const std::string out = rewrite_mpd(doc, options()).xml;
+  BOOST_TEST(out.find("TOP-SECRET") == std::string::npos);
+  BOOST_TEST(out.find("<xi:include") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(schema_location_hint_is_not_fetched) {
+  SecretFile secret;
+  // A schema that is not XML at all: loading it would fail the parse.
+  const std::string doc = "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" "
+                          "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+                          "xsi:schemaLocation=\"urn:mpeg:dash:schema:mpd:2011 file://" + secret.path + "\"><Period/></MPD>";
+  BOOST_CHECK_NO_THROW(rewrite_mpd(doc, options()));
+}
+
+BOOST_AUTO_TEST_CASE(oversized_manifest_is_refused_before_parsing) {
+  MpdRewriteOptions o = options();
+  o.max_bytes = 1000;
+  std::string doc = "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\"><!--" + std::string(2000, 'x') + "--><Period/></MPD>";
+  const auto e = error_of([&] { rewrite_mpd(doc, o); });
+  BOOST_TEST(kind_is(e, MpdError::Kind::too_large));
+  o.max_bytes = doc.size();
+  BOOST_CHECK_NO_THROW(rewrite_mpd(doc, o));
+}
+
+BOOST_AUTO_TEST_CASE(malformed_xml_reports_line_and_column) {
+  const std::string doc = "<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\">\n"
+                          "  <Period>\n    <AdaptationSet>\n  </Period>\n</MPD>\n";
+  const auto e = error_of([&] { rewrite_mpd(doc, options()); });
+  BOOST_TEST(kind_is(e, MpdError::Kind::malformed));
+  const std::string message = e ? e->what() : "";
+  BOOST_TEST(message.find("line 5, column") != std::string::npos, message);
+  BOOST_TEST(message.find('\n') == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(truncated_xml_is_malformed) {
+  const auto e = error_of([&] { rewrite_mpd("<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\"><Period>", options()); });
+  BOOST_TEST(kind_is(e, MpdError::Kind::malformed));
+  BOOST_TEST(kind_is(error_of([&] { rewrite_mpd("", options()); }), MpdError::Kind::malformed));
+}
+
+BOOST_AUTO_TEST_CASE(absurd_nesting_is_refused) {
+  std::string doc = "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\">";
+  for (int i = 0; i < 5000; ++i) doc += "<x>";
+  for (int i = 0; i < 5000; ++i) doc += "</x>";
+  doc += "</MPD>";
+  const auto e = error_of([&] { rewrite_mpd(doc, options()); });
+  BOOST_TEST(kind_is(e, MpdError::Kind::malformed));
+}
+
+BOOST_AUTO_TEST_CASE(parser_errors_never_reach_stderr) {
+  StderrCapture capture;
+  for (const char* bad : {"<MPD><a></b></MPD>", "<MPD>&nope;</MPD>", "\x01\x02garbage", "<MPD attr=\"1\" attr=\"2\"/>",
+                          "<?xml version=\"1.0\" encoding=\"no-such-encoding\"?><MPD/>"}) {
+    try {
+      rewrite_mpd(bad, options());
+    } catch (const MpdError&) {
+    }
+  }
+  BOOST_TEST(capture.text() == "");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
