@@ -1,40 +1,45 @@
 // dashpiff-fcgi: the FastCGI front end. spawn-fcgi hands it the listen
-// socket on fd 0 (and execs it in place with -n).
+// socket on fd 0 and execs it in place (-n), so this process is the
+// service's main PID: the supervisor of a worker pool (fcgi/supervisor.h),
+// or, with supervise=false, a single worker process for debugging.
 #include <fcgiapp.h>
-#include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstdio>
+#include <cerrno>
+#include <cstring>
 #include <exception>
+#include <functional>
 #include <iostream>
-#include <system_error>
+#include <string>
 
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
 #include "mpd_rewriter.h"
 #include "origin_client.h"
+#include "signal_pipe.h"
+#include "supervisor.h"
 #include "worker.h"
 
 namespace {
 
-// Written by the SIGTERM/SIGINT handler; process setup state, set once.
-int g_stop_pipe_write = -1;
+constexpr int kListenFd = 0;  // where spawn-fcgi puts the socket
 
-extern "C" void on_stop_signal(int) {
-  const char byte = 1;
-  [[maybe_unused]] const auto n = ::write(g_stop_pipe_write, &byte, 1);
+// Catches a start outside spawn-fcgi before any worker is forked: every
+// worker would otherwise fail the same way, over and over.
+bool is_listening_socket(int fd) {
+  int listening = 0;
+  socklen_t len = sizeof listening;
+  return ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
 }
 
-void install_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  signal(SIGHUP, SIG_IGN);
+int run_worker(const dashpiff::Config& config, dashpiff::MetricsBlock& metrics, int wake_fd,
+               const std::function<void()>& ready) {
+  dashpiff::Worker worker(config, metrics, kListenFd, wake_fd);
+  ready();
+  return worker.run();
 }
 
 }  // namespace
@@ -51,35 +56,48 @@ int main(int argc, char** argv) {
   switch (parsed.action) {
     case ConfigAction::help:
     case ConfigAction::version:
-      std::cout << parsed.text;
-      return 0;
     case ConfigAction::check:
-      std::cout << "dashpiff-fcgi: configuration OK\n";
+      std::cout << parsed.text;
       return 0;
     case ConfigAction::run:
       break;
   }
   const Config& config = parsed.config;
   set_log_level(config.log_level);
+  if (!is_listening_socket(kListenFd)) {
+    log_line(LogLevel::error, "dashpiff-fcgi: fd 0 is not a listening socket; start it with spawn-fcgi");
+    return 1;
+  }
 
   try {
-    // libfcgi installs its own SIGTERM/SIGUSR1/SIGPIPE handlers here; ours
-    // replace them below so that shutdown is under our control.
+    // libfcgi installs its own SIGTERM/SIGUSR1/SIGPIPE handlers here; the
+    // SignalPipes made below replace them so that shutdown is ours.
     FCGX_Init();
+    ::signal(SIGPIPE, SIG_IGN);  // a client gone away is an error return, not death
+    // Set up once, before any fork: every worker inherits them.
     CurlGlobal curl;
     XercesGlobal xerces;
     SharedMetrics metrics;
 
-    int stop_pipe[2];
-    if (::pipe2(stop_pipe, O_CLOEXEC) < 0) throw std::system_error(errno, std::generic_category(), "pipe");
-    g_stop_pipe_write = stop_pipe[1];
-    install_handlers();
+    if (config.supervise) {
+      // Re-read on SIGHUP with the same command line, so that the command
+      // line keeps winning over the file.
+      const ConfigLoader reload = [argc, argv] { return parse_config(argc, argv).config; };
+      Supervisor supervisor(config, reload, metrics.block(), kListenFd,
+                            [&metrics](const Config& c, int wake_fd, const std::function<void()>& ready) {
+                              return run_worker(c, metrics.block(), wake_fd, ready);
+                            });
+      return supervisor.run();
+    }
 
+    ::signal(SIGHUP, SIG_IGN);
+    SignalPipe stop({SIGTERM, SIGINT});
     metrics.block().workers_alive.store(1);
-    log_line(LogLevel::info, "dashpiff-fcgi starting: single process, threads=" + std::to_string(config.threads) +
-                                 " piff-mode=" + to_string(config.piff_mode));
-    Worker worker(config, metrics.block(), 0, stop_pipe[0]);
-    const int status = worker.run();
+    log_line(LogLevel::info, "dashpiff-fcgi pid=" + std::to_string(::getpid()) +
+                                 " starting without supervisor: one process, threads=" +
+                                 std::to_string(config.threads) + " piff-mode=" + to_string(config.piff_mode));
+    const int status = run_worker(config, metrics.block(), stop.fd(), [] {});
+    metrics.block().workers_alive.store(0);
     log_line(LogLevel::info, "dashpiff-fcgi stopped");
     return status;
   } catch (const std::exception& e) {

@@ -1,0 +1,440 @@
+#!/usr/bin/env python3
+"""End to end: the supervised worker pool of dashpiff-fcgi behind a real front
+nginx, with a real origin nginx, all on 127.0.0.1. Worker pids are read from
+/proc (children of the supervisor, which is the PID spawn-fcgi -n execs)."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from dashpiff_stack import BUILD, TOP, Stack, fetch, wait_for  # noqa: E402
+from harness import check, expect, run  # noqa: E402
+import bmff  # noqa: E402
+
+WORKERS = 2
+THREADS = 4
+STREAM = os.path.join(TOP, "tests", "data", "streams", "cenc-piff")
+# The slow download should take this long at the origin's throttled rate.
+SLOW_SECONDS = 3.0
+
+
+def largest_segment():
+    names = [n for n in os.listdir(STREAM) if n.endswith(".m4s")]
+    return max(names, key=lambda n: os.path.getsize(os.path.join(STREAM, n)))
+
+
+class PoolStack(Stack):
+    """The shared Stack, with dashpiff-fcgi started and stopped per check and
+    an optional configuration file instead of /dev/null."""
+
+    def start_fcgi(self, extra_args=(), config="/dev/null"):
+        binary = os.path.join(BUILD, "fcgi", "dashpiff-fcgi")
+        cmd = ["spawn-fcgi", "-n", "-s", self.sock, "-M", "0666", "--", binary,
+               "--config", config] + self.args + list(extra_args)
+        with open(self.fcgi_log, "a") as log:
+            log.write(f"=== {' '.join(cmd)}\n")
+        self.fcgi = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(self.fcgi_log, "a"),
+                                     start_new_session=True)
+        wait_for(lambda: os.path.exists(self.sock) or self.fcgi.poll() is not None, what="FastCGI socket")
+        if self.fcgi.poll() is not None:
+            raise RuntimeError("dashpiff-fcgi failed to start: " + self.log_text()[-2000:])
+
+    def log_since(self, mark):
+        return self.log_text()[mark:]
+
+
+# --- helpers -----------------------------------------------------------------
+
+def enc(url):
+    """SPEC §2 codec, written independently of the C++ one."""
+    for a, b in (("!", "!!"), (":", "!0"), ("/", "!1"), ("#", "!2"), ("~", "!3"), ("?", "!4")):
+        url = url.replace(a, b)
+    return url
+
+
+def media_url(stack, name, origin_prefix=""):
+    return (stack.front_url + "/media/" + enc(stack.origin_url + origin_prefix + "/streams/cenc-piff/") +
+            "/" + name)
+
+
+def children(pid):
+    """Live (not zombie) child processes of pid, from /proc."""
+    out = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.add(int(entry))
+    return out
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def metric(stack, name):
+    status, _, body = fetch(stack.front_url + "/metrics", timeout=5)
+    expect(status == 200, f"/metrics answered {status}")
+    m = re.search(rb"^" + name.encode() + rb" (\d+)$", body, re.M)
+    expect(m, f"{name} missing from /metrics")
+    return int(m.group(1))
+
+
+def healthz(stack, timeout=5):
+    try:
+        return fetch(stack.front_url + "/healthz", timeout=timeout)[0]
+    except OSError:
+        return None
+
+
+def start_pool(stack, extra=(), config="/dev/null", workers=WORKERS):
+    stack.stop_fcgi()
+    stack.start_fcgi(["--workers", str(workers), "--threads", str(THREADS)] + list(extra), config=config)
+    pid = stack.fcgi.pid
+    wait_for(lambda: len(children(pid)) == workers and healthz(stack) == 200, timeout=10,
+             what=f"{workers} workers serving")
+    return pid
+
+
+def wait_exit(proc, timeout):
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def parse_wrk(text):
+    m = re.search(r"(\d+) requests in", text)
+    total = int(m.group(1)) if m else 0
+    non2xx = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses: (\d+)", text))
+    errors = 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        errors = sum(int(x) for x in m.groups())
+    return total, non2xx, errors
+
+
+class RequestLoop:
+    """Threads fetching one URL over and over until stopped; remembers every
+    answer that was not a 200 with the expected body length."""
+
+    def __init__(self, url, threads=4):
+        self.url = url
+        self.stop_flag = threading.Event()
+        self.ok = 0
+        self.bad = []
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(threads)]
+
+    def _loop(self):
+        while not self.stop_flag.is_set():
+            try:
+                status, _, body = fetch(self.url, timeout=10)
+                result = None if status == 200 and body else f"status {status}"
+            except OSError as e:
+                result = f"{type(e).__name__}: {e}"
+            with self.lock:
+                if result:
+                    self.bad.append(result)
+                else:
+                    self.ok += 1
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(15)
+        return False
+
+
+# --- checks --------------------------------------------------------------------
+
+@check
+def sigkill_of_a_worker_under_load_replaces_it_and_fails_only_its_requests(stack):
+    pid = start_pool(stack)
+    url = media_url(stack, "seg-0-3.m4s")
+    status, _, _ = fetch(url)
+    expect(status == 200, f"segment answered {status} before the test")
+    restarted_before = metric(stack, "dashpiff_workers_restarted_total")
+    before = children(pid)
+    mark = len(stack.log_text())
+
+    wrk = subprocess.Popen(["wrk", "-t2", "-c16", "-d4s", url], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+    try:
+        time.sleep(1.5)
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.monotonic()
+        wait_for(lambda: len(children(pid) - before) == 1 and len(children(pid)) == WORKERS, timeout=2.0,
+                 what="a replacement worker")
+        replaced_after = time.monotonic() - killed_at
+        out, _ = wrk.communicate(timeout=30)
+    finally:
+        if wrk.poll() is None:
+            wrk.kill()
+            wrk.wait()
+    expect(replaced_after < 1.0, f"replacement took {replaced_after:.2f} s")
+    expect(victim not in children(pid), "the killed worker is still there")
+    total, non2xx, errors = parse_wrk(out)
+    print(f"  wrk: {total} requests, {non2xx} non-2xx, {errors} socket errors; "
+          f"replaced in {replaced_after:.3f} s", file=sys.stderr)
+    expect(total > 100, f"wrk made only {total} requests: {out!r}")
+    # Only what the killed worker held can fail: at most one request per
+    # accept thread.
+    expect(non2xx + errors <= THREADS, f"{non2xx} non-2xx and {errors} socket errors in {total} requests")
+    expect(metric(stack, "dashpiff_workers_alive") == WORKERS, "workers_alive not back to the pool size")
+    restarted = metric(stack, "dashpiff_workers_restarted_total")
+    expect(restarted == restarted_before + 1, f"workers_restarted {restarted_before} -> {restarted}")
+    log = stack.log_since(mark)
+    expect(re.search(rf"worker pid={victim} died .*signal 9", log), "the death is not logged with pid and signal")
+
+
+@check
+def sigterm_during_slow_download_finishes_it_then_exits(stack):
+    pid = start_pool(stack)
+    name = largest_segment()
+    _, _, reference = fetch(media_url(stack, name))
+    _, _, original = fetch(stack.origin_url + "/streams/cenc-piff/" + name)
+    expect(len(reference) == len(original) > 0, "proxied segment differs in length from the origin's")
+
+    result = {}
+    headers_in = threading.Event()
+
+    def download():
+        try:
+            with urllib.request.urlopen(media_url(stack, name, "/slow"), timeout=30) as r:
+                result["status"] = r.status
+                headers_in.set()
+                result["body"] = r.read()
+        except Exception as e:  # reported by the check below
+            result["error"] = repr(e)
+        finally:
+            headers_in.set()
+            result["done"] = time.monotonic()
+
+    t = threading.Thread(target=download, daemon=True)
+    t.start()
+    expect(headers_in.wait(10) and "error" not in result, f"slow download did not start: {result}")
+    time.sleep(0.3)
+    sent = time.monotonic()
+    os.kill(pid, signal.SIGTERM)
+    time.sleep(0.2)
+    # Draining: new connections are refused at once (the front answers 502;
+    # a worker that still got one would answer /healthz with 503).
+    t0 = time.monotonic()
+    health = healthz(stack)
+    expect(health in (502, 503), f"/healthz answered {health} while draining")
+    expect(time.monotonic() - t0 < 2, "/healthz hung while draining instead of failing fast")
+    refused = False
+    with socket.socket(socket.AF_UNIX) as s:
+        try:
+            s.connect(stack.sock)
+        except ConnectionRefusedError:
+            refused = True
+    expect(refused, "the FastCGI socket still takes connections while draining")
+
+    exited_at = None
+    while t.is_alive():
+        if exited_at is None and stack.fcgi.poll() is not None:
+            exited_at = time.monotonic()
+        time.sleep(0.02)
+    t.join()
+    expect("error" not in result, f"slow download failed: {result.get('error')}")
+    expect(result["status"] == 200 and result["body"] == reference,
+           f"slow download: {len(result.get('body', b''))} bytes, wanted {len(reference)} intact")
+    expect(result["done"] - sent > 1.0, "the download was not in flight during the shutdown")
+    expect(exited_at is None or exited_at > result["done"] - 0.25, "the process exited before the download ended")
+    code = wait_exit(stack.fcgi, 5)
+    expect(code == 0, f"exit status {code} after the download")
+    expect(not children(pid), "workers left behind")
+    log = stack.log_text()
+    expect("SIGTERM: draining" in log and "every worker has stopped" in log, "shutdown not logged")
+
+
+@check
+def workers_still_busy_at_the_shutdown_deadline_are_killed(stack):
+    pid = start_pool(stack, ["--shutdown-deadline", "1s"])
+    name = largest_segment()
+    result = {}
+
+    def download():
+        try:
+            with urllib.request.urlopen(media_url(stack, name, "/slow"), timeout=30) as r:
+                result["body"] = r.read()
+        except Exception as e:  # a cut download is what this check expects
+            result["error"] = repr(e)
+
+    t = threading.Thread(target=download, daemon=True)
+    t.start()
+    time.sleep(0.5)
+    sent = time.monotonic()
+    os.kill(pid, signal.SIGTERM)
+    code = wait_exit(stack.fcgi, 5)
+    took = time.monotonic() - sent
+    t.join(10)
+    expect(code == 0, f"exit status {code}")
+    expect(0.9 < took < 2.0, f"exit {took:.2f} s after SIGTERM with shutdown-deadline=1s")
+    expect("error" in result or len(result.get("body", b"")) < os.path.getsize(os.path.join(STREAM, name)),
+           "the download completed although its worker was killed")
+    expect("still busy after shutdown-deadline=1s; killing it" in stack.log_text(), "the kill is not logged")
+
+
+@check
+def sighup_with_new_piff_mode_replaces_workers_without_refusing_a_request(stack):
+    conf = os.path.join(stack.workdir, "reload.conf")
+    with open(conf, "w") as f:
+        f.write("piff-mode = auto\n")
+    pid = start_pool(stack, config=conf)
+    name = "seg-0-1.m4s"
+    url = media_url(stack, name)
+    _, _, original = fetch(stack.origin_url + "/streams/cenc-piff/" + name)
+    piff_types = [b[2] + 4 for b in bmff.walk(original) if b[1] == b"uuid" and b[5] == bmff.PIFF_SENC]
+    expect(piff_types, "fixture segment has no PIFF sample-encryption box")
+    _, _, auto = fetch(url)
+    expect(all(auto[o:o + 4] == b"free" for o in piff_types), "auto mode did not neutralise the PIFF boxes")
+    old = children(pid)
+    mark = len(stack.log_text())
+
+    with open(conf, "w") as f:
+        f.write("piff-mode = off\n")
+    with RequestLoop(url) as loop:
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGHUP)
+        wait_for(lambda: "reload complete" in stack.log_since(mark), timeout=10, what="reload complete")
+        time.sleep(0.3)
+    expect(not loop.bad, f"{len(loop.bad)} of {loop.ok + len(loop.bad)} requests failed during the reload: "
+                         f"{loop.bad[:3]}")
+    expect(loop.ok > 10, f"only {loop.ok} requests during the reload")
+    new = children(pid)
+    expect(len(new) == WORKERS and not (new & old), f"workers {old} -> {new}: not all replaced")
+    for _ in range(2 * WORKERS):
+        status, _, body = fetch(url)
+        expect(status == 200 and body == original, "piff-mode=off: segment differs from the origin's")
+    log = stack.log_since(mark)
+    expect("SIGHUP: configuration reloaded" in log and "piff-mode=off" in log, "reload not logged")
+    # One at a time: a new worker starts before each old one is stopped.
+    steps = re.findall(r"(started worker|stopping old worker) pid=(\d+)", log)
+    expect([s[0] for s in steps] == ["started worker", "stopping old worker"] * WORKERS,
+           f"replacement order: {steps}")
+    expect({int(s[1]) for s in steps if s[0] == "stopping old worker"} == old, "stopped workers are not the old ones")
+
+    # A broken file is refused and the running configuration kept.
+    with open(conf, "w") as f:
+        f.write("piff-mode = sideways\n")
+    mark = len(stack.log_text())
+    os.kill(pid, signal.SIGHUP)
+    wait_for(lambda: "configuration not reloaded" in stack.log_since(mark), timeout=5, what="reload refusal")
+    expect("piff-mode" in stack.log_since(mark), "the refusal does not name the option")
+    time.sleep(0.3)
+    expect(children(pid) == new, "workers replaced after a refused reload")
+    status, _, body = fetch(url)
+    expect(status == 200 and body == original, "the running configuration was not kept")
+
+
+@check
+def sigterm_on_idle_pool_exits_within_two_seconds(stack):
+    pid = start_pool(stack)
+    workers = children(pid)
+    time.sleep(0.3)
+    sent = time.monotonic()
+    os.kill(pid, signal.SIGTERM)
+    code = wait_exit(stack.fcgi, 5)
+    took = time.monotonic() - sent
+    expect(code == 0, f"exit status {code}")
+    expect(took < 2.0, f"idle pool took {took:.2f} s to stop")
+    expect(not any(alive(w) for w in workers), "workers outlived the supervisor")
+
+
+@check
+def supervise_false_runs_one_process_that_serves_and_stops(stack):
+    stack.stop_fcgi()
+    stack.start_fcgi(["--supervise", "false", "--threads", str(THREADS)])
+    pid = stack.fcgi.pid
+    wait_for(lambda: healthz(stack) == 200, timeout=10, what="single process serving")
+    status, _, body = fetch(media_url(stack, "seg-0-1.m4s"))
+    expect(status == 200 and body, f"segment answered {status}")
+    expect(not children(pid), f"single-process mode forked {children(pid)}")
+    expect(metric(stack, "dashpiff_workers_alive") == 1, "workers_alive is not 1")
+    expect("without supervisor" in stack.log_text(), "mode not logged")
+    sent = time.monotonic()
+    os.kill(pid, signal.SIGTERM)
+    code = wait_exit(stack.fcgi, 5)
+    expect(code == 0 and time.monotonic() - sent < 2.0, f"exit status {code} after "
+                                                         f"{time.monotonic() - sent:.2f} s")
+
+
+@check
+def workers_die_with_a_killed_supervisor_and_release_the_socket(stack):
+    pid = start_pool(stack)
+    workers = children(pid)
+    expect(len(workers) == WORKERS, f"workers {workers}")
+    os.kill(pid, signal.SIGKILL)
+    stack.fcgi.wait(5)
+    wait_for(lambda: not any(alive(w) for w in workers), timeout=1.0, what="orphaned workers to die")
+    refused = False
+    with socket.socket(socket.AF_UNIX) as s:
+        try:
+            s.connect(stack.sock)
+        except ConnectionRefusedError:
+            refused = True
+    expect(refused, "something still holds the FastCGI socket")
+
+
+@check
+def max_requests_recycles_workers_without_failing_requests(stack):
+    pid = start_pool(stack, ["--max-requests", "5"], workers=1)
+    mark = len(stack.log_text())
+    first = children(pid)
+    url = media_url(stack, "seg-1-1.m4s")
+    statuses = [fetch(url)[0] for _ in range(16)]
+    expect(all(s == 200 for s in statuses), f"statuses during recycling: {statuses}")
+    wait_for(lambda: len(children(pid)) == 1, timeout=2, what="one worker")
+    expect(children(pid) != first, "the worker was never recycled")
+    restarted = metric(stack, "dashpiff_workers_restarted_total")
+    expect(restarted >= 3, f"workers_restarted {restarted} after 16 requests with max-requests=5")
+    expect("max-requests recycle" in stack.log_since(mark), "recycling not logged")
+
+
+def setup():
+    size = os.path.getsize(os.path.join(STREAM, largest_segment()))
+    # nginx's limit_rate is bytes per second; make the slow download last
+    # about SLOW_SECONDS whatever the fixture's size.
+    stack = PoolStack(slow_rate=str(max(1, int(size / SLOW_SECONDS))))
+    stack.origin.start(stack.origin_port)
+    stack.front.start(stack.front_port)
+    return stack
+
+
+def teardown(stack):
+    stack.stop()
+    if os.environ.get("KEEP_STACK"):
+        print(f"stack kept in {stack.workdir}", file=sys.stderr)
+    else:
+        stack.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(run("e2e.pool", setup, teardown, only=os.environ.get("ONLY")))
