@@ -263,6 +263,45 @@ struct SgpdSeig {
   }
 };
 
+// 'sidx' (ISO/IEC 14496-12 §8.16.3)
+struct Sidx {
+  struct Reference {
+    std::uint32_t type_and_size = 0;  // reference_type(1) referenced_size(31)
+    std::uint32_t duration = 0;
+    std::uint32_t sap = 0;
+    bool is_index() const { return (type_and_size >> 31) != 0; }
+    std::uint32_t size() const { return type_and_size & 0x7fffffffu; }
+  };
+  FullBoxHeader full;
+  std::uint32_t reference_id = 0;
+  std::uint32_t timescale = 0;
+  std::uint64_t earliest_presentation_time = 0;
+  std::uint64_t first_offset = 0;
+  std::uint16_t reserved = 0;
+  std::vector<Reference> references;
+
+  // Position of the first reference within the payload.
+  std::size_t references_position() const { return full.version == 0 ? 24 : 32; }
+  template <class Io>
+  bool io(Io& io) {
+    if (!(full.io(io) && io.u32(reference_id) && io.u32(timescale))) return false;
+    if (full.version == 0) {
+      std::uint32_t t = static_cast<std::uint32_t>(earliest_presentation_time);
+      std::uint32_t o = static_cast<std::uint32_t>(first_offset);
+      if (!(io.u32(t) && io.u32(o))) return false;
+      earliest_presentation_time = t;
+      first_offset = o;
+    } else if (!(io.u64(earliest_presentation_time) && io.u64(first_offset))) {
+      return false;
+    }
+    std::uint16_t count = static_cast<std::uint16_t>(references.size());
+    return io.u16(reserved) && io.u16(count) &&
+           io_items(io, references, count, 12, [](Io& x, Reference& r) {
+             return x.u32(r.type_and_size) && x.u32(r.duration) && x.u32(r.sap);
+           });
+  }
+};
+
 // Reads a whole payload with T::io; nullopt unless it parses.
 template <class T>
 std::optional<T> read_fields(const std::uint8_t* data, std::size_t size) {

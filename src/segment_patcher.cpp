@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "bmff_box.h"
+#include "bmff_fields.h"
 #include "piff_convert.h"
 
 namespace dashpiff {
@@ -37,6 +38,18 @@ const char* to_string(PiffMode mode) {
 namespace {
 constexpr std::size_t kMaxChanges = 32;  // PatchStats::changes stays short for log lines
 constexpr std::size_t kMaxHeader = 32;   // size + type + largesize + usertype
+constexpr std::size_t kMaxHeldSidx = 1u << 20;
+
+// A sidx held back until the moof its first reference starts with has been
+// rewritten, so that the reference's size can follow the moof's.
+struct PendingSidx {
+  std::vector<std::uint8_t> bytes;
+  std::uint64_t offset = 0;        // stream offset of the sidx
+  std::uint64_t first_start = 0;   // stream offset where its first reference starts
+  std::uint64_t covered_end = 0;   // end of everything it references
+  std::size_t first_field = 0;     // position of the first reference in `bytes`
+  std::uint32_t first_word = 0;    // reference_type | referenced_size
+};
 }  // namespace
 
 struct SegmentPatcher::Impl {
@@ -53,8 +66,11 @@ struct SegmentPatcher::Impl {
   std::uint64_t remaining = 0;  // of that box, still to come
   bool to_end = false;          // forwarding a size-0 box: the rest of the stream
   std::uint64_t offset = 0;     // stream offset of the current top-level box
-  std::uint64_t moofs = 0, moovs = 0;
-  std::string size_lock;        // why size-changing rewrites are off for the rest
+  std::uint64_t moofs = 0, moovs = 0, sidxs = 0;
+  std::optional<PendingSidx> pending_sidx;
+  // A sidx already sent fixes the sizes of the moofs it covers.
+  std::uint64_t locked_until = 0;
+  std::string lock_reason;
   bool sink_ok = true;
   bool finished = false;
 
@@ -91,22 +107,39 @@ struct SegmentPatcher::Impl {
     state = State::passthrough;
   }
 
+  // Size-changing rewrites are possible at all in this mode.
+  bool may_resize() const {
+    return !options.size_preserving &&
+           (options.mode == PiffMode::convert || options.mode == PiffMode::automatic);
+  }
+
+  void hold(const BoxHeader& h) {
+    held.assign(header.begin(), header.begin() + header_len);
+    remaining = h.size - header_len;
+    state = State::hold;
+    if (remaining == 0) complete_held();
+  }
+
   void on_header(const BoxHeader& h) {
     const bool container = h.type == fourcc("moof") || h.type == fourcc("moov");
-    if (h.type == fourcc("sidx") && size_lock.empty())
-      size_lock = "a sidx indexes this segment, so sizes must not change";
+    const bool holdable = h.form != SizeForm::to_end && h.size <= options.max_held_box;
+    if (pending_sidx &&
+        !(h.type == fourcc("moof") && holdable && offset == pending_sidx->first_start))
+      release_sidx();
+    if (h.type == fourcc("sidx") && may_resize() && h.form != SizeForm::to_end &&
+        h.size <= kMaxHeldSidx) {
+      hold(h);
+      return;
+    }
     if (container) {
       const std::string name = fourcc_text(h.type);
       if (h.form == SizeForm::to_end) {
         give_up(name + " with size 0 (to end of stream) passed through" + at());
-      } else if (h.size > options.max_held_box) {
+      } else if (!holdable) {
         give_up(name + " of " + std::to_string(h.size) + " bytes exceeds max_held_box (" +
                 std::to_string(options.max_held_box) + ") and passed through" + at());
       } else {
-        held.assign(header.begin(), header.begin() + header_len);
-        remaining = h.size - header_len;
-        state = State::hold;
-        if (remaining == 0) complete_held();
+        hold(h);
         return;
       }
     }
@@ -117,6 +150,56 @@ struct SegmentPatcher::Impl {
     if (!to_end && remaining == 0) next_box();
   }
 
+  void lock_sizes_until(std::uint64_t end, const std::string& reason) {
+    if (end > locked_until) {
+      locked_until = end;
+      lock_reason = reason;
+    }
+  }
+
+  // Sends the held sidx, its first reference grown by `delta` bytes.
+  void release_sidx(std::int64_t delta = 0) {
+    PendingSidx p = std::move(*pending_sidx);
+    pending_sidx.reset();
+    if (delta != 0) {
+      const std::int64_t size = std::int64_t(p.first_word & 0x7fffffffu) + delta;
+      store_u32(p.bytes.data() + p.first_field,
+                (p.first_word & 0x80000000u) | static_cast<std::uint32_t>(size));
+      note_change("sidx#" + std::to_string(sidxs) + ": first referenced_size " +
+                  (delta > 0 ? "+" : "") + std::to_string(delta));
+    }
+    emit(p.bytes.data(), p.bytes.size());
+    lock_sizes_until(p.covered_end, "a sidx already sent covers this moof, so its size must not change");
+  }
+
+  void complete_sidx() {
+    ++sidxs;
+    std::string error;
+    const auto tree = parse_tree(held.data(), held.size(), error);
+    std::optional<Sidx> sidx;
+    if (tree) sidx = read_fields<Sidx>(held.data(), tree->box);
+    if (!sidx) {
+      emit(held.data(), held.size());
+      lock_sizes_until(UINT64_MAX, "an unreadable sidx precedes this moof");
+      held.clear();
+      next_box();
+      return;
+    }
+    PendingSidx p;
+    p.offset = offset;
+    p.first_start = offset + held.size() + sidx->first_offset;
+    p.covered_end = p.first_start;
+    for (const auto& r : sidx->references) p.covered_end += r.size();
+    p.first_field = tree->box.payload_offset() + sidx->references_position();
+    if (!sidx->references.empty()) p.first_word = sidx->references.front().type_and_size;
+    p.bytes = std::move(held);
+    held.clear();
+    pending_sidx = std::move(p);
+    // Only a media reference (not another sidx) can follow its moof.
+    if (sidx->references.empty() || sidx->references.front().is_index()) release_sidx();
+    next_box();
+  }
+
   void next_box() {
     offset += box_size;
     header_len = 0;
@@ -124,13 +207,29 @@ struct SegmentPatcher::Impl {
   }
 
   void complete_held() {
-    const bool moof = load_u32(held.data() + 4) == fourcc("moof");
+    const FourCC type = load_u32(held.data() + 4);
+    if (type == fourcc("sidx")) return complete_sidx();
+    const bool moof = type == fourcc("moof");
     RewriteContext ctx;
     ctx.mode = options.mode;
     ctx.size_preserving = options.size_preserving;
-    ctx.size_lock_reason = size_lock;
+    if (offset < locked_until) ctx.size_lock_reason = lock_reason;
     ctx.index = moof ? ++moofs : ++moovs;
+    // With a sidx waiting, keep the original in case its reference cannot
+    // take the new size.
+    std::vector<std::uint8_t> original;
+    if (pending_sidx) original = held;
     RewriteOutcome r = rewrite_held_box(held, ctx);
+    if (pending_sidx) {
+      const std::int64_t size = std::int64_t(pending_sidx->first_word & 0x7fffffffu) + r.size_delta;
+      if (!r.malformed && r.size_delta != 0 && (size <= 0 || size > 0x7fffffff)) {
+        held.swap(original);
+        r = RewriteOutcome{};
+        r.refusals.push_back("moof#" + std::to_string(moofs) +
+                             ": rewrite dropped: the sidx reference cannot take the new size");
+      }
+      release_sidx(r.malformed ? 0 : r.size_delta);
+    }
     if (r.malformed) {
       // Its insides cannot be trusted, so neither can what follows.
       emit(held.data(), held.size());
@@ -186,6 +285,7 @@ struct SegmentPatcher::Impl {
           size -= n;
           const HeaderParse hp = parse_box_header(header.data(), header_len, std::nullopt);
           if (hp.status == HeaderStatus::invalid) {
+            if (pending_sidx) release_sidx();
             emit(header.data(), header_len);
             untrusted(std::string("not ISO BMFF: ") + hp.error + at());
           } else if (hp.status == HeaderStatus::ok) {
@@ -202,6 +302,7 @@ struct SegmentPatcher::Impl {
   bool finish() {
     if (finished) return sink_ok;
     finished = true;
+    if (pending_sidx) release_sidx();  // it precedes whatever is left
     switch (state) {
       case State::header:
         if (header_len > 0) {

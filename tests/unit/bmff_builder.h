@@ -239,6 +239,28 @@ inline Fragment make_fragment(const FragmentSpec& spec) {
   return frag;
 }
 
+// sidx version 0 with one media reference per size, first_offset 0.
+inline Bytes make_sidx(const std::vector<std::uint32_t>& sizes) {
+  Bytes b = full(0, 0);
+  put32(b, 1);      // reference_ID
+  put32(b, 90000);  // timescale
+  put32(b, 0);      // earliest_presentation_time
+  put32(b, 0);      // first_offset
+  put16(b, 0);
+  put16(b, unsigned(sizes.size()));
+  for (std::uint32_t size : sizes) {
+    put32(b, size);
+    put32(b, 180000);
+    put32(b, 0x90000000u);
+  }
+  return box("sidx", b);
+}
+
+// The referenced_size of reference `i` of the sidx at `at`.
+inline std::uint32_t sidx_reference_size(const Bytes& b, std::size_t at, std::size_t i) {
+  return get32(b, at + 8 + 4 + 8 + 8 + 4 + 12 * i) & 0x7fffffffu;
+}
+
 // Init segment: ftyp moov { mvhd trak { ... stsd { encv { sinf { frma schm schi } } } } [pssh] }
 struct InitSpec {
   bool piff_tenc = true;

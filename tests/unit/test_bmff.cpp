@@ -507,13 +507,68 @@ BOOST_AUTO_TEST_CASE(size_preserving_convert_without_saiz_passes_piff_through) {
   BOOST_TEST(s.passthrough_reason.find("only carrier") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(a_sidx_locks_sizes_for_the_segment) {
-  Bytes in = box("sidx", full(0, 0, Bytes(24, 0)));
-  const Fragment f = make_fragment(two_trafs());
+BOOST_AUTO_TEST_CASE(sidx_reference_follows_the_converted_moof) {
+  const FragmentSpec spec = two_trafs();
+  const Fragment f = make_fragment(spec);
+  Bytes in = box("styp", Bytes{'m', 's', 'd', 'h', 0, 0, 0, 0});
+  const std::size_t sidx_at = in.size();
+  put(in, make_sidx({std::uint32_t(f.bytes.size())}));
+  const std::size_t moof_at = in.size();
   put(in, f.bytes);
+  const Bytes whole = patch(in, with_mode(PiffMode::convert));
+  for (std::size_t chunk : {1u, 7u, 100u, 4096u}) {
+    PatchStats s;
+    const Bytes out = patch(in, with_mode(PiffMode::convert), chunk, &s);
+    BOOST_TEST((out == whole));
+    BOOST_TEST(s.piff_converted == 2u);
+    BOOST_TEST(s.passthrough_events == 0u, s.passthrough_reason);
+  }
+  BOOST_TEST(whole.size() > in.size());
+  // The reference now spans the grown moof and its mdat, to the end.
+  BOOST_TEST(sidx_reference_size(whole, sidx_at, 0) == whole.size() - moof_at);
+  check_cenc_fragment(whole, moof_at, spec);
+}
+
+BOOST_AUTO_TEST_CASE(moofs_covered_by_a_sidx_already_sent_keep_their_size) {
+  const FragmentSpec spec = two_trafs();
+  const Fragment a = make_fragment(spec);
+  FragmentSpec spec_b = spec;
+  spec_b.sequence = 2;
+  const Fragment b = make_fragment(spec_b);
+  Bytes in = make_sidx({std::uint32_t(a.bytes.size()), std::uint32_t(b.bytes.size())});
+  put(in, a.bytes);
+  put(in, b.bytes);
   PatchStats s;
-  BOOST_TEST(patch(in, with_mode(PiffMode::convert), SIZE_MAX, &s) == in);
-  BOOST_TEST(s.passthrough_reason.find("sidx") != std::string::npos);
+  const Bytes out = patch(in, with_mode(PiffMode::convert), 33, &s);
+  BOOST_TEST(s.piff_converted == 2u);  // both trafs of the first moof
+  BOOST_TEST(s.passthrough_events == 2u);  // both trafs of the second
+  BOOST_TEST(s.passthrough_reason.find("sidx already sent") != std::string::npos);
+  BOOST_TEST(sidx_reference_size(out, 0, 1) == b.bytes.size());
+  BOOST_TEST(Bytes(out.end() - b.bytes.size(), out.end()) == b.bytes);
+  check_cenc_fragment(out, make_sidx({0, 0}).size(), spec);
+}
+
+BOOST_AUTO_TEST_CASE(a_sidx_per_moof_lets_every_moof_convert) {
+  const FragmentSpec spec = two_trafs();
+  Bytes in;
+  std::vector<std::size_t> moofs;
+  for (int i = 0; i < 3; ++i) {
+    const Fragment f = make_fragment(spec);
+    put(in, make_sidx({std::uint32_t(f.bytes.size())}));
+    put(in, f.bytes);
+  }
+  PatchStats s;
+  const Bytes out = patch(in, with_mode(PiffMode::automatic), 1000, &s);
+  BOOST_TEST(s.piff_converted == 6u);
+  std::size_t checked = 0;
+  const auto boxes = top_level(out);
+  for (std::size_t i = 0; i < boxes.size(); ++i) {
+    if (boxes[i].header.type != bm::fourcc("sidx")) continue;
+    BOOST_TEST(sidx_reference_size(out, boxes[i].offset, 0) == boxes[i + 1].size + boxes[i + 2].size);
+    check_cenc_fragment(out, boxes[i + 1].offset, spec);
+    ++checked;
+  }
+  BOOST_TEST(checked == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(absolute_base_data_offset_blocks_resizing) {
