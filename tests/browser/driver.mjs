@@ -41,18 +41,23 @@ async function runCase(context, c) {
   let snap = null;
   let crash = null;
   try {
-    await page.goto(c.page, { waitUntil: 'load', timeout: 10000 });
+    // Generous: on a loaded machine the first paint can take a while; the
+    // stall timer below bounds the rest.
+    await page.goto(c.page, { waitUntil: 'domcontentloaded', timeout: 30000 });
     // Play until enough has been decoded or the stream ended; give up once
     // an error has had a second to settle, after stall_ms without progress
     // or after cap_ms.
     let progressAt = Date.now();
-    let seen = { frames: -1, time: -1 };
+    // Progress is anything the player did: a new event (segment loaded,
+    // key session, ...), a decoded frame, media time moving.
+    let seen = '';
     let errorAt = 0;
     for (;;) {
       snap = await page.evaluate(c.probe === 'player-page' ? probePlayerPage : () => window.dpTest && window.dpTest.snapshot());
       const now = Date.now();
-      if (snap && (snap.totalVideoFrames > seen.frames || snap.currentTime > seen.time)) {
-        seen = { frames: snap.totalVideoFrames, time: snap.currentTime };
+      const mark = snap ? `${snap.events}/${snap.totalVideoFrames}/${snap.currentTime}` : '';
+      if (mark !== seen) {
+        seen = mark;
         progressAt = now;
       }
       const reached = snap && (snap.ended ||
@@ -97,6 +102,7 @@ function probePlayerPage() {
     totalVideoFrames: q.totalVideoFrames,
     ended: video.ended,
     errors: statusLine.className === 'error' ? [statusLine.textContent] : [],
+    events: document.querySelectorAll('#log li').length + Object.keys(segs).length,
     inspected,
     shownChanges: Array.from(document.querySelectorAll('#segments li.change')).map((li) => li.textContent),
   };

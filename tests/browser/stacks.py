@@ -19,6 +19,7 @@ direct, so it is recorded there, not asserted).
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.parse
@@ -230,9 +231,18 @@ def main():
                 saved = os.path.join(args.artifacts, f"dashpiff-{mode}.log")
                 with open(saved, "w") as f:
                     f.write(s.log_text())
-                tail = s.log_text().splitlines()[-10:]
-                print(f"  dashpiff log ({mode}): {saved}" + (", last lines:" if tail else " (empty)"))
-                for line in tail:
+                # What the service said about the segments it did not patch
+                # is usually the cause; then the log's tail.
+                lines = s.log_text().splitlines()
+                notes = []
+                for line in lines:
+                    m = re.search(r'note="(passed through[^"]*)"', line)
+                    if m and m.group(1) not in notes:
+                        notes.append(m.group(1))
+                print(f"  dashpiff log ({mode}): {saved}")
+                for note in notes[:5]:
+                    print("  | segment " + note[:300])
+                for line in lines[-8:]:
                     print("  | " + line[:300])
         return status
     finally:

@@ -62,7 +62,12 @@
   function render() {
     const box = $('segments');
     box.textContent = '';
-    const types = Object.keys(segments).sort();
+    const order = ['video', 'audio'];
+    const types = Object.keys(segments).sort(function (a, b) {
+      const ia = order.indexOf(a) < 0 ? 9 : order.indexOf(a);
+      const ib = order.indexOf(b) < 0 ? 9 : order.indexOf(b);
+      return ia - ib || (a < b ? -1 : a > b ? 1 : 0);
+    });
     $('changes-note').textContent = types.length ? '' : 'None loaded yet.';
     types.forEach(function (type) {
       const s = segments[type];

@@ -54,6 +54,7 @@
       buffered: buffered,
       mediaError: video.error ? (video.error.code + ' ' + video.error.message) : null,
       errors: test.errors.slice(),
+      events: test.log.length,
       started: test.started,
     };
   }
@@ -87,7 +88,10 @@
     if (!e) return 'unknown';
     if (typeof e === 'string') return e;
     try {
-      return JSON.stringify(e, function (k, v) { return (v instanceof ArrayBuffer) ? '[ArrayBuffer]' : v; }).slice(0, 500);
+      return JSON.stringify(e, function (k, v) {
+        if (k === 'stack') return undefined;  // minified frames say nothing
+        return (v instanceof ArrayBuffer) ? '[ArrayBuffer]' : v;
+      }).slice(0, 500);
     } catch (x) {
       return String(e);
     }
@@ -126,7 +130,7 @@
     const player = new shaka.Player();
     await player.attach(video);
     player.addEventListener('error', function (e) { error('Shaka: ' + describe(e.detail)); });
-    ['drmsessionupdate', 'keystatuschanged', 'buffering', 'loaded'].forEach(function (ev) {
+    ['drmsessionupdate', 'keystatuschanged', 'buffering', 'loaded', 'segmentappended'].forEach(function (ev) {
       player.addEventListener(ev, function (e) {
         note('Shaka ' + ev + (e.buffering !== undefined ? ' ' + e.buffering : ''));
       });
