@@ -80,11 +80,16 @@ wait_until() {  # seconds command... : polls every 0.1 s
   done
 }
 
+phase() { echo "package-test: [${SECONDS}s] $1"; }
+# Debian's python3 (python3-yaml), whatever else is first on PATH.
+py=/usr/bin/python3
+
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
 # ------------------------------------------------------------------ the unit
+phase "the unit"
 unit_src=systemd/dashpiff.service
 
 # systemd-analyze verify exits 0 on warnings: its output is what counts.
@@ -120,6 +125,7 @@ for d in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes
 done
 
 # ------------------------------------------------- CloudFormation template
+phase "CloudFormation template"
 cfn_spec() {
   local found
   for found in "$top/node_modules/@aws-cdk/cfnspec/spec/specification.json" \
@@ -143,7 +149,7 @@ run_cfn_check() {  # check-cfn args... : its PASS/FAIL lines count as checks her
       "FAIL: "*) fail "${line#FAIL: }" "see above" ;;
       *) echo "$line" ;;
     esac
-  done < <(python3 scripts/check-cfn.py "$@" --self-test docs/aws/dashpiff.yaml 2>&1)
+  done < <($py scripts/check-cfn.py "$@" --self-test docs/aws/dashpiff.yaml 2>&1)
 }
 if spec=$(cfn_spec); then
   run_cfn_check --spec "$spec"
@@ -153,6 +159,7 @@ else
 fi
 
 # ------------------------------------------------------------------- build
+phase "build"
 if [ -n "${PACKAGE_TEST_DEB:-}" ]; then
   deb=$(readlink -f "$PACKAGE_TEST_DEB")
   changes=""
@@ -182,6 +189,7 @@ else
 fi
 
 # ----------------------------------------------------------------- lintian
+phase "lintian"
 # Errors and warnings fail (overrides in debian/*.lintian-overrides say why);
 # info and pedantic tags are shown, not counted.
 lintian_ok() {
@@ -193,6 +201,7 @@ lintian_ok() {
 check lintian "lintian reported errors or warnings" lintian_ok
 
 # ---------------------------------------------------------------- contents
+phase "contents"
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|; s|/$||' | grep -v '^$' >"$work/contents"
 ships() { grep -qx "$1" "$work/contents"; }
 for f in /usr/sbin/dashpiff-fcgi /usr/bin/dashpiff-patch /etc/dashpiff/dashpiff.conf \
@@ -205,7 +214,7 @@ done
 # Nothing else: no test programs, no enabled site, nothing under /usr/local.
 unexpected() {
   local bad
-  bad=$(grep -vxE '/|/etc|/etc/dashpiff(/dashpiff\.conf)?|/etc/nginx|/etc/nginx/sites-available(/dashpiff)?|/etc/nginx/snippets(/dashpiff-[a-z]+\.conf)?|/lib|/lib/systemd|/lib/systemd/system(/dashpiff\.service)?|/usr|/usr/bin(/dashpiff-patch)?|/usr/sbin(/dashpiff-fcgi)?|/usr/share|/usr/share/doc(/dashpiff(/.*)?)?|/usr/share/man|/usr/share/man/man[18](/dashpiff-[a-z]+\.[18]\.gz)?' "$work/contents")
+  bad=$(grep -vxE '/|/etc|/etc/dashpiff(/dashpiff\.conf)?|/etc/nginx|/etc/nginx/sites-available(/dashpiff)?|/etc/nginx/snippets(/dashpiff-[a-z]+\.conf)?|/lib|/lib/systemd|/lib/systemd/system(/dashpiff\.service)?|/usr|/usr/bin(/dashpiff-patch)?|/usr/sbin(/dashpiff-fcgi)?|/usr/share|/usr/share/doc(/dashpiff(/.*)?)?|/usr/share/lintian(/overrides(/dashpiff)?)?|/usr/share/man|/usr/share/man/man[18](/dashpiff-[a-z]+\.[18]\.gz)?' "$work/contents")
   [ -z "$bad" ] || { echo "$bad" | sed 's/^/    unexpected: /'; return 1; }
 }
 check contents.nothing_else "the .deb ships unexpected files" unexpected
@@ -218,9 +227,11 @@ check contents.conffiles "/etc/dashpiff/dashpiff.conf and the nginx site must be
 field_has() { dpkg-deb -f "$deb" "$1" | grep -qw "$2"; }
 check control.depends_spawn_fcgi "Depends lacks spawn-fcgi" field_has Depends spawn-fcgi
 check control.recommends_nginx "Recommends lacks nginx" field_has Recommends nginx
-check control.depends_shlibs "Depends lacks the run-time libraries" field_has Depends libxerces-c
+depends_on() { dpkg-deb -f "$deb" Depends | grep -q "$1"; }
+check control.depends_shlibs "Depends lacks the run-time libraries (\${shlibs:Depends})" depends_on libxerces-c
 
 # ----------------------------------------------------------------- install
+phase "install"
 if dpkg -s "$pkg" >/dev/null 2>&1; then
   echo "package-test: $pkg already installed; purging it first"
   DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "$pkg" >/dev/null 2>&1 </dev/null
@@ -275,7 +286,7 @@ options_documented() {
   # The man page as text: roff escapes for '-' and fonts removed.
   man=$(zcat /usr/share/man/man8/dashpiff-fcgi.8.gz | sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g')
   for o in $opts; do
-    case "$o" in help|version|config|check-config) continue ;; esac
+    case "$o" in help|version|config|check-config|no-supervisor) continue ;; esac  # command line only
     grep -qE "^[#;]? *$o *=" /etc/dashpiff/dashpiff.conf || missing="$missing conffile:$o"
     grep -q -- "--$o\\b" <<<"$man" || missing="$missing man:$o"
   done
@@ -284,6 +295,7 @@ options_documented() {
 check install.options_documented "options of dashpiff-fcgi --help missing from the conffile or man page" options_documented
 
 # ------------------------------------------- start the service like systemd
+phase "start the service like systemd"
 unit=/lib/systemd/system/dashpiff.service
 exec_start=$(unit_value "$unit" ExecStart)
 exec_reload=$(unit_value "$unit" ExecReload)
@@ -299,7 +311,7 @@ read -ra exec_words <<<"$exec_start"
 socket=$(echo "$exec_start" | sed -n 's/.* -s \([^ ]*\).*/\1/p')
 
 runtime_dir="/run/$runtime"
-if [ -S "$socket" ] && python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' "$socket" 2>/dev/null; then
+if [ -S "$socket" ] && $py -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' "$socket" 2>/dev/null; then
   fail service.start "$socket is in use by another process"
   runtime_dir=""
   finish
@@ -335,13 +347,23 @@ stat_is() { [ "$(stat -c "$2" "$1")" = "$3" ] || { echo "    $1: $(stat -c "$2" 
 check service.socket_owner "socket must be $svc_user:www-data, mode 660" stat_is "$socket" '%U:%G %a' "$svc_user:www-data 660"
 check service.runtime_dir_owner "runtime directory must be $svc_user:www-data, mode 750" \
   stat_is "$runtime_dir" '%U:%G %a' "$svc_user:www-data 750"
-can_connect() {  # user
-  setpriv --reuid="$1" --regid="$(id -gn "$1")" --init-groups \
-    python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' "$socket" 2>/dev/null
+connect_as() {  # user : exit 0 connected, 13 permission denied, else another failure
+  # /usr/bin/python3: the service users cannot run a python from root's home.
+  setpriv --reuid="$1" --regid="$(id -gn "$1")" --init-groups /usr/bin/python3 -c '
+import errno, socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+except PermissionError:
+    sys.exit(13)
+except OSError as e:
+    print("    connect:", e)
+    sys.exit(1)' "$socket"
 }
-check service.www_data_can_connect "www-data (nginx) cannot connect to the socket" can_connect www-data
-others_cannot_connect() { ! can_connect nobody; }
-check service.others_cannot_connect "user nobody can connect to the socket" others_cannot_connect
+www_data_connects() { connect_as www-data; }
+others_refused() { connect_as nobody; [ $? -eq 13 ]; }
+check service.www_data_can_connect "www-data (nginx) cannot connect to the socket" www_data_connects
+check service.others_cannot_connect "user nobody is not refused with EACCES" others_refused
 no_privileges() {
   grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$main_pid/status" &&
     grep -q '^CapBnd:[[:space:]]*0000000000000000' "/proc/$main_pid/status"
@@ -349,6 +371,7 @@ no_privileges() {
 check service.no_privileges "main process has capabilities or may gain privileges" no_privileges
 
 # ------------------------------------------------- the packaged nginx site
+phase "the packaged nginx site"
 ng="$work/nginx"
 mkdir -p "$ng/conf/sites-available" "$ng/conf/sites-enabled" "$ng/conf/snippets" "$ng/tmp"
 chown www-data "$ng/tmp"
@@ -389,6 +412,7 @@ if wait_until 10 port_open; then pass nginx.start; else fail nginx.start "nginx 
 front="http://127.0.0.1:$port"
 
 # ---------------------------------------------------------- end to end
+phase "end to end"
 http() {  # url [curl args...] : prints "status" and leaves the body in $work/body
   local url=$1; shift
   curl -s -o "$work/body" -w '%{http_code}' --max-time 20 "$@" "$url"
@@ -406,7 +430,7 @@ check e2e.metrics_format "/metrics is not Prometheus text with dashpiff_ counter
 create_ok() {
   local status url
   status=$(http "$front/create?url=http%3A%2F%2Fcdn.example%2Fa%2Fb.mpd%3Ftoken%3Dx")
-  url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$work/body" 2>/dev/null)
+  url=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$work/body" 2>/dev/null)
   [ "$status" = 200 ] && case "$url" in */mpd/http!0!1!1cdn.example!1a!1b.mpd\?token=x) true ;; *) false ;; esac ||
     { echo "    /create: $status $(head -c 200 "$work/body")"; return 1; }
 }
@@ -431,7 +455,7 @@ cat >"$origin_root/live/manifest.mpd" <<'EOF'
 EOF
 # Not media a patcher would change ('free' and 'mdat' boxes): they must come
 # back byte for byte.
-python3 - "$origin_root/live" <<'EOF'
+$py - "$origin_root/live" <<'EOF'
 import os, struct, sys
 for name in ("init.mp4", "seg-1.m4s", "seg-2.m4s"):
     payload = os.urandom(3000)
@@ -440,7 +464,7 @@ for name in ("init.mp4", "seg-1.m4s", "seg-2.m4s"):
         f.write(struct.pack(">I4s", 8 + len(payload), b"mdat") + payload)
 EOF
 origin_port=$(free_port)
-python3 -m http.server --bind 127.0.0.1 --directory "$origin_root" "$origin_port" >"$work/origin.log" 2>&1 </dev/null &
+$py -m http.server --bind 127.0.0.1 --directory "$origin_root" "$origin_port" >"$work/origin.log" 2>&1 </dev/null &
 started_pids+=("$!")
 origin_open() { (exec 3<>"/dev/tcp/127.0.0.1/$origin_port") 2>/dev/null; }
 wait_until 10 origin_open || fail e2e.origin "test origin did not start"
@@ -464,7 +488,7 @@ check e2e.mpd_rewritten_to_media "the rewritten MPD does not send segments to /m
 segment_ok() {
   # Walk the rewritten MPD as a player would (tests/e2e/mpd.py): every
   # segment URL must be on the proxy and give the origin's bytes.
-  python3 - "$front$mpd_path" "$origin_root/live" "$top/tests/e2e" <<'EOF'
+  $py - "$front$mpd_path" "$origin_root/live" "$top/tests/e2e" <<'EOF'
 import os, sys, urllib.request
 proxy_mpd, origin_dir, e2e = sys.argv[1:4]
 sys.path.insert(0, e2e)
@@ -499,6 +523,7 @@ logs_to_stderr() { [ -s "$work/service.log" ]; }
 check service.logs_to_stderr "the service wrote nothing to stderr (journald)" logs_to_stderr
 
 # ------------------------------------------------------------------ upgrade
+phase "upgrade"
 # The same package under a higher version: dpkg must keep the changed conffile
 # without asking (stdin is /dev/null, so a prompt fails the install).
 upgrade_keeps_conffile() {
@@ -517,6 +542,7 @@ upgrade_keeps_conffile() {
 check upgrade.keeps_changed_conffile "upgrade lost or asked about the changed /etc/dashpiff/dashpiff.conf" upgrade_keeps_conffile
 
 # -------------------------------------------------------------------- stop
+phase "stop"
 # KillMode=mixed: SIGTERM to the main process only; it drains and stops its
 # workers. Anything left after TimeoutStopSec would get SIGKILL from systemd.
 stop_secs=${stop_timeout%s}
@@ -542,6 +568,7 @@ kill -QUIT "$nginx_pid" 2>/dev/null
 wait_until 10 sh -c "! kill -0 $nginx_pid 2>/dev/null"
 
 # ------------------------------------------------------- remove and purge
+phase "remove and purge"
 remove_ok() {
   DEBIAN_FRONTEND=noninteractive apt-get remove -y -q "$pkg" >"$work/remove.log" 2>&1 </dev/null ||
     { tail -20 "$work/remove.log" | sed 's/^/    /'; return 1; }
@@ -560,9 +587,10 @@ if purge_ok; then pass purge; installed_by_us=0; else fail purge "apt-get purge 
 nothing_left() {
   local path left=""
   while IFS= read -r path; do
+    [ "$path" = /. ] && continue
     [ -e "$path" ] || [ -L "$path" ] || continue
-    # A directory stays when another package owns it too (/etc, /usr/bin).
-    if [ -d "$path" ] && [ ! -L "$path" ] && dpkg -S "$path" >/dev/null 2>&1; then continue; fi
+    # Still there because another package owns it too (/etc, /usr/bin, /lib).
+    dpkg -S "$path" >/dev/null 2>&1 && continue
     left="$left $path"
   done <"$work/installed-files"
   for path in /etc/dashpiff /etc/nginx/sites-available/dashpiff /etc/nginx/sites-enabled/dashpiff \
