@@ -24,4 +24,8 @@ bench_engine_bench_SOURCES = bench/engine_bench.cpp
 
 bench_engine_bench_LDADD = $(CORE_LIBS)
 
-EXTRA_DIST += tests/fuzz/fuzz_segment.cpp tests/fuzz/run-fuzz.sh tests/e2e/check_convert.sh
+# Independent proof of convert mode: mp4box.js (tests/node, npm) and ffmpeg
+# judge dashpiff-patch's output on the fixture streams.
+TESTS += tests/e2e/check_convert.py
+EXTRA_DIST += tests/e2e/check_convert.py tests/node/cenc_view.mjs tests/node/package.json \
+	tests/node/package-lock.json tests/fuzz/fuzz_segment.cpp tests/fuzz/run-fuzz.sh

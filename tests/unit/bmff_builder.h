@@ -2,6 +2,7 @@
 // tests, written from the specs independently of the engine's own writers.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -55,20 +56,20 @@ inline Bytes uuid_box(const Bytes& usertype, const Bytes& body) {
   return box("uuid", u);
 }
 
-inline Bytes hex_bytes(const std::string& hex) {
+inline Bytes hex_bytes(std::string hex) {
+  hex.erase(std::remove(hex.begin(), hex.end(), '-'), hex.end());
   Bytes b;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    if (hex[i] == '-') { --i; continue; }
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
     b.push_back(std::uint8_t(std::stoul(hex.substr(i, 2), nullptr, 16)));
-  }
   return b;
 }
-inline const Bytes kPiffSenc = hex_bytes("a2394f525a9b4f14a2446c427c648df4");
-inline const Bytes kPiffTenc = hex_bytes("8974dbce7be74c5184f97148f9882554");
-inline const Bytes kPiffPssh = hex_bytes("d08a4f1810f34a82b6c832d8aba183d3");
-inline const Bytes kTfxd = hex_bytes("6d1d9b0542d544e680e2141daff757b2");
-inline const Bytes kTfrf = hex_bytes("d4807ef2ca3946958e5426cf46a9e79f");
-inline const Bytes kFreeUuid = hex_bytes("6672656500110010800000aa00389b71");
+// Spelled as in SPEC §3, not copied from the engine.
+inline const Bytes kPiffSenc = hex_bytes("a2394f52-5a9b-4f14-a244-6c427c648df4");
+inline const Bytes kPiffTenc = hex_bytes("8974dbce-7be7-4c51-84f9-7148f9882554");
+inline const Bytes kPiffPssh = hex_bytes("d08a4f18-10f3-4a82-b6c8-32d8aba183d3");
+inline const Bytes kTfxd = hex_bytes("6d1d9b05-42d5-44e6-80e2-141daff757b2");
+inline const Bytes kTfrf = hex_bytes("d4807ef2-ca39-4695-8e54-26cb9e46a79f");
+inline const Bytes kFreeUuid = hex_bytes("66726565-0011-0010-8000-00aa00389b71");
 
 struct Sample {
   Bytes data;
@@ -85,7 +86,7 @@ struct TrackSpec {
   bool piff_override = false;  // with AlgorithmID / IV_size / KID
   bool senc = false;           // CENC senc + saiz + saio (saio into senc)
   bool aux_into_piff = false;  // saiz + saio pointing at the IVs of the PIFF box
-  bool tfxd = false;
+  bool tfxd = false;           // Smooth tfxd and tfrf boxes
   std::uint32_t tfhd_flags = 0x020000;  // default-base-is-moof
   std::uint64_t base_data_offset = 0;   // with tfhd flag 0x1
 };
@@ -180,7 +181,10 @@ inline Fragment make_fragment(const FragmentSpec& spec) {
     for (const Sample& s : t.samples) put32(trun, std::uint32_t(s.data.size()));
     put(traf, box("trun", full(0, 0x000201, trun)));
     for (const Sample& s : t.samples) mdat_cursor += s.data.size();
-    if (t.tfxd) put(traf, uuid_box(kTfxd, full(1, 0, Bytes(16, 0x77))));
+    if (t.tfxd) {
+      put(traf, uuid_box(kTfxd, full(1, 0, Bytes(16, 0x77))));
+      put(traf, uuid_box(kTfrf, full(1, 0, [] { Bytes b{1}; put(b, Bytes(16, 0x66)); return b; }())));
+    }
     std::size_t saio_field = 0;
     if (t.senc || t.aux_into_piff) {
       Bytes saiz;
