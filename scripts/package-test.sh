@@ -214,7 +214,7 @@ done
 # Nothing else: no test programs, no enabled site, nothing under /usr/local.
 unexpected() {
   local bad
-  bad=$(grep -vxE '/|/etc|/etc/dashpiff(/dashpiff\.conf)?|/etc/nginx|/etc/nginx/sites-available(/dashpiff)?|/etc/nginx/snippets(/dashpiff-[a-z]+\.conf)?|/lib|/lib/systemd|/lib/systemd/system(/dashpiff\.service)?|/usr|/usr/bin(/dashpiff-patch)?|/usr/sbin(/dashpiff-fcgi)?|/usr/share|/usr/share/doc(/dashpiff(/.*)?)?|/usr/share/lintian(/overrides(/dashpiff)?)?|/usr/share/man|/usr/share/man/man[18](/dashpiff-[a-z]+\.[18]\.gz)?' "$work/contents")
+  bad=$(grep -vxE '/|/etc|/etc/dashpiff(/dashpiff\.conf)?|/etc/nginx|/etc/nginx/sites-available(/dashpiff)?|/etc/nginx/snippets(/dashpiff-[a-z-]+\.conf)?|/lib|/lib/systemd|/lib/systemd/system(/dashpiff\.service)?|/usr|/usr/bin(/dashpiff-patch)?|/usr/sbin(/dashpiff-fcgi)?|/usr/share|/usr/share/doc(/dashpiff(/.*)?)?|/usr/share/lintian(/overrides(/dashpiff)?)?|/usr/share/man|/usr/share/man/man[18](/dashpiff-[a-z]+\.[18]\.gz)?' "$work/contents")
   [ -z "$bad" ] || { echo "$bad" | sed 's/^/    unexpected: /'; return 1; }
 }
 check contents.nothing_else "the .deb ships unexpected files" unexpected
