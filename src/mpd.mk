@@ -9,6 +9,7 @@ src_libdashpiff_a_SOURCES += \
 check_PROGRAMS += tests/unit/test_mpd
 TESTS += tests/unit/test_mpd
 tests_unit_test_mpd_SOURCES = tests/unit/test_mpd.cpp tests/unit/test_mpd_hostile.cpp tests/unit/test_mpd_units.cpp \
+	tests/unit/test_mpd_corpus.cpp \
 	tests/unit/mpd_player_model.cpp tests/unit/mpd_player_model.h
 tests_unit_test_mpd_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_test_mpd_LDADD = $(TEST_LIBS)

@@ -20,6 +20,18 @@ using namespace xercesc;
 namespace {
 
 constexpr char16_t kXlinkNs[] = u"http://www.w3.org/1999/xlink";
+constexpr char16_t kModelNs[] = u"urn:dashpiff:test:player-model";
+
+// One BaseURL alternative and the query of the document it is anchored in.
+struct Alt {
+  std::string url;
+  std::string query;
+};
+
+bool is_relative_path(const std::string& ref) {
+  const Uri u = Uri::parse(ref);
+  return !u.scheme && !u.authority && (u.path.empty() || u.path.front() != '/');
+}
 
 std::string utf8(const XMLCh* s) {
   if (!s) return {};
@@ -74,20 +86,23 @@ std::string strip_declaration(std::string_view text) {
 
 class Model {
  public:
-  Model(std::string document_url, const RemoteFetcher& fetch) : document_url_(std::move(document_url)), fetch_(fetch) {}
+  Model(std::string document_url, const RemoteFetcher& fetch)
+      : document_url_(std::move(document_url)),
+        document_query_(Uri::parse(document_url_).query.value_or("")),
+        fetch_(fetch) {}
 
   std::vector<PlayerRequest> run(DOMDocument* doc) {
     DOMElement* mpd = doc->getDocumentElement();
     splice_remote_elements(doc);
-    const auto top = bases(mpd, {document_url_});
+    const auto top = bases(mpd, {Alt{document_url_, document_query_}});
     int location = 0;
     for (DOMElement* l : children(mpd, u"Location"))
       add(PlayerRequest::Kind::manifest, "Location#" + std::to_string(location++),
-          resolve_uri(document_url_, trim(utf8(l->getTextContent()))));
+          resolve_uri(document_url_, trim(utf8(l->getTextContent()))), document_query_);
     location = 0;
     for (DOMElement* l : children(mpd, u"PatchLocation"))
       add(PlayerRequest::Kind::manifest, "PatchLocation#" + std::to_string(location++),
-          resolve_uri(document_url_, trim(utf8(l->getTextContent()))));
+          resolve_uri(document_url_, trim(utf8(l->getTextContent()))), document_query_);
     int p = 0;
     for (DOMElement* period : children(mpd, u"Period")) {
       const auto period_bases = bases(period, top);
@@ -107,8 +122,17 @@ class Model {
   }
 
  private:
-  void add(PlayerRequest::Kind kind, std::string key, std::string url) {
-    out_.push_back(PlayerRequest{kind, std::move(key), std::move(url)});
+  void add(PlayerRequest::Kind kind, std::string key, std::string url, std::string document_query) {
+    out_.push_back(PlayerRequest{kind, std::move(key), std::move(url), std::move(document_query)});
+  }
+
+  // Spliced-in remote elements remember the query of the document they came from.
+  std::string document_query_of(const DOMNode* n) const {
+    for (; n && n->getNodeType() == DOMNode::ELEMENT_NODE; n = n->getParentNode()) {
+      const auto* e = static_cast<const DOMElement*>(n);
+      if (e->getAttributeNodeNS(kModelNs, u"query")) return utf8(e->getAttributeNS(kModelNs, u"query"));
+    }
+    return document_query_;
   }
 
   // One level of remote elements: each xlink:href is requested and, when the
@@ -125,7 +149,7 @@ class Model {
       const std::string href = trim(utf8(e->getAttributeNS(kXlinkNs, u"href")));
       if (href == "urn:mpeg:dash:resolve-to-zero:2013") continue;
       const std::string url = resolve_uri(document_url_, href);
-      add(PlayerRequest::Kind::manifest, "xlink#" + std::to_string(n++), url);
+      add(PlayerRequest::Kind::manifest, "xlink#" + std::to_string(n++), url, document_query_of(e));
       if (!fetch_) continue;
       const auto text = fetch_(url);
       if (!text) continue;
@@ -133,24 +157,33 @@ class Model {
       auto parser = parse("<remote>" + strip_declaration(*text) + "</remote>", errors);
       DOMElement* wrapper = parser->getDocument()->getDocumentElement();
       DOMNode* parent = e->getParentNode();
-      for (DOMNode* c = wrapper->getFirstChild(); c; c = c->getNextSibling())
-        if (c->getNodeType() == DOMNode::ELEMENT_NODE) parent->insertBefore(doc->importNode(c, true), e);
+      const std::string query = Uri::parse(url).query.value_or("");
+      for (DOMNode* c = wrapper->getFirstChild(); c; c = c->getNextSibling()) {
+        if (c->getNodeType() != DOMNode::ELEMENT_NODE) continue;
+        auto* imported = static_cast<DOMElement*>(doc->importNode(c, true));
+        imported->setAttributeNS(kModelNs, u"m:query", std::u16string(query.begin(), query.end()).c_str());
+        parent->insertBefore(imported, e);
+      }
       parent->removeChild(e);
       remote_parsers_.push_back(std::move(parser));
     }
   }
 
-  std::vector<std::string> bases(const DOMElement* e, const std::vector<std::string>& parents) {
+  std::vector<Alt> bases(const DOMElement* e, const std::vector<Alt>& parents) {
     const auto base_urls = children(e, u"BaseURL");
     if (base_urls.empty()) return parents;
-    std::vector<std::string> out;
-    for (const std::string& parent : parents)
-      for (const DOMElement* b : base_urls) out.push_back(resolve_uri(parent, trim(utf8(b->getTextContent()))));
+    std::vector<Alt> out;
+    for (const Alt& parent : parents) {
+      for (const DOMElement* b : base_urls) {
+        const std::string ref = trim(utf8(b->getTextContent()));
+        out.push_back(Alt{resolve_uri(parent.url, ref), is_relative_path(ref) ? parent.query : document_query_of(b)});
+      }
+    }
     return out;
   }
 
   void representation(const std::string& key, const std::vector<DOMElement*>& levels,
-                      const std::vector<std::string>& alternatives) {
+                      const std::vector<Alt>& alternatives) {
     const DOMElement* rep = levels.back();
     const std::string id = utf8(rep->getAttribute(u"id"));
     const std::string bandwidth = utf8(rep->getAttribute(u"bandwidth"));
@@ -159,28 +192,30 @@ class Model {
     for (const DOMElement* level : levels)
       addressed |= !children(level, u"SegmentTemplate").empty() || !children(level, u"SegmentList").empty();
     for (std::size_t alt = 0; alt < alternatives.size(); ++alt) {
-      const std::string& base = alternatives[alt];
+      const std::string& base = alternatives[alt].url;
+      const std::string& base_query = alternatives[alt].query;
       const std::string suffix = "#" + std::to_string(alt);
-      auto request = [&](const std::string& where, const XMLCh* value) {
+      auto request = [&](const std::string& where, const DOMElement* holder, const XMLCh* value) {
         const std::string v = trim(substitute_template(utf8(value), id, bandwidth));
-        add(PlayerRequest::Kind::media, key + "." + where + suffix, resolve_uri(base, v));
+        add(PlayerRequest::Kind::media, key + "." + where + suffix, resolve_uri(base, v),
+            is_relative_path(v) ? base_query : document_query_of(holder));
       };
-      if (!addressed) add(PlayerRequest::Kind::media, key + ".BaseURL" + suffix, base);
+      if (!addressed) add(PlayerRequest::Kind::media, key + ".BaseURL" + suffix, base, base_query);
       for (std::size_t l = 0; l < levels.size(); ++l) {
         for (const std::u16string_view type : {u"SegmentTemplate", u"SegmentList", u"SegmentBase"}) {
           for (const DOMElement* s : children(levels[l], type)) {
             const std::string where = std::string(level_names[l]) + "." + utf8(s->getLocalName());
             for (const char16_t* attr : {u"media", u"initialization", u"index", u"bitstreamSwitching"})
-              if (type == u"SegmentTemplate" && s->getAttributeNode(attr)) request(where + "@" + utf8(attr), s->getAttribute(attr));
+              if (type == u"SegmentTemplate" && s->getAttributeNode(attr)) request(where + "@" + utf8(attr), s, s->getAttribute(attr));
             for (const char16_t* child : {u"Initialization", u"RepresentationIndex", u"BitstreamSwitching"})
               for (const DOMElement* c : children(s, child))
-                if (c->getAttributeNode(u"sourceURL")) request(where + "." + utf8(child), c->getAttribute(u"sourceURL"));
+                if (c->getAttributeNode(u"sourceURL")) request(where + "." + utf8(child), c, c->getAttribute(u"sourceURL"));
             int n = 0;
             for (const DOMElement* u : children(s, u"SegmentURL")) {
               const std::string at = where + ".SegmentURL" + std::to_string(n++);
-              if (u->getAttributeNode(u"media")) request(at + "@media", u->getAttribute(u"media"));
-              else add(PlayerRequest::Kind::media, key + "." + at + "@base" + suffix, base);
-              if (u->getAttributeNode(u"index")) request(at + "@index", u->getAttribute(u"index"));
+              if (u->getAttributeNode(u"media")) request(at + "@media", u, u->getAttribute(u"media"));
+              else add(PlayerRequest::Kind::media, key + "." + at + "@base" + suffix, base, base_query);
+              if (u->getAttributeNode(u"index")) request(at + "@index", u, u->getAttribute(u"index"));
             }
           }
         }
@@ -189,6 +224,7 @@ class Model {
   }
 
   std::string document_url_;
+  std::string document_query_;
   const RemoteFetcher& fetch_;
   std::vector<PlayerRequest> out_;
   std::vector<std::unique_ptr<XercesDOMParser>> remote_parsers_;
@@ -291,7 +327,6 @@ Verdict compare_with_origin(std::string_view original, std::string_view rewritte
   if (expected.size() != actual.size())
     verdict.problems.push_back("original leads to " + std::to_string(expected.size()) + " requests, rewrite to " +
                                std::to_string(actual.size()));
-  const bool carry = options.carry_query && !query.empty();
   for (std::size_t i = 0; i < std::min(expected.size(), actual.size()); ++i) {
     const PlayerRequest& want = expected[i];
     const PlayerRequest& got = actual[i];
@@ -301,10 +336,11 @@ Verdict compare_with_origin(std::string_view original, std::string_view rewritte
     }
     std::string origin = want.url;
     const auto own = Uri::parse(want.url).query;
+    const bool carry = options.carry_query && !want.document_query.empty();
     if (carry && want.kind == PlayerRequest::Kind::media) {
-      origin = strip_query(want.url) + "?" + query + (own ? "&" + *own : "");
+      origin = strip_query(want.url) + "?" + want.document_query + (own ? "&" + *own : "");
     } else if (carry && !own) {
-      origin += "?" + query;
+      origin += "?" + want.document_query;
     }
     const auto reached = origin_request_for(got.url);
     ++verdict.checked;

@@ -21,6 +21,10 @@ struct PlayerRequest {
   Kind kind;
   std::string key;  // where in the MPD it comes from: the same for the original and the rewrite
   std::string url;  // absolute
+  // The query of the document (the MPD or a remote element entity) that
+  // holds the absolute reference this request hangs from: what token-mode
+  // pass is expected to carry along.
+  std::string document_query;
 };
 
 // Returns the text of the remote element entity at an absolute URL, or
