@@ -13,7 +13,7 @@ src_dashpiff_patch_LDADD = $(CORE_LIBS)
 
 check_PROGRAMS += tests/unit/test_bmff
 TESTS += tests/unit/test_bmff
-tests_unit_test_bmff_SOURCES = tests/unit/test_bmff.cpp \
+tests_unit_test_bmff_SOURCES = tests/unit/test_bmff.cpp tests/unit/test_bmff_fixtures.cpp \
 	tests/unit/bmff_builder.h tests/unit/bmff_test_support.h
 tests_unit_test_bmff_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_test_bmff_LDADD = $(TEST_LIBS)

@@ -262,7 +262,8 @@ inline Bytes make_sidx(const std::vector<std::uint32_t>& sizes) {
 
 // The referenced_size of reference `i` of the sidx at `at`.
 inline std::uint32_t sidx_reference_size(const Bytes& b, std::size_t at, std::size_t i) {
-  return get32(b, at + 8 + 4 + 8 + 8 + 4 + 12 * i) & 0x7fffffffu;
+  const std::size_t times = b[at + 8] == 0 ? 8 : 16;  // version 1: 64-bit time and offset
+  return get32(b, at + 8 + 4 + 8 + times + 4 + 12 * i) & 0x7fffffffu;
 }
 
 // Init segment: ftyp moov { mvhd trak { ... stsd { encv { sinf { frma schm schi } } } } [pssh] }
