@@ -136,10 +136,12 @@ class Rewriter {
     bases.push_back(std::move(base));
   }
 
+  // kNotProxied for URLs the proxy cannot fetch (other schemes): left as they are.
   int new_anchor(DOMElement* element, const std::string& absolute) {
-    Anchor a{element, cut_url(absolute, false), {}};
-    a.encoded_dir = a.cut.dir;
-    anchors_.push_back(std::move(a));
+    auto cut = cut_url(absolute, false);
+    if (!cut) return kNotProxied;
+    std::string encoded_dir = cut->dir;
+    anchors_.push_back(Anchor{element, std::move(*cut), std::move(encoded_dir)});
     return static_cast<int>(anchors_.size() - 1);
   }
 
@@ -178,7 +180,7 @@ class Rewriter {
       }
       std::string origin = resolve_uri(parents.front().origin, ref);
       std::string dir = dir_path_of(origin);
-      const int anchor = is_http_url(origin) ? new_anchor(b, origin) : kNotProxied;
+      const int anchor = new_anchor(b, origin);
       add_base(out, Base{std::move(origin), std::move(dir), anchor});
     }
     return out;
@@ -254,11 +256,15 @@ class Rewriter {
     if (!node) return;
     const std::string value = to_utf8(node->getValue());
     const std::string_view ref = trim_ws(value);
-    if (classify_ref(ref) == RefKind::relative_path && keep_relative(ref, contexts, memo)) return;
-    const std::string absolute = resolve_uri(contexts.front().origin, ref);
-    if (!is_http_url(absolute)) return;
-    const CutUrl cut = cut_url(absolute, true);
-    e->setAttribute(attr, to_xml(media_form(options_.media_prefix, cut.origin, cut.dir, carried_, cut.rest)).c_str());
+    const Uri parsed = Uri::parse(ref);
+    const RefKind kind = classify_ref(parsed);
+    if (kind == RefKind::relative_path && keep_relative(ref, contexts, memo)) return;
+    // A SegmentList may hold thousands of absolute URLs: resolve only when it changes something.
+    const auto cut = kind == RefKind::absolute && !may_have_dot_segments(parsed.path)
+                         ? cut_url(ref, true)
+                         : cut_url(resolve_uri(contexts.front().origin, ref), true);
+    if (!cut) return;
+    e->setAttribute(attr, to_xml(media_form(options_.media_prefix, cut->origin, cut->dir, carried_, cut->rest)).c_str());
     ++rewritten_;
   }
 

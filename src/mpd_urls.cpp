@@ -7,8 +7,9 @@
 
 namespace dashpiff::mpd {
 
-RefKind classify_ref(std::string_view ref) {
-  const Uri u = Uri::parse(ref);
+RefKind classify_ref(std::string_view ref) { return classify_ref(Uri::parse(ref)); }
+
+RefKind classify_ref(const Uri& u) {
   if (u.scheme) return RefKind::absolute;
   if (u.authority) return RefKind::network_path;
   if (!u.path.empty() && u.path.front() == '/') return RefKind::path_absolute;
@@ -22,9 +23,12 @@ std::string_view trim_ws(std::string_view s) {
   return s.substr(first, s.find_last_not_of(ws) - first + 1);
 }
 
-bool is_http_url(std::string_view absolute_url) {
-  const Uri u = Uri::parse(absolute_url);
-  return (u.scheme == "http" || u.scheme == "https") && u.authority && !u.authority->empty();
+bool is_http_url(std::string_view absolute_url) { return is_http_url(Uri::parse(absolute_url)); }
+
+bool is_http_url(const Uri& u) { return (u.scheme == "http" || u.scheme == "https") && !u.host().empty(); }
+
+bool may_have_dot_segments(std::string_view path) {
+  return path.find("/.") != std::string_view::npos || path.rfind(".", 0) == 0;
 }
 
 std::size_t climb_of(std::string_view ref) {
@@ -71,8 +75,9 @@ std::string common_dir(std::string_view a, std::string_view b) {
   return slash == std::string_view::npos ? std::string("/") : std::string(a.substr(0, slash + 1));
 }
 
-CutUrl cut_url(std::string_view absolute_url, bool is_template) {
+std::optional<CutUrl> cut_url(std::string_view absolute_url, bool is_template) {
   const Uri u = Uri::parse(absolute_url);
+  if (!is_http_url(u)) return std::nullopt;
   CutUrl out;
   out.origin = u.scheme.value_or("") + "://" + u.authority.value_or("");
   const std::string path = u.path.empty() ? "/" : u.path;

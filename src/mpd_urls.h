@@ -4,8 +4,11 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "uri.h"
 
 namespace dashpiff::mpd {
 
@@ -17,11 +20,16 @@ enum class RefKind {
 };
 
 RefKind classify_ref(std::string_view ref);
+RefKind classify_ref(const Uri& ref);
 
 // XML Schema anyURI values may carry surrounding whitespace.
 std::string_view trim_ws(std::string_view s);
 
 bool is_http_url(std::string_view absolute_url);
+bool is_http_url(const Uri& absolute_url);
+
+// Whether resolving would change the path ("/./", "/../" and the like).
+bool may_have_dot_segments(std::string_view path);
 
 // The most directory levels a relative path reference climbs above its base
 // directory at any point while it is resolved ("../a/../../b" -> 2, "a/b" -> 0).
@@ -38,18 +46,19 @@ std::string ancestor_dir(std::string_view dir_path, std::size_t levels);
 // Longest common directory of two directory paths ("/a/b/", "/a/c/" -> "/a/").
 std::string common_dir(std::string_view a, std::string_view b);
 
-// An absolute URL cut where the proxy form puts the encoded base: `origin` is
-// "scheme://authority", `dir` the directory path the encoded base ends with,
-// `rest` what follows it (remaining path, then "?query"; the fragment is
-// dropped because it never reaches a server). For segment templates the cut
-// comes before the first '$' of the path, so that values substituted by the
-// player land in the plain part, never inside the encoded one.
+// An absolute http(s) URL cut where the proxy form puts the encoded base:
+// `origin` is "scheme://authority", `dir` the directory path the encoded base
+// ends with, `rest` what follows it (remaining path, then "?query"; the
+// fragment is dropped because it never reaches a server). For segment
+// templates the cut comes before the first '$' of the path, so that values
+// substituted by the player land in the plain part, never inside the encoded
+// one. nullopt for URLs the proxy cannot fetch (other schemes, no host).
 struct CutUrl {
   std::string origin;
   std::string dir;
   std::string rest;
 };
-CutUrl cut_url(std::string_view absolute_url, bool is_template);
+std::optional<CutUrl> cut_url(std::string_view absolute_url, bool is_template);
 
 // "{media_prefix}{enc(origin + dir [+ '?' + carried_query])}/{rest}"
 std::string media_form(std::string_view media_prefix, std::string_view origin, std::string_view dir,

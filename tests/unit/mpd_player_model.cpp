@@ -157,7 +157,9 @@ class Model {
       auto parser = parse("<remote>" + strip_declaration(*text) + "</remote>", errors);
       DOMElement* wrapper = parser->getDocument()->getDocumentElement();
       DOMNode* parent = e->getParentNode();
-      const std::string query = Uri::parse(url).query.value_or("");
+      // Fetched with its own query or, lacking one, the linking document's
+      // (what the proxy passes on under token-mode pass).
+      const std::string query = Uri::parse(url).query.value_or(document_query_of(e));
       for (DOMNode* c = wrapper->getFirstChild(); c; c = c->getNextSibling()) {
         if (c->getNodeType() != DOMNode::ELEMENT_NODE) continue;
         auto* imported = static_cast<DOMElement*>(doc->importNode(c, true));

@@ -115,15 +115,18 @@ BOOST_AUTO_TEST_CASE(directory_helpers) {
 
 BOOST_AUTO_TEST_CASE(urls_are_cut_before_the_first_template_identifier) {
   const auto t = cut_url("http://cdn.example:8080/live/$RepresentationID$/seg-$Number$.m4s?t=$Time$", true);
-  BOOST_TEST(t.origin == "http://cdn.example:8080");
-  BOOST_TEST(t.dir == "/live/");
-  BOOST_TEST(t.rest == "$RepresentationID$/seg-$Number$.m4s?t=$Time$");
+  BOOST_TEST(t->origin == "http://cdn.example:8080");
+  BOOST_TEST(t->dir == "/live/");
+  BOOST_TEST(t->rest == "$RepresentationID$/seg-$Number$.m4s?t=$Time$");
   const auto plain = cut_url("https://h/a/b/file.mp4?x=1#frag", false);
-  BOOST_TEST(plain.dir == "/a/b/");
-  BOOST_TEST(plain.rest == "file.mp4?x=1");
+  BOOST_TEST(plain->dir == "/a/b/");
+  BOOST_TEST(plain->rest == "file.mp4?x=1");
   const auto bare = cut_url("http://h", false);
-  BOOST_TEST(bare.dir == "/");
-  BOOST_TEST(bare.rest == "");
+  BOOST_TEST(bare->dir == "/");
+  BOOST_TEST(bare->rest == "");
+  BOOST_TEST(!cut_url("ftp://h/a", false).has_value());
+  BOOST_TEST(!cut_url("http:///a", false).has_value());
+  BOOST_TEST(!cut_url("urn:mpeg:dash:resolve-to-zero:2013", false).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(media_form_carries_the_query_inside_the_encoded_base) {
