@@ -1,0 +1,48 @@
+#!/bin/sh
+# Builds a libFuzzer target with clang (AddressSanitizer + UBSan) and runs it
+# for a bounded time, seeded from the fixture streams.
+#
+#   tests/fuzz/run-fuzz.sh TARGET SECONDS [BUILD_DIR]
+#
+# TARGET is the name of tests/fuzz/TARGET.cpp (e.g. fuzz_segment). Exits
+# non-zero when the build fails or the fuzzer finds a crash; the crashing
+# input is left in BUILD_DIR (default: a fresh directory under /tmp).
+# Needs the Debian packages clang and libclang-rt-14-dev.
+set -eu
+
+usage() { echo "usage: $0 TARGET SECONDS [BUILD_DIR]" >&2; exit 2; }
+[ $# -ge 2 ] || usage
+target=$1
+seconds=$2
+case $seconds in ''|*[!0-9]*) usage ;; esac
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+src="$top/tests/fuzz/$target.cpp"
+[ -f "$src" ] || { echo "$0: no $src" >&2; exit 2; }
+build=${3:-$(mktemp -d /tmp/dashpiff-fuzz.XXXXXX)}
+mkdir -p "$build/corpus" "$build/seeds"
+
+# The engine's sources, linked directly (no autotools build needed).
+engine="src/bmff_box.cpp src/bmff_fields.cpp src/piff_convert.cpp src/segment_patcher.cpp"
+sources=""
+for f in $engine; do sources="$sources $top/$f"; done
+
+CXX=${CXX:-clang++}
+echo "building $target with $CXX in $build" >&2
+# shellcheck disable=SC2086
+$CXX -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+  -I"$top/src" "$src" $sources -o "$build/$target"
+
+# Seeds: every fixture file, prefixed with the chunk-size byte the target reads.
+n=0
+for f in "$top"/tests/data/streams/*/*.m4s "$top"/tests/data/streams/*/*.mp4; do
+  [ -f "$f" ] || continue
+  n=$((n + 1))
+  { printf '\007'; cat "$f"; } > "$build/seeds/seed-$n"
+done
+echo "$n seed files; fuzzing for $seconds s" >&2
+
+cd "$build"
+# libFuzzer exits non-zero on a crash, a sanitizer report, a timeout or OOM.
+exec "./$target" -max_total_time="$seconds" -max_len=65536 -timeout=20 -rss_limit_mb=2048 \
+  -print_final_stats=1 corpus seeds
