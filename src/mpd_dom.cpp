@@ -137,8 +137,10 @@ DOMImplementation* ls_implementation() {
 
 [[noreturn]] void fail_parse(const FirstErrorHandler& errors) {
   const bool expansion = errors.message.find("entity expansion") != std::string::npos;
-  std::string message = "line " + std::to_string(errors.line) + ", column " + std::to_string(errors.column) +
-                        ": " + errors.message;
+  std::string message = "malformed XML at line " + std::to_string(errors.line) + ", column " +
+                        std::to_string(errors.column) + ": " + errors.message;
+  for (char& c : message)
+    if (c == '\n' || c == '\r') c = ' ';  // one line, for the log and the 502 reason
   throw MpdError(expansion ? MpdError::Kind::entity_limit : MpdError::Kind::malformed, message);
 }
 
@@ -207,14 +209,13 @@ ParsedDocument parse_xml(std::string_view xml, const ParseLimits& limits) {
   } catch (const OutOfMemoryException&) {
     throw MpdError(MpdError::Kind::too_large, "out of memory while parsing");
   } catch (const XMLException& e) {
-    throw MpdError(MpdError::Kind::malformed, "line " + std::to_string(e.getSrcLine()) + ": " +
-                                                  to_utf8(e.getMessage()));
+    throw MpdError(MpdError::Kind::malformed, "malformed XML: " + to_utf8(e.getMessage()));
   } catch (const DOMException& e) {
     throw MpdError(MpdError::Kind::malformed, to_utf8(e.getMessage()));
   }
   if (p->errors.failed) fail_parse(p->errors);
   if (!document || !document->getDocumentElement())
-    throw MpdError(MpdError::Kind::malformed, "no root element");
+    throw MpdError(MpdError::Kind::malformed, "malformed XML: no root element");
   if (p->resolver.refused)
     throw MpdError(MpdError::Kind::entity_limit, "the document asks for an external resource");
   if (depth_of(document, limits.max_depth) > limits.max_depth)
