@@ -9,3 +9,13 @@ fcgi_dashpiff_fcgi_SOURCES = \
 	fcgi/worker.cpp fcgi/worker.h \
 	fcgi/fcgi_sink.cpp fcgi/fcgi_sink.h
 fcgi_dashpiff_fcgi_LDADD = $(CORE_LIBS) $(FCGI_LIBS)
+
+# The supervisor with fake workers (no FastCGI): restart, reload order,
+# shutdown deadline, orphans.
+check_PROGRAMS += tests/unit/test_supervisor
+TESTS += tests/unit/test_supervisor
+tests_unit_test_supervisor_SOURCES = tests/unit/test_supervisor.cpp \
+	fcgi/supervisor.cpp fcgi/supervisor.h \
+	fcgi/signal_pipe.cpp fcgi/signal_pipe.h fcgi/unique_fd.h
+tests_unit_test_supervisor_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/fcgi
+tests_unit_test_supervisor_LDADD = $(TEST_LIBS)

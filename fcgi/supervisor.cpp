@@ -30,9 +30,10 @@ using std::chrono::milliseconds;
 // this long is counted as ready so that a reload cannot stall on it.
 constexpr auto kReadyTimeout = std::chrono::seconds(5);
 // A worker that dies abnormally this soon after starting is probably dying
-// of its configuration or environment: pause before replacing it.
+// of its configuration or environment: pause before replacing it, short
+// enough that a replacement still comes within a second.
 constexpr auto kShortLife = std::chrono::seconds(1);
-constexpr auto kCrashPause = std::chrono::seconds(1);
+constexpr auto kCrashPause = std::chrono::milliseconds(500);
 
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));

@@ -4,7 +4,7 @@
 // socket, and never serves a request itself.
 //
 //   - A worker that dies (crash, kill, max-requests recycle) is replaced at
-//     once (after a one-second pause when it died abnormally within a second
+//     once (after a half-second pause when it died abnormally within a second
 //     of starting, so a crash loop cannot spin) and the death is logged.
 //   - SIGTERM/SIGINT: draining is set (/healthz answers 503), the listen
 //     socket is shut for reading so new connections are refused at once
