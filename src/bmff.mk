@@ -26,6 +26,6 @@ bench_engine_bench_LDADD = $(CORE_LIBS)
 
 # Independent proof of convert mode: mp4box.js (tests/node, npm) and ffmpeg
 # judge dashpiff-patch's output on the fixture streams.
-TESTS += tests/e2e/check_convert.py
-EXTRA_DIST += tests/e2e/check_convert.py tests/node/cenc_view.mjs tests/node/package.json \
+TESTS += tests/e2e/check_convert.py tests/e2e/check_patch_tool.sh
+EXTRA_DIST += tests/e2e/check_convert.py tests/e2e/check_patch_tool.sh tests/node/cenc_view.mjs tests/node/package.json \
 	tests/node/package-lock.json tests/fuzz/fuzz_segment.cpp tests/fuzz/run-fuzz.sh

@@ -109,6 +109,15 @@ std::string details(const std::uint8_t* buf, const Box& b) {
       if (auto p = read_fields<Pssh>(buf, b))
         s << "system=" << hex(p->system_id.data(), 16) << " data=" << p->data.size() << " bytes";
       break;
+    case fourcc("sidx"):
+      if (auto x = read_fields<Sidx>(buf, b)) {
+        s << "timescale=" << x->timescale << " first_offset=" << x->first_offset
+          << " references=" << x->references.size();
+        if (!x->references.empty())
+          s << " first_size=" << x->references[0].size()
+            << (x->references[0].is_index() ? " (sidx)" : "");
+      }
+      break;
     case fourcc("sbgp"):
     case fourcc("sgpd"):
       if (auto g = read_fields<SampleGroupHead>(buf, b)) s << "grouping=" << fourcc_text(g->grouping_type);
