@@ -10,6 +10,8 @@
 #   tests/browser/run.sh --serve     # start the stacks, print the pages, wait
 #
 # Needs the dashpiff-fcgi binary ($DASHPIFF_BUILD, default build/).
+# DASHPIFF_BROWSER_JOBS=N pages at once (default 3); DASHPIFF_BROWSER_DEBUG=1
+# keeps screenshot and log of passing cases too.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)

@@ -62,7 +62,8 @@ FRONT_TEST_PAGE = f"""
 
 
 def player_locations():
-    """The /player page as the site snippet would serve it (see www/player/README.md)."""
+    """The /player page as www/player/nginx-player.conf serves it, with this
+    checkout's files in place of the Debian package's paths."""
     snippet = os.path.join(TOP, "www", "player", "nginx-player.conf")
     if not os.path.exists(snippet):
         return ""
