@@ -74,6 +74,11 @@ int main(int argc, char** argv) {
     // SignalPipes made below replace them so that shutdown is ours.
     FCGX_Init();
     ::signal(SIGPIPE, SIG_IGN);  // a client gone away is an error return, not death
+    // libfcgi's SIGUSR1 handler sets its shutdown flag, after which every
+    // FCGX_Accept_r fails at once: the accept threads would spin while
+    // connections pile up (a stray `kill -USR1`, as used to reopen logs,
+    // would wedge the pool). Inherited by every worker.
+    ::signal(SIGUSR1, SIG_IGN);
     // Set up once, before any fork: every worker inherits them.
     CurlGlobal curl;
     XercesGlobal xerces;

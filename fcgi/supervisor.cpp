@@ -221,7 +221,7 @@ void Supervisor::reap() {
     }
     metrics_.workers_restarted.fetch_add(1);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-      log_line(LogLevel::info, who + "exited (" + how + ", max-requests recycle); replacing it");
+      log_line(LogLevel::info, who + "exited (" + how + ": max-requests recycle, or stopped from outside); replacing it");
     } else if (now - dead.started < kShortLife) {
       spawn_not_before_ = now + kCrashPause;
       log_line(LogLevel::error, who + "died " + seconds_text(now - dead.started) + " after starting (" + how +

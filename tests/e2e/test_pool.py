@@ -387,6 +387,19 @@ def supervise_false_runs_one_process_that_serves_and_stops(stack):
 
 
 @check
+def stray_sigusr1_does_not_wedge_a_worker(stack):
+    # libfcgi's own SIGUSR1 handler would make every later accept fail.
+    pid = start_pool(stack, workers=1)
+    worker = children(pid).pop()
+    os.kill(worker, signal.SIGUSR1)
+    os.kill(pid, signal.SIGUSR1)
+    time.sleep(0.2)
+    for _ in range(4):
+        expect(healthz(stack, timeout=3) == 200, "the pool stopped answering after SIGUSR1")
+    expect(children(pid) == {worker}, "SIGUSR1 changed the workers")
+
+
+@check
 def workers_die_with_a_killed_supervisor_and_release_the_socket(stack):
     pid = start_pool(stack)
     workers = children(pid)
