@@ -11,7 +11,7 @@ PACKAGES=(
   # run
   spawn-fcgi nginx
   # tests, fixtures, fuzzing, benchmarks
-  python3 curl ffmpeg clang libclang-rt-14-dev wrk nodejs npm
+  python3 curl ffmpeg clang libclang-rt-14-dev wrk nodejs chromium
   # packaging
   debhelper dh-autoreconf lintian devscripts fakeroot
 )
@@ -21,6 +21,8 @@ missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Machines may carry a newer npm of their own; Debian's is only the fallback.
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]} == 0)); then
   exit 0
 fi
