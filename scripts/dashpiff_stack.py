@@ -221,6 +221,16 @@ class Stack:
         return False
 
 
+def player_locations():
+    """The /player page as nginx-conf/snippets/dashpiff-player.conf serves it,
+    with this checkout's files in place of the Debian package's paths
+    (dash.js from the browser suite's npm install)."""
+    text = open(os.path.join(TOP, "nginx-conf", "snippets", "dashpiff-player.conf")).read()
+    dashjs = os.path.join(TOP, "tests", "browser", "node_modules", "dashjs", "dist", "modern", "umd")
+    return (text.replace("/usr/share/dashpiff/www/player/", os.path.join(TOP, "www", "player") + "/")
+                .replace("/usr/share/dashpiff/dashjs/", dashjs + "/"))
+
+
 def fetch(url, method="GET", data=None, headers=None, timeout=30):
     """(status, headers, body) without raising on HTTP errors."""
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})

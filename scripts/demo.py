@@ -7,7 +7,7 @@ import signal
 import sys
 import urllib.parse
 
-from dashpiff_stack import Stack, fetch
+from dashpiff_stack import Stack, fetch, player_locations
 
 
 def main():
@@ -15,7 +15,8 @@ def main():
     ap.add_argument("--port", type=int, default=8080)
     ap.add_argument("dashpiff_args", nargs="*", help="extra dashpiff-fcgi options (after --)")
     args = ap.parse_args()
-    stack = Stack(front_port=args.port, args=["--player-page", "true"] + args.dashpiff_args)
+    stack = Stack(front_port=args.port, args=["--player-page", "true"] + args.dashpiff_args,
+                  front_server_extra=player_locations())
     stack.start()
     try:
         print(f"dashpiff is running on {stack.front_url} (origin: {stack.origin_url})")

@@ -5,4 +5,6 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh"
 "$top/scripts/build.sh"
+# dash.js for the /player page, pinned by the browser suite's lock file.
+[ -d "$top/tests/browser/node_modules/dashjs" ] || (cd "$top/tests/browser" && npm ci --no-audit --no-fund)
 exec python3 "$top/scripts/demo.py" "$@"

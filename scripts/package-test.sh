@@ -294,6 +294,51 @@ options_documented() {
 }
 check install.options_documented "options of dashpiff-fcgi --help missing from the conffile or man page" options_documented
 
+# "Every option commented with its default": the commented value in the
+# shipped conffile is the default --help reports.
+conffile_defaults() {
+  /usr/sbin/dashpiff-fcgi --help 2>/dev/null | $py -c '
+import re, sys
+help_defaults = {}
+for line in sys.stdin:
+    m = re.match(r"^\s+--([a-z][a-z0-9-]+)\b(.*)$", line)
+    if not m:
+        continue
+    rest = re.sub(r"\[=[A-Z]+\(=[^)]*\)\]", "", m.group(2))  # implicit values of BOOL options
+    d = re.search(r"\(=(.*?)\)(?=\s|$)", rest)
+    help_defaults[m.group(1)] = d.group(1) if d else ""
+conf = {}
+for line in open("/etc/dashpiff/dashpiff.conf"):
+    m = re.match(r"^# ([a-z][a-z0-9-]+) =\s?(.*?)\s*$", line)
+    if m:
+        conf.setdefault(m.group(1), []).append(m.group(2))
+bad = []
+for name, values in conf.items():
+    shown = ", ".join(v for v in values if v)
+    if name not in help_defaults:
+        bad.append(f"{name}: in the conffile, unknown to --help")
+    elif shown != help_defaults[name]:
+        bad.append(f"{name}: conffile says {shown!r}, --help says {help_defaults[name]!r}")
+# The man page: "Default: \fBvalue\fR." in each option'"'"'s paragraph.
+import gzip
+man = gzip.open("/usr/share/man/man8/dashpiff-fcgi.8.gz", "rt").read()
+for block in man.split(".TP\n"):
+    m = re.match(r"\.BI? \\-\\-([a-z0-9\\-]+)", block)
+    if not m:
+        continue
+    name = m.group(1).replace("\\-", "-")
+    if name not in help_defaults or name in ("config",):
+        continue
+    d = re.search(r"Default: \\fB(.*?)\\fR", block)
+    shown = d.group(1).replace("\\-", "-") if d else ""
+    if shown != help_defaults[name]:
+        bad.append(f"{name}: man page says {shown!r}, --help says {help_defaults[name]!r}")
+for b in bad:
+    print("    " + b)
+sys.exit(1 if bad or not conf else 0)'
+}
+check install.documented_defaults_match_help "the conffile or man page states a default that is not the real one" conffile_defaults
+
 # ------------------------------------------- start the service like systemd
 phase "start the service like systemd"
 unit=/lib/systemd/system/dashpiff.service

@@ -29,7 +29,7 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "scripts"))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 
-from dashpiff_stack import Stack, fetch  # noqa: E402
+from dashpiff_stack import player_locations, Stack, fetch  # noqa: E402
 import bmff  # noqa: E402
 import mpd as mpdlib  # noqa: E402
 
@@ -59,17 +59,6 @@ FRONT_TEST_PAGE = f"""
             {TYPES}
         }}
 """
-
-
-def player_locations():
-    """The /player page as www/player/nginx-player.conf serves it, with this
-    checkout's files in place of the Debian package's paths."""
-    snippet = os.path.join(TOP, "www", "player", "nginx-player.conf")
-    if not os.path.exists(snippet):
-        return ""
-    text = open(snippet).read()
-    return (text.replace("/usr/share/dashpiff/www/player/", os.path.join(TOP, "www", "player") + "/")
-                .replace("/usr/share/dashpiff/dashjs/", os.path.join(HERE, "node_modules", "dashjs", "dist", "modern", "umd") + "/"))
 
 
 def manifests():
