@@ -116,5 +116,13 @@ def cache_honours_origin_no_store(s):
     expect(h2["X-Cache-Status"] != "HIT", f"no-store answer was cached: {h1['X-Cache-Status']}, {h2['X-Cache-Status']}")
 
 
+@check
+def healthz_is_503_once_the_pool_is_gone(s):
+    # Runs last: it stops the pool (a draining pool refuses connections too).
+    s.stack.stop_fcgi()
+    status, _, body = fetch(f"http://127.0.0.1:{s.plain_port}/healthz")
+    expect(status == 503, f"{status} {body!r}")
+
+
 if __name__ == "__main__":
     sys.exit(run("e2e.nginx_site", Sites, lambda s: s.stop(), only=os.environ.get("ONLY")))
