@@ -36,6 +36,8 @@ struct BadValue {
   std::string reason;
 };
 
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -47,7 +49,7 @@ std::string invalid(const std::string& value, const std::string& expected) {
 }
 
 std::uint64_t parse_unsigned(const std::string& text, const std::string& expected) {
-  if (text.empty() || text.size() > 20 || !std::all_of(text.begin(), text.end(), ::isdigit))
+  if (text.empty() || text.size() > 20 || !std::all_of(text.begin(), text.end(), is_digit))
     throw BadValue{invalid(text, expected)};
   errno = 0;
   const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
@@ -70,7 +72,7 @@ std::uint64_t parse_count(const std::string& text, std::uint64_t lo, std::uint64
 // number is milliseconds.
 std::chrono::milliseconds parse_duration(const std::string& text) {
   const std::string expected = "a duration such as 500ms, 15s, 5m or 1h";
-  const auto digits_end = std::find_if(text.begin(), text.end(), [](char c) { return !std::isdigit((unsigned char)c); });
+  const auto digits_end = std::find_if(text.begin(), text.end(), [](char c) { return !is_digit(c); });
   const std::string number(text.begin(), digits_end);
   const std::string unit = lower(std::string(digits_end, text.end()));
   const auto n = parse_unsigned(number, expected);
@@ -103,7 +105,7 @@ std::chrono::milliseconds duration_in(const std::string& text, std::chrono::mill
 // GiB are accepted too).
 std::uint64_t parse_size(const std::string& text) {
   const std::string expected = "a size such as 65536, 64K, 16M or 1G";
-  const auto digits_end = std::find_if(text.begin(), text.end(), [](char c) { return !std::isdigit((unsigned char)c); });
+  const auto digits_end = std::find_if(text.begin(), text.end(), [](char c) { return !is_digit(c); });
   const auto n = parse_unsigned(std::string(text.begin(), digits_end), expected);
   const std::string unit = lower(std::string(digits_end, text.end()));
   std::uint64_t factor = 0;
@@ -537,6 +539,10 @@ ParsedConfig parse_config(int argc, const char* const argv[]) {
 
   po::options_description all;
   all.add(command_only).add(service);
+  // One description for printing, so that every section shares one column.
+  po::options_description help_text;
+  help_text.add(command_only);
+  for (const auto& s : sections) help_text.add(s);
 
   const std::string program = argc > 0 && argv[0] ? std::string(argv[0]) : "dashpiff-fcgi";
   const std::string program_name = program.substr(program.rfind('/') == std::string::npos ? 0 : program.rfind('/') + 1);
@@ -566,10 +572,9 @@ ParsedConfig parse_config(int argc, const char* const argv[]) {
   if (vm.count("help")) {
     std::ostringstream out;
     out << "Usage: " << program_name << " [options]\n\n"
-        << "FastCGI reverse proxy for DASH streams with PIFF sample-encryption boxes.\n\n"
-        << command_only << "\n";
-    for (const auto& s : sections) out << s << "\n";
-    out << usage_notes();
+        << "FastCGI reverse proxy for DASH streams with PIFF sample-encryption boxes.\n"
+        << help_text << "\n"
+        << usage_notes();
     result.action = ConfigAction::help;
     result.text = out.str();
     return result;

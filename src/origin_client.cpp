@@ -19,6 +19,8 @@ using Clock = std::chrono::steady_clock;
 // past this the transfer is cut and the redirect followed on a new connection.
 constexpr std::uint64_t kMaxRedirectBody = 64 * 1024;
 
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -255,7 +257,7 @@ size_t header_callback(char* buffer, size_t size, size_t count, void* userdata) 
     const auto space = line.find(' ');
     if (space != std::string_view::npos) {
       const auto code = trim(line.substr(space + 1)).substr(0, 3);
-      if (code.size() == 3 && std::all_of(code.begin(), code.end(), ::isdigit))
+      if (code.size() == 3 && std::all_of(code.begin(), code.end(), is_digit))
         hop.head.status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
     }
     return length;

@@ -5,9 +5,14 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include <cstdlib>
 
 #include <atomic>
 #include <boost/test/unit_test.hpp>
@@ -228,6 +233,82 @@ std::string gzip(const std::string& text) {
   out.resize(zs.total_out);
   return out;
 }
+
+
+// `openssl s_server -www` on 127.0.0.1 with a throw-away self-signed
+// certificate: an HTTPS origin the system trust store knows nothing about.
+class TlsOrigin {
+ public:
+  TlsOrigin() {
+    char tmpl[] = "/tmp/dashpiff-tls-test-XXXXXX";
+    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp");
+    dir_ = tmpl;
+    const std::string make_cert = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+                                  " -keyout " + key() + " -out " + cert() +
+                                  " -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 2"
+                                  " >/dev/null 2>&1";
+    if (std::system(make_cert.c_str()) != 0) throw std::runtime_error("openssl req failed");
+    port_ = free_port();
+    const std::string accept = "127.0.0.1:" + std::to_string(port_), cert_file = cert(), key_file = key();
+    const char* argv[] = {"openssl", "s_server", "-quiet", "-www", "-accept", accept.c_str(),
+                          "-cert", cert_file.c_str(), "-key", key_file.c_str(), nullptr};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    const int rc = posix_spawnp(&pid_, "openssl", &actions, nullptr, const_cast<char* const*>(argv), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) throw std::runtime_error("cannot start openssl s_server");
+    wait_until_listening();
+  }
+  ~TlsOrigin() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+    unlink(cert().c_str());
+    unlink(key().c_str());
+    rmdir(dir_.c_str());
+  }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_) + "/"; }
+  std::string cert() const { return dir_ + "/cert.pem"; }
+
+ private:
+  std::string key() const { return dir_ + "/key.pem"; }
+
+  static int free_port() {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    close(fd);
+    return ntohs(addr.sin_port);
+  }
+
+  void wait_until_listening() const {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+      inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+      const bool up = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      close(fd);
+      if (up) return;
+      std::this_thread::sleep_for(20ms);
+    }
+    throw std::runtime_error("openssl s_server did not start listening");
+  }
+
+  std::string dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
 
 // ---------------------------------------------------------------------------
 
@@ -721,6 +802,26 @@ BOOST_AUTO_TEST_CASE(head_request_and_empty_body_still_deliver_the_head) {
   BOOST_TEST(d.head.status == 204);
   BOOST_TEST(d.chunks == 0);
   BOOST_TEST(server.accepts() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(tls_origin_is_verified_against_the_trust_store) {
+  TlsOrigin origin;
+  {
+    OriginClient client(loopback_allowed());  // system store: the self-signed certificate is unknown
+    Collector c;
+    const auto result = client.fetch(get(origin.url()), c);
+    BOOST_TEST(to_string(result.error) == "tls");
+    BOOST_TEST(result.message.find("TLS with origin 127.0.0.1:") == 0u, result.message);
+    BOOST_TEST(c.heads == 0);
+  }
+  auto options = loopback_allowed();
+  options.ca_file = origin.cert();
+  OriginClient client(options);
+  Collector c;
+  const auto result = client.fetch(get(origin.url()), c);
+  BOOST_TEST_REQUIRE(result.ok(), result.message);
+  BOOST_TEST(c.head.status == 200);
+  BOOST_TEST(c.body.find("<HTML>") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(malformed_urls_and_methods_are_refused) {
