@@ -5,7 +5,8 @@
 #   dpkg-buildpackage, lintian, package contents, apt-get install ./*.deb,
 #   the service started exactly as the installed unit's ExecStart says (as its
 #   User/Group, in its RuntimeDirectory: systemd is not PID 1 here), the
-#   packaged nginx site on a private nginx, end-to-end checks through it,
+#   packaged nginx site on a private nginx, end-to-end checks through it
+#   (its own, then tests/e2e/test_service.py via scripts/package_e2e.py),
 #   reload (ExecReload), an upgrade that must keep a changed conffile, a
 #   graceful stop, apt-get remove, apt-get purge, and a check that nothing
 #   the package installed or created is left.
@@ -29,8 +30,8 @@ cd "$top"
 pkg=dashpiff
 passed=0
 failed=0
-pass() { echo "PASS: package.$1"; passed=$((passed + 1)); }
-fail() { echo "FAIL: package.$1: $2"; failed=$((failed + 1)); }
+pass() { echo "PASS: package.${1#package.}"; passed=$((passed + 1)); }
+fail() { echo "FAIL: package.${1#package.}: $2"; failed=$((failed + 1)); }
 check() {  # name reason command... : PASS when the command succeeds
   local name=$1 reason=$2; shift 2
   if "$@"; then pass "$name"; else fail "$name" "$reason"; fi
@@ -141,7 +142,7 @@ cfn_spec() {
   found="$cache/node_modules/@aws-cdk/cfnspec/spec/specification.json"
   [ -f "$found" ] && echo "$found"
 }
-run_cfn_check() {  # check-cfn args... : its PASS/FAIL lines count as checks here
+relay() {  # command... : its PASS/FAIL lines count as checks here too
   local line
   while IFS= read -r line; do
     case "$line" in
@@ -149,8 +150,9 @@ run_cfn_check() {  # check-cfn args... : its PASS/FAIL lines count as checks her
       "FAIL: "*) fail "${line#FAIL: }" "see above" ;;
       *) echo "$line" ;;
     esac
-  done < <($py scripts/check-cfn.py "$@" --self-test docs/aws/dashpiff.yaml 2>&1)
+  done < <("$@" 2>&1)
 }
+run_cfn_check() { relay $py scripts/check-cfn.py "$@" --self-test docs/aws/dashpiff.yaml; }
 if spec=$(cfn_spec); then
   run_cfn_check --spec "$spec"
 else
@@ -518,7 +520,9 @@ mpd_path="/mpd/$(enc "http://127.0.0.1:$origin_port/live/manifest.mpd")"
 expect_status e2e.loopback_origin_refused_as_shipped 403 "$front$mpd_path"
 
 conf=/etc/dashpiff/dashpiff.conf
-printf '\n# Added by scripts/package-test.sh\nallow-network = 127.0.0.0/8\n' >>"$conf"
+# The e2e checks' origin runs on loopback; its never-answering origin should
+# time out in 2 s rather than 15.
+printf '\n# Added by scripts/package-test.sh\nallow-network = 127.0.0.0/8\nfirst-byte-timeout = 2s\n' >>"$conf"
 reload_cmd=${exec_reload//\$MAINPID/$main_pid}
 reload_cmd=${reload_cmd//\$\{MAINPID\}/$main_pid}
 if $reload_cmd; then pass service.reload_command; else fail service.reload_command "$reload_cmd failed"; fi
@@ -558,6 +562,13 @@ sys.exit(1 if bad else 0)
 EOF
 }
 check e2e.segment_through_media "segment through /media/ differs from the origin's" segment_ok
+# The project's end-to-end service checks, against the packaged stack.
+if [ -f tests/e2e/test_service.py ] && [ -d tests/data/streams ]; then
+  phase "end to end: tests/e2e/test_service.py against the package"
+  DASHPIFF_FRONT_URL="$front" DASHPIFF_SERVICE_LOG="$work/service.log" relay $py scripts/package_e2e.py
+else
+  fail e2e.service_suite "tests/e2e/test_service.py or the fixtures in tests/data/streams are missing"
+fi
 if [ -n "${PACKAGE_TEST_E2E:-}" ]; then
   echo "package-test: running $PACKAGE_TEST_E2E against $front"
   DASHPIFF_FRONT_URL="$front" DASHPIFF_SERVICE_LOG="$work/service.log" bash -c "$PACKAGE_TEST_E2E"
