@@ -37,6 +37,7 @@ WORKLOADS = ("mpd", "seg250k", "seg1m")
 MODES = ("off", "free", "auto")
 SLOW_RATE = "200k"
 ORIGIN_PORT_MARK = "__BENCH_ORIGIN_PORT__"
+BASELINE_DIRECTIVES = "proxy_buffering on;"
 
 # The baseline: the same front nginx, a plain reverse proxy of the origin.
 # Connection "" + HTTP/1.1 + keepalive keep origin connections open, the best
@@ -52,7 +53,7 @@ BASELINE_SERVER = """
             proxy_pass http://bench_origin;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-            proxy_buffering {buffering};
+            {directives}
         }}
     }}
 """
@@ -157,7 +158,7 @@ class Bench:
     def start_stack(self, stream_root):
         self.baseline_port = dashpiff_stack.free_port()
         extra = BASELINE_SERVER.format(origin_port=ORIGIN_PORT_MARK, port=self.baseline_port,
-                                       buffering=self.args.baseline_buffering)
+                                       directives=self.args.baseline_directives)
         self.stack = dashpiff_stack.Stack(args=[], origin_root=stream_root, front_extra=extra,
                                           slow_rate=SLOW_RATE)
         # Stack picks the origin port itself; the baseline upstream needs it.
@@ -243,7 +244,14 @@ class Bench:
         url = self.base_url if kind == "baseline" else self.front_url
         paths_file = self.path_files[(kind, workload)]
         run_cell(url, paths_file, conns, self.args.warmup)
-        return run_cell(url, paths_file, conns, self.args.seconds)
+        return run_cell(url, paths_file, conns, self.args.seconds, cpu_probe=self.cpu_probe)
+
+    def cpu_probe(self):
+        cpu = {"front nginx": procmem.tree_cpu_seconds(self.stack.front.proc.pid),
+               "origin nginx": procmem.tree_cpu_seconds(self.stack.origin.proc.pid)}
+        if self.stack.fcgi and self.stack.fcgi.poll() is None:
+            cpu["dashpiff"] = procmem.tree_cpu_seconds(self.stack.fcgi.pid)
+        return cpu
 
     def run_throughput(self, stream_root):
         """Every (workload, connections) pair runs the stacks back to back,
@@ -374,16 +382,21 @@ class Bench:
         log(f"TTFB overhead {out['overhead_ms']:.2f} ms (first body byte {out['body_overhead_ms']:.2f} ms)")
 
     def run_micro(self):
+        """The component benchmarks (bench/engine_bench.cpp, bench/mpd_bench.cpp,
+        owned by the engine and rewriter), built here when the build can."""
         found = []
         for name in ("engine_bench", "mpd_bench"):
+            subprocess.run(["make", "-C", self.build, "-s", f"bench/{name}"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             exe = os.path.join(self.build, "bench", name)
-            if os.access(exe, os.X_OK):
-                log(f"running {exe}")
-                try:
-                    out = subprocess.run([exe], capture_output=True, text=True, timeout=180)
-                    found.append((name, out.stdout + out.stderr))
-                except subprocess.TimeoutExpired:
-                    found.append((name, "timed out after 180 s"))
+            if not os.access(exe, os.X_OK):
+                continue
+            log(f"running {exe}")
+            try:
+                out = subprocess.run([exe], capture_output=True, text=True, timeout=300)
+                found.append((name, out.stdout + out.stderr))
+            except subprocess.TimeoutExpired:
+                found.append((name, "timed out after 300 s"))
         return found
 
 
@@ -399,7 +412,8 @@ def combine(results):
         duration_s=sum(r.duration_s for r in results), non_2xx=sum(r.non_2xx for r in results),
         socket_errors=sum(r.socket_errors for r in results),
         p50_ms=sum(r.p50_ms for r in results) / n, p99_ms=sum(r.p99_ms for r in results) / n,
-        max_ms=max(r.max_ms for r in results))
+        max_ms=max(r.max_ms for r in results),
+        cpu_s={k: sum(r.cpu_s.get(k, 0.0) for r in results) for k in results[0].cpu_s})
 
 
 def _diff_offsets(a, b):
@@ -436,8 +450,8 @@ def main():
                    help="dashpiff piff modes to run (default off,free,auto)")
     p.add_argument("--ttfb-reps", type=int, help="TTFB repetitions per stack (default 9, --quick 5)")
     p.add_argument("--front-workers", default="auto", help="front nginx worker_processes (default auto, as Debian)")
-    p.add_argument("--baseline-buffering", choices=("on", "off"), default="on",
-                   help="proxy_buffering of the baseline server (default on)")
+    p.add_argument("--baseline-directives", default=BASELINE_DIRECTIVES,
+                   help=f"proxy settings of the baseline location (default: {BASELINE_DIRECTIVES})")
     p.add_argument("--fcgi-arg", action="append", default=[],
                    help="extra dashpiff-fcgi option, repeatable (e.g. --fcgi-arg=--workers=1)")
     p.add_argument("--skip", type=lambda s: s.split(","), default=[],
@@ -490,7 +504,7 @@ def main():
     settings = {
         "build": bench.build, "cxxflags": machine["cxxflags"], "quick": args.quick, "seconds": args.seconds,
         "rounds": args.rounds,
-        "warmup": args.warmup, "front_workers": args.front_workers, "baseline_buffering": args.baseline_buffering,
+        "warmup": args.warmup, "front_workers": args.front_workers, "baseline_directives": args.baseline_directives,
         "pool": "dashpiff-fcgi defaults" + (" + " + " ".join(args.fcgi_arg) if args.fcgi_arg else ""),
         "stream": f"3 representations, {len(stream.segment_names(stream_root, stream.SMALL_REP))} segments each; "
                   f"mean segment {mean_size(stream.SMALL_REP):.0f} KB (250 KB workload) and "

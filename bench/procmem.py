@@ -38,6 +38,24 @@ def children(pid):
     return sorted(found)
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process (all its threads), or 0 when gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rfind(")") + 2:].split()
+    # utime and stime are fields 14 and 15 of stat(5); fields[0] is field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid):
+    """A process and its direct children (nginx master + workers, pool
+    supervisor + workers)."""
+    return cpu_seconds(pid) + sum(cpu_seconds(c) for c in children(pid))
+
+
 def workers(supervisor_pid):
     return children(supervisor_pid) or [supervisor_pid]
 

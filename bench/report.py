@@ -136,7 +136,7 @@ def render(rep):
         f"- run: `bench/run.sh{' --quick' if s['quick'] else ''}`: per cell {s['rounds']} round(s) of "
         f"{s['seconds']} s per stack, each after a {s['warmup']} s warm-up; wrk threads = min(conns, nproc); "
         f"pool: {s['pool']}; front nginx: worker_processes {s['front_workers']}; "
-        f"baseline: proxy_pass with upstream keepalive, proxy_buffering {s['baseline_buffering']}",
+        f"baseline: proxy_pass with upstream keepalive and `{s['baseline_directives']}`",
         f"- stream: {s['stream']}",
         f"- total time: {s['elapsed_s']:.0f} s",
         "",
@@ -164,6 +164,23 @@ def render(rep):
             f"| {WORKLOAD_TITLES[w]} | {c} | {stack} | {_fmt(r.rps)} | {_fmt(r.mb_s)} | {r.p50_ms:.2f} "
             f"| {r.p99_ms:.2f} | {r.non_2xx} | {r.socket_errors} | {rps_ratio} | {p99_ratio} | {off_ratio} "
             f"| {'; '.join(notes.get((w, c, stack), []))} |")
+
+    components = ["front nginx", "dashpiff", "origin nginx", "wrk"]
+    if any(r.cpu_s for _w, _c, _s, r in rep.cells):
+        lines += ["", "## CPU per request", "",
+                  "CPU time (user + system, ms) each process group used per request during the measured runs, "
+                  "from /proc; *busy* is CPU-seconds per second of the whole set (the machine has "
+                  f"{m['nproc']}). On a CPU-bound box the ratio of the totals bounds the req/s ratio.", "",
+                  "| workload | conns | stack | " + " | ".join(components) + " | total | busy |",
+                  "|---|---:|---|" + "---:|" * (len(components) + 2)]
+        for w, c, stack, r in rep.cells:
+            if not r.cpu_s:
+                continue
+            per = [r.cpu_ms_per_request(k) for k in components]
+            busy = sum(r.cpu_s.values()) / r.duration_s if r.duration_s else 0.0
+            lines.append(f"| {WORKLOAD_TITLES[w]} | {c} | {stack} | "
+                         + " | ".join(f"{x:.3f}" if (k in r.cpu_s) else "" for k, x in zip(components, per))
+                         + f" | {sum(per):.3f} | {busy:.2f} |")
 
     lines += ["", "## Memory", ""]
     if rep.soak:
