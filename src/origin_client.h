@@ -19,7 +19,7 @@ namespace dashpiff {
 
 struct OriginOptions {
   std::chrono::milliseconds connect_timeout{5000};
-  std::chrono::milliseconds first_byte_timeout{15000};  // until the response head
+  std::chrono::milliseconds first_byte_timeout{15000};  // from the start of each hop until its response head
   std::chrono::milliseconds total_timeout{300000};      // whole transfer
   int max_redirects = 5;
   std::vector<std::string> allow_hosts;  // host patterns ("cdn.example", "*.example.com"); empty: any
@@ -49,14 +49,22 @@ const char* to_string(OriginError e);
 struct OriginRequest {
   std::string url;            // absolute http(s) URL, query verbatim
   std::string method = "GET"; // GET or HEAD
-  Headers headers;            // already filtered by the router
+  // Already filtered by the router. The client still drops Host, Accept-Encoding,
+  // Content-Length, Expect, hop-by-hop and malformed headers, and Authorization/
+  // Cookie on a redirect to another origin.
+  Headers headers;
   bool decode_body = false;   // offer Accept-Encoding and hand on decoded bytes (manifests)
-  std::uint64_t max_body_bytes = 0;  // 0: no cap
+  // 0: no cap. A Content-Length over it fails with too_large before on_head;
+  // otherwise the transfer is cut once the delivered bytes would exceed it.
+  std::uint64_t max_body_bytes = 0;
 };
 
 struct OriginHead {
   int status = 0;
-  Headers headers;            // final response's headers (after redirects)
+  // Final response's headers (after redirects and 1xx). When the body was
+  // decoded (decode_body), Content-Encoding and Content-Length are removed:
+  // they described the encoded bytes, on_data gets the decoded ones.
+  Headers headers;
   std::string effective_url;  // after redirects
 };
 
