@@ -99,7 +99,8 @@ verify_quiet() {  # extra args... unit
   out=$(systemd-analyze verify "$@" 2>&1) || { echo "$out"; return 1; }
   [ -z "$out" ] || { echo "$out" | sed 's/^/    /'; return 1; }
 }
-check unit.verify "systemd-analyze verify printed warnings" verify_quiet --man=no "$unit_src"
+# (verify itself runs on the installed unit, below: it wants every Exec
+# binary and the man page in place.)
 
 security_ok() {
   local out err level
@@ -268,7 +269,10 @@ check install.unit_enabled "the package did not enable dashpiff.service" \
   test -L /etc/systemd/system/multi-user.target.wants/dashpiff.service
 check install.site_not_enabled "the package must not enable its nginx site" \
   test ! -e /etc/nginx/sites-enabled/dashpiff
-# With the man page installed, verify also resolves Documentation=.
+check install.unit_is_the_source_unit "the installed unit differs from $unit_src" \
+  cmp -s /lib/systemd/system/dashpiff.service "$unit_src"
+# With the binaries and the man page installed, verify also resolves every
+# Exec command and Documentation=.
 check install.unit_verify "systemd-analyze verify on the installed unit printed warnings" \
   verify_quiet /lib/systemd/system/dashpiff.service
 man_ok() { man -w dashpiff-fcgi >/dev/null 2>&1 && man -w 1 dashpiff-patch >/dev/null 2>&1; }
@@ -345,7 +349,7 @@ check install.documented_defaults_match_help "the conffile or man page states a 
 phase "start the service like systemd"
 unit=/lib/systemd/system/dashpiff.service
 exec_start=$(unit_value "$unit" ExecStart)
-exec_reload=$(unit_value "$unit" ExecReload)
+mapfile -t exec_reloads < <(sed -n 's/^ExecReload=//p' "$unit")
 svc_user=$(unit_value "$unit" User)
 svc_group=$(unit_value "$unit" Group)
 runtime=$(unit_value "$unit" RuntimeDirectory)
@@ -523,14 +527,30 @@ conf=/etc/dashpiff/dashpiff.conf
 # The e2e checks' origin runs on loopback; its never-answering origin should
 # time out in 2 s rather than 15.
 printf '\n# Added by scripts/package-test.sh\nallow-network = 127.0.0.0/8\nfirst-byte-timeout = 2s\n' >>"$conf"
-reload_cmd=${exec_reload//\$MAINPID/$main_pid}
-reload_cmd=${reload_cmd//\$\{MAINPID\}/$main_pid}
-if $reload_cmd; then pass service.reload_command; else fail service.reload_command "$reload_cmd failed"; fi
+run_reload() {  # every ExecReload line in order, as the unit's user, $MAINPID filled in
+  local cmd
+  for cmd in "${exec_reloads[@]}"; do
+    cmd=${cmd#[-@+!:]}
+    cmd=${cmd//\$MAINPID/$main_pid}
+    cmd=${cmd//\$\{MAINPID\}/$main_pid}
+    setpriv --reuid="$svc_user" --regid="$svc_group" --init-groups --no-new-privs $cmd || return 1
+  done
+}
+# A broken file: the reload fails loudly and the service keeps serving.
+printf 'workers = many\n' >>"$conf"
+reload_refuses_broken() {
+  if run_reload >"$work/reload.log" 2>&1; then echo "    reload succeeded"; return 1; fi
+  grep -q workers "$work/reload.log" || { echo "    no reason given: $(cat "$work/reload.log")"; return 1; }
+  [ "$(http "$front/healthz")" = 200 ]
+}
+check service.reload_refuses_broken_config "systemctl reload would not fail on a broken conffile" reload_refuses_broken
+sed -i '/^workers = many$/d' "$conf"
+if run_reload; then pass service.reload_command; else fail service.reload_command "ExecReload failed"; fi
 served_after_reload() { [ "$(http "$front$mpd_path")" = 200 ]; }
 if wait_until 15 served_after_reload; then
   pass service.reload_applies_config
 else
-  fail service.reload_applies_config "still $(http "$front$mpd_path") 15 s after $reload_cmd"
+  fail service.reload_applies_config "still $(http "$front$mpd_path") 15 s after the reload"
 fi
 check service.same_main_pid_after_reload "the main process changed or died on reload" kill -0 "$main_pid"
 check e2e.mpd_rewritten_to_media "the rewritten MPD does not send segments to /media/" body_has '/media/'
