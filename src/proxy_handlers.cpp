@@ -1,4 +1,5 @@
 // /mpd/ and /media/: fetch from origin, transform, answer.
+#include <cstdlib>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -107,6 +108,12 @@ std::optional<Encoded> decode_leading(RouteContext& ctx, std::string_view encode
   return out;
 }
 
+std::optional<std::uint64_t> content_length(const Headers& headers) {
+  const auto* value = find_header(headers, "Content-Length");
+  if (!value || value->empty() || value->find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return std::strtoull(value->c_str(), nullptr, 10);
+}
+
 bool looks_like_text(const OriginHead& head) {
   const auto* type = find_header(head.headers, "Content-Type");
   return type && (type->rfind("text/", 0) == 0 || type->find("json") != std::string::npos ||
@@ -199,13 +206,7 @@ class StreamingHandler final : public OriginHandler {
     const bool success = head.status == 200 || head.status == 206;
     const bool patch = success && ctx_.config.piff_mode != PiffMode::off && ctx_.request.method == "GET" &&
                        !looks_like_text(head);
-    std::optional<std::uint64_t> length;
-    if (const auto* cl = find_header(head.headers, "Content-Length")) {
-      try {
-        length = std::stoull(*cl);
-      } catch (const std::exception&) {
-      }
-    }
+    std::optional<std::uint64_t> length = content_length(head.headers);
     if (patch) {
       PatchOptions options;
       options.mode = ctx_.config.piff_mode;
