@@ -502,7 +502,8 @@ def find_spec(explicit):
     if os.environ.get("CFN_SPEC"):
         return os.environ["CFN_SPEC"]
     here = os.path.dirname(os.path.abspath(__file__))
-    for root in (os.getcwd(), os.path.dirname(here)):
+    top = os.path.dirname(here)
+    for root in (os.getcwd(), top, os.path.join(top, "tests", "node")):
         path = os.path.join(root, "node_modules", "@aws-cdk", "cfnspec", "spec",
                             "specification.json")
         if os.path.exists(path):

@@ -131,6 +131,7 @@ phase "CloudFormation template"
 cfn_spec() {
   local found
   for found in "$top/node_modules/@aws-cdk/cfnspec/spec/specification.json" \
+               "$top/tests/node/node_modules/@aws-cdk/cfnspec/spec/specification.json" \
                "${XDG_CACHE_HOME:-$HOME/.cache}/dashpiff/cfnspec/node_modules/@aws-cdk/cfnspec/spec/specification.json"; do
     [ -f "$found" ] && { echo "$found"; return 0; }
   done
