@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -26,8 +27,8 @@ constexpr std::string_view kResolveToZero = "urn:mpeg:dash:resolve-to-zero:2013"
 constexpr char16_t kWrapper[] = u"dashpiff-remote-elements";
 
 // Bases at one level multiply with every alternative above; a hostile MPD
-// could make that explode, real ones have a handful.
-constexpr std::size_t kMaxBases = 64;
+// could make that explode, real ones have a handful (3 CDNs x 2 is a lot).
+constexpr std::size_t kMaxBases = 16;
 constexpr int kNotProxied = -1;
 
 // One possible base at some level, as the origin means it.
@@ -93,7 +94,8 @@ class Rewriter {
       if (has_local_name(c, u"Location") || has_local_name(c, u"PatchLocation")) {
         rewrite_manifest_text(c);
       } else if (has_local_name(c, u"Period")) {
-        walk(c, bases, Level::period);
+        Contexts unused;
+        walk(c, bases, Level::period, unused);
       }
     }
     finish_anchors(mpd);
@@ -107,10 +109,11 @@ class Rewriter {
     ns_ = e->getNamespaceURI();
     const std::vector<Base> parent = {
         Base{options_.manifest_url, dir_path_of(options_.manifest_url), kNotProxied}};
+    Contexts unused;
     if (has_local_name(e, u"Period")) {
-      walk(e, parent, Level::period);
+      walk(e, parent, Level::period, unused);
     } else if (has_local_name(e, u"AdaptationSet")) {
-      walk(e, parent, Level::adaptation_set);
+      walk(e, parent, Level::adaptation_set, unused);
     } else if (has_local_name(e, u"SegmentList")) {
       segment_information(e, parent);
     } else if (has_local_name(e, u"EventStream")) {
@@ -135,6 +138,19 @@ class Rewriter {
       if (b.anchor == base.anchor && b.origin == base.origin) return;
     bases.push_back(std::move(base));
   }
+
+  // Where the segment addresses of every Representation below a level are
+  // resolved: one entry per distinct (anchor, directory), however many
+  // Representations share it. Not capped like the bases of one level: each
+  // Representation adds at most kMaxBases, and lookups are hashed.
+  struct Contexts {
+    std::vector<Base> list;
+    std::unordered_set<std::string> seen;
+
+    void add(const Base& b) {
+      if (seen.insert(std::to_string(b.anchor) + ' ' + b.dir).second) list.push_back(b);
+    }
+  };
 
   // kNotProxied for URLs the proxy cannot fetch (other schemes): left as they are.
   int new_anchor(DOMElement* element, const std::string& absolute) {
@@ -186,21 +202,21 @@ class Rewriter {
     return out;
   }
 
-  // Period, AdaptationSet or Representation. Returns the bases of the
+  // Period, AdaptationSet or Representation. Adds to `out` the bases of the
   // Representations below (those segment addresses are finally resolved
   // against), or this level's own when there are none.
-  std::vector<Base> walk(DOMElement* e, const std::vector<Base>& parents, Level level) {
+  void walk(DOMElement* e, const std::vector<Base>& parents, Level level, Contexts& out) {
     rewrite_xlink(e);
     std::vector<Base> bases = base_urls(e, parents, false);
     if (bases.empty()) bases = parents;
-    std::vector<Base> leaves;
+    Contexts leaves;
     std::vector<DOMElement*> segment_info;
     for (DOMElement* c = first_child_element(e); c; c = next_sibling_element(c)) {
       if (!same_namespace(c, ns_)) continue;
       if (level == Level::period && has_local_name(c, u"AdaptationSet")) {
-        for (Base& b : walk(c, bases, Level::adaptation_set)) add_base(leaves, std::move(b));
+        walk(c, bases, Level::adaptation_set, leaves);
       } else if (level == Level::adaptation_set && has_local_name(c, u"Representation")) {
-        for (Base& b : walk(c, bases, Level::representation)) add_base(leaves, std::move(b));
+        walk(c, bases, Level::representation, leaves);
       } else if (has_local_name(c, u"SegmentTemplate") || has_local_name(c, u"SegmentList") ||
                  has_local_name(c, u"SegmentBase")) {
         segment_info.push_back(c);
@@ -208,9 +224,10 @@ class Rewriter {
         rewrite_xlink(c);
       }
     }
-    if (leaves.empty()) leaves = bases;
-    for (DOMElement* s : segment_info) segment_information(s, leaves);
-    return leaves;
+    if (leaves.list.empty())
+      for (const Base& b : bases) leaves.add(b);
+    for (DOMElement* s : segment_info) segment_information(s, leaves.list);
+    for (const Base& b : leaves.list) out.add(b);
   }
 
   // SegmentTemplate, SegmentList or SegmentBase with the elements they hold.
