@@ -246,9 +246,8 @@ struct OutputReleaser {
 
 }  // namespace
 
-std::string serialize_xml(DOMDocument* document, const DOMElement* only_children_of) {
+std::string serialize_xml(DOMDocument* document, const DOMElement* unwrap) {
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out.reserve(1024);
   DOMImplementation* impl = ls_implementation();
   std::unique_ptr<DOMLSSerializer, SerializerReleaser> serializer(impl->createLSSerializer());
   std::unique_ptr<DOMLSOutput, OutputReleaser> output(impl->createLSOutput());
@@ -261,16 +260,38 @@ std::string serialize_xml(DOMDocument* document, const DOMElement* only_children
   static const XMLCh utf8[] = {chLatin_U, chLatin_T, chLatin_F, chDash, chDigit_8, chNull};
   output->setEncoding(utf8);
   output->setByteStream(&target);
-  const DOMNode* parent = only_children_of ? static_cast<const DOMNode*>(only_children_of) : document;
-  bool first = true;
-  for (DOMNode* n = parent->getFirstChild(); n; n = n->getNextSibling()) {
+  for (DOMNode* n = document->getFirstChild(); n; n = n->getNextSibling()) {
     if (n->getNodeType() == DOMNode::DOCUMENT_TYPE_NODE) continue;
-    if (!only_children_of && !first) out += '\n';
-    first = false;
-    serializer->write(n, output.get());
+    if (out.back() != '\n') out += '\n';
+    if (n == unwrap) {
+      for (DOMNode* c = n->getFirstChild(); c; c = c->getNextSibling()) serializer->write(c, output.get());
+    } else {
+      serializer->write(n, output.get());
+    }
   }
   if (out.back() != '\n') out += '\n';
   return out;
+}
+
+namespace {
+
+bool is_whitespace_text(const DOMNode* n) {
+  if (!n || n->getNodeType() != DOMNode::TEXT_NODE) return false;
+  for (const XMLCh* p = n->getNodeValue(); p && *p; ++p)
+    if (*p != u' ' && *p != u'\t' && *p != u'\n' && *p != u'\r') return false;
+  return true;
+}
+
+}  // namespace
+
+void insert_indented(DOMElement* parent, DOMNode* node, DOMNode* ref) {
+  if (!ref) {
+    parent->appendChild(node);
+    return;
+  }
+  DOMNode* indent = ref->getPreviousSibling();
+  parent->insertBefore(node, ref);
+  if (is_whitespace_text(indent)) parent->insertBefore(indent->cloneNode(false), ref);
 }
 
 bool has_local_name(const DOMElement* e, std::u16string_view name) {

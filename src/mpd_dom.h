@@ -42,10 +42,14 @@ class ParsedDocument {
 // names the line and column of the first fatal error.
 ParsedDocument parse_xml(std::string_view xml, const ParseLimits& limits);
 
-// UTF-8 with an XML declaration; top-level nodes one per line. When `only_children_of`
-// is given, that element's children are written instead of the whole document
-// (a remote element entity parsed inside a wrapper).
-std::string serialize_xml(xercesc::DOMDocument* document, const xercesc::DOMElement* only_children_of = nullptr);
+// UTF-8 with an XML declaration; top-level nodes one per line. When
+// `unwrap` is given, that element is written as its children alone (a
+// remote element entity parsed inside a wrapper).
+std::string serialize_xml(xercesc::DOMDocument* document, const xercesc::DOMElement* unwrap = nullptr);
+
+// Inserts `node` before `ref` (appends when null), repeating the indentation
+// `ref` had so the output stays as readable as the input.
+void insert_indented(xercesc::DOMElement* parent, xercesc::DOMNode* node, xercesc::DOMNode* ref);
 
 // Convenience for the tree walk.
 bool has_local_name(const xercesc::DOMElement* e, std::u16string_view name);

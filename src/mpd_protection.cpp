@@ -101,13 +101,6 @@ std::optional<std::string> kid_of(const DOMElement* cp) {
   return std::nullopt;
 }
 
-bool is_whitespace_text(const DOMNode* n) {
-  if (!n || n->getNodeType() != DOMNode::TEXT_NODE) return false;
-  for (const XMLCh* p = n->getNodeValue(); p && *p; ++p)
-    if (*p != u' ' && *p != u'\t' && *p != u'\n' && *p != u'\r') return false;
-  return true;
-}
-
 // The prefix bound to the cenc namespace where `e` stands, declaring one on
 // `top` when there is none.
 std::u16string cenc_prefix(DOMElement* e, DOMElement* top) {
@@ -146,10 +139,7 @@ Signal add_if_needed(DOMElement* e, DOMElement* top, const XMLCh* dash_ns) {
   added->setAttribute(u"schemeIdUri", to_xml(kMp4Protection).c_str());
   added->setAttribute(u"value", u"cenc");
   added->setAttributeNS(kCencNs, (prefix + u":default_KID").c_str(), to_xml(*kid).c_str());
-  DOMElement* before = descriptors.front();
-  DOMNode* indent = before->getPreviousSibling();
-  e->insertBefore(added, before);
-  if (is_whitespace_text(indent)) e->insertBefore(indent->cloneNode(false), before);
+  insert_indented(e, added, descriptors.front());
   return Signal::added;
 }
 

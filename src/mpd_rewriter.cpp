@@ -54,25 +54,6 @@ std::string dir_path_of(std::string_view absolute_url) {
   return slash == std::string::npos ? "/" : u.path.substr(0, slash + 1);
 }
 
-bool is_whitespace_text(const DOMNode* n) {
-  if (!n || n->getNodeType() != DOMNode::TEXT_NODE) return false;
-  for (const XMLCh* p = n->getNodeValue(); p && *p; ++p)
-    if (*p != u' ' && *p != u'\t' && *p != u'\n' && *p != u'\r') return false;
-  return true;
-}
-
-// Inserts `node` before `ref`, repeating the indentation `ref` had so the
-// output stays as readable as the input.
-void insert_indented(DOMElement* parent, DOMNode* node, DOMNode* ref) {
-  if (!ref) {
-    parent->appendChild(node);
-    return;
-  }
-  DOMNode* indent = ref->getPreviousSibling();
-  parent->insertBefore(node, ref);
-  if (is_whitespace_text(indent)) parent->insertBefore(indent->cloneNode(false), ref);
-}
-
 class Rewriter {
  public:
   explicit Rewriter(const MpdRewriteOptions& options)

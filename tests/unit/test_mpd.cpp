@@ -351,6 +351,18 @@ BOOST_AUTO_TEST_CASE(remote_period_document_is_rewritten_on_its_own) {
   BOOST_TEST(out.urls_rewritten == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(remote_element_keeps_the_comments_around_it) {
+  MpdRewriteOptions o = options();
+  o.manifest_url = "http://ads.example/break/2.xml";
+  const auto out = rewrite_mpd("\xEF\xBB\xBF<?xml version=\"1.0\"?>\n<!-- ad decision 77 -->\n"
+                               "<Period xmlns=\"urn:mpeg:dash:schema:mpd:2011\"><BaseURL>http://x.example/a/</BaseURL>"
+                               "</Period>\n<!-- end -->\n",
+                               o);
+  BOOST_TEST(out.xml == "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- ad decision 77 -->\n"
+                        "<Period xmlns=\"urn:mpeg:dash:schema:mpd:2011\"><BaseURL>" + media("http://x.example/a/") +
+                        "</BaseURL></Period>\n<!-- end -->\n");
+}
+
 BOOST_AUTO_TEST_CASE(remote_adaptation_set_is_rewritten_on_its_own) {
   MpdRewriteOptions o = options();
   o.manifest_url = "http://origin.example/sets/audio.xml";
