@@ -313,6 +313,20 @@ class Rewriter {
       refuse(t.label, what, "its fields do not parse");
       return;
     }
+    std::uint64_t samples = 0;
+    for (const Node* r : t.truns) {
+      const auto head = read_fields<TrunHead>(buf_.data(), r->box);
+      if (!head) {
+        refuse(t.label, what, "a trun does not parse");
+        return;
+      }
+      samples += head->sample_count;
+    }
+    if (samples != se->sample_count) {
+      refuse(t.label, what, "its sample_count " + std::to_string(se->sample_count) +
+                                " differs from the traf's " + std::to_string(samples) + " samples");
+      return;
+    }
     std::optional<Saiz> saiz;
     if (has_aux) {
       saiz = read_fields<Saiz>(buf_.data(), t.saizs.front()->box);

@@ -489,7 +489,10 @@ BOOST_AUTO_TEST_CASE(ambiguous_iv_size_detected_by_brute_force) {
   put(body, found);
   // Hand-made fragment: moof{mfhd traf{tfhd trun PIFF}} mdat
   Bytes traf = box("tfhd", full(0, 0x020000, Bytes{0, 0, 0, 1}));
-  put(traf, box("trun", full(0, 1, Bytes{0, 0, 0, 0, 0, 0, 0, 0})));
+  Bytes trun;
+  put32(trun, count);
+  put32(trun, 0);  // data_offset (not reached: the conversion is refused)
+  put(traf, box("trun", full(0, 1, trun)));
   put(traf, uuid_box(kPiffSenc, body));
   Bytes moof_body = box("mfhd", full(0, 0, Bytes{0, 0, 0, 1}));
   put(moof_body, box("traf", traf));
@@ -498,6 +501,18 @@ BOOST_AUTO_TEST_CASE(ambiguous_iv_size_detected_by_brute_force) {
   PatchStats s;
   BOOST_TEST(patch(in, with_mode(PiffMode::convert), SIZE_MAX, &s) == in);
   BOOST_TEST(s.passthrough_reason.find("ambiguous") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(piff_sample_count_that_disagrees_with_trun_is_refused) {
+  FragmentSpec spec;
+  spec.tracks = {piff_track(1, 8, false, 4)};
+  Fragment f = make_fragment(spec);
+  // trun says 4 samples; make it say 3 (the PIFF box still has 4 entries).
+  for (const auto& b : all_boxes(f.bytes))
+    if (b.header.type == bm::fourcc("trun")) set32(f.bytes, b.offset + 12, 3);
+  PatchStats s;
+  BOOST_TEST(patch(f.bytes, with_mode(PiffMode::convert), SIZE_MAX, &s) == f.bytes);
+  BOOST_TEST(s.passthrough_reason.find("differs from the traf's 3 samples") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(size_preserving_convert_without_saiz_passes_piff_through) {
