@@ -21,3 +21,7 @@ check_PROGRAMS += bench/mpd_bench
 TESTS += bench/mpd_bench
 bench_mpd_bench_SOURCES = bench/mpd_bench.cpp
 bench_mpd_bench_LDADD = $(CORE_LIBS)
+
+# Corpus, fuzz target and its runner (tests/fuzz/run-fuzz-mpd.sh SECONDS).
+EXTRA_DIST += tests/data/mpd tests/fuzz/fuzz_mpd.cpp tests/fuzz/mpd.dict
+dist_noinst_SCRIPTS += tests/fuzz/run-fuzz-mpd.sh
