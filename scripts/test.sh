@@ -51,30 +51,42 @@ if ! scripts/build.sh; then
   exit 1
 fi
 
-echo "== unit tests (make check)"
+echo "== make check (Boost.Test unit tests and quick script tests)"
 (cd build && make -j"$(nproc)" check >/dev/null 2>&1)
-for log in build/tests/unit/*.log; do
-  [ -f "$log" ] || continue
-  name=$(basename "$log" .log)
-  sed 's/^/  /' "$log" | grep -E 'error|failed|passed|Test module' || true
-  ok=$(grep -oE '[0-9]+ test cases? out of [0-9]+ passed' "$log" | grep -oE '^[0-9]+' | head -1)
-  bad=$(grep -oE '[0-9]+ test cases? out of [0-9]+ failed' "$log" | grep -oE '^[0-9]+' | head -1)
-  bad_aborted=$(grep -oE '[0-9]+ test cases? out of [0-9]+ (was|were) aborted' "$log" | grep -oE '^[0-9]+' | head -1)
-  if [ -z "$ok$bad" ]; then
-    note_fail "$name: crashed or printed no Boost.Test report"
-    continue
+# Count what each test program ran: Boost.Test cases from its short report,
+# PASS:/FAIL: lines from script tests, else the program's own result.
+while IFS= read -r trs; do
+  log=${trs%.trs}.log
+  name=${trs#build/}
+  name=${name%.trs}
+  result=$(sed -n 's/^:test-result: //p' "$trs" | head -1)
+  echo "  $result: $name"
+  if grep -q 'Test module .* has \(passed\|failed\)' "$log" 2>/dev/null; then
+    ok=$(grep -oE '[0-9]+ test cases? out of [0-9]+ passed' "$log" | grep -oE '^[0-9]+' | head -1)
+    bad=$(grep -oE '[0-9]+ test cases? out of [0-9]+ (failed|aborted|were aborted|was aborted)' "$log" |
+          awk '{s += $1} END {print s + 0}')
+    passed=$((passed + ${ok:-0}))
+    if [ "${bad:-0}" -gt 0 ]; then
+      failed=$((failed + bad)); failures+=("$name: $bad test case(s) failed")
+    elif [ "$result" != PASS ]; then
+      note_fail "$name: $result"
+    fi
+  elif grep -qE '^(PASS|FAIL): ' "$log" 2>/dev/null; then
+    count_checks "$name" "$log" "$([ "$result" = PASS ] && echo 0 || echo 1)"
+  else
+    case "$result" in
+      PASS) passed=$((passed + 1)) ;;
+      SKIP) echo "  (skipped: $name)" ;;
+      *) note_fail "$name: $result"; sed 's/^/    /' "$log" | tail -20 ;;
+    esac
   fi
-  passed=$((passed + ${ok:-0}))
-  failed=$((failed + ${bad:-0} + ${bad_aborted:-0}))
-  [ -n "$bad" ] && failures+=("$name: $bad test case(s) failed")
-done
+done < <(find build -name '*.trs' | sort)
 
 for t in tests/e2e/test_*.py; do
   run_suite "e2e-$(basename "$t" .py)" python3 "$t"
 done
-[ -x tests/fixtures/verify-fixtures.sh ] && run_suite fixtures tests/fixtures/verify-fixtures.sh
-[ -x tests/e2e/check_convert.sh ] && run_suite convert tests/e2e/check_convert.sh
-[ -x tests/fuzz/run-all.sh ] && run_suite fuzz tests/fuzz/run-all.sh
+run_suite convert python3 tests/e2e/check_convert.py
+run_suite fuzz tests/fuzz/run-all.sh
 [ -x scripts/package-test.sh ] && run_suite package scripts/package-test.sh
 [ -x tests/browser/run.sh ] && run_suite browser tests/browser/run.sh
 
