@@ -138,27 +138,11 @@ bool parse_bool(const std::string& text) {
 
 const char* bool_text(bool b) { return b ? "true" : "false"; }
 
-// The spelling is the configuration's contract with operators, so it lives
-// here rather than being borrowed from the patcher.
-struct PiffModeName {
-  const char* name;
-  PiffMode mode;
-};
-const PiffModeName kPiffModes[] = {{"off", PiffMode::off},
-                                   {"free", PiffMode::free},
-                                   {"uuid-free", PiffMode::uuid_free},
-                                   {"convert", PiffMode::convert},
-                                   {"auto", PiffMode::automatic}};
-
-const char* piff_mode_name(PiffMode m) {
-  for (const auto& p : kPiffModes)
-    if (p.mode == m) return p.name;
-  return "auto";
-}
+// One spelling for the configuration and dashpiff-patch: the engine's.
+const char* piff_mode_name(PiffMode m) { return to_string(m); }
 
 PiffMode parse_piff(const std::string& text) {
-  for (const auto& p : kPiffModes)
-    if (text == p.name) return p.mode;
+  if (const auto mode = parse_piff_mode(text)) return *mode;
   throw BadValue{invalid(text, "off, free, uuid-free, convert, auto")};
 }
 
