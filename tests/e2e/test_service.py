@@ -179,6 +179,27 @@ def range_request_reaches_origin_and_206_comes_back(stack):
 
 
 @check
+def range_starting_on_a_moof_is_patched_and_other_ranges_pass_untouched(stack):
+    proxy_url, origin_url = proxied_and_origin_segments(stack, "cenc-piff")[-1]
+    _, _, whole = fetch(origin_url)
+    moof = bmff.find(whole, b"moof")[0][2]
+    piff = sorted(piff_senc_type_offsets(whole))
+    expect(piff and moof < piff[0], "fixture has no PIFF box after its moof")
+    status, headers, part = fetch(proxy_url, headers={"Range": f"bytes={moof}-"})
+    expect(status == 206 and headers["Content-Range"] == f"bytes {moof}-{len(whole) - 1}/{len(whole)}",
+           f"{status} {headers.get('Content-Range')}")
+    expect(len(part) == len(whole) - moof, "range length changed")
+    expected = bytearray(whole[moof:])
+    for o in piff:
+        expected[o - moof:o - moof + 4] = b"free"
+    expect(part == bytes(expected), "range from the moof not patched exactly at the PIFF box types")
+    mdat = bmff.find(whole, b"mdat")[0]
+    start = mdat[2] + mdat[4] + 3
+    status, _, inner = fetch(proxy_url, headers={"Range": f"bytes={start}-{start + 999}"})
+    expect(status == 206 and inner == whole[start:start + 1000], "a range inside mdat was changed")
+
+
+@check
 def origin_status_and_cache_headers_reach_client(stack):
     status, headers, body = fetch(stack.front_url + "/media/" + enc(stack.origin_url + "/streams/") + "/does-not-exist.m4s")
     expect(status == 404, f"origin 404 answered {status}")
