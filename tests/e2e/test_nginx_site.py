@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from dashpiff_stack import TOP, Nginx, Stack, fetch, free_port  # noqa: E402
+from codec import enc  # noqa: E402
 from harness import check, expect, run  # noqa: E402
 import bmff  # noqa: E402
 
@@ -58,10 +59,7 @@ class Sites:
         self.cached.start(self.cached_port)
 
     def segment_path(self, prefix="/streams/"):
-        base = self.stack.origin_url + prefix + "cenc-piff/"
-        for a, b in (("!", "!!"), (":", "!0"), ("/", "!1"), ("#", "!2"), ("~", "!3"), ("?", "!4")):
-            base = base.replace(a, b)
-        return "/media/" + base + "/seg-0-2.m4s"
+        return "/media/" + enc(self.stack.origin_url + prefix + "cenc-piff/") + "/seg-0-2.m4s"
 
     def stop(self):
         self.plain.stop()

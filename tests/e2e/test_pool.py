@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from dashpiff_stack import BUILD, TOP, Stack, fetch, wait_for  # noqa: E402
+from codec import enc  # noqa: E402
 from harness import check, expect, run  # noqa: E402
 import bmff  # noqa: E402
 
@@ -52,12 +53,6 @@ class PoolStack(Stack):
 
 
 # --- helpers -----------------------------------------------------------------
-
-def enc(url):
-    """SPEC §2 codec, written independently of the C++ one."""
-    for a, b in (("!", "!!"), (":", "!0"), ("/", "!1"), ("#", "!2"), ("~", "!3"), ("?", "!4")):
-        url = url.replace(a, b)
-    return url
 
 
 def media_url(stack, name, origin_prefix=""):

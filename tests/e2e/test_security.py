@@ -12,13 +12,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from dashpiff_stack import Stack, fetch  # noqa: E402
+from codec import enc  # noqa: E402
 from harness import check, expect, run  # noqa: E402
-
-
-def enc(url):
-    for a, b in (("!", "!!"), (":", "!0"), ("/", "!1"), ("#", "!2"), ("~", "!3"), ("?", "!4")):
-        url = url.replace(a, b)
-    return url
 
 
 class Stacks:

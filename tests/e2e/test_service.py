@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from dashpiff_stack import Stack, fetch, free_port  # noqa: E402
+from codec import enc  # noqa: E402
 from harness import check, expect, run  # noqa: E402
 import bmff  # noqa: E402
 import mpd  # noqa: E402
@@ -34,13 +35,6 @@ def proxied_and_origin_segments(stack, stream):
     direct = mpd.segment_urls(original, origin_mpd_url)
     expect(len(proxied) == len(direct) and proxied, f"segment lists differ: {len(proxied)} vs {len(direct)}")
     return [(p[2], d[2]) for p, d in zip(proxied, direct)]
-
-
-def enc(url):
-    """SPEC §2 codec, written independently of the C++ one."""
-    for a, b in (("!", "!!"), (":", "!0"), ("/", "!1"), ("#", "!2"), ("~", "!3"), ("?", "!4")):
-        url = url.replace(a, b)
-    return url
 
 
 def piff_senc_type_offsets(data):
