@@ -84,7 +84,14 @@ std::optional<CutUrl> cut_url(std::string_view absolute_url, bool is_template) {
   std::size_t cut = path.rfind('/');
   if (is_template) {
     const auto dollar = path.find('$');
-    if (dollar != std::string::npos) cut = path.rfind('/', dollar);
+    if (dollar != std::string::npos) {
+      cut = path.rfind('/', dollar);
+      // The one string-valued identifier could be substituted with "" or
+      // "/x": a rest starting with it would then read as path-absolute. One
+      // plain segment in front keeps it relative.
+      const bool id_first = path.compare(dollar, 18, "$RepresentationID$") == 0;
+      if (id_first && cut != std::string::npos && cut + 1 == dollar && cut > 0) cut = path.rfind('/', cut - 1);
+    }
   }
   if (cut == std::string::npos) {  // a path without '/' cannot follow an authority; be safe anyway
     out.dir = "/";

@@ -52,7 +52,8 @@ std::string common_dir(std::string_view a, std::string_view b);
 // fragment is dropped because it never reaches a server). For segment
 // templates the cut comes before the first '$' of the path, so that values
 // substituted by the player land in the plain part, never inside the encoded
-// one. nullopt for URLs the proxy cannot fetch (other schemes, no host).
+// one, and never first in it. nullopt for URLs the proxy cannot fetch (other
+// schemes, no host).
 struct CutUrl {
   std::string origin;
   std::string dir;

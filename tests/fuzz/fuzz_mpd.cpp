@@ -2,7 +2,9 @@
 //  - no crash, no sanitizer report, only MpdError escapes;
 //  - the same input and options give the same bytes;
 //  - what the rewriter writes is itself accepted by the rewriter (well-formed,
-//    still an MPD or remote element), and the second pass is as deterministic.
+//    still an MPD or remote element), and the second pass is as deterministic;
+//  - for an MPD, every request a player would make from the rewrite reaches
+//    the origin URL the original meant (tests/unit/mpd_player_model.h).
 // The first input byte picks the options (token carried or not, a manifest
 // query, the cenc descriptor, a deep or shallow manifest URL); the rest is the document.
 #include <cstdint>
@@ -11,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "mpd_player_model.h"
 #include "mpd_rewriter.h"
 
 namespace {
@@ -59,5 +62,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fail("output refused when fed back", std::string(e.what()) + "\n" + first);
   }
   if (dashpiff::rewrite_mpd(first, options).xml != second) fail("second pass not deterministic", second);
+
+  if (first.find("MPD") == std::string::npos) return 0;
+  dashpiff::test::Verdict verdict;
+  try {
+    verdict = dashpiff::test::compare_with_origin(xml, first, options);
+  } catch (const std::exception&) {
+    return 0;  // the model's own parser refused it (not an MPD root, say)
+  }
+  if (!verdict.problems.empty()) fail("rewrite leads elsewhere than the original", verdict.problems.front() + "\n" + first);
   return 0;
 }

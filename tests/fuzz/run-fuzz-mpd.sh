@@ -18,15 +18,18 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${2:-$(mktemp -d /tmp/dashpiff-fuzz-mpd.XXXXXX)}
 mkdir -p "$build/corpus" "$build/seeds"
 
-# The rewriter's sources and the core helpers it uses, linked directly.
+# The rewriter's sources, the core helpers it uses and the player model that
+# judges it, linked directly.
 sources=""
-for f in "$top"/src/mpd_*.cpp "$top/src/url_codec.cpp" "$top/src/uri.cpp"; do sources="$sources $f"; done
+for f in "$top"/src/mpd_*.cpp "$top/src/url_codec.cpp" "$top/src/uri.cpp" "$top/tests/unit/mpd_player_model.cpp"; do
+  sources="$sources $f"
+done
 
 CXX=${CXX:-clang++}
 echo "building fuzz_mpd with $CXX in $build" >&2
 # shellcheck disable=SC2086
 $CXX -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I"$top/src" "$top/tests/fuzz/fuzz_mpd.cpp" $sources -lxerces-c -o "$build/fuzz_mpd"
+  -I"$top/src" -I"$top/tests/unit" "$top/tests/fuzz/fuzz_mpd.cpp" $sources -lxerces-c -o "$build/fuzz_mpd"
 
 # Seeds: every corpus document under each option byte worth starting from.
 n=0

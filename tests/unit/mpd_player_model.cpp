@@ -26,7 +26,13 @@ constexpr char16_t kModelNs[] = u"urn:dashpiff:test:player-model";
 struct Alt {
   std::string url;
   std::string query;
+  bool unfetchable = false;  // some BaseURL on the way is not http(s)
 };
+
+bool is_http(const std::string& url) {
+  const Uri u = Uri::parse(url);
+  return (u.scheme == "http" || u.scheme == "https") && !u.host().empty();
+}
 
 bool is_relative_path(const std::string& ref) {
   const Uri u = Uri::parse(ref);
@@ -122,8 +128,9 @@ class Model {
   }
 
  private:
-  void add(PlayerRequest::Kind kind, std::string key, std::string url, std::string document_query) {
-    out_.push_back(PlayerRequest{kind, std::move(key), std::move(url), std::move(document_query)});
+  void add(PlayerRequest::Kind kind, std::string key, std::string url, std::string document_query,
+           bool unfetchable_base = false) {
+    out_.push_back(PlayerRequest{kind, std::move(key), std::move(url), std::move(document_query), unfetchable_base});
   }
 
   // Spliced-in remote elements remember the query of the document they came from.
@@ -142,7 +149,15 @@ class Model {
     DOMNodeList* all = doc->getElementsByTagNameNS(u"*", u"*");
     for (XMLSize_t i = 0; i < all->getLength(); ++i) {
       auto* e = static_cast<DOMElement*>(all->item(i));
-      if (e->getAttributeNodeNS(kXlinkNs, u"href")) linked.push_back(e);
+      // The elements 23009-1 allows to be remote, where it allows them;
+      // players ignore xlink anywhere else.
+      const DOMNode* parent = e->getParentNode();
+      const bool in_period = named(parent, u"Period");
+      const bool remote = (named(e, u"Period") && named(parent, u"MPD")) ||
+                          (named(e, u"AdaptationSet") && in_period) || (named(e, u"EventStream") && in_period) ||
+                          (named(e, u"SegmentList") && (in_period || named(parent, u"AdaptationSet") ||
+                                                        named(parent, u"Representation")));
+      if (remote && e->getAttributeNodeNS(kXlinkNs, u"href")) linked.push_back(e);
     }
     int n = 0;
     for (DOMElement* e : linked) {
@@ -178,7 +193,9 @@ class Model {
     for (const Alt& parent : parents) {
       for (const DOMElement* b : base_urls) {
         const std::string ref = trim(utf8(b->getTextContent()));
-        out.push_back(Alt{resolve_uri(parent.url, ref), is_relative_path(ref) ? parent.query : document_query_of(b)});
+        std::string url = resolve_uri(parent.url, ref);
+        const bool unfetchable = parent.unfetchable || !is_http(url);
+        out.push_back(Alt{std::move(url), is_relative_path(ref) ? parent.query : document_query_of(b), unfetchable});
       }
     }
     return out;
@@ -196,13 +213,14 @@ class Model {
     for (std::size_t alt = 0; alt < alternatives.size(); ++alt) {
       const std::string& base = alternatives[alt].url;
       const std::string& base_query = alternatives[alt].query;
+      const bool unfetchable = alternatives[alt].unfetchable;
       const std::string suffix = "#" + std::to_string(alt);
       auto request = [&](const std::string& where, const DOMElement* holder, const XMLCh* value) {
         const std::string v = trim(substitute_template(utf8(value), id, bandwidth));
         add(PlayerRequest::Kind::media, key + "." + where + suffix, resolve_uri(base, v),
-            is_relative_path(v) ? base_query : document_query_of(holder));
+            is_relative_path(v) ? base_query : document_query_of(holder), unfetchable);
       };
-      if (!addressed) add(PlayerRequest::Kind::media, key + ".BaseURL" + suffix, base, base_query);
+      if (!addressed) add(PlayerRequest::Kind::media, key + ".BaseURL" + suffix, base, base_query, unfetchable);
       for (std::size_t l = 0; l < levels.size(); ++l) {
         for (const std::u16string_view type : {u"SegmentTemplate", u"SegmentList", u"SegmentBase"}) {
           for (const DOMElement* s : children(levels[l], type)) {
@@ -216,7 +234,7 @@ class Model {
             for (const DOMElement* u : children(s, u"SegmentURL")) {
               const std::string at = where + ".SegmentURL" + std::to_string(n++);
               if (u->getAttributeNode(u"media")) request(at + "@media", u, u->getAttribute(u"media"));
-              else add(PlayerRequest::Kind::media, key + "." + at + "@base" + suffix, base, base_query);
+              else add(PlayerRequest::Kind::media, key + "." + at + "@base" + suffix, base, base_query, unfetchable);
               if (u->getAttributeNode(u"index")) request(at + "@index", u, u->getAttribute(u"index"));
             }
           }
@@ -288,7 +306,9 @@ std::string substitute_template(std::string_view text, std::string_view represen
     else if (name == "SubNumber") value = "1";
     else value = "$" + std::string(inner) + "$";
     if (format.size() > 3 && format[1] == '0' && format.back() == 'd') {
-      const auto width = static_cast<std::size_t>(std::stoi(std::string(format.substr(2, format.size() - 3))));
+      std::size_t width = 0;
+      for (char c : format.substr(2, format.size() - 3))
+        width = (c >= '0' && c <= '9') ? std::min<std::size_t>(width * 10 + static_cast<std::size_t>(c - '0'), 64) : 0;
       if (value.size() < width) value.insert(0, width - value.size(), '0');
     }
     out += value;
@@ -296,6 +316,19 @@ std::string substitute_template(std::string_view text, std::string_view represen
   }
   return out;
 }
+
+namespace {
+
+// Spellings a server cannot tell apart: "http://h?q" and "http://h/?q"
+// (RFC 3986 §6.2.3), "x?" and "x".
+std::string same_request(const std::string& url) {
+  Uri u = Uri::parse(url);
+  if (u.authority && u.path.empty()) u.path = "/";
+  if (u.query && u.query->empty()) u.query.reset();
+  return u.str();
+}
+
+}  // namespace
 
 std::string proxy_manifest_url(const MpdRewriteOptions& options) {
   std::string url = "http://proxy.test" + options.mpd_prefix + encode_url(options.manifest_url);
@@ -336,15 +369,32 @@ Verdict compare_with_origin(std::string_view original, std::string_view rewritte
       verdict.problems.push_back("request " + std::to_string(i) + ": key " + want.key + " vs " + got.key);
       continue;
     }
-    std::string origin = want.url;
-    const auto own = Uri::parse(want.url).query;
+    // Under a BaseURL no player can fetch from, nothing is promised (the
+    // rewrite's path-absolute addresses would take that base's scheme).
+    if (want.unfetchable_base) continue;
+    // Addresses the proxy cannot fetch (other schemes, no host) stay as they are.
+    const Uri wanted = Uri::parse(want.url);
+    if ((wanted.scheme != "http" && wanted.scheme != "https") || wanted.host().empty()) {
+      if (got.url != want.url) verdict.problems.push_back(want.key + ": " + want.url + " became " + got.url);
+      continue;
+    }
+    // A representation without any address but the MPD's own URL is no media
+    // (the rewrite points it at the MPD's directory instead).
+    if (want.url == origin_document) continue;
+    // Fragments never reach a server.
+    Uri without_fragment = wanted;
+    without_fragment.fragment.reset();
+    std::string origin = without_fragment.str();
+    const auto own = wanted.query;
     const bool carry = options.carry_query && !want.document_query.empty();
     if (carry && want.kind == PlayerRequest::Kind::media) {
-      origin = strip_query(want.url) + "?" + want.document_query + (own ? "&" + *own : "");
+      origin = strip_query(origin) + "?" + want.document_query + (own ? "&" + *own : "");
     } else if (carry && !own) {
       origin += "?" + want.document_query;
     }
-    const auto reached = origin_request_for(got.url);
+    auto reached = origin_request_for(got.url);
+    origin = same_request(origin);
+    if (reached) reached = same_request(*reached);
     ++verdict.checked;
     if (!reached) {
       verdict.problems.push_back(want.key + ": " + got.url + " does not go through the proxy");

@@ -25,6 +25,8 @@ struct PlayerRequest {
   // holds the absolute reference this request hangs from: what token-mode
   // pass is expected to carry along.
   std::string document_query;
+  // Resolved under a BaseURL that is not http(s): no player request.
+  bool unfetchable_base = false;
 };
 
 // Returns the text of the remote element entity at an absolute URL, or

@@ -230,12 +230,24 @@ BOOST_AUTO_TEST_CASE(absolute_segment_template_goes_through_the_proxy_with_ident
           " index=\"http://cdn.example/live/idx/$RepresentationID$.sidx\" duration=\"2\"/>"
           "<Representation id=\"v1\" bandwidth=\"800000\"/></AdaptationSet></Period>"),
       options());
-  // Cut before the first identifier: substituted values never land inside the encoded part.
-  BOOST_TEST(out.find("media=\"" + media("http://cdn.example/live/") + "$RepresentationID$/chunk-$Number%05d$.m4s?x=$Time$\"") !=
+  // Cut before the first identifier, and one segment earlier for
+  // $RepresentationID$: substituted values never land inside the encoded
+  // part, nor first in the plain one.
+  BOOST_TEST(out.find("media=\"" + media("http://cdn.example/") + "live/$RepresentationID$/chunk-$Number%05d$.m4s?x=$Time$\"") !=
              std::string::npos);
-  BOOST_TEST(out.find("initialization=\"" + media("https://cdn.example/live/") + "$RepresentationID$/$Bandwidth$/init.mp4\"") !=
+  BOOST_TEST(out.find("initialization=\"" + media("https://cdn.example/") + "live/$RepresentationID$/$Bandwidth$/init.mp4\"") !=
              std::string::npos);
-  BOOST_TEST(out.find("index=\"" + media("http://cdn.example/live/idx/") + "$RepresentationID$.sidx\"") !=
+  BOOST_TEST(out.find("index=\"" + media("http://cdn.example/live/") + "idx/$RepresentationID$.sidx\"") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_representation_id_cannot_turn_the_rest_path_absolute) {
+  const std::string out = rewrite_checked(
+      mpd("<Period><AdaptationSet mimeType=\"video/mp4\">"
+          "<SegmentTemplate media=\"http://cdn.example/live/$RepresentationID$/$Number$.m4s\" duration=\"2\"/>"
+          "<Representation id=\"\" bandwidth=\"1\"/></AdaptationSet></Period>"),
+      options());
+  BOOST_TEST(out.find("media=\"" + media("http://cdn.example/") + "live/$RepresentationID$/$Number$.m4s\"") !=
              std::string::npos);
 }
 
@@ -280,7 +292,7 @@ BOOST_AUTO_TEST_CASE(bitstream_switching_addresses_are_rewritten) {
           "<BitstreamSwitching sourceURL=\"http://cdn.example/bs/all.mp4\"/></SegmentTemplate>"
           "<Representation id=\"v1\" bandwidth=\"1\"/></AdaptationSet></Period>"),
       options());
-  BOOST_TEST(out.find("bitstreamSwitching=\"" + media("http://cdn.example/bs/") + "$RepresentationID$.mp4\"") !=
+  BOOST_TEST(out.find("bitstreamSwitching=\"" + media("http://cdn.example/") + "bs/$RepresentationID$.mp4\"") !=
              std::string::npos);
   BOOST_TEST(out.find("sourceURL=\"" + media("http://cdn.example/bs/") + "all.mp4\"") != std::string::npos);
 }

@@ -113,11 +113,17 @@ BOOST_AUTO_TEST_CASE(directory_helpers) {
   BOOST_TEST(common_dir("/x/", "/y/") == "/");
 }
 
-BOOST_AUTO_TEST_CASE(urls_are_cut_before_the_first_template_identifier) {
+BOOST_AUTO_TEST_CASE(urls_are_cut_before_the_first_template_identifier_and_a_plain_segment_before_the_id) {
   const auto t = cut_url("http://cdn.example:8080/live/$RepresentationID$/seg-$Number$.m4s?t=$Time$", true);
   BOOST_TEST(t->origin == "http://cdn.example:8080");
-  BOOST_TEST(t->dir == "/live/");
-  BOOST_TEST(t->rest == "$RepresentationID$/seg-$Number$.m4s?t=$Time$");
+  BOOST_TEST(t->dir == "/");
+  BOOST_TEST(t->rest == "live/$RepresentationID$/seg-$Number$.m4s?t=$Time$");
+  const auto n = cut_url("http://cdn.example/live/v1/$Number$.m4s", true);
+  BOOST_TEST(n->dir == "/live/v1/");
+  BOOST_TEST(n->rest == "$Number$.m4s");
+  const auto root = cut_url("http://cdn.example/$RepresentationID$.m4s", true);
+  BOOST_TEST(root->dir == "/");
+  BOOST_TEST(root->rest == "$RepresentationID$.m4s");
   const auto plain = cut_url("https://h/a/b/file.mp4?x=1#frag", false);
   BOOST_TEST(plain->dir == "/a/b/");
   BOOST_TEST(plain->rest == "file.mp4?x=1");
