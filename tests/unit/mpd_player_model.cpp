@@ -280,7 +280,9 @@ std::optional<std::string> origin_request_for(std::string_view proxy_url, std::s
   std::string query = base.query.value_or("");
   base.query.reset();
   if (u.query) query += (query.empty() ? "" : "&") + *u.query;
-  std::string url = resolve_uri(base.str(), path.substr(slash + 1));
+  // The rest is a path, never a scheme: a first segment like "a:b" must not
+  // read as one (RFC 3986 §4.2), hence the "./".
+  std::string url = resolve_uri(base.str(), "./" + path.substr(slash + 1));
   if (!query.empty()) url += "?" + query;
   return url;
 }

@@ -297,6 +297,20 @@ BOOST_AUTO_TEST_CASE(bitstream_switching_addresses_are_rewritten) {
   BOOST_TEST(out.find("sourceURL=\"" + media("http://cdn.example/bs/") + "all.mp4\"") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(segment_name_that_looks_like_a_scheme_stays_a_path) {
+  // "live2026-11-27T10:00:00Z.m4s" parses as scheme "live2026-11-27t10" if
+  // read as a URI reference; the router must resolve the rest as "./" + rest.
+  const std::string out = rewrite_checked(
+      mpd("<Period><AdaptationSet mimeType=\"video/mp4\"><Representation id=\"v\" bandwidth=\"1\">"
+          "<SegmentList duration=\"2\"><SegmentURL media=\"http://cdn.example/x/live2026-11-27T10:00:00Z.m4s\"/>"
+          "</SegmentList></Representation></AdaptationSet></Period>"),
+      options());
+  BOOST_TEST(out.find("media=\"" + media("http://cdn.example/x/") + "live2026-11-27T10:00:00Z.m4s\"") !=
+             std::string::npos);
+  BOOST_TEST(test::origin_request_for("http://proxy.test" + media("http://cdn.example/x/") + "live2026-11-27T10:00:00Z.m4s")
+                 .value() == "http://cdn.example/x/live2026-11-27T10:00:00Z.m4s");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(manifest_addresses)
