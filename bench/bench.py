@@ -468,12 +468,12 @@ def main():
     args.connections = args.connections or ([8, 64] if args.quick else [1, 8, 64])
     args.ttfb_reps = args.ttfb_reps or (5 if args.quick else 9)
 
-    started = time.monotonic()
     bench = Bench(args)
     if not os.access(bench.binary, os.X_OK):
         sys.exit(f"bench: {bench.binary} not built (set DASHPIFF_BUILD to an optimised build directory)")
     if args.wait_quiet:
         wait_quiet(args.wait_quiet)
+    started = time.monotonic()
     machine = machine_info(bench.build)
     stream_root = stream.ensure_stream(bench.build, log=log)
     log(f"stream: {stream_root}")
