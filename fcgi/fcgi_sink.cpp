@@ -1,6 +1,10 @@
 #include "fcgi_sink.h"
 
+#include <sys/uio.h>
+
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <string>
 
@@ -26,7 +30,51 @@ std::string header_name(std::string_view cgi) {
   return name;
 }
 
+// FastCGI 1.0 §3.3: version, type, request id, content length, padding.
+constexpr unsigned char kFcgiVersion = 1;
+constexpr unsigned char kFcgiStdout = 6;
+constexpr std::size_t kMaxRecord = 65528;  // under 65535, a multiple of 8: no padding needed
+
+bool write_all(int fd, iovec* iov, int count) {
+  while (count > 0) {
+    const ssize_t n = ::writev(fd, iov, count);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;  // EPIPE/ECONNRESET: the web server side went away
+    }
+    auto left = static_cast<std::size_t>(n);
+    while (count > 0 && left >= iov->iov_len) {
+      left -= iov->iov_len;
+      ++iov;
+      --count;
+    }
+    if (count > 0) {
+      iov->iov_base = static_cast<char*>(iov->iov_base) + left;
+      iov->iov_len -= left;
+    }
+  }
+  return true;
+}
+
 }  // namespace
+
+bool write_stdout_records(int fd, int request_id, std::string_view data) {
+  while (!data.empty()) {
+    const std::size_t n = std::min(data.size(), kMaxRecord);
+    unsigned char header[8] = {kFcgiVersion,
+                               kFcgiStdout,
+                               static_cast<unsigned char>((request_id >> 8) & 0xff),
+                               static_cast<unsigned char>(request_id & 0xff),
+                               static_cast<unsigned char>((n >> 8) & 0xff),
+                               static_cast<unsigned char>(n & 0xff),
+                               0,
+                               0};
+    iovec iov[2] = {{header, sizeof header}, {const_cast<char*>(data.data()), n}};
+    if (!write_all(fd, iov, 2)) return false;
+    data.remove_prefix(n);
+  }
+  return true;
+}
 
 void FcgiSink::begin(int status, const Headers& headers) {
   if (started_) return;
@@ -42,10 +90,11 @@ void FcgiSink::begin(int status, const Headers& headers) {
 
 bool FcgiSink::write(std::string_view chunk) {
   if (failed_ || aborted_) return false;
-  // Flushing per chunk is what lets nginx (fastcgi_buffering off) pass each
-  // chunk on at once: time to first byte stays that of the origin.
-  if (FCGX_PutStr(chunk.data(), static_cast<int>(chunk.size()), request_.out) < 0 ||
-      FCGX_FFlush(request_.out) < 0)
+  // libfcgi would copy the body through its 8 KiB stream buffer and send
+  // 8 KiB records; writing FCGI_STDOUT records straight to the connection
+  // sends each chunk as it came, in records of up to 64 KiB, header and data
+  // in one writev. Whatever libfcgi still holds (the head) goes first.
+  if (FCGX_FFlush(request_.out) < 0 || !write_stdout_records(request_.ipcFd, request_.requestId, chunk))
     failed_ = true;
   return !failed_;
 }

@@ -26,6 +26,10 @@ class FcgiSink final : public ResponseSink {
   bool aborted_ = false;
 };
 
+// Writes `data` as FCGI_STDOUT records of request `request_id` straight to
+// the connection `fd`. False when the peer has gone.
+bool write_stdout_records(int fd, int request_id, std::string_view data);
+
 // Fills a plain Request from the FastCGI parameters and stdin.
 Request to_request(FCGX_Request& request, std::size_t max_body);
 
