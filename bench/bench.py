@@ -14,6 +14,7 @@ import datetime
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -164,18 +165,28 @@ class Bench:
                                        directives=self.args.baseline_directives)
         self.stack = dashpiff_stack.Stack(args=[], origin_root=stream_root, front_extra=extra,
                                           slow_rate=SLOW_RATE)
-        # Stack picks the origin port itself; the baseline upstream needs it.
-        patch_file(self.stack.front.conf, ORIGIN_PORT_MARK, str(self.stack.origin_port))
-        # As deployed (Debian's nginx.conf): one nginx worker per core.
-        if self.args.front_workers != "1":
-            patch_file(self.stack.front.conf, "worker_processes 1;",
-                       f"worker_processes {self.args.front_workers};")
-        self.stack.origin.start(self.stack.origin_port)
-        self.stack.front.start(self.stack.front_port)
-        dashpiff_stack.wait_for(lambda: dashpiff_stack.port_open(self.baseline_port), what="baseline server")
+        try:
+            # Stack picks the origin port itself; the baseline upstream needs it.
+            patch_file(self.stack.front.conf, ORIGIN_PORT_MARK, str(self.stack.origin_port))
+            # As deployed (Debian's nginx.conf): one nginx worker per core.
+            if self.args.front_workers != "1":
+                patch_file(self.stack.front.conf, "worker_processes 1;",
+                           f"worker_processes {self.args.front_workers};")
+            self.stack.origin.start(self.stack.origin_port)
+            self.stack.front.start(self.stack.front_port)
+            dashpiff_stack.wait_for(lambda: dashpiff_stack.port_open(self.baseline_port), what="baseline server")
+        except Exception:
+            self.cleanup()
+            raise
         self.base_url = f"http://127.0.0.1:{self.baseline_port}"
         self.front_url = self.stack.front_url
         self.origin_url = self.stack.origin_url
+
+    def cleanup(self):
+        """Stops whatever of the stack runs and removes the scratch files."""
+        self.stack.stop()
+        self.stack.cleanup()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def start_pool(self, mode):
         self.stack.start_fcgi(["--piff-mode", mode] + self.args.fcgi_arg)
@@ -498,7 +509,7 @@ def main():
         log("failed; dashpiff log tail:\n" + bench.stack.log_text()[-3000:])
         raise
     finally:
-        bench.stack.stop()
+        bench.cleanup()
 
     def mean_size(rep):
         names = stream.segment_names(stream_root, rep)

@@ -82,8 +82,7 @@ def main():
         b.stop_pool()
     finally:
         dashpiff_stack.BUILD = real_build
-        b.stack.stop()
-        b.stack.cleanup()
+        b.cleanup()
     profiles = sorted(glob.glob(os.path.join(out, "callgrind.out.*")), key=os.path.getsize)
     if not profiles:
         sys.exit("profile: callgrind wrote nothing")
