@@ -57,7 +57,7 @@ bool Worker::recycle_due() {
 
 void Worker::accept_loop() {
   OriginClient origin(config_.origin);
-  const Router router(config_, metrics_);
+  Router router(config_, metrics_);
 
   Fd ep(::epoll_create1(EPOLL_CLOEXEC));
   if (ep.get() < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");

@@ -179,11 +179,16 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
   options.add_cenc_protection = ctx.config.piff_mode == PiffMode::convert;
   options.max_bytes = ctx.config.max_manifest_bytes;
   MpdRewriteResult rewritten;
-  try {
-    rewritten = rewrite_mpd(got.body, options);
-  } catch (const MpdError& e) {
-    ctx.fail(502, std::string("origin MPD refused: ") + e.what());
-    return;
+  if (auto cached = ctx.rewrites.find(got.body, options)) {
+    rewritten = std::move(*cached);
+  } else {
+    try {
+      rewritten = rewrite_mpd(got.body, options);
+    } catch (const MpdError& e) {
+      ctx.fail(502, std::string("origin MPD refused: ") + e.what());
+      return;
+    }
+    ctx.rewrites.store(got.body, options, rewritten);
   }
   ctx.metrics.manifests_rewritten.fetch_add(1, std::memory_order_relaxed);
   ctx.note = std::to_string(rewritten.urls_rewritten) + " urls rewritten";

@@ -11,18 +11,20 @@
 #include "http.h"
 #include "metrics.h"
 #include "origin_client.h"
+#include "rewrite_cache.h"
 
 namespace dashpiff {
 
 struct RouteContext {
-  RouteContext(Request& r, ResponseSink& s, OriginClient& o, const Config& c, MetricsBlock& m)
-      : request(r), sink(s), origin(o), config(c), metrics(m) {}
+  RouteContext(Request& r, ResponseSink& s, OriginClient& o, const Config& c, MetricsBlock& m, RewriteCache& w)
+      : request(r), sink(s), origin(o), config(c), metrics(m), rewrites(w) {}
 
   Request& request;
   ResponseSink& sink;
   OriginClient& origin;
   const Config& config;
   MetricsBlock& metrics;
+  RewriteCache& rewrites;
   Route route = Route::other;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 

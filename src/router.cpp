@@ -110,9 +110,9 @@ std::string make_request_id(const Request& request) {
 
 Router::Router(const Config& config, MetricsBlock& metrics) : config_(config), metrics_(metrics) {}
 
-void Router::handle(Request& request, ResponseSink& sink, OriginClient& origin) const {
+void Router::handle(Request& request, ResponseSink& sink, OriginClient& origin) {
   if (request.request_id.empty()) request.request_id = make_request_id(request);
-  RouteContext ctx{request, sink, origin, config_, metrics_};
+  RouteContext ctx{request, sink, origin, config_, metrics_, rewrites_};
   const std::string_view path = request.path;
 
   static constexpr std::pair<std::string_view, Route> kPrefixes[] = {

@@ -1,12 +1,14 @@
 // Turns a plain HTTP request into an answer: /create, /mpd/, /media/, and
 // the operational routes. Knows nothing of FastCGI; the front end fills a
 // Request and supplies a ResponseSink and this thread's OriginClient.
+// One Router per thread: it keeps that thread's recent manifest rewrites.
 #pragma once
 
 #include "config.h"
 #include "http.h"
 #include "metrics.h"
 #include "origin_client.h"
+#include "rewrite_cache.h"
 
 namespace dashpiff {
 
@@ -15,11 +17,12 @@ class Router {
   Router(const Config& config, MetricsBlock& metrics);
   // Never throws: every failure becomes an HTTP answer (or, once the answer
   // has started, a truncated body and a log line).
-  void handle(Request& request, ResponseSink& sink, OriginClient& origin) const;
+  void handle(Request& request, ResponseSink& sink, OriginClient& origin);
 
  private:
   const Config& config_;
   MetricsBlock& metrics_;
+  RewriteCache rewrites_;
 };
 
 // A request id: the client's X-Request-Id if it is short and printable, else

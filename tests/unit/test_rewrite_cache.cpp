@@ -1,0 +1,68 @@
+#include <boost/test/unit_test.hpp>
+
+#include "rewrite_cache.h"
+
+using namespace dashpiff;
+
+namespace {
+
+MpdRewriteOptions options(std::string query = "") {
+  MpdRewriteOptions o;
+  o.manifest_url = "http://o.example/live/manifest.mpd";
+  o.manifest_query = std::move(query);
+  return o;
+}
+
+MpdRewriteResult result(std::string xml) {
+  MpdRewriteResult r;
+  r.xml = std::move(xml);
+  r.urls_rewritten = 1;
+  return r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(rewrite_cache)
+
+BOOST_AUTO_TEST_CASE(serves_the_same_origin_bytes_under_the_same_options) {
+  RewriteCache cache;
+  cache.store("<MPD/>", options(), result("rewritten"));
+  const auto hit = cache.find("<MPD/>", options());
+  BOOST_REQUIRE(hit);
+  BOOST_TEST(hit->xml == "rewritten");
+}
+
+BOOST_AUTO_TEST_CASE(misses_when_origin_bytes_or_options_differ) {
+  RewriteCache cache;
+  cache.store("<MPD/>", options(), result("rewritten"));
+  BOOST_TEST(!cache.find("<MPD />", options()));
+  BOOST_TEST(!cache.find("<MPD/>", options("token=1")));
+  auto other = options();
+  other.carry_query = false;
+  BOOST_TEST(!cache.find("<MPD/>", other));
+  other = options();
+  other.manifest_url = "http://o.example/live/other.mpd";
+  BOOST_TEST(!cache.find("<MPD/>", other));
+}
+
+BOOST_AUTO_TEST_CASE(evicts_least_recently_used_past_the_entry_cap) {
+  RewriteCache cache(1 << 20, 2);
+  cache.store("a", options(), result("A"));
+  cache.store("b", options(), result("B"));
+  BOOST_TEST(cache.find("a", options()).has_value());  // a is now the most recent
+  cache.store("c", options(), result("C"));
+  BOOST_TEST(cache.find("a", options()).has_value());
+  BOOST_TEST(!cache.find("b", options()).has_value());
+  BOOST_TEST(cache.find("c", options()).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(keeps_within_its_byte_budget_and_skips_huge_manifests) {
+  RewriteCache cache(4000, 100);
+  cache.store(std::string(2000, 'x'), options(), result("X"));  // over a quarter of the budget
+  BOOST_TEST(!cache.find(std::string(2000, 'x'), options()).has_value());
+  for (char c = 'a'; c <= 'j'; ++c) cache.store(std::string(400, c), options(), result(std::string(1, c)));
+  BOOST_TEST(!cache.find(std::string(400, 'a'), options()).has_value());
+  BOOST_TEST(cache.find(std::string(400, 'j'), options()).has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
