@@ -11,7 +11,7 @@ PACKAGES=(
   # run
   spawn-fcgi nginx
   # tests, fixtures, fuzzing, benchmarks
-  python3 python3-yaml man-db systemd curl openssl ffmpeg clang libclang-rt-14-dev wrk nodejs chromium
+  python3 python3-yaml man-db systemd curl openssl ffmpeg valgrind clang libclang-rt-14-dev wrk nodejs chromium
   # packaging
   debhelper dh-autoreconf lintian devscripts fakeroot
 )
