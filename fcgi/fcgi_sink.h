@@ -4,6 +4,8 @@
 
 #include <fcgiapp.h>
 
+#include <string>
+
 #include "http.h"
 
 namespace dashpiff {
@@ -14,6 +16,7 @@ class FcgiSink final : public ResponseSink {
 
   void begin(int status, const Headers& headers) override;
   bool write(std::string_view chunk) override;
+  bool flush() override;
   void end() override;
   void abort() override;
   bool started() const override { return started_; }
@@ -21,6 +24,7 @@ class FcgiSink final : public ResponseSink {
 
  private:
   FCGX_Request& request_;
+  std::string pending_;  // body bytes collected since the last flush
   bool started_ = false;
   bool failed_ = false;  // the web server side went away
   bool aborted_ = false;

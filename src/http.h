@@ -43,6 +43,9 @@ class ResponseSink {
   virtual ~ResponseSink() = default;
   virtual void begin(int status, const Headers& headers) = 0;
   virtual bool write(std::string_view chunk) = 0;
+  // Sends what write() may have collected; also done by end(). False when
+  // the client has gone.
+  virtual bool flush() { return true; }
   virtual void end() = 0;
   // The answer cannot be completed (origin failed mid-body): the client must
   // see a broken transfer, never a short body that looks whole to a cache.

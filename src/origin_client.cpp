@@ -462,6 +462,9 @@ struct OriginClient::Impl {
       }
       const auto next = hop.head_complete ? total_deadline : std::min(head_deadline, total_deadline);
       const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
+      // Whatever the handler collected goes out before we sleep, so
+      // batching never delays a byte past the next wait for the origin.
+      if (hop.head_delivered && hop.handler) hop.handler->on_wait();
       curl_multi_poll(multi, nullptr, 0, static_cast<int>(std::clamp<long long>(wait, 1, 1000)), nullptr);
     }
     curl_multi_remove_handle(multi, easy);  // an unfinished transfer's connection is closed here

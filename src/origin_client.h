@@ -74,6 +74,8 @@ class OriginHandler {
   virtual ~OriginHandler() = default;
   virtual bool on_head(const OriginHead& head) = 0;
   virtual bool on_data(std::string_view chunk) = 0;
+  // The client is about to wait for more origin data: hand on what is held.
+  virtual void on_wait() {}
 };
 
 struct OriginResult {

@@ -231,6 +231,8 @@ class StreamingHandler final : public OriginHandler {
     return ctx_.write(chunk);
   }
 
+  void on_wait() override { ctx_.sink.flush(); }
+
   // Flushes what the patcher still holds; the counts go to metrics and the log.
   bool finish(bool complete) {
     if (!patcher_) return true;
