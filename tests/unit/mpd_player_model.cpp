@@ -129,8 +129,8 @@ class Model {
 
  private:
   void add(PlayerRequest::Kind kind, std::string key, std::string url, std::string document_query,
-           bool unfetchable_base = false) {
-    out_.push_back(PlayerRequest{kind, std::move(key), std::move(url), std::move(document_query), unfetchable_base});
+           bool unchecked = false) {
+    out_.push_back(PlayerRequest{kind, std::move(key), std::move(url), std::move(document_query), unchecked});
   }
 
   // Spliced-in remote elements remember the query of the document they came from.
@@ -213,7 +213,7 @@ class Model {
     for (std::size_t alt = 0; alt < alternatives.size(); ++alt) {
       const std::string& base = alternatives[alt].url;
       const std::string& base_query = alternatives[alt].query;
-      const bool unfetchable = alternatives[alt].unfetchable;
+      const bool unfetchable = alternatives[alt].unfetchable || id.empty() || id.front() == '/';
       const std::string suffix = "#" + std::to_string(alt);
       auto request = [&](const std::string& where, const DOMElement* holder, const XMLCh* value) {
         const std::string v = trim(substitute_template(utf8(value), id, bandwidth));
@@ -371,9 +371,9 @@ Verdict compare_with_origin(std::string_view original, std::string_view rewritte
       verdict.problems.push_back("request " + std::to_string(i) + ": key " + want.key + " vs " + got.key);
       continue;
     }
-    // Under a BaseURL no player can fetch from, nothing is promised (the
-    // rewrite's path-absolute addresses would take that base's scheme).
-    if (want.unfetchable_base) continue;
+    // See PlayerRequest::unchecked (under a base no player can fetch from,
+    // the rewrite's path-absolute addresses would take that base's scheme).
+    if (want.unchecked) continue;
     // Addresses the proxy cannot fetch (other schemes, no host) stay as they are.
     const Uri wanted = Uri::parse(want.url);
     if ((wanted.scheme != "http" && wanted.scheme != "https") || wanted.host().empty()) {

@@ -25,8 +25,10 @@ struct PlayerRequest {
   // holds the absolute reference this request hangs from: what token-mode
   // pass is expected to carry along.
   std::string document_query;
-  // Resolved under a BaseURL that is not http(s): no player request.
-  bool unfetchable_base = false;
+  // Nothing is promised for it: resolved under a BaseURL that is not
+  // http(s), or for a Representation whose @id (required, non-empty) is
+  // empty or starts with '/', which turns "$RepresentationID$/x" path-absolute.
+  bool unchecked = false;
 };
 
 // Returns the text of the remote element entity at an absolute URL, or

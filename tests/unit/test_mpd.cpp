@@ -242,13 +242,16 @@ BOOST_AUTO_TEST_CASE(absolute_segment_template_goes_through_the_proxy_with_ident
 }
 
 BOOST_AUTO_TEST_CASE(an_empty_representation_id_cannot_turn_the_rest_path_absolute) {
-  const std::string out = rewrite_checked(
+  // @id is required and non-empty, but an origin may still send "".
+  const std::string out = rewrite_mpd(
       mpd("<Period><AdaptationSet mimeType=\"video/mp4\">"
           "<SegmentTemplate media=\"http://cdn.example/live/$RepresentationID$/$Number$.m4s\" duration=\"2\"/>"
           "<Representation id=\"\" bandwidth=\"1\"/></AdaptationSet></Period>"),
-      options());
-  BOOST_TEST(out.find("media=\"" + media("http://cdn.example/") + "live/$RepresentationID$/$Number$.m4s\"") !=
-             std::string::npos);
+      options()).xml;
+  const std::string rest = "live/$RepresentationID$/$Number$.m4s";
+  BOOST_TEST(out.find("media=\"" + media("http://cdn.example/") + rest + "\"") != std::string::npos);
+  const std::string requested = "http://proxy.test" + media("http://cdn.example/") + test::substitute_template(rest, "", "1");
+  BOOST_TEST(test::origin_request_for(requested).value() == "http://cdn.example/live//7.m4s");
 }
 
 BOOST_AUTO_TEST_CASE(relative_segment_template_is_untouched) {
