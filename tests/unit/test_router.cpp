@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config.h"
+#include "log.h"
 #include "metrics.h"
 #include "origin_client.h"
 #include "router.h"
@@ -37,6 +38,7 @@ struct RecordingSink final : ResponseSink {
 };
 
 struct Fixture {
+  Fixture() { set_log_level(LogLevel::error); }  // request lines would drown the test output
   Config config;
   SharedMetrics metrics;
   CurlGlobal curl;
