@@ -66,9 +66,12 @@ class Rewriter {
     ns_ = mpd->getNamespaceURI();
     std::vector<Base> bases = base_urls(mpd, {Base{document_url_, dir_path_of(document_url_), kNotProxied}}, true);
     if (bases.empty()) {
-      // Segments are relative to the MPD: say so through the proxy.
+      // Segments are relative to the MPD: say so through the proxy. The
+      // inserted BaseURL names the MPD's directory (players concatenating
+      // naively expect a trailing '/'); the base the origin means stays the
+      // MPD itself, which only references with an empty path can tell apart.
       const std::string dir = directory_of(options_.manifest_url);
-      bases = {Base{dir, dir_path_of(dir), new_anchor(nullptr, dir)}};
+      bases = {Base{document_url_, dir_path_of(dir), new_anchor(nullptr, dir)}};
     }
     for (DOMElement* c = first_child_element(mpd); c; c = next_sibling_element(c)) {
       if (!same_namespace(c, ns_)) continue;
@@ -146,6 +149,7 @@ class Rewriter {
   // `contexts`; raises the anchors it climbs above. False when it climbs above
   // the origin's root somewhere (RFC 3986 clamps there, the proxy form could not).
   bool keep_relative(std::string_view ref, const std::vector<Base>& contexts) {
+    if (!keep_empty_path(ref, contexts)) return false;
     const std::size_t climb = climb_of(ref);
     if (climb == 0) return true;
     for (const Base& c : contexts)
@@ -155,6 +159,15 @@ class Rewriter {
       Anchor& a = anchors_[static_cast<std::size_t>(c.anchor)];
       a.encoded_dir = common_dir(a.encoded_dir, ancestor_dir(c.dir, climb));
     }
+    return true;
+  }
+
+  // "", "?q", "#f" mean the base itself: the MPD, where the inserted
+  // BaseURL says its directory. Those get an encoded base of their own.
+  bool keep_empty_path(std::string_view ref, const std::vector<Base>& contexts) const {
+    if (!ref.empty() && ref.front() != '?' && ref.front() != '#') return true;
+    for (const Base& c : contexts)
+      if (c.anchor != kNotProxied && !anchors_[static_cast<std::size_t>(c.anchor)].element) return false;
     return true;
   }
 
@@ -239,6 +252,7 @@ class Rewriter {
   };
 
   bool keep_relative(std::string_view ref, const std::vector<Base>& contexts, ClimbMemo& memo) {
+    if (!keep_empty_path(ref, contexts)) return false;
     const std::size_t climb = climb_of(ref);
     if (climb == 0) return true;
     for (const auto& [c, keep] : memo.seen)

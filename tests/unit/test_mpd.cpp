@@ -300,6 +300,19 @@ BOOST_AUTO_TEST_CASE(bitstream_switching_addresses_are_rewritten) {
   BOOST_TEST(out.find("sourceURL=\"" + media("http://cdn.example/bs/") + "all.mp4\"") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(query_only_address_means_the_mpd_itself_not_its_directory) {
+  // Without a BaseURL the base is the MPD's URL: "?part=2" names the MPD's
+  // own path, which the inserted directory BaseURL cannot stand in for.
+  const std::string out = rewrite_checked(
+      mpd("<Period><AdaptationSet mimeType=\"video/mp4\"><Representation id=\"v\" bandwidth=\"1\">"
+          "<SegmentList duration=\"2\"><SegmentURL media=\"?part=2\"/><SegmentURL media=\"s3.m4s\"/></SegmentList>"
+          "</Representation></AdaptationSet></Period>"),
+      options("t=1"));
+  BOOST_TEST(out.find("media=\"" + media("http://origin.example/vod/show/?t=1") + "manifest.mpd?part=2\"") !=
+             std::string::npos);
+  BOOST_TEST(out.find("media=\"s3.m4s\"") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(segment_name_that_looks_like_a_scheme_stays_a_path) {
   // "live2026-11-27T10:00:00Z.m4s" parses as scheme "live2026-11-27t10" if
   // read as a URI reference; the router must resolve the rest as "./" + rest.
