@@ -275,7 +275,14 @@ class Rewriter {
     const auto cut = kind == RefKind::absolute && !may_have_dot_segments(parsed.path)
                          ? cut_url(ref, true)
                          : cut_url(resolve_uri(contexts.front().origin, ref), true);
-    if (!cut) return;
+    if (!cut) {
+      // Not fetchable through the proxy (no host, say). A scheme-relative
+      // reference would take the proxy's scheme instead of the origin's:
+      // spell it out so that it still means what the origin's MPD meant.
+      if (kind == RefKind::network_path)
+        e->setAttribute(attr, to_xml(resolve_uri(contexts.front().origin, ref)).c_str());
+      return;
+    }
     e->setAttribute(attr, to_xml(media_form(options_.media_prefix, cut->origin, cut->dir, carried_, cut->rest)).c_str());
     ++rewritten_;
   }

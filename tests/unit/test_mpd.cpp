@@ -540,3 +540,20 @@ BOOST_AUTO_TEST_CASE(a_document_that_is_not_an_mpd_is_refused_as_such) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(unfetchable_references)
+
+// Found by fuzz_mpd: "///path" names no host, so the proxy cannot fetch it,
+// but left scheme-relative it would switch from the origin's https to the
+// proxy's http. It is spelled out with the origin's scheme instead.
+BOOST_AUTO_TEST_CASE(hostless_scheme_relative_template_keeps_the_origins_scheme) {
+  MpdRewriteOptions o = options();
+  o.manifest_url = "https://origin.example/vod/manifest.mpd";
+  const std::string out = rewrite_mpd(
+      mpd("<Period><AdaptationSet><SegmentTemplate media=\"///assets/seg_$Number$.m4s\" duration=\"2\"/>"
+          "<Representation id=\"a\" bandwidth=\"1\"/></AdaptationSet></Period>"),
+      o).xml;
+  BOOST_TEST(out.find("media=\"https:///assets/seg_$Number$.m4s\"") != std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
