@@ -213,7 +213,8 @@ class Model {
     for (std::size_t alt = 0; alt < alternatives.size(); ++alt) {
       const std::string& base = alternatives[alt].url;
       const std::string& base_query = alternatives[alt].query;
-      const bool unfetchable = alternatives[alt].unfetchable || id.empty() || id.front() == '/';
+      const bool unfetchable = alternatives[alt].unfetchable || id.empty() || id.front() == '/' ||
+                               bandwidth.empty() || bandwidth.find_first_not_of("0123456789") != std::string::npos;
       const std::string suffix = "#" + std::to_string(alt);
       auto request = [&](const std::string& where, const DOMElement* holder, const XMLCh* value) {
         const std::string v = trim(substitute_template(utf8(value), id, bandwidth));

@@ -27,7 +27,8 @@ struct PlayerRequest {
   std::string document_query;
   // Nothing is promised for it: resolved under a BaseURL that is not
   // http(s), or for a Representation whose @id (required, non-empty) is
-  // empty or starts with '/', which turns "$RepresentationID$/x" path-absolute.
+  // empty or starts with '/', which turns "$RepresentationID$/x"
+  // path-absolute, or whose @bandwidth (required, unsigned) is not a number.
   bool unchecked = false;
 };
 
