@@ -162,6 +162,16 @@ class Rewriter {
     return true;
   }
 
+  // What a reference that depends on its base's host (path-absolute, or one
+  // made absolute because it climbs too far) is resolved against when there
+  // are several: the first the proxy fetches from; the others can only be
+  // followed through the same rewritten address.
+  static const Base& primary(const std::vector<Base>& bases) {
+    for (const Base& b : bases)
+      if (b.anchor != kNotProxied) return b;
+    return bases.front();
+  }
+
   // "", "?q", "#f" mean the base itself: the MPD, where the inserted
   // BaseURL says its directory. Those get an encoded base of their own.
   bool keep_empty_path(std::string_view ref, const std::vector<Base>& contexts) const {
@@ -188,9 +198,12 @@ class Rewriter {
         }
         continue;
       }
-      std::string origin = resolve_uri(parents.front().origin, ref);
+      std::string origin = resolve_uri(primary(parents).origin, ref);
       std::string dir = dir_path_of(origin);
       const int anchor = new_anchor(b, origin);
+      // As for segment addresses: a hostless "//" reference must not take the proxy's scheme.
+      if (anchor == kNotProxied && classify_ref(ref) == RefKind::network_path)
+        b->setTextContent(to_xml(origin).c_str());
       add_base(out, Base{std::move(origin), std::move(dir), anchor});
     }
     return out;
@@ -274,13 +287,13 @@ class Rewriter {
     // A SegmentList may hold thousands of absolute URLs: resolve only when it changes something.
     const auto cut = kind == RefKind::absolute && !may_have_dot_segments(parsed.path)
                          ? cut_url(ref, true)
-                         : cut_url(resolve_uri(contexts.front().origin, ref), true);
+                         : cut_url(resolve_uri(primary(contexts).origin, ref), true);
     if (!cut) {
       // Not fetchable through the proxy (no host, say). A scheme-relative
       // reference would take the proxy's scheme instead of the origin's:
       // spell it out so that it still means what the origin's MPD meant.
       if (kind == RefKind::network_path)
-        e->setAttribute(attr, to_xml(resolve_uri(contexts.front().origin, ref)).c_str());
+        e->setAttribute(attr, to_xml(resolve_uri(primary(contexts).origin, ref)).c_str());
       return;
     }
     e->setAttribute(attr, to_xml(media_form(options_.media_prefix, cut->origin, cut->dir, carried_, cut->rest)).c_str());

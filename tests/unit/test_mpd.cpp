@@ -539,6 +539,18 @@ BOOST_AUTO_TEST_CASE(a_document_that_is_not_an_mpd_is_refused_as_such) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(path_absolute_base_url_uses_the_first_parent_the_proxy_can_fetch_from) {
+  // Found by fuzz_mpd: resolved against an ftp parent first, "/video/" was
+  // left alone and escaped the proxy under the https one.
+  const std::string out = rewrite_checked(
+      mpd("<BaseURL>ftp://files.example/x/</BaseURL><BaseURL>https://cdn.example/y/</BaseURL>"
+          "<Period><AdaptationSet mimeType=\"video/mp4\"><BaseURL>/video/</BaseURL>"
+          "<SegmentTemplate media=\"$Number$.m4s\" duration=\"2\"/><Representation id=\"v\" bandwidth=\"1\"/>"
+          "</AdaptationSet></Period>"),
+      options());
+  BOOST_TEST(out.find("<BaseURL>" + media("https://cdn.example/video/") + "</BaseURL>") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(unfetchable_references)
@@ -554,6 +566,14 @@ BOOST_AUTO_TEST_CASE(hostless_scheme_relative_template_keeps_the_origins_scheme)
           "<Representation id=\"a\" bandwidth=\"1\"/></AdaptationSet></Period>"),
       o).xml;
   BOOST_TEST(out.find("media=\"https:///assets/seg_$Number$.m4s\"") != std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_CASE(hostless_scheme_relative_base_url_keeps_the_origins_scheme) {
+  MpdRewriteOptions o = options();
+  o.manifest_url = "https://origin.example/vod/manifest.mpd";
+  const std::string out = rewrite_mpd(
+      mpd("<BaseURL>http://cdn.example/a/</BaseURL><Period><BaseURL>///b/</BaseURL>" + kTemplateSet + "</Period>"), o).xml;
+  BOOST_TEST(out.find("<BaseURL>http:///b/</BaseURL>") != std::string::npos, out);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
