@@ -34,6 +34,25 @@ bool is_http(const std::string& url) {
   return (u.scheme == "http" || u.scheme == "https") && !u.host().empty();
 }
 
+// "/p" and "//h/p" take their host (or scheme) from the base.
+bool is_host_dependent(const std::string& ref) {
+  const Uri u = Uri::parse(ref);
+  return !u.scheme && (u.authority || (!u.path.empty() && u.path.front() == '/'));
+}
+
+// The http(s) hosts a set of alternatives spans.
+template <typename Alts>
+std::size_t distinct_hosts(const Alts& alternatives) {
+  std::vector<std::string> seen;
+  for (const auto& a : alternatives) {
+    const Uri u = Uri::parse(a.url);
+    if ((u.scheme != "http" && u.scheme != "https") || !u.authority) continue;
+    const std::string key = *u.scheme + "://" + *u.authority;
+    if (std::find(seen.begin(), seen.end(), key) == seen.end()) seen.push_back(key);
+  }
+  return seen.size();
+}
+
 bool is_relative_path(const std::string& ref) {
   const Uri u = Uri::parse(ref);
   return !u.scheme && !u.authority && (u.path.empty() || u.path.front() != '/');
@@ -190,11 +209,13 @@ class Model {
     const auto base_urls = children(e, u"BaseURL");
     if (base_urls.empty()) return parents;
     std::vector<Alt> out;
+    const bool several_hosts = distinct_hosts(parents) > 1;
     for (const Alt& parent : parents) {
       for (const DOMElement* b : base_urls) {
         const std::string ref = trim(utf8(b->getTextContent()));
         std::string url = resolve_uri(parent.url, ref);
-        const bool unfetchable = parent.unfetchable || !is_http(url);
+        const bool unfetchable =
+            parent.unfetchable || !is_http(url) || (several_hosts && is_host_dependent(ref));
         out.push_back(Alt{std::move(url), is_relative_path(ref) ? parent.query : document_query_of(b), unfetchable});
       }
     }
@@ -210,6 +231,7 @@ class Model {
     bool addressed = false;
     for (const DOMElement* level : levels)
       addressed |= !children(level, u"SegmentTemplate").empty() || !children(level, u"SegmentList").empty();
+    const bool several_hosts = distinct_hosts(alternatives) > 1;
     for (std::size_t alt = 0; alt < alternatives.size(); ++alt) {
       const std::string& base = alternatives[alt].url;
       const std::string& base_query = alternatives[alt].query;
@@ -219,7 +241,8 @@ class Model {
       auto request = [&](const std::string& where, const DOMElement* holder, const XMLCh* value) {
         const std::string v = trim(substitute_template(utf8(value), id, bandwidth));
         add(PlayerRequest::Kind::media, key + "." + where + suffix, resolve_uri(base, v),
-            is_relative_path(v) ? base_query : document_query_of(holder), unfetchable);
+            is_relative_path(v) ? base_query : document_query_of(holder),
+            unfetchable || (several_hosts && is_host_dependent(v)));
       };
       if (!addressed) add(PlayerRequest::Kind::media, key + ".BaseURL" + suffix, base, base_query, unfetchable);
       for (std::size_t l = 0; l < levels.size(); ++l) {

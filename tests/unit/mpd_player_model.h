@@ -28,7 +28,9 @@ struct PlayerRequest {
   // Nothing is promised for it: resolved under a BaseURL that is not
   // http(s), or for a Representation whose @id (required, non-empty) is
   // empty or starts with '/', which turns "$RepresentationID$/x"
-  // path-absolute, or whose @bandwidth (required, unsigned) is not a number.
+  // path-absolute, or whose @bandwidth (required, unsigned) is not a number,
+  // or a host-dependent reference ("/p", "//h/p") under alternatives on
+  // several hosts, which the rewrite pins to the first (a known limit).
   bool unchecked = false;
 };
 
