@@ -164,19 +164,22 @@ class Model {
   // One level of remote elements: each xlink:href is requested and, when the
   // fetcher has it, replaced by what came back.
   void splice_remote_elements(DOMDocument* doc) {
+    // The elements 23009-1 allows to be remote, where it allows them;
+    // players ignore xlink anywhere else.
     std::vector<DOMElement*> linked;
-    DOMNodeList* all = doc->getElementsByTagNameNS(u"*", u"*");
-    for (XMLSize_t i = 0; i < all->getLength(); ++i) {
-      auto* e = static_cast<DOMElement*>(all->item(i));
-      // The elements 23009-1 allows to be remote, where it allows them;
-      // players ignore xlink anywhere else.
-      const DOMNode* parent = e->getParentNode();
-      const bool in_period = named(parent, u"Period");
-      const bool remote = (named(e, u"Period") && named(parent, u"MPD")) ||
-                          (named(e, u"AdaptationSet") && in_period) || (named(e, u"EventStream") && in_period) ||
-                          (named(e, u"SegmentList") && (in_period || named(parent, u"AdaptationSet") ||
-                                                        named(parent, u"Representation")));
-      if (remote && e->getAttributeNodeNS(kXlinkNs, u"href")) linked.push_back(e);
+    auto consider = [&](DOMElement* e) {
+      if (e->getAttributeNodeNS(kXlinkNs, u"href")) linked.push_back(e);
+    };
+    for (DOMElement* period : children(doc->getDocumentElement(), u"Period")) {
+      consider(period);
+      for (DOMElement* stream : children(period, u"EventStream")) consider(stream);
+      for (DOMElement* list : children(period, u"SegmentList")) consider(list);
+      for (DOMElement* set : children(period, u"AdaptationSet")) {
+        consider(set);
+        for (DOMElement* list : children(set, u"SegmentList")) consider(list);
+        for (DOMElement* rep : children(set, u"Representation"))
+          for (DOMElement* list : children(rep, u"SegmentList")) consider(list);
+      }
     }
     int n = 0;
     for (DOMElement* e : linked) {
