@@ -326,20 +326,28 @@ std::string substitute_template(std::string_view text, std::string_view represen
     const std::string_view inner = text.substr(i + 1, close - i - 1);
     const std::string_view name = inner.substr(0, inner.find('%'));
     const std::string_view format = inner.size() > name.size() ? inner.substr(name.size()) : std::string_view();
-    std::string value;
-    if (inner.empty()) value = "$";
+    // 23009-1 §5.3.9.4.4: the only format tag is "%0<width>d"; an identifier
+    // with anything else is no identifier, and players leave it as text.
+    bool valid_format = format.empty();
+    std::size_t width = 0;
+    if (format.size() >= 3 && format[1] == '0' && format.back() == 'd') {
+      valid_format = true;
+      for (char c : format.substr(2, format.size() - 3)) {
+        if (c < '0' || c > '9') valid_format = false;
+        else width = std::min<std::size_t>(width * 10 + static_cast<std::size_t>(c - '0'), 64);
+      }
+    }
+    std::string value = "$" + std::string(inner) + "$";  // not an identifier: stays as written
+    bool known = valid_format;
+    if (inner.empty()) value = "$", known = false;
+    else if (!valid_format) known = false;
     else if (name == "RepresentationID") value = std::string(representation_id);
     else if (name == "Bandwidth") value = std::string(bandwidth);
     else if (name == "Number") value = "7";
     else if (name == "Time") value = "90000";
     else if (name == "SubNumber") value = "1";
-    else value = "$" + std::string(inner) + "$";
-    if (format.size() > 3 && format[1] == '0' && format.back() == 'd') {
-      std::size_t width = 0;
-      for (char c : format.substr(2, format.size() - 3))
-        width = (c >= '0' && c <= '9') ? std::min<std::size_t>(width * 10 + static_cast<std::size_t>(c - '0'), 64) : 0;
-      if (value.size() < width) value.insert(0, width - value.size(), '0');
-    }
+    else known = false;
+    if (known && value.size() < width) value.insert(0, width - value.size(), '0');
     out += value;
     i = close;
   }
