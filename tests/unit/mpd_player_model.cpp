@@ -338,15 +338,18 @@ std::string substitute_template(std::string_view text, std::string_view represen
       }
     }
     std::string value = "$" + std::string(inner) + "$";  // not an identifier: stays as written
-    bool known = valid_format;
-    if (inner.empty()) value = "$", known = false;
-    else if (!valid_format) known = false;
-    else if (name == "RepresentationID") value = std::string(representation_id);
-    else if (name == "Bandwidth") value = std::string(bandwidth);
-    else if (name == "Number") value = "7";
-    else if (name == "Time") value = "90000";
-    else if (name == "SubNumber") value = "1";
-    else known = false;
+    bool known = false;
+    if (inner.empty()) {
+      value = "$";  // "$$"
+    } else if (valid_format) {
+      known = true;
+      if (name == "RepresentationID") value = std::string(representation_id);
+      else if (name == "Bandwidth") value = std::string(bandwidth);
+      else if (name == "Number") value = "7";
+      else if (name == "Time") value = "90000";
+      else if (name == "SubNumber") value = "1";
+      else known = false;
+    }
     if (known && value.size() < width) value.insert(0, width - value.size(), '0');
     out += value;
     i = close;
