@@ -271,7 +271,9 @@ std::optional<OriginRequest> media_request(RouteContext& ctx, std::string_view e
   if (!ctx.request.query.empty()) query += (query.empty() ? "" : "&") + ctx.request.query;
 
   OriginRequest req;
-  req.url = resolve_uri(base.str(), target->rest);
+  // The rest is always a path below the base: "./" keeps a segment name
+  // such as "live2026-11-27T10:00:00Z.m4s" from reading as a URL scheme.
+  req.url = resolve_uri(base.str(), "./" + std::string(target->rest));
   if (!is_http_url(Uri::parse(req.url))) {
     ctx.fail(400, "media path does not resolve to an http or https URL");
     return std::nullopt;

@@ -197,6 +197,8 @@ def range_starting_on_a_moof_is_patched_and_other_ranges_pass_untouched(stack):
 def origin_status_and_cache_headers_reach_client(stack):
     status, headers, body = fetch(stack.front_url + "/media/" + enc(stack.origin_url + "/streams/") + "/does-not-exist.m4s")
     expect(status == 404, f"origin 404 answered {status}")
+    status, _, body = fetch(stack.front_url + "/media/" + enc(stack.origin_url + "/streams/") + "/live2026-11-27T10:00:00Z.m4s")
+    expect(status == 404, f"a segment name with ':' answered {status} {body!r} (read as a scheme?)")
     pairs = proxied_and_origin_segments(stack, "cenc-piff")
     _, headers, _ = fetch(pairs[-1][0])
     expect("Last-Modified" in headers, "Last-Modified not passed on")
