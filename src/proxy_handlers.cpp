@@ -176,7 +176,10 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
   options.manifest_url = strip_query(effective.str());
   options.manifest_query = effective.query.value_or("");
   options.carry_query = ctx.config.token_mode == TokenMode::pass;
-  options.add_cenc_protection = ctx.config.piff_mode == PiffMode::convert;
+  // Both modes hand CENC-only players senc data for PIFF-only segments, so
+  // those players must also find the cenc descriptor they look for.
+  options.add_cenc_protection =
+      ctx.config.piff_mode == PiffMode::convert || ctx.config.piff_mode == PiffMode::automatic;
   options.max_bytes = ctx.config.max_manifest_bytes;
   MpdRewriteResult rewritten;
   if (auto cached = ctx.rewrites.find(got.body, options)) {
