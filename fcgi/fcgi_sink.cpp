@@ -34,6 +34,7 @@ std::string header_name(std::string_view cgi) {
 constexpr unsigned char kFcgiVersion = 1;
 constexpr unsigned char kFcgiStdout = 6;
 constexpr std::size_t kMaxRecord = 65528;  // under 65535, a multiple of 8: no padding needed
+constexpr std::size_t kCollect = 4 * kMaxRecord;
 
 bool write_all(int fd, iovec* iov, int count) {
   while (count > 0) {
@@ -58,20 +59,42 @@ bool write_all(int fd, iovec* iov, int count) {
 
 }  // namespace
 
-bool write_stdout_records(int fd, int request_id, std::string_view data) {
-  while (!data.empty()) {
-    const std::size_t n = std::min(data.size(), kMaxRecord);
-    unsigned char header[8] = {kFcgiVersion,
-                               kFcgiStdout,
-                               static_cast<unsigned char>((request_id >> 8) & 0xff),
-                               static_cast<unsigned char>(request_id & 0xff),
-                               static_cast<unsigned char>((n >> 8) & 0xff),
-                               static_cast<unsigned char>(n & 0xff),
-                               0,
-                               0};
-    iovec iov[2] = {{header, sizeof header}, {const_cast<char*>(data.data()), n}};
-    if (!write_all(fd, iov, 2)) return false;
-    data.remove_prefix(n);
+bool write_stdout_records(int fd, int request_id, std::string_view first, std::string_view second) {
+  // Each record is its header plus at most two pieces (the end of `first`
+  // and the start of `second`): the caller's bytes are never copied.
+  constexpr int kRecordsPerCall = 64;
+  const std::size_t total = first.size() + second.size();
+  std::size_t done = 0;
+  while (done < total) {
+    unsigned char headers[kRecordsPerCall][8];
+    iovec iov[kRecordsPerCall * 3];
+    int count = 0;
+    for (int r = 0; r < kRecordsPerCall && done < total; ++r) {
+      const std::size_t n = std::min(total - done, kMaxRecord);
+      unsigned char* h = headers[r];
+      h[0] = kFcgiVersion;
+      h[1] = kFcgiStdout;
+      h[2] = static_cast<unsigned char>((request_id >> 8) & 0xff);
+      h[3] = static_cast<unsigned char>(request_id & 0xff);
+      h[4] = static_cast<unsigned char>((n >> 8) & 0xff);
+      h[5] = static_cast<unsigned char>(n & 0xff);
+      h[6] = 0;  // no padding
+      h[7] = 0;
+      iov[count++] = {h, 8};
+      std::size_t at = done;
+      const std::size_t stop = done + n;
+      if (at < first.size()) {
+        const std::size_t k = std::min(stop, first.size()) - at;
+        iov[count++] = {const_cast<char*>(first.data() + at), k};
+        at += k;
+      }
+      if (at < stop) {
+        const std::size_t off = at - first.size();
+        iov[count++] = {const_cast<char*>(second.data() + off), stop - at};
+      }
+      done = stop;
+    }
+    if (!write_all(fd, iov, count)) return false;
   }
   return true;
 }
@@ -79,33 +102,38 @@ bool write_stdout_records(int fd, int request_id, std::string_view data) {
 void FcgiSink::begin(int status, const Headers& headers) {
   if (started_) return;
   started_ = true;
-  std::string head = "Status: " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
+  // The head waits in pending_ for the first body bytes or the first flush
+  // (the origin client flushes before it waits), so head and body leave in
+  // one writev without delaying the first byte.
+  pending_ = "Status: " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
   for (const auto& [name, value] : headers)
-    if (clean(name) && clean(value)) head += name + ": " + value + "\r\n";
-  head += "\r\n";
-  if (FCGX_PutStr(head.data(), static_cast<int>(head.size()), request_.out) < 0 ||
-      FCGX_FFlush(request_.out) < 0)
-    failed_ = true;
+    if (clean(name) && clean(value)) pending_ += name + ": " + value + "\r\n";
+  pending_ += "\r\n";
 }
 
 bool FcgiSink::write(std::string_view chunk) {
   if (failed_ || aborted_) return false;
-  // Chunks are collected and sent when the origin client is about to wait
-  // (flush), or once a few records' worth is held: one writev per 64 KiB
-  // record instead of a write per libcurl or patcher chunk.
-  pending_.append(chunk);
-  return pending_.size() < 4 * kMaxRecord || flush();
+  // Small chunks are collected and go out on flush (when the origin client
+  // is about to wait) or once a few records' worth is held; a chunk of a
+  // record or more goes out at once, straight from the caller's buffer.
+  if (chunk.size() < kMaxRecord && pending_.size() + chunk.size() <= kCollect) {
+    pending_.append(chunk);
+    return true;
+  }
+  return send(chunk);
 }
 
 bool FcgiSink::flush() {
   if (failed_ || aborted_) return false;
-  if (pending_.empty()) return true;
+  return pending_.empty() || send({});
+}
+
+bool FcgiSink::send(std::string_view tail) {
   // libfcgi would copy the body through its 8 KiB stream buffer and send
-  // 8 KiB records; FCGI_STDOUT records go straight to the connection instead,
-  // header and data in one writev. Whatever libfcgi still holds (the head)
-  // goes first.
-  if (FCGX_FFlush(request_.out) < 0 || !write_stdout_records(request_.ipcFd, request_.requestId, pending_))
-    failed_ = true;
+  // 8 KiB records; the records go straight to the connection instead.
+  // Nothing is ever written through libfcgi's own stdout stream, so there is
+  // nothing of it to flush first; FCGX_Finish_r still ends the stream.
+  if (!write_stdout_records(request_.ipcFd, request_.requestId, pending_, tail)) failed_ = true;
   pending_.clear();
   return !failed_;
 }

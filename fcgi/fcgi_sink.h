@@ -12,7 +12,12 @@ namespace dashpiff {
 
 class FcgiSink final : public ResponseSink {
  public:
-  explicit FcgiSink(FCGX_Request& request) : request_(request) {}
+  // `buffer` is the calling thread's scratch space: reused from request to
+  // request, so collecting small chunks allocates (and page-faults) once per
+  // thread rather than once per answer.
+  FcgiSink(FCGX_Request& request, std::string& buffer) : request_(request), pending_(buffer) {
+    pending_.clear();
+  }
 
   void begin(int status, const Headers& headers) override;
   bool write(std::string_view chunk) override;
@@ -23,16 +28,20 @@ class FcgiSink final : public ResponseSink {
   bool aborted() const { return aborted_; }
 
  private:
+  // Sends what is pending, then `tail`, as FCGI_STDOUT records in one writev.
+  bool send(std::string_view tail);
+
   FCGX_Request& request_;
-  std::string pending_;  // body bytes collected since the last flush
+  std::string& pending_;  // stdout bytes (head, small body chunks) not yet sent
   bool started_ = false;
   bool failed_ = false;  // the web server side went away
   bool aborted_ = false;
 };
 
-// Writes `data` as FCGI_STDOUT records of request `request_id` straight to
-// the connection `fd`. False when the peer has gone.
-bool write_stdout_records(int fd, int request_id, std::string_view data);
+// Writes `first` then `second` as FCGI_STDOUT records of request
+// `request_id` straight to the connection `fd`, in as few writev calls as
+// the records need. False when the peer has gone.
+bool write_stdout_records(int fd, int request_id, std::string_view first, std::string_view second = {});
 
 // Fills a plain Request from the FastCGI parameters and stdin.
 Request to_request(FCGX_Request& request, std::size_t max_body);

@@ -1,53 +1,115 @@
 #include "worker.h"
 
-#include <fcgiapp.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include <stdexcept>
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <system_error>
 #include <thread>
 #include <vector>
 
 #include "fcgi_sink.h"
 #include "log.h"
+#include "origin_client.h"
 #include "router.h"
 
 namespace dashpiff {
+
+// One connection from the web server and the libfcgi request state read
+// from it. At any moment it is either in the epoll set (idle, armed once)
+// or held by exactly one thread (serving a request), never both.
+struct Worker::Connection {
+  explicit Connection(int fd) {
+    FCGX_InitRequest(&request, -1, 0);
+    request.ipcFd = fd;
+    // FCGX_Accept_r starts by finishing "the previous request", which closes
+    // the connection unless the previous request asked to keep it: for a
+    // connection accepted here there was none, and it must stay open.
+    request.keepConnection = 1;
+  }
+  ~Connection() {
+    // No lingering close (libfcgi's waits up to 2 s for the peer): an idle
+    // connection is closed only when the worker stops, and nginx retries a
+    // request it finds on a closed kept connection on a fresh one.
+    if (request.ipcFd >= 0) ::close(request.ipcFd);
+    request.ipcFd = -1;
+    FCGX_Free(&request, 0);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  FCGX_Request request;
+  bool in_epoll = false;
+};
+
 namespace {
 
-// Closes an fd on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
+// Enough descriptors stay free for origin connections, logs and the like.
+std::size_t connection_limit(unsigned threads) {
+  rlimit limit{};
+  std::size_t soft = 1024;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+    soft = static_cast<std::size_t>(limit.rlim_cur);
+  const std::size_t reserve = 64 + 4 * static_cast<std::size_t>(threads);
+  return std::max<std::size_t>(threads, soft > 2 * reserve ? soft - reserve : soft / 2);
+}
 
- private:
-  int fd_;
-};
+// Reads what is left of the request's stdin, so that the next request on a
+// kept connection starts at a record boundary. False when there is more
+// than a request may carry: the connection is then dropped instead.
+bool drain_stdin(FCGX_Request& request) {
+  constexpr std::size_t kMaxDrain = 1 << 20;
+  char buffer[4096];
+  std::size_t drained = 0;
+  for (;;) {
+    const int n = FCGX_GetStr(buffer, sizeof buffer, request.in);
+    if (n <= 0) return FCGX_GetError(request.in) == 0;
+    drained += static_cast<std::size_t>(n);
+    if (drained > kMaxDrain) return false;
+  }
+}
 
 }  // namespace
 
 Worker::Worker(const Config& config, MetricsBlock& metrics, int listen_fd, int wake_fd)
-    : config_(config), metrics_(metrics), listen_fd_(listen_fd), wake_fd_(wake_fd),
-      stop_fd_(::eventfd(0, EFD_CLOEXEC)) {
-  if (stop_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+    : config_(config),
+      metrics_(metrics),
+      listen_fd_(listen_fd),
+      stop_fd_(::eventfd(0, EFD_CLOEXEC)),
+      epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
+      max_connections_(connection_limit(config.threads)) {
+  if (stop_fd_.get() < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+  if (epoll_fd_.get() < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   // A non-blocking listen socket turns a lost accept race (another thread or
-  // worker took the connection) into EAGAIN, which libfcgi reports as an
-  // error instead of blocking in accept(2), where no signal could reach it.
+  // worker took the connection) into EAGAIN instead of a thread blocked in
+  // accept(2), where no stop request could reach it.
   const int flags = ::fcntl(listen_fd_, F_GETFL);
   if (flags < 0 || ::fcntl(listen_fd_, F_SETFL, flags | O_NONBLOCK) < 0)
     throw std::system_error(errno, std::generic_category(), "listen socket (fd 0 from spawn-fcgi)");
+
+  // EPOLLEXCLUSIVE: a new connection wakes one worker process, not all.
+  epoll_event listen_ev{};
+  listen_ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+  listen_ev.data.ptr = &listen_tag_;
+  // Level-triggered and never consumed: every thread sees a stop.
+  epoll_event wake_ev{};
+  wake_ev.events = EPOLLIN;
+  wake_ev.data.ptr = &stop_tag_;
+  epoll_event stop_ev = wake_ev;
+  if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, listen_fd_, &listen_ev) < 0 ||
+      ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, wake_fd, &wake_ev) < 0 ||
+      ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, stop_fd_.get(), &stop_ev) < 0)
+    throw std::system_error(errno, std::generic_category(), "epoll_ctl");
 }
 
-Worker::~Worker() { ::close(stop_fd_); }
+Worker::~Worker() = default;
 
 bool Worker::recycle_due() {
   if (config_.max_requests == 0) return false;
@@ -55,53 +117,107 @@ bool Worker::recycle_due() {
   return !recycling_.exchange(true);
 }
 
-void Worker::accept_loop() {
-  OriginClient origin(config_.origin);
-  Router router(config_, metrics_);
+void Worker::set_listening(bool on) {
+  if (on == listening_ || (on && listen_closed_)) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+  ev.data.ptr = &listen_tag_;
+  if (::epoll_ctl(epoll_fd_.get(), on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, listen_fd_, &ev) == 0) listening_ = on;
+}
 
-  Fd ep(::epoll_create1(EPOLL_CLOEXEC));
-  if (ep.get() < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
-  // EPOLLEXCLUSIVE: one new connection wakes one waiting thread, not all of
-  // them in every worker.
-  epoll_event listen_ev{};
-  listen_ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-  listen_ev.data.fd = listen_fd_;
-  epoll_event wake_ev{};
-  wake_ev.events = EPOLLIN;
-  wake_ev.data.fd = wake_fd_;
-  epoll_event stop_ev{};
-  stop_ev.events = EPOLLIN;
-  stop_ev.data.fd = stop_fd_;
-  if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, listen_fd_, &listen_ev) < 0 ||
-      ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, wake_fd_, &wake_ev) < 0 ||
-      ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, stop_fd_, &stop_ev) < 0)
-    throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+Worker::Connection* Worker::accept_connection() {
+  // Accepted sockets are blocking (O_NONBLOCK is not inherited): libfcgi
+  // reads and writes them with plain read/write.
+  const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED) return nullptr;
+    std::lock_guard<std::mutex> lock(conn_mutex_);
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+      // Out of descriptors or memory: stop accepting until a connection
+      // closes (or, with none open to close, pause briefly).
+      log_line(LogLevel::warn, std::string("accept: ") + std::strerror(err));
+      if (!connections_.empty()) {
+        set_listening(false);
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      return nullptr;
+    }
+    // The supervisor shut the listen socket (the pool is draining): kept
+    // connections are still served until the stop request.
+    set_listening(false);
+    listen_closed_ = true;
+    return nullptr;
+  }
+  metrics_.fastcgi_connections.fetch_add(1, std::memory_order_relaxed);
+  auto conn = std::make_unique<Connection>(fd);
+  Connection* raw = conn.get();
+  std::lock_guard<std::mutex> lock(conn_mutex_);
+  connections_.emplace(raw, std::move(conn));
+  if (connections_.size() >= max_connections_) set_listening(false);
+  return raw;
+}
 
-  FCGX_Request fcgi;
-  FCGX_InitRequest(&fcgi, listen_fd_, FCGI_FAIL_ACCEPT_ON_INTR);
-  for (;;) {
-    epoll_event ev[3];
-    const int n = ::epoll_wait(ep.get(), ev, 3, -1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw std::system_error(errno, std::generic_category(), "epoll_wait");
-    bool stop = false;
-    for (int i = 0; i < n; ++i) stop = stop || ev[i].data.fd != listen_fd_;
-    if (stop) break;
-    if (FCGX_Accept_r(&fcgi) < 0) continue;  // lost the race: EAGAIN
+void Worker::close_connection(Connection* conn) {
+  std::lock_guard<std::mutex> lock(conn_mutex_);
+  connections_.erase(conn);  // closes the descriptor, which leaves the epoll set
+  if (connections_.size() < max_connections_) set_listening(true);
+}
 
-    FcgiSink sink(fcgi);
+bool Worker::rearm(Connection& conn) {
+  epoll_event ev{};
+  // One-shot: the thread that takes the next request owns the connection
+  // until it re-arms it.
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+  ev.data.ptr = &conn;
+  const int op = conn.in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  if (::epoll_ctl(epoll_fd_.get(), op, conn.request.ipcFd, &ev) < 0) return false;
+  conn.in_epoll = true;
+  return true;
+}
+
+bool Worker::serve(Connection& conn, Router& router, OriginClient& origin, std::string& out_buffer) {
+  FCGX_Request& fcgi = conn.request;
+  // On a kept connection this reads the next request; when the web server
+  // has closed it instead, libfcgi closes it and, having no listen socket
+  // of its own (-1), fails.
+  if (FCGX_Accept_r(&fcgi) < 0) return false;
+  {
+    FcgiSink sink(fcgi, out_buffer);
     Request request = to_request(fcgi, config_.max_create_body);
     router.handle(request, sink, origin);
-    FCGX_Finish_r(&fcgi);
+  }
+  // An aborted answer has already dropped the connection (ipcFd -1).
+  if (fcgi.ipcFd >= 0 && fcgi.keepConnection && !drain_stdin(fcgi)) fcgi.keepConnection = 0;
+  FCGX_Finish_r(&fcgi);  // closes unless the web server asked to keep it and all went well
+  return fcgi.ipcFd >= 0;
+}
+
+void Worker::serve_loop() {
+  OriginClient origin(config_.origin);
+  Router router(config_, metrics_);
+  std::string out_buffer;  // the sink's scratch space, kept across requests
+  for (;;) {
+    // One event at a time: a thread must not take a second connection's
+    // request while it serves the first.
+    epoll_event ev{};
+    const int n = ::epoll_wait(epoll_fd_.get(), &ev, 1, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::system_error(errno, std::generic_category(), "epoll_wait");
+    if (n == 0) continue;
+    if (ev.data.ptr == &stop_tag_) break;
+    Connection* conn = ev.data.ptr == &listen_tag_ ? accept_connection() : static_cast<Connection*>(ev.data.ptr);
+    if (!conn) continue;
+    if (!serve(*conn, router, origin, out_buffer) || !rearm(*conn)) close_connection(conn);
     if (recycle_due()) {
       log_line(LogLevel::info, "worker reached max-requests=" + std::to_string(config_.max_requests) +
                                    ", recycling");
       const std::uint64_t one = 1;
-      [[maybe_unused]] const auto w = ::write(stop_fd_, &one, sizeof one);
+      [[maybe_unused]] const auto w = ::write(stop_fd_.get(), &one, sizeof one);
       break;
     }
   }
-  FCGX_Free(&fcgi, 1);
 }
 
 int Worker::run() {
@@ -110,14 +226,17 @@ int Worker::run() {
   for (unsigned i = 0; i < config_.threads; ++i) {
     threads.emplace_back([this, &failures] {
       try {
-        accept_loop();
+        serve_loop();
       } catch (const std::exception& e) {
-        log_line(LogLevel::error, std::string("accept thread failed: ") + e.what());
+        log_line(LogLevel::error, std::string("worker thread failed: ") + e.what());
         failures.fetch_add(1);
       }
     });
   }
   for (auto& t : threads) t.join();
+  // Idle kept connections close with the worker.
+  std::lock_guard<std::mutex> lock(conn_mutex_);
+  connections_.clear();
   return failures.load() ? 1 : 0;
 }
 

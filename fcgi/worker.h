@@ -1,18 +1,35 @@
-// One worker process: `threads` accept threads on the inherited FastCGI
-// listen socket, each with its own FCGX_Request and OriginClient.
+// One worker process: `threads` threads serving FastCGI connections on the
+// inherited listen socket, each thread with its own OriginClient.
+//
+// nginx keeps its connections to the pool open between requests
+// (fastcgi_keep_conn on, upstream keepalive). An idle kept connection pins
+// no thread: listen socket and idle connections sit in one epoll set per
+// worker, and whichever thread is free takes the next new connection or the
+// next request on a kept one.
 #pragma once
 
+#include <fcgiapp.h>
+
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 
 #include "config.h"
 #include "metrics.h"
+#include "unique_fd.h"
 
 namespace dashpiff {
 
+class OriginClient;
+class Router;
+
 class Worker {
  public:
-  // `wake_fd` becoming readable tells every thread to stop accepting; in-flight
+  // `wake_fd` becoming readable tells every thread to stop; in-flight
   // requests finish first. The worker never reads it, so one write wakes all.
   Worker(const Config& config, MetricsBlock& metrics, int listen_fd, int wake_fd);
 
@@ -24,16 +41,34 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
  private:
-  void accept_loop();
+  struct Connection;
+
+  void serve_loop();
+  Connection* accept_connection();
+  // One request on `conn`; true when the web server keeps the connection.
+  bool serve(Connection& conn, Router& router, OriginClient& origin, std::string& out_buffer);
+  bool rearm(Connection& conn);
+  void close_connection(Connection* conn);
+  void set_listening(bool on);  // callers hold conn_mutex_
   bool recycle_due();
 
   const Config& config_;
   MetricsBlock& metrics_;
   int listen_fd_;
-  int wake_fd_;
-  int stop_fd_;  // eventfd: written once when this worker decides to recycle
+  UniqueFd stop_fd_;  // eventfd: written once when this worker decides to recycle
+  UniqueFd epoll_fd_;
   std::atomic<std::uint64_t> served_{0};
   std::atomic<bool> recycling_{false};
+
+  // epoll tags for the non-connection descriptors.
+  char listen_tag_ = 0;
+  char stop_tag_ = 0;
+
+  std::mutex conn_mutex_;  // guards the members below; taken per connection, not per request
+  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
+  std::size_t max_connections_;
+  bool listening_ = true;        // the listen socket is in the epoll set
+  bool listen_closed_ = false;   // accept failed for good (the pool is draining)
 };
 
 }  // namespace dashpiff

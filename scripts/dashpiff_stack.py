@@ -95,6 +95,7 @@ http {{
     access_log {dir}/access.log;
     upstream dashpiff_fcgi {{
         server unix:{sock};
+        keepalive 32;
     }}
     server {{
         listen 127.0.0.1:{port};

@@ -114,6 +114,9 @@ std::string MetricsBlock::prometheus_text() const {
     << "dashpiff_segments_passed_unparsed_total " << segments_passed_unparsed.load(relaxed) << '\n'
     << "# TYPE dashpiff_manifests_rewritten_total counter\n"
     << "dashpiff_manifests_rewritten_total " << manifests_rewritten.load(relaxed) << '\n'
+    << "# HELP dashpiff_fastcgi_connections_total Connections accepted from the web server (kept ones serve many requests).\n"
+       "# TYPE dashpiff_fastcgi_connections_total counter\n"
+    << "dashpiff_fastcgi_connections_total " << fastcgi_connections.load(relaxed) << '\n'
     << "# TYPE dashpiff_workers_alive gauge\n"
     << "dashpiff_workers_alive " << workers_alive.load(relaxed) << '\n'
     << "# TYPE dashpiff_workers_restarted_total counter\n"

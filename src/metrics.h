@@ -37,6 +37,7 @@ struct MetricsBlock {
   std::atomic<std::uint64_t> piff_converted[kModes];
   std::atomic<std::uint64_t> segments_passed_unparsed;
   std::atomic<std::uint64_t> manifests_rewritten;
+  std::atomic<std::uint64_t> fastcgi_connections;  // accepted from the web server
   std::atomic<std::uint64_t> workers_alive;
   std::atomic<std::uint64_t> workers_restarted;
   std::atomic<std::uint64_t> draining;  // nonzero while the pool shuts down
