@@ -41,7 +41,7 @@ def main():
     p.add_argument("--mode", default="free", help="--piff-mode of the profiled worker")
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--seconds", type=int, default=10)
-    p.add_argument("--threads", type=int, default=8, help="accept threads of the profiled worker")
+    p.add_argument("--threads", type=int, default=8, help="serving threads of the profiled worker")
     p.add_argument("--valgrind-arg", action="append", default=[], help="extra valgrind option, repeatable")
     p.add_argument("--out", default=os.path.join(HERE, ".cache", "profile"))
     args = p.parse_args()

@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
     FCGX_Init();
     ::signal(SIGPIPE, SIG_IGN);  // a client gone away is an error return, not death
     // libfcgi's SIGUSR1 handler sets its shutdown flag, after which every
-    // FCGX_Accept_r fails at once: the accept threads would spin while
+    // FCGX_Accept_r fails at once: the worker threads would spin while
     // connections pile up (a stray `kill -USR1`, as used to reopen logs,
     // would wedge the pool). Inherited by every worker.
     ::signal(SIGUSR1, SIG_IGN);

@@ -330,7 +330,7 @@ void Supervisor::run_child(const sigset_t& parent_mask) {
   int status = 1;
   try {
     // SIGTERM (from the supervisor, or systemd's control-group kill) wakes
-    // every accept thread; a fresh pipe, so nothing reaches the parent's.
+    // every worker thread; a fresh pipe, so nothing reaches the parent's.
     SignalPipe stop({SIGTERM, SIGINT});
     ::sigprocmask(SIG_SETMASK, &parent_mask, nullptr);
     const int ready_fd = ready_write_.get();

@@ -290,7 +290,7 @@ std::vector<Group> settings() {
           {"workers", "N", "worker processes (0: one per CPU core; 0..1024)",
            [](const Config& c) { return std::to_string(c.workers); },
            [](Config& c, const std::string& v) { c.workers = static_cast<unsigned>(parse_count(v, 0, 1024)); }},
-          {"threads", "N", "accept threads per worker (1..256)",
+          {"threads", "N", "threads per worker serving requests (1..256)",
            [](const Config& c) { return std::to_string(c.threads); },
            [](Config& c, const std::string& v) { c.threads = static_cast<unsigned>(parse_count(v, 1, 256)); }},
           {"max-requests", "N", "recycle a worker after N requests (0: never)",

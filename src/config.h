@@ -23,7 +23,7 @@ enum class LogLevel { error, warn, info, debug };
 struct Config {
   // Pool
   unsigned workers = 0;          // 0: number of cores
-  unsigned threads = 8;          // accept threads per worker
+  unsigned threads = 8;          // threads per worker serving requests
   unsigned long max_requests = 0;  // recycle a worker after this many; 0: never
   std::chrono::seconds shutdown_deadline{30};
   bool supervise = true;         // false: one process, for debugging
