@@ -217,6 +217,10 @@ void Worker::serve_loop() {
     if (n < 0) throw std::system_error(errno, std::generic_category(), "epoll_wait");
     if (n == 0) continue;
     if (ev.data.ptr == &stop_tag_) break;
+    // A new connection is served by the thread that accepted it (nginx sends
+    // the request right after connecting). Parking it in the set instead
+    // would let a stopping worker close it with the request unread: nginx
+    // retries a failed kept connection, not a fresh one, and would answer 502.
     Connection* conn = ev.data.ptr == &listen_tag_ ? accept_connection() : static_cast<Connection*>(ev.data.ptr);
     if (!conn) continue;
     if (!serve(*conn, router, origin, out_buffer) || !rearm(*conn)) close_connection(conn);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <iterator>
 
 #include "bmff_box.h"
 #include "bmff_fields.h"
@@ -50,6 +51,45 @@ struct PendingSidx {
   std::size_t first_field = 0;     // position of the first reference in `bytes`
   std::uint32_t first_word = 0;    // reference_type | referenced_size
 };
+
+// One moof_offset field of a 'tfra' to overwrite, found before anything is.
+struct OffsetWrite {
+  std::size_t position;  // in the held mfra
+  std::uint64_t value;
+  unsigned width;        // 4 or 8
+};
+
+// The moof_offset fields of the 'tfra' whose payload is held[at, at + size)
+// (ISO/IEC 14496-12 §8.8.10), with the values `moved` gives them. False
+// (and error) when the box does not add up or a value no longer fits.
+template <class Moved>
+bool plan_tfra(const std::uint8_t* held, std::size_t at, std::size_t size, Moved&& moved,
+               std::vector<OffsetWrite>& writes, std::string& error) {
+  if (size < 16) {
+    error = "tfra too short";
+    return false;
+  }
+  const std::uint8_t* p = held + at;
+  const unsigned width = p[0] == 1 ? 8 : 4;
+  const std::uint32_t lengths = load_u32(p + 8);
+  const std::size_t entry = 2 * width + ((lengths >> 4) & 3) + ((lengths >> 2) & 3) + (lengths & 3) + 3;
+  const std::uint32_t count = load_u32(p + 12);
+  if (count > (size - 16) / entry) {
+    error = "tfra entries run past the box";
+    return false;
+  }
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const std::size_t field = at + 16 + i * entry + width;
+    const std::uint64_t old = width == 8 ? load_u64(held + field) : load_u32(held + field);
+    const std::uint64_t value = moved(old);
+    if (width == 4 && value > 0xffffffffu) {
+      error = "a moved moof_offset no longer fits the tfra's 32 bits";
+      return false;
+    }
+    if (value != old) writes.push_back({field, value, width});
+  }
+  return true;
+}
 }  // namespace
 
 struct SegmentPatcher::Impl {
@@ -68,6 +108,9 @@ struct SegmentPatcher::Impl {
   std::uint64_t offset = 0;     // stream offset of the current top-level box
   std::uint64_t moofs = 0, moovs = 0, sidxs = 0;
   std::optional<PendingSidx> pending_sidx;
+  // Where resized boxes moved what follows: from input offset `first`, output
+  // offsets are input offsets plus `second`. Ascending; one entry per resize.
+  std::vector<std::pair<std::uint64_t, std::int64_t>> shifts;
   // A sidx already sent fixes the sizes of the moofs it covers.
   std::uint64_t locked_until = 0;
   std::string lock_reason;
@@ -130,6 +173,15 @@ struct SegmentPatcher::Impl {
         h.size <= kMaxHeldSidx) {
       hold(h);
       return;
+    }
+    // An mfra's tfra entries point at moofs by file offset: once a moof has
+    // changed size, the ones after it have moved.
+    if (h.type == fourcc("mfra") && !shifts.empty()) {
+      if (h.form != SizeForm::to_end && h.size <= options.max_held_box) {
+        hold(h);
+        return;
+      }
+      give_up("mfra of " + std::to_string(h.size) + " bytes cannot be held; its tfra offsets are stale" + at());
     }
     if (container) {
       const std::string name = fourcc_text(h.type);
@@ -206,9 +258,50 @@ struct SegmentPatcher::Impl {
     state = State::header;
   }
 
+  // Output offset of what sat at input offset `x`.
+  std::uint64_t moved(std::uint64_t x) const {
+    const auto after = std::upper_bound(shifts.begin(), shifts.end(), x,
+                                        [](std::uint64_t v, const auto& s) { return v < s.first; });
+    const std::int64_t shift = after == shifts.begin() ? 0 : std::prev(after)->second;
+    return static_cast<std::uint64_t>(static_cast<std::int64_t>(x) + shift);
+  }
+
+  void complete_mfra() {
+    std::string error;
+    std::vector<Box> children;
+    std::vector<OffsetWrite> writes;
+    const std::size_t payload = header_len;
+    bool ok = walk_boxes(held.data(), payload, held.size(), children, error);
+    std::size_t tfras = 0;
+    for (const Box& c : children) {
+      if (!ok) break;
+      if (c.header.type != fourcc("tfra")) continue;
+      ++tfras;
+      ok = plan_tfra(held.data(), c.payload_offset(), c.payload_size(),
+                     [this](std::uint64_t x) { return moved(x); }, writes, error);
+    }
+    if (ok) {
+      for (const OffsetWrite& w : writes) {
+        if (w.width == 8) store_u64(held.data() + w.position, w.value);
+        else store_u32(held.data() + w.position, static_cast<std::uint32_t>(w.value));
+      }
+      note_change("mfra: " + std::to_string(writes.size()) + " moof_offset entries of " +
+                  std::to_string(tfras) + " tfra moved with the resized moofs");
+    } else {
+      // Stale offsets would send a seeking player into the middle of a box;
+      // as 'free' (same size) the index is merely absent.
+      store_u32(held.data() + 4, fourcc("free"));
+      give_up("mfra: " + error + "; turned into free" + at());
+    }
+    emit(held.data(), held.size());
+    held.clear();
+    next_box();
+  }
+
   void complete_held() {
     const FourCC type = load_u32(held.data() + 4);
     if (type == fourcc("sidx")) return complete_sidx();
+    if (type == fourcc("mfra")) return complete_mfra();
     const bool moof = type == fourcc("moof");
     RewriteContext ctx;
     ctx.mode = options.mode;
@@ -243,6 +336,10 @@ struct SegmentPatcher::Impl {
     for (auto& c : r.changes) note_change(std::move(c));
     for (auto& c : r.refusals) give_up(std::move(c));
     emit(held.data(), held.size());
+    if (r.size_delta != 0) {
+      const std::int64_t shift = (shifts.empty() ? 0 : shifts.back().second) + r.size_delta;
+      shifts.emplace_back(offset + box_size, shift);
+    }
     held.clear();
     held.shrink_to_fit();  // holding is per box; memory does not accumulate
     next_box();

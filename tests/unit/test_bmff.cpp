@@ -589,6 +589,120 @@ BOOST_AUTO_TEST_CASE(a_sidx_per_moof_lets_every_moof_convert) {
   BOOST_TEST(checked == 3u);
 }
 
+// An on-demand file: ftyp, then `count` converted-size-changing fragments,
+// then mfra { tfra (one entry per moof, pointing at it) mfro }.
+struct OnDemand {
+  Bytes bytes;
+  std::vector<std::size_t> moofs;  // input offsets
+};
+
+Bytes make_tfra(unsigned version, const std::vector<std::size_t>& moofs) {
+  Bytes b;
+  put32(b, 1);           // track_ID
+  put32(b, 0x00000015);  // traf, trun, sample numbers of 2, 2 and 2 bytes
+  put32(b, std::uint32_t(moofs.size()));
+  for (std::size_t i = 0; i < moofs.size(); ++i) {
+    if (version == 1) {
+      put64(b, 1000 * i);
+      put64(b, moofs[i]);
+    } else {
+      put32(b, std::uint32_t(1000 * i));
+      put32(b, std::uint32_t(moofs[i]));
+    }
+    put16(b, 1);
+    put16(b, 1);
+    put16(b, 1);
+  }
+  return box("tfra", full(version, 0, b));
+}
+
+OnDemand make_on_demand(unsigned tfra_version, std::size_t count = 3) {
+  OnDemand d;
+  d.bytes = box("ftyp", Bytes{'i', 's', 'o', '6', 0, 0, 0, 0});
+  for (std::size_t i = 0; i < count; ++i) {
+    FragmentSpec spec = two_trafs();
+    spec.sequence = std::uint32_t(i + 1);
+    d.moofs.push_back(d.bytes.size());
+    put(d.bytes, make_fragment(spec).bytes);
+  }
+  Bytes mfra_body = make_tfra(tfra_version, d.moofs);
+  const std::size_t mfra_size = 8 + mfra_body.size() + 16;
+  put(mfra_body, box("mfro", full(0, 0, [&] { Bytes b; put32(b, std::uint32_t(mfra_size)); return b; }())));
+  put(d.bytes, box("mfra", mfra_body));
+  return d;
+}
+
+// The moof_offset values of the first tfra of the mfra in `b`.
+std::vector<std::uint64_t> tfra_offsets(const Bytes& b) {
+  const std::size_t mfra = find_top_level(b, "mfra");
+  const std::size_t tfra = mfra + 8;
+  const unsigned version = b[tfra + 8];
+  const std::uint32_t count = get32(b, tfra + 20);
+  const std::size_t width = version == 1 ? 8 : 4;
+  const std::size_t entry = 2 * width + 6;
+  std::vector<std::uint64_t> out;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const std::size_t at = tfra + 24 + i * entry + width;
+    out.push_back(width == 8 ? bm::load_u64(b.data() + at) : get32(b, at));
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> moof_offsets(const Bytes& b) {
+  std::vector<std::uint64_t> out;
+  for (const auto& box : top_level(b))
+    if (box.header.type == bm::fourcc("moof")) out.push_back(box.offset);
+  return out;
+}
+
+BOOST_AUTO_TEST_CASE(mfra_offsets_follow_the_resized_moofs) {
+  for (unsigned version : {0u, 1u}) {
+    const OnDemand d = make_on_demand(version);
+    const Bytes whole = patch(d.bytes, with_mode(PiffMode::convert));
+    BOOST_TEST(whole.size() > d.bytes.size());
+    const auto moved = moof_offsets(whole);
+    BOOST_REQUIRE_EQUAL(moved.size(), 3u);
+    BOOST_TEST(moved[1] != d.moofs[1]);  // the first moof grew: the others moved
+    BOOST_TEST(tfra_offsets(whole) == moved, "tfra v" << version);
+    for (std::size_t chunk : {1u, 13u, 4096u}) {
+      PatchStats s;
+      BOOST_TEST((patch(d.bytes, with_mode(PiffMode::convert), chunk, &s) == whole));
+      BOOST_TEST(s.passthrough_events == 0u, s.passthrough_reason);
+      BOOST_TEST(s.piff_converted == 6u);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(mfra_is_untouched_when_no_moof_changed_size) {
+  const OnDemand d = make_on_demand(0);
+  PatchStats s;
+  const Bytes out = patch(d.bytes, with_mode(PiffMode::free), 100, &s);
+  BOOST_TEST(out.size() == d.bytes.size());
+  BOOST_TEST(tfra_offsets(out) == moof_offsets(out));
+  const std::size_t mfra = find_top_level(d.bytes, "mfra");
+  BOOST_TEST((Bytes(out.begin() + mfra, out.end()) == Bytes(d.bytes.begin() + mfra, d.bytes.end())));
+}
+
+BOOST_AUTO_TEST_CASE(an_mfra_that_cannot_be_corrected_becomes_free_not_stale) {
+  OnDemand d = make_on_demand(0);
+  // Claim more tfra entries than the box holds.
+  const std::size_t tfra = find_top_level(d.bytes, "mfra") + 8;
+  set32(d.bytes, tfra + 20, 1000);
+  PatchStats s;
+  const Bytes out = patch(d.bytes, with_mode(PiffMode::convert), 7, &s);
+  BOOST_TEST(s.piff_converted == 6u);
+  BOOST_TEST(s.passthrough_reason.find("mfra: tfra entries run past the box; turned into free") !=
+             std::string::npos, s.passthrough_reason);
+  const auto boxes = top_level(out);
+  BOOST_TEST(boxes.back().header.type == bm::fourcc("free"));
+  BOOST_TEST(boxes.back().end() == out.size());
+  // Same bytes as the input's mfra, apart from the 4CC.
+  Bytes tail(out.end() - boxes.back().size, out.end());
+  Bytes original(d.bytes.end() - boxes.back().size, d.bytes.end());
+  tail[4] = 'm', tail[5] = 'f', tail[6] = 'r', tail[7] = 'a';
+  BOOST_TEST((tail == original));
+}
+
 BOOST_AUTO_TEST_CASE(absolute_base_data_offset_blocks_resizing) {
   FragmentSpec spec = two_trafs();
   for (auto& t : spec.tracks) t.tfhd_flags = 0x000001;  // base 0: data_offset is absolute
