@@ -8,6 +8,8 @@ import os
 import threading
 import time
 
+from dashpiff_stack import child_pids
+
 
 def status_kib(pid, field):
     """VmRSS / VmHWM / ... of a process in KiB, or None when it is gone."""
@@ -22,20 +24,7 @@ def status_kib(pid, field):
 
 
 def children(pid):
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # Field 4 (ppid) follows the parenthesised command name.
-        fields = stat[stat.rfind(")") + 2:].split()
-        if int(fields[1]) == pid:
-            found.append(int(entry))
-    return sorted(found)
+    return sorted(child_pids(pid))
 
 
 def cpu_seconds(pid):

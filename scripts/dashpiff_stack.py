@@ -240,3 +240,34 @@ def fetch(url, method="GET", data=None, headers=None, timeout=30):
             return r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.headers, e.read()
+
+
+def child_pids(pid):
+    """Live (not zombie) child processes of pid, from /proc: the workers of
+    the supervisor that spawn-fcgi -n execs in place."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # State and ppid follow the parenthesised command name.
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(entry))
+    return found
+
+
+def metric(stack, name):
+    """One sample of the stack's /metrics page, e.g.
+    'dashpiff_requests_total{route="mpd",status="200"}'; None when absent."""
+    status, _, body = fetch(stack.front_url + "/metrics", timeout=5)
+    if status != 200:
+        raise RuntimeError(f"/metrics answered {status}")
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None

@@ -15,7 +15,9 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import dashpiff_stack  # noqa: E402
 from dashpiff_stack import BUILD, TOP, Stack, fetch, wait_for  # noqa: E402
+from dashpiff_stack import child_pids as children  # noqa: E402
 from codec import enc  # noqa: E402
 from harness import check, expect, run  # noqa: E402
 import bmff  # noqa: E402
@@ -60,23 +62,6 @@ def media_url(stack, name, origin_prefix=""):
             "/" + name)
 
 
-def children(pid):
-    """Live (not zombie) child processes of pid, from /proc."""
-    out = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.add(int(entry))
-    return out
-
-
 def alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -86,11 +71,9 @@ def alive(pid):
 
 
 def metric(stack, name):
-    status, _, body = fetch(stack.front_url + "/metrics", timeout=5)
-    expect(status == 200, f"/metrics answered {status}")
-    m = re.search(rb"^" + name.encode() + rb" (\d+)$", body, re.M)
-    expect(m, f"{name} missing from /metrics")
-    return int(m.group(1))
+    value = dashpiff_stack.metric(stack, name)
+    expect(value is not None, f"{name} missing from /metrics")
+    return int(value)
 
 
 def healthz(stack, timeout=5):

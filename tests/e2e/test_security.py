@@ -11,6 +11,7 @@ import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import dashpiff_stack  # noqa: E402
 from dashpiff_stack import Stack, fetch  # noqa: E402
 from codec import enc  # noqa: E402
 from harness import check, expect, run  # noqa: E402
@@ -124,11 +125,7 @@ def metrics_count_what_was_asked(st):
 
 
 def metric(stack, name):
-    _, _, body = fetch(stack.front_url + "/metrics")
-    for line in body.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    return 0.0
+    return dashpiff_stack.metric(stack, name) or 0.0
 
 
 if __name__ == "__main__":

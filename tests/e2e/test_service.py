@@ -11,7 +11,7 @@ import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from dashpiff_stack import Stack, fetch, free_port  # noqa: E402
+from dashpiff_stack import Stack, fetch, free_port, metric  # noqa: E402
 from codec import enc  # noqa: E402
 from harness import check, expect, run  # noqa: E402
 import bmff  # noqa: E402
@@ -226,11 +226,9 @@ def origin_that_never_answers_is_504(stack):
 
 
 def fastcgi_connections(stack):
-    _, _, body = fetch(stack.front_url + "/metrics")
-    for line in body.decode().splitlines():
-        if line.startswith("dashpiff_fastcgi_connections_total "):
-            return int(float(line.split()[-1]))
-    raise AssertionError("dashpiff_fastcgi_connections_total missing from /metrics")
+    value = metric(stack, "dashpiff_fastcgi_connections_total")
+    expect(value is not None, "dashpiff_fastcgi_connections_total missing from /metrics")
+    return int(value)
 
 
 def origin_that_breaks_off(declared, sent):
