@@ -395,8 +395,10 @@ struct OriginClient::Impl {
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, std::max(1L, ms(remaining)));
     curl_easy_setopt(easy, CURLOPT_DNS_CACHE_TIMEOUT, 60L);
     // Bigger reads mean fewer write callbacks, FastCGI records and syscalls
-    // per segment; libcurl still hands on whatever arrived at once.
-    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 256L * 1024);
+    // per segment; libcurl still hands on whatever arrived at once. 512 KiB
+    // is libcurl's largest (CURL_MAX_READ_SIZE); against 256 KiB it cut the
+    // worker's CPU per 1 MB segment by about a tenth.
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 512L * 1024);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 30L);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 15L);
