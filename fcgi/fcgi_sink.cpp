@@ -99,16 +99,25 @@ bool write_stdout_records(int fd, int request_id, std::string_view first, std::s
   return true;
 }
 
+FcgiSink::FcgiSink(FCGX_Request& request, std::string& buffer) : request_(request), pending_(buffer) {
+  pending_.clear();
+  // libcurl hands the body on in pieces of at most 16 KiB: they collect here
+  // up to kCollect, so the buffer is sized for that once per thread.
+  pending_.reserve(kCollect + 4096);
+}
+
 void FcgiSink::begin(int status, const Headers& headers) {
   if (started_) return;
   started_ = true;
   // The head waits in pending_ for the first body bytes or the first flush
   // (the origin client flushes before it waits), so head and body leave in
   // one writev without delaying the first byte.
-  pending_ = "Status: " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
+  // Appended in place: assigning a fresh string would swap out the thread's
+  // buffer, and every answer would grow a new one (copying as it doubles).
+  pending_.append("Status: ").append(std::to_string(status)).append(" ").append(reason_phrase(status)).append("\r\n");
   for (const auto& [name, value] : headers)
-    if (clean(name) && clean(value)) pending_ += name + ": " + value + "\r\n";
-  pending_ += "\r\n";
+    if (clean(name) && clean(value)) pending_.append(name).append(": ").append(value).append("\r\n");
+  pending_.append("\r\n");
 }
 
 bool FcgiSink::write(std::string_view chunk) {

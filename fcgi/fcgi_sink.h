@@ -15,9 +15,7 @@ class FcgiSink final : public ResponseSink {
   // `buffer` is the calling thread's scratch space: reused from request to
   // request, so collecting small chunks allocates (and page-faults) once per
   // thread rather than once per answer.
-  FcgiSink(FCGX_Request& request, std::string& buffer) : request_(request), pending_(buffer) {
-    pending_.clear();
-  }
+  FcgiSink(FCGX_Request& request, std::string& buffer);
 
   void begin(int status, const Headers& headers) override;
   bool write(std::string_view chunk) override;
