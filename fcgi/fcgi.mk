@@ -19,3 +19,10 @@ tests_unit_test_supervisor_SOURCES = tests/unit/test_supervisor.cpp \
 	fcgi/signal_pipe.cpp fcgi/signal_pipe.h fcgi/unique_fd.h
 tests_unit_test_supervisor_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/fcgi
 tests_unit_test_supervisor_LDADD = $(TEST_LIBS)
+
+# The FastCGI sink over a socket pair: record framing, batching, buffer reuse.
+check_PROGRAMS += tests/unit/test_fcgi_sink
+TESTS += tests/unit/test_fcgi_sink
+tests_unit_test_fcgi_sink_SOURCES = tests/unit/test_fcgi_sink.cpp fcgi/fcgi_sink.cpp fcgi/fcgi_sink.h
+tests_unit_test_fcgi_sink_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/fcgi
+tests_unit_test_fcgi_sink_LDADD = $(TEST_LIBS) $(FCGI_LIBS)

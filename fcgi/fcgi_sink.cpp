@@ -111,9 +111,9 @@ void FcgiSink::begin(int status, const Headers& headers) {
   started_ = true;
   // The head waits in pending_ for the first body bytes or the first flush
   // (the origin client flushes before it waits), so head and body leave in
-  // one writev without delaying the first byte.
-  // Appended in place: assigning a fresh string would swap out the thread's
-  // buffer, and every answer would grow a new one (copying as it doubles).
+  // one writev without delaying the first byte. It is appended in place:
+  // assigning a fresh string would swap out the thread's buffer, and every
+  // answer would grow a new one, copying as it doubles.
   pending_.append("Status: ").append(std::to_string(status)).append(" ").append(reason_phrase(status)).append("\r\n");
   for (const auto& [name, value] : headers)
     if (clean(name) && clean(value)) pending_.append(name).append(": ").append(value).append("\r\n");

@@ -1,0 +1,168 @@
+// The FastCGI sink over a real socket pair: what nginx would read back must
+// be well-formed FCGI_STDOUT records whose contents, joined, are exactly the
+// head and the body in order, however the body was handed over.
+#define BOOST_TEST_MODULE dashpiff fastcgi sink
+#include <boost/test/unit_test.hpp>
+
+#include <fcgiapp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fcgi_sink.h"
+
+using namespace dashpiff;
+
+namespace {
+
+constexpr std::size_t kMaxRecord = 65528;
+
+// A connected pair; everything written to `app` is read from `web` on a
+// thread, so that large answers never block on the socket buffer.
+class Wire {
+ public:
+  Wire() {
+    BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds_) == 0);
+    reader_ = std::thread([this] {
+      char buffer[65536];
+      for (;;) {
+        const ssize_t n = ::read(fds_[1], buffer, sizeof buffer);
+        if (n <= 0) break;
+        received_.append(buffer, static_cast<std::size_t>(n));
+      }
+    });
+  }
+  ~Wire() {
+    close_app();
+    if (reader_.joinable()) reader_.join();
+    ::close(fds_[1]);
+  }
+  int app() const { return fds_[0]; }
+  // Everything the application side wrote, once it has closed its end.
+  const std::string& received() {
+    close_app();
+    reader_.join();
+    return received_;
+  }
+
+ private:
+  void close_app() {
+    if (fds_[0] >= 0) ::close(fds_[0]);
+    fds_[0] = -1;
+  }
+  int fds_[2] = {-1, -1};
+  std::thread reader_;
+  std::string received_;
+};
+
+struct Records {
+  std::string stdout_content;
+  std::size_t count = 0;
+  std::size_t largest = 0;
+  bool well_formed = true;
+};
+
+// Parses FCGI_STDOUT records of request `id`; anything else is a failure.
+Records parse(const std::string& wire, int id) {
+  Records r;
+  std::size_t at = 0;
+  while (at < wire.size()) {
+    if (wire.size() - at < 8) return r.well_formed = false, r;
+    const auto* h = reinterpret_cast<const unsigned char*>(wire.data() + at);
+    const std::size_t length = (std::size_t(h[4]) << 8) | h[5];
+    const std::size_t padding = h[6];
+    if (h[0] != 1 || h[1] != 6 || ((h[2] << 8) | h[3]) != id || wire.size() - at - 8 < length + padding)
+      return r.well_formed = false, r;
+    r.stdout_content.append(wire, at + 8, length);
+    r.largest = std::max(r.largest, length);
+    ++r.count;
+    at += 8 + length + padding;
+  }
+  return r;
+}
+
+std::string pattern(std::size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  std::uint32_t x = seed * 2654435761u + 1;
+  for (auto& c : s) {
+    x = x * 1664525u + 1013904223u;
+    c = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+// A request as FCGX_Accept_r leaves it, over `fd`, for the sink to write to.
+FCGX_Request request_on(int fd, int id) {
+  FCGX_Request r;
+  FCGX_InitRequest(&r, -1, 0);
+  r.ipcFd = fd;
+  r.requestId = id;
+  return r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(records_carry_both_pieces_in_order_at_every_size) {
+  for (const auto& [a, b] : std::vector<std::pair<std::size_t, std::size_t>>{
+           {0, 0}, {1, 0}, {0, 1}, {kMaxRecord, 0}, {kMaxRecord - 1, 2}, {70000, 200000},
+           {3, 64 * kMaxRecord + 5}}) {
+    const std::string first = pattern(a, 1);
+    const std::string second = pattern(b, 2);
+    Wire wire;
+    BOOST_TEST(write_stdout_records(wire.app(), 7, first, second));
+    const Records r = parse(wire.received(), 7);
+    BOOST_TEST(r.well_formed, a << "+" << b);
+    BOOST_TEST((r.stdout_content == first + second), a << "+" << b);
+    BOOST_TEST(r.largest <= kMaxRecord);
+    // Full records: no more records than the bytes need.
+    BOOST_TEST(r.count == (a + b + kMaxRecord - 1) / kMaxRecord);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(writing_to_a_closed_peer_fails_instead_of_killing_the_process) {
+  int fds[2];
+  BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+  ::close(fds[1]);
+  ::signal(SIGPIPE, SIG_IGN);  // as dashpiff-fcgi does
+  BOOST_TEST(!write_stdout_records(fds[0], 1, pattern(1000, 3)));
+  ::close(fds[0]);
+}
+
+BOOST_AUTO_TEST_CASE(sink_sends_head_then_body_whatever_the_chunk_sizes) {
+  std::string buffer;  // one thread's, across answers
+  for (int answer = 0; answer < 2; ++answer) {
+    Wire wire;
+    FCGX_Request request = request_on(wire.app(), 1);
+    const std::string small = pattern(16 * 1024, 4);
+    const std::string large = pattern(300 * 1024, 5);
+    const char* storage = nullptr;
+    {
+      FcgiSink sink(request, buffer);
+      storage = buffer.data();
+      sink.begin(200, {{"Content-Type", "video/iso.segment"}, {"Bad", "a\r\nInjected: 1"}});
+      BOOST_TEST(sink.started());
+      for (int i = 0; i < 20; ++i) BOOST_TEST(sink.write(small));  // collected, then sent in batches
+      BOOST_TEST(sink.flush());
+      BOOST_TEST(sink.write(large));  // at least a record: sent as it is
+      BOOST_TEST(sink.write("tail"));
+      sink.end();
+    }
+    std::string body;
+    for (int i = 0; i < 20; ++i) body += small;
+    body += large + "tail";
+    const Records r = parse(wire.received(), 1);
+    BOOST_TEST(r.well_formed);
+    BOOST_TEST((r.stdout_content == "Status: 200 OK\r\nContent-Type: video/iso.segment\r\n\r\n" + body));
+    // The answer was collected in the thread's buffer as reserved, never
+    // reallocated (a buffer swapped out by the head would be grown, and
+    // copied, again for every answer).
+    BOOST_TEST(static_cast<const void*>(buffer.data()) == static_cast<const void*>(storage), "answer " << answer);
+    BOOST_TEST(buffer.capacity() >= 4 * kMaxRecord);
+  }
+}
