@@ -455,8 +455,8 @@ def main():
     p.add_argument("--quick", action="store_true",
                    help="one round of 2 s per cell, 8 and 64 connections only, fewer TTFB repetitions; "
                         "results go to bench/results/tmp/")
-    p.add_argument("--seconds", type=int, help="seconds per measured wrk run (default 3, --quick 2)")
-    p.add_argument("--rounds", type=int, help="rounds per cell, alternating stack order (default 2, --quick 1)")
+    p.add_argument("--seconds", type=int, help="seconds per measured wrk run (default 4, --quick 2)")
+    p.add_argument("--rounds", type=int, help="rounds per cell, alternating stack order (default 4, --quick 1)")
     p.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per stack and workload")
     p.add_argument("--connections", type=lambda s: [int(x) for x in s.split(",")],
                    help="comma-separated connection counts (default 1,8,64)")
@@ -474,8 +474,8 @@ def main():
                    help="first wait up to SECONDS for the 1-minute load average to drop below 1")
     p.add_argument("--out", help="results file (default bench/results/DATE-COMMIT.md)")
     args = p.parse_args()
-    args.seconds = args.seconds or (2 if args.quick else 3)
-    args.rounds = args.rounds or (1 if args.quick else 2)
+    args.seconds = args.seconds or (2 if args.quick else 4)
+    args.rounds = args.rounds or (1 if args.quick else 4)
     args.connections = args.connections or ([8, 64] if args.quick else [1, 8, 64])
     args.ttfb_reps = args.ttfb_reps or (5 if args.quick else 9)
 
