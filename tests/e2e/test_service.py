@@ -291,9 +291,12 @@ def kept_fastcgi_connections_serve_every_kind_of_request(stack):
         expect(status == 200 and len(body) == len(origin_seg), f"after a dropped connection: {status} {len(body)}")
         answered += 1
     opened = fastcgi_connections(stack) - before
-    # The front runs one nginx worker and the requests come one at a time:
-    # a connection per request would make `opened` about `answered`.
-    expect(1 <= opened <= 6, f"{opened} FastCGI connections for {answered} sequential requests")
+    # A connection per request would make `opened` at least `answered`. Kept
+    # connections give a few: one per nginx worker (the installed package runs
+    # Debian's one per core), a new one after the broken-off answer, and one
+    # after each HEAD of a segment (nginx does not keep an unbuffered
+    # upstream it answered a HEAD from).
+    expect(1 <= opened <= answered // 2, f"{opened} FastCGI connections for {answered} sequential requests")
 
 
 @check
