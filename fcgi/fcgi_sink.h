@@ -23,7 +23,6 @@ class FcgiSink final : public ResponseSink {
   void end() override;
   void abort() override;
   bool started() const override { return started_; }
-  bool aborted() const { return aborted_; }
 
  private:
   // Sends what is pending, then `tail`, as FCGI_STDOUT records in one writev.

@@ -1,5 +1,6 @@
 #include "worker.h"
 
+#include <fcgiapp.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>

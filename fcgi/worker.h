@@ -8,8 +8,6 @@
 // next request on a kept one.
 #pragma once
 
-#include <fcgiapp.h>
-
 #include <atomic>
 #include <cstddef>
 #include <cstdint>

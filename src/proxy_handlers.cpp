@@ -181,24 +181,24 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
   options.add_cenc_protection =
       ctx.config.piff_mode == PiffMode::convert || ctx.config.piff_mode == PiffMode::automatic;
   options.max_bytes = ctx.config.max_manifest_bytes;
-  MpdRewriteResult rewritten;
-  if (auto cached = ctx.rewrites.find(got.body, options)) {
-    rewritten = std::move(*cached);
-  } else {
+  MpdRewriteResult fresh;
+  const MpdRewriteResult* rewritten = ctx.rewrites.find(got.body, options);
+  if (!rewritten) {
     try {
-      rewritten = rewrite_mpd(got.body, options);
+      fresh = rewrite_mpd(got.body, options);
     } catch (const MpdError& e) {
       ctx.fail(502, std::string("origin MPD refused: ") + e.what());
       return;
     }
-    ctx.rewrites.store(got.body, options, rewritten);
+    ctx.rewrites.store(got.body, options, fresh);
+    rewritten = &fresh;
   }
   ctx.metrics.manifests_rewritten.fetch_add(1, std::memory_order_relaxed);
-  ctx.note = std::to_string(rewritten.urls_rewritten) + " urls rewritten";
-  Headers headers = client_response_headers(got.head, true, rewritten.xml.size(), false);
+  ctx.note = std::to_string(rewritten->urls_rewritten) + " urls rewritten";
+  Headers headers = client_response_headers(got.head, true, rewritten->xml.size(), false);
   if (!type) headers.emplace_back("Content-Type", "application/dash+xml");
   ctx.begin(got.head.status, std::move(headers));
-  ctx.write(rewritten.xml);
+  ctx.write(rewritten->xml);
 }
 
 namespace {

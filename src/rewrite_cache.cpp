@@ -15,15 +15,15 @@ std::string RewriteCache::key_of(const MpdRewriteOptions& o) {
   return key;
 }
 
-std::optional<MpdRewriteResult> RewriteCache::find(std::string_view origin_body, const MpdRewriteOptions& options) {
+const MpdRewriteResult* RewriteCache::find(std::string_view origin_body, const MpdRewriteOptions& options) {
   const std::string key = key_of(options);
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     if (it->key == key && it->body == origin_body) {
       entries_.splice(entries_.begin(), entries_, it);
-      return entries_.front().result;
+      return &entries_.front().result;
     }
   }
-  return std::nullopt;
+  return nullptr;
 }
 
 void RewriteCache::store(std::string_view origin_body, const MpdRewriteOptions& options,

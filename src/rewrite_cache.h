@@ -7,7 +7,6 @@
 
 #include <cstddef>
 #include <list>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,8 +19,9 @@ class RewriteCache {
   explicit RewriteCache(std::size_t max_bytes = 8u << 20, std::size_t max_entries = 32)
       : max_bytes_(max_bytes), max_entries_(max_entries) {}
 
-  // The cached result for exactly these origin bytes and options.
-  std::optional<MpdRewriteResult> find(std::string_view origin_body, const MpdRewriteOptions& options);
+  // The cached result for exactly these origin bytes and options, or null.
+  // Valid until the next store().
+  const MpdRewriteResult* find(std::string_view origin_body, const MpdRewriteOptions& options);
   void store(std::string_view origin_body, const MpdRewriteOptions& options, const MpdRewriteResult& result);
 
  private:
