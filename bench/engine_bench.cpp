@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "../tests/unit/bmff_builder.h"
-#include "segment_patcher.h"
+#include "piff/segment_patcher.h"
 
 namespace {
 

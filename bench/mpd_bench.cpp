@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "mpd_rewriter.h"
+#include "mpd/rewriter.h"
 
 using namespace xercesc;
 

@@ -8,7 +8,8 @@ fcgi_dashpiff_fcgi_SOURCES = \
 	fcgi/unique_fd.h \
 	fcgi/worker.cpp fcgi/worker.h \
 	fcgi/fcgi_sink.cpp fcgi/fcgi_sink.h
-fcgi_dashpiff_fcgi_LDADD = $(CORE_LIBS) $(FCGI_LIBS)
+fcgi_dashpiff_fcgi_CPPFLAGS = $(AM_CPPFLAGS) $(FCGI_CFLAGS)
+fcgi_dashpiff_fcgi_LDADD = $(SERVICE_LIBS) $(FCGI_LIBS)
 
 # The supervisor with fake workers (no FastCGI): restart, reload order,
 # shutdown deadline, orphans.
@@ -18,11 +19,11 @@ tests_unit_test_supervisor_SOURCES = tests/unit/test_supervisor.cpp \
 	fcgi/supervisor.cpp fcgi/supervisor.h \
 	fcgi/signal_pipe.cpp fcgi/signal_pipe.h fcgi/unique_fd.h
 tests_unit_test_supervisor_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/fcgi
-tests_unit_test_supervisor_LDADD = $(TEST_LIBS)
+tests_unit_test_supervisor_LDADD = $(SERVICE_LIBS) $(BOOST_TEST_LIB)
 
 # The FastCGI sink over a socket pair: record framing, batching, buffer reuse.
 check_PROGRAMS += tests/unit/test_fcgi_sink
 TESTS += tests/unit/test_fcgi_sink
 tests_unit_test_fcgi_sink_SOURCES = tests/unit/test_fcgi_sink.cpp fcgi/fcgi_sink.cpp fcgi/fcgi_sink.h
-tests_unit_test_fcgi_sink_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/fcgi
-tests_unit_test_fcgi_sink_LDADD = $(TEST_LIBS) $(FCGI_LIBS)
+tests_unit_test_fcgi_sink_CPPFLAGS = $(TEST_CPPFLAGS) $(FCGI_CFLAGS) -I$(top_srcdir)/fcgi
+tests_unit_test_fcgi_sink_LDADD = $(SERVICE_LIBS) $(FCGI_LIBS) $(BOOST_TEST_LIB)

@@ -14,11 +14,11 @@
 #include <iostream>
 #include <string>
 
-#include "config.h"
-#include "log.h"
-#include "metrics.h"
-#include "mpd_rewriter.h"
-#include "origin_client.h"
+#include "service/config.h"
+#include "service/log.h"
+#include "service/metrics.h"
+#include "mpd/rewriter.h"
+#include "origin/client.h"
 #include "signal_pipe.h"
 #include "supervisor.h"
 #include "worker.h"

@@ -19,7 +19,7 @@
 #include <system_error>
 #include <utility>
 
-#include "log.h"
+#include "service/log.h"
 
 namespace dashpiff {
 namespace {

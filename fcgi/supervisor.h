@@ -29,8 +29,8 @@
 #include <functional>
 #include <vector>
 
-#include "config.h"
-#include "metrics.h"
+#include "service/config.h"
+#include "service/metrics.h"
 #include "signal_pipe.h"
 #include "unique_fd.h"
 

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "fcgi_sink.h"
-#include "log.h"
-#include "origin_client.h"
-#include "router.h"
+#include "service/log.h"
+#include "origin/client.h"
+#include "service/router.h"
 
 namespace dashpiff {
 

@@ -16,8 +16,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "config.h"
-#include "metrics.h"
+#include "service/config.h"
+#include "service/metrics.h"
 #include "unique_fd.h"
 
 namespace dashpiff {

@@ -21,7 +21,7 @@ check failed, 2 on a usage or set-up error.
 
 Usage: check_convert.py [--patch PATH] [--data DIR]
   --patch  dashpiff-patch binary (default: $DASHPIFF_PATCH, else
-           ./src/dashpiff-patch as in a build directory)
+           ./src/tools/dashpiff-patch as in a build directory)
   --data   tests/data (default: $DASHPIFF_TEST_DATA, else beside this script)
 """
 import argparse
@@ -165,7 +165,7 @@ def ensure_node_modules():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--patch", default=os.environ.get("DASHPIFF_PATCH", "./src/dashpiff-patch"))
+    ap.add_argument("--patch", default=os.environ.get("DASHPIFF_PATCH", "./src/tools/dashpiff-patch"))
     ap.add_argument("--data", default=os.environ.get("DASHPIFF_TEST_DATA",
                                                      os.path.join(HERE, "..", "data")))
     args = ap.parse_args()

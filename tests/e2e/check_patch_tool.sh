@@ -2,9 +2,9 @@
 # dashpiff-patch as a shell user meets it: exit codes (0 done, 1 input/output
 # error, 2 usage), messages, --help, --dump, and a patch whose result is
 # checked against the input. One PASS:/FAIL: line per check.
-#   check_patch_tool.sh [DASHPIFF_PATCH] (default ./src/dashpiff-patch)
+#   check_patch_tool.sh [DASHPIFF_PATCH] (default ./src/tools/dashpiff-patch)
 set -u
-tool=${1:-${DASHPIFF_PATCH:-./src/dashpiff-patch}}
+tool=${1:-${DASHPIFF_PATCH:-./src/tools/dashpiff-patch}}
 data=${DASHPIFF_TEST_DATA:-$(cd "$(dirname "$0")/../data" && pwd)}
 tmp=$(mktemp -d /tmp/dashpiff-tool.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT

@@ -14,7 +14,7 @@
 #include <string_view>
 
 #include "mpd_player_model.h"
-#include "mpd_rewriter.h"
+#include "mpd/rewriter.h"
 
 namespace {
 

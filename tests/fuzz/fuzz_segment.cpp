@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "bmff_box.h"
-#include "segment_patcher.h"
+#include "bmff/box.h"
+#include "piff/segment_patcher.h"
 
 namespace {
 

@@ -23,7 +23,7 @@ build=${3:-$(mktemp -d /tmp/dashpiff-fuzz.XXXXXX)}
 mkdir -p "$build/corpus" "$build/seeds"
 
 # The engine's sources, linked directly (no autotools build needed).
-engine="src/bmff_box.cpp src/bmff_fields.cpp src/piff_convert.cpp src/segment_patcher.cpp"
+engine="$(cd "$top" && ls src/util/*.cpp src/bmff/*.cpp src/piff/*.cpp)"
 sources=""
 for f in $engine; do sources="$sources $top/$f"; done
 

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "bmff_box.h"
+#include "bmff/box.h"
 #include "bmff_builder.h"
-#include "bmff_fields.h"
-#include "segment_patcher.h"
+#include "bmff/fields.h"
+#include "piff/segment_patcher.h"
 
 namespace testbmff {
 

@@ -10,8 +10,8 @@
 #include <xercesc/sax/HandlerBase.hpp>
 #include <xercesc/util/XMLString.hpp>
 
-#include "uri.h"
-#include "url_codec.h"
+#include "http/uri.h"
+#include "http/url_codec.h"
 
 namespace dashpiff::test {
 

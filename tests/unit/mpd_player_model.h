@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "mpd_rewriter.h"
+#include "mpd/rewriter.h"
 
 namespace dashpiff::test {
 

@@ -7,11 +7,11 @@
 #include <fstream>
 #include <iterator>
 
-#include "bmff_box.h"
+#include "bmff/box.h"
 #include "bmff_builder.h"
-#include "bmff_fields.h"
+#include "bmff/fields.h"
 #include "bmff_test_support.h"
-#include "segment_patcher.h"
+#include "piff/segment_patcher.h"
 
 using namespace dashpiff;
 using namespace testbmff;

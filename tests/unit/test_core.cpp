@@ -1,8 +1,8 @@
 #define BOOST_TEST_MODULE dashpiff core
 #include <boost/test/unit_test.hpp>
 
-#include "uri.h"
-#include "url_codec.h"
+#include "http/uri.h"
+#include "http/url_codec.h"
 
 using namespace dashpiff;
 

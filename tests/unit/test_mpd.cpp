@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "mpd_rewriter.h"
+#include "mpd/rewriter.h"
 #include "mpd_player_model.h"
-#include "url_codec.h"
+#include "http/url_codec.h"
 
 using namespace dashpiff;
 

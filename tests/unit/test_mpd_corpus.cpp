@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "mpd_player_model.h"
-#include "mpd_rewriter.h"
+#include "mpd/rewriter.h"
 
 namespace fs = std::filesystem;
 using namespace dashpiff;

@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "mpd_rewriter.h"
+#include "mpd/rewriter.h"
 
 using namespace dashpiff;
 

@@ -5,11 +5,11 @@
 #include <string>
 
 #include "mpd_player_model.h"
-#include "mpd_prolog.h"
-#include "mpd_protection.h"
-#include "mpd_rewriter.h"
-#include "mpd_urls.h"
-#include "url_codec.h"
+#include "mpd/prolog.h"
+#include "mpd/protection.h"
+#include "mpd/rewriter.h"
+#include "mpd/urls.h"
+#include "http/url_codec.h"
 
 using namespace dashpiff;
 using namespace dashpiff::mpd;

@@ -6,7 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "address_policy.h"
+#include "origin/address_policy.h"
 
 using namespace dashpiff;
 

@@ -22,7 +22,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "origin_client.h"
+#include "origin/client.h"
 
 using namespace dashpiff;
 using namespace std::chrono_literals;

@@ -1,6 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
-#include "rewrite_cache.h"
+#include "service/rewrite_cache.h"
 
 using namespace dashpiff;
 

@@ -3,11 +3,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "config.h"
-#include "log.h"
-#include "metrics.h"
-#include "origin_client.h"
-#include "router.h"
+#include "service/config.h"
+#include "service/log.h"
+#include "service/metrics.h"
+#include "origin/client.h"
+#include "service/router.h"
 
 using namespace dashpiff;
 

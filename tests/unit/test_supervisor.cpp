@@ -23,9 +23,9 @@
 #include <thread>
 #include <vector>
 
-#include "config.h"
-#include "log.h"
-#include "metrics.h"
+#include "service/config.h"
+#include "service/log.h"
+#include "service/metrics.h"
 #include "supervisor.h"
 
 using namespace dashpiff;

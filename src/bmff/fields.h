@@ -1,0 +1,344 @@
+// Field descriptions of the boxes the engine reads or writes. Each struct has
+// one io() template used for both directions (FieldReader / FieldWriter), over
+// the box payload, i.e. what follows the header (and the usertype of a 'uuid').
+// Counts read from input are checked against the bytes left before anything
+// is allocated for them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bmff/box.h"
+
+namespace dashpiff::bmff {
+
+struct FullBoxHeader {
+  std::uint8_t version = 0;
+  std::uint32_t flags = 0;
+  template <class Io>
+  bool io(Io& io) { return io.u8(version) && io.u24(flags); }
+};
+
+// Reads (or writes) `count` items of `width` bytes each via `item(io, i)`,
+// refusing a count that cannot fit in what is left.
+template <class Io, class Vec, class Item>
+bool io_items(Io& io, Vec& items, std::uint64_t count, std::size_t width, Item&& item) {
+  if constexpr (Io::reading) {
+    if (width && count > io.remaining() / width) return false;
+    items.resize(static_cast<std::size_t>(count));
+  }
+  for (std::size_t i = 0; i < items.size(); ++i)
+    if (!item(io, items[i])) return false;
+  return true;
+}
+
+// ISO/IEC 14496-12 §8.8.7
+struct Tfhd {
+  static constexpr std::uint32_t kBaseDataOffset = 0x000001;
+  static constexpr std::uint32_t kSampleDescriptionIndex = 0x000002;
+  static constexpr std::uint32_t kDefaultSampleDuration = 0x000008;
+  static constexpr std::uint32_t kDefaultSampleSize = 0x000010;
+  static constexpr std::uint32_t kDefaultSampleFlags = 0x000020;
+  static constexpr std::uint32_t kDefaultBaseIsMoof = 0x020000;
+  FullBoxHeader full;
+  std::uint32_t track_id = 0;
+  std::uint64_t base_data_offset = 0;
+  std::uint32_t sample_description_index = 0;
+  std::uint32_t default_sample_duration = 0;
+  std::uint32_t default_sample_size = 0;
+  std::uint32_t default_sample_flags = 0;
+
+  template <class Io>
+  bool io(Io& io) {
+    const auto f = [this](std::uint32_t bit) { return (full.flags & bit) != 0; };
+    return full.io(io) && io.u32(track_id) &&
+           (!f(kBaseDataOffset) || io.u64(base_data_offset)) &&
+           (!f(kSampleDescriptionIndex) || io.u32(sample_description_index)) &&
+           (!f(kDefaultSampleDuration) || io.u32(default_sample_duration)) &&
+           (!f(kDefaultSampleSize) || io.u32(default_sample_size)) &&
+           (!f(kDefaultSampleFlags) || io.u32(default_sample_flags));
+  }
+};
+
+// ISO/IEC 14496-12 §8.8.8, only the fields before the sample table: the engine
+// relocates data_offset and never needs the per-sample rows.
+struct TrunHead {
+  static constexpr std::uint32_t kDataOffset = 0x000001;
+  static constexpr std::uint32_t kFirstSampleFlags = 0x000004;
+  static constexpr std::size_t kDataOffsetPosition = 8;  // within the payload
+  FullBoxHeader full;
+  std::uint32_t sample_count = 0;
+  std::int32_t data_offset = 0;
+  std::uint32_t first_sample_flags = 0;
+
+  bool has_data_offset() const { return (full.flags & kDataOffset) != 0; }
+  template <class Io>
+  bool io(Io& io) {
+    return full.io(io) && io.u32(sample_count) && (!has_data_offset() || io.i32(data_offset)) &&
+           (!(full.flags & kFirstSampleFlags) || io.u32(first_sample_flags));
+  }
+};
+
+// ISO/IEC 14496-12 §8.7.8
+struct Saiz {
+  FullBoxHeader full;
+  std::uint32_t aux_info_type = 0;
+  std::uint32_t aux_info_type_parameter = 0;
+  std::uint8_t default_sample_info_size = 0;
+  std::uint32_t sample_count = 0;
+  std::vector<std::uint8_t> sample_info_sizes;  // when default_sample_info_size == 0
+
+  std::uint32_t size_of(std::uint32_t sample) const {
+    return default_sample_info_size ? default_sample_info_size : sample_info_sizes[sample];
+  }
+  template <class Io>
+  bool io(Io& io) {
+    if (!(full.io(io) &&
+          (!(full.flags & 1) || (io.u32(aux_info_type) && io.u32(aux_info_type_parameter))) &&
+          io.u8(default_sample_info_size) && io.u32(sample_count)))
+      return false;
+    if (default_sample_info_size != 0) return true;
+    return io_items(io, sample_info_sizes, sample_count, 1,
+                    [](Io& x, std::uint8_t& v) { return x.u8(v); });
+  }
+};
+
+// ISO/IEC 14496-12 §8.7.9
+struct Saio {
+  FullBoxHeader full;
+  std::uint32_t aux_info_type = 0;
+  std::uint32_t aux_info_type_parameter = 0;
+  std::vector<std::uint64_t> offsets;
+  static constexpr std::size_t kFirstOffsetPosition = 8;  // within the payload, without aux type
+
+  template <class Io>
+  bool io(Io& io) {
+    std::uint32_t count = static_cast<std::uint32_t>(offsets.size());
+    if (!(full.io(io) &&
+          (!(full.flags & 1) || (io.u32(aux_info_type) && io.u32(aux_info_type_parameter))) &&
+          io.u32(count)))
+      return false;
+    const bool wide = full.version != 0;
+    return io_items(io, offsets, count, wide ? 8 : 4, [wide](Io& x, std::uint64_t& v) {
+      if (wide) return x.u64(v);
+      std::uint32_t v32 = static_cast<std::uint32_t>(v);
+      if (!x.u32(v32)) return false;
+      v = v32;
+      return true;
+    });
+  }
+};
+
+// SPEC §3: the PIFF SampleEncryptionBox (after its usertype) and CENC 'senc'
+// share this layout; only PIFF has the override fields. The per-sample
+// entries stay raw bytes until the IV size is known.
+struct SampleEncryption {
+  static constexpr std::uint32_t kOverride = 0x1;    // PIFF only
+  static constexpr std::uint32_t kSubsamples = 0x2;
+  bool piff = false;
+  FullBoxHeader full;
+  std::uint32_t algorithm_id = 0;
+  std::uint8_t iv_size = 0;
+  Uuid kid{};
+  std::uint32_t sample_count = 0;
+  std::vector<std::uint8_t> entries;
+
+  bool has_override() const { return piff && (full.flags & kOverride); }
+  bool has_subsamples() const { return (full.flags & kSubsamples) != 0; }
+  template <class Io>
+  bool io(Io& io) {
+    return full.io(io) &&
+           (!has_override() || (io.u24(algorithm_id) && io.u8(iv_size) && io.array(kid))) &&
+           io.u32(sample_count) && io.rest(entries);
+  }
+};
+
+// CENC 'tenc' (ISO/IEC 23001-7 §8.2)
+struct Tenc {
+  FullBoxHeader full;
+  std::uint8_t reserved = 0;
+  std::uint8_t crypt_skip = 0;  // version 1: crypt_byte_block << 4 | skip_byte_block
+  std::uint8_t is_protected = 0;
+  std::uint8_t iv_size = 0;
+  Uuid kid{};
+  std::vector<std::uint8_t> constant_iv;  // when protected with iv_size 0
+
+  template <class Io>
+  bool io(Io& io) {
+    if (!(full.io(io) && io.u8(reserved) && io.u8(crypt_skip) && io.u8(is_protected) &&
+          io.u8(iv_size) && io.array(kid)))
+      return false;
+    if (!(is_protected == 1 && iv_size == 0)) return true;
+    std::uint8_t n = static_cast<std::uint8_t>(constant_iv.size());
+    return io.u8(n) && io.vec(constant_iv, n);
+  }
+};
+
+// PIFF 1.1 TrackEncryptionBox (after its usertype)
+struct PiffTenc {
+  FullBoxHeader full;
+  std::uint32_t algorithm_id = 0;  // 0 clear, 1 AES-CTR, 2 AES-CBC
+  std::uint8_t iv_size = 0;
+  Uuid kid{};
+  template <class Io>
+  bool io(Io& io) { return full.io(io) && io.u24(algorithm_id) && io.u8(iv_size) && io.array(kid); }
+};
+
+// 'pssh' (ISO/IEC 23001-7 §8.1) and PIFF's version-0 equivalent
+struct Pssh {
+  FullBoxHeader full;
+  Uuid system_id{};
+  std::vector<Uuid> kids;  // version 1
+  std::vector<std::uint8_t> data;
+
+  template <class Io>
+  bool io(Io& io) {
+    if (!(full.io(io) && io.array(system_id))) return false;
+    if (full.version > 0) {
+      std::uint32_t n = static_cast<std::uint32_t>(kids.size());
+      if (!(io.u32(n) && io_items(io, kids, n, 16, [](Io& x, Uuid& k) { return x.array(k); })))
+        return false;
+    }
+    std::uint32_t n = static_cast<std::uint32_t>(data.size());
+    return io.u32(n) && io.vec(data, n);
+  }
+};
+
+// 'schm' (ISO/IEC 14496-12 §8.12.5)
+struct Schm {
+  FullBoxHeader full;
+  FourCC scheme_type = 0;
+  std::uint32_t scheme_version = 0;
+  std::vector<std::uint8_t> uri;  // flags & 1
+
+  template <class Io>
+  bool io(Io& io) {
+    return full.io(io) && io.u32(scheme_type) && io.u32(scheme_version) &&
+           (!(full.flags & 1) || io.rest(uri));
+  }
+};
+
+// 'sbgp' / 'sgpd' grouping type only: enough to see whether a traf already
+// carries 'seig' sample groups.
+struct SampleGroupHead {
+  FullBoxHeader full;
+  FourCC grouping_type = 0;
+  template <class Io>
+  bool io(Io& io) { return full.io(io) && io.u32(grouping_type); }
+};
+
+// 'sbgp' with one run, as the converter writes it (§8.9.2).
+struct SbgpOneRun {
+  FullBoxHeader full;  // version 0
+  FourCC grouping_type = fourcc("seig");
+  std::uint32_t entry_count = 1;
+  std::uint32_t sample_count = 0;
+  std::uint32_t group_description_index = 0;
+  template <class Io>
+  bool io(Io& io) {
+    return full.io(io) && io.u32(grouping_type) && io.u32(entry_count) && entry_count == 1 &&
+           io.u32(sample_count) && io.u32(group_description_index);
+  }
+};
+
+// 'sgpd' version 1 with one CencSampleEncryptionInformationGroupEntry
+// ('seig', ISO/IEC 23001-7 §6), as the converter writes it.
+struct SgpdSeig {
+  FullBoxHeader full{1, 0};
+  FourCC grouping_type = fourcc("seig");
+  std::uint32_t default_length = 20;
+  std::uint32_t entry_count = 1;
+  std::uint8_t reserved = 0;
+  std::uint8_t crypt_skip = 0;
+  std::uint8_t is_protected = 0;
+  std::uint8_t iv_size = 0;
+  Uuid kid{};
+  template <class Io>
+  bool io(Io& io) {
+    return full.io(io) && full.version == 1 && io.u32(grouping_type) && io.u32(default_length) &&
+           default_length == 20 && io.u32(entry_count) && entry_count == 1 && io.u8(reserved) &&
+           io.u8(crypt_skip) && io.u8(is_protected) && io.u8(iv_size) && io.array(kid);
+  }
+};
+
+// 'sidx' (ISO/IEC 14496-12 §8.16.3)
+struct Sidx {
+  struct Reference {
+    std::uint32_t type_and_size = 0;  // reference_type(1) referenced_size(31)
+    std::uint32_t duration = 0;
+    std::uint32_t sap = 0;
+    bool is_index() const { return (type_and_size >> 31) != 0; }
+    std::uint32_t size() const { return type_and_size & 0x7fffffffu; }
+  };
+  FullBoxHeader full;
+  std::uint32_t reference_id = 0;
+  std::uint32_t timescale = 0;
+  std::uint64_t earliest_presentation_time = 0;
+  std::uint64_t first_offset = 0;
+  std::uint16_t reserved = 0;
+  std::vector<Reference> references;
+
+  // Position of the first reference within the payload.
+  std::size_t references_position() const { return full.version == 0 ? 24 : 32; }
+  template <class Io>
+  bool io(Io& io) {
+    if (!(full.io(io) && io.u32(reference_id) && io.u32(timescale))) return false;
+    if (full.version == 0) {
+      std::uint32_t t = static_cast<std::uint32_t>(earliest_presentation_time);
+      std::uint32_t o = static_cast<std::uint32_t>(first_offset);
+      if (!(io.u32(t) && io.u32(o))) return false;
+      earliest_presentation_time = t;
+      first_offset = o;
+    } else if (!(io.u64(earliest_presentation_time) && io.u64(first_offset))) {
+      return false;
+    }
+    std::uint16_t count = static_cast<std::uint16_t>(references.size());
+    return io.u16(reserved) && io.u16(count) &&
+           io_items(io, references, count, 12, [](Io& x, Reference& r) {
+             return x.u32(r.type_and_size) && x.u32(r.duration) && x.u32(r.sap);
+           });
+  }
+};
+
+// Reads a whole payload with T::io; nullopt unless it parses.
+template <class T>
+std::optional<T> read_fields(const std::uint8_t* data, std::size_t size) {
+  T t;
+  FieldReader r(data, size);
+  if (!t.io(r)) return std::nullopt;
+  return t;
+}
+template <class T>
+std::optional<T> read_fields(const std::uint8_t* buffer, const Box& box) {
+  return read_fields<T>(buffer + box.payload_offset(), box.payload_size());
+}
+
+// Per-sample auxiliary information of a sample-encryption box.
+struct Subsample {
+  std::uint16_t clear_bytes = 0;
+  std::uint32_t protected_bytes = 0;
+  bool operator==(const Subsample& o) const {
+    return clear_bytes == o.clear_bytes && protected_bytes == o.protected_bytes;
+  }
+};
+struct SampleAuxInfo {
+  std::vector<std::uint8_t> iv;
+  std::vector<Subsample> subsamples;
+  bool operator==(const SampleAuxInfo& o) const { return iv == o.iv && subsamples == o.subsamples; }
+};
+
+// Walks `count` entries with the given IV size; true only when they end
+// exactly at `size`. Fills the size of each entry as CENC auxiliary
+// information (IV + subsample map) when `aux_sizes` is given.
+bool measure_sample_entries(const std::uint8_t* data, std::size_t size, std::uint32_t count,
+                            unsigned iv_size, bool subsamples,
+                            std::vector<std::uint32_t>* aux_sizes, std::string* error);
+
+std::optional<std::vector<SampleAuxInfo>> parse_sample_entries(const std::uint8_t* data,
+                                                               std::size_t size,
+                                                               std::uint32_t count,
+                                                               unsigned iv_size, bool subsamples);
+
+}  // namespace dashpiff::bmff

@@ -1,0 +1,20 @@
+// Why a manifest was refused. Its own header so that the DOM layer can throw it
+// without depending on the rewriter above it.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace dashpiff {
+
+class MpdError : public std::runtime_error {
+ public:
+  enum class Kind { too_large, malformed, entity_limit, not_mpd };
+  MpdError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  Kind kind() const { return kind_; }
+
+ private:
+  Kind kind_;
+};
+
+}  // namespace dashpiff

@@ -1,0 +1,432 @@
+#include "mpd/rewriter.h"
+#include "util/strings.h"
+
+#include <algorithm>
+#include <cctype>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <xercesc/util/PlatformUtils.hpp>
+#include <xercesc/util/XMLException.hpp>
+
+#include "mpd/dom.h"
+#include "mpd/prolog.h"
+#include "mpd/protection.h"
+#include "mpd/urls.h"
+#include "http/uri.h"
+
+namespace dashpiff {
+
+using namespace xercesc;
+using namespace mpd;
+
+namespace {
+
+constexpr char16_t kXlinkNs[] = u"http://www.w3.org/1999/xlink";
+constexpr std::string_view kResolveToZero = "urn:mpeg:dash:resolve-to-zero:2013";
+constexpr char16_t kWrapper[] = u"dashpiff-remote-elements";
+
+// Bases at one level multiply with every alternative above; a hostile MPD
+// could make that explode, real ones have a handful (3 CDNs x 2 is a lot).
+constexpr std::size_t kMaxBases = 16;
+constexpr int kNotProxied = -1;
+
+// One possible base at some level, as the origin means it.
+struct Base {
+  std::string origin;  // absolute URL
+  std::string dir;     // its directory path, "/a/b/"
+  int anchor;          // the rewritten BaseURL it sits under, or kNotProxied
+};
+
+// A BaseURL rewritten to the proxy form (or the one inserted under MPD).
+// Relative references kept under it may climb above its own directory;
+// `encoded_dir` is raised until every one of them stays inside the encoded
+// base, so the player's resolution can never step out of it.
+struct Anchor {
+  DOMElement* element;  // nullptr: to be inserted under MPD
+  CutUrl cut;           // cut.dir is the BaseURL's own directory
+  std::string encoded_dir;
+};
+
+std::string dir_path_of(std::string_view absolute_url) {
+  const Uri u = Uri::parse(absolute_url);
+  const auto slash = u.path.rfind('/');
+  return slash == std::string::npos ? "/" : u.path.substr(0, slash + 1);
+}
+
+class Rewriter {
+ public:
+  explicit Rewriter(const MpdRewriteOptions& options)
+      : options_(options),
+        document_url_(options.manifest_query.empty() ? options.manifest_url
+                                                     : options.manifest_url + "?" + options.manifest_query),
+        carried_(options.carry_query ? options.manifest_query : std::string()) {}
+
+  void rewrite_mpd(DOMElement* mpd) {
+    ns_ = mpd->getNamespaceURI();
+    std::vector<Base> bases = base_urls(mpd, {Base{document_url_, dir_path_of(document_url_), kNotProxied}}, true);
+    if (bases.empty()) {
+      // Segments are relative to the MPD: say so through the proxy. The
+      // inserted BaseURL names the MPD's directory (players concatenating
+      // naively expect a trailing '/'); the base the origin means stays the
+      // MPD itself, which only references with an empty path can tell apart.
+      const std::string dir = directory_of(options_.manifest_url);
+      bases = {Base{document_url_, dir_path_of(dir), new_anchor(nullptr, dir)}};
+    }
+    for (DOMElement* c = first_child_element(mpd); c; c = next_sibling_element(c)) {
+      if (!same_namespace(c, ns_)) continue;
+      if (has_local_name(c, u"Location") || has_local_name(c, u"PatchLocation")) {
+        rewrite_manifest_text(c);
+      } else if (has_local_name(c, u"Period")) {
+        Contexts unused;
+        walk(c, bases, Level::period, unused);
+      }
+    }
+    finish_anchors(mpd);
+    if (options_.add_cenc_protection) add_cenc_descriptors(mpd, ns_);
+  }
+
+  // A remote element entity: its relative references resolve against the
+  // BaseURLs of the MPD it is inserted into, which the player already has in
+  // proxy form, so they stay as written.
+  void rewrite_remote_element(DOMElement* e) {
+    ns_ = e->getNamespaceURI();
+    const std::vector<Base> parent = {
+        Base{options_.manifest_url, dir_path_of(options_.manifest_url), kNotProxied}};
+    Contexts unused;
+    if (has_local_name(e, u"Period")) {
+      walk(e, parent, Level::period, unused);
+    } else if (has_local_name(e, u"AdaptationSet")) {
+      walk(e, parent, Level::adaptation_set, unused);
+    } else if (has_local_name(e, u"SegmentList")) {
+      segment_information(e, parent);
+    } else if (has_local_name(e, u"EventStream")) {
+      rewrite_xlink(e);
+    }
+    finish_anchors(nullptr);
+    if (options_.add_cenc_protection) add_cenc_descriptors(e, ns_);
+  }
+
+  unsigned rewritten() const { return rewritten_; }
+
+ private:
+  enum class Level { period, adaptation_set, representation };
+
+  bool is_dash(const DOMElement* e, std::u16string_view name) const {
+    return same_namespace(e, ns_) && has_local_name(e, name);
+  }
+
+  static void add_base(std::vector<Base>& bases, Base base) {
+    if (bases.size() >= kMaxBases) return;
+    for (const Base& b : bases)
+      if (b.anchor == base.anchor && b.origin == base.origin) return;
+    bases.push_back(std::move(base));
+  }
+
+  // Where the segment addresses of every Representation below a level are
+  // resolved: one entry per distinct (anchor, directory), however many
+  // Representations share it. Not capped like the bases of one level: each
+  // Representation adds at most kMaxBases, and lookups are hashed.
+  struct Contexts {
+    std::vector<Base> list;
+    std::unordered_set<std::string> seen;
+
+    void add(const Base& b) {
+      if (seen.insert(std::to_string(b.anchor) + ' ' + b.dir).second) list.push_back(b);
+    }
+  };
+
+  // kNotProxied for URLs the proxy cannot fetch (other schemes): left as they are.
+  int new_anchor(DOMElement* element, const std::string& absolute) {
+    auto cut = cut_url(absolute, false);
+    if (!cut) return kNotProxied;
+    std::string encoded_dir = cut->dir;
+    anchors_.push_back(Anchor{element, std::move(*cut), std::move(encoded_dir)});
+    return static_cast<int>(anchors_.size() - 1);
+  }
+
+  // True when the relative `ref` may stay as written under every base in
+  // `contexts`; raises the anchors it climbs above. False when it climbs above
+  // the origin's root somewhere (RFC 3986 clamps there, the proxy form could not).
+  bool keep_relative(std::string_view ref, const std::vector<Base>& contexts) {
+    if (!keep_empty_path(ref, contexts)) return false;
+    const std::size_t climb = climb_of(ref);
+    if (climb == 0) return true;
+    for (const Base& c : contexts)
+      if (c.anchor != kNotProxied && climb > dir_depth(c.dir)) return false;
+    for (const Base& c : contexts) {
+      if (c.anchor == kNotProxied) continue;
+      Anchor& a = anchors_[static_cast<std::size_t>(c.anchor)];
+      a.encoded_dir = common_dir(a.encoded_dir, ancestor_dir(c.dir, climb));
+    }
+    return true;
+  }
+
+  // What a reference that depends on its base's host (path-absolute, or one
+  // made absolute because it climbs too far) is resolved against when there
+  // are several: the first the proxy fetches from; the others can only be
+  // followed through the same rewritten address.
+  static const Base& primary(const std::vector<Base>& bases) {
+    for (const Base& b : bases)
+      if (b.anchor != kNotProxied) return b;
+    return bases.front();
+  }
+
+  // "", "?q", "#f" mean the base itself: the MPD, where the inserted
+  // BaseURL says its directory. Those get an encoded base of their own.
+  bool keep_empty_path(std::string_view ref, const std::vector<Base>& contexts) const {
+    if (!ref.empty() && ref.front() != '?' && ref.front() != '#') return true;
+    for (const Base& c : contexts)
+      if (c.anchor != kNotProxied && !anchors_[static_cast<std::size_t>(c.anchor)].element) return false;
+    return true;
+  }
+
+  // The bases the BaseURL children of `e` give the level below; empty when
+  // there are none (the parents' then apply). At the MPD level every BaseURL becomes an anchor,
+  // since the player resolves them against the proxy's /mpd/ URL.
+  std::vector<Base> base_urls(DOMElement* e, const std::vector<Base>& parents, bool document_level) {
+    std::vector<Base> out;
+    for (DOMElement* b = first_child_element(e); b; b = next_sibling_element(b)) {
+      if (!is_dash(b, u"BaseURL")) continue;
+      const std::string text = to_utf8(b->getTextContent());
+      const std::string_view ref = trim_ws(text);
+      if (!document_level && classify_ref(ref) == RefKind::relative_path && keep_relative(ref, parents)) {
+        for (const Base& p : parents) {
+          std::string origin = resolve_uri(p.origin, ref);
+          std::string dir = dir_path_of(origin);
+          add_base(out, Base{std::move(origin), std::move(dir), p.anchor});
+        }
+        continue;
+      }
+      std::string origin = resolve_uri(primary(parents).origin, ref);
+      std::string dir = dir_path_of(origin);
+      const int anchor = new_anchor(b, origin);
+      // As for segment addresses: a hostless "//" reference must not take the proxy's scheme.
+      if (anchor == kNotProxied && classify_ref(ref) == RefKind::network_path)
+        b->setTextContent(to_xml(origin).c_str());
+      add_base(out, Base{std::move(origin), std::move(dir), anchor});
+    }
+    return out;
+  }
+
+  // Period, AdaptationSet or Representation. Adds to `out` the bases of the
+  // Representations below (those segment addresses are finally resolved
+  // against), or this level's own when there are none.
+  void walk(DOMElement* e, const std::vector<Base>& parents, Level level, Contexts& out) {
+    rewrite_xlink(e);
+    std::vector<Base> bases = base_urls(e, parents, false);
+    if (bases.empty()) bases = parents;
+    Contexts leaves;
+    std::vector<DOMElement*> segment_info;
+    for (DOMElement* c = first_child_element(e); c; c = next_sibling_element(c)) {
+      if (!same_namespace(c, ns_)) continue;
+      if (level == Level::period && has_local_name(c, u"AdaptationSet")) {
+        walk(c, bases, Level::adaptation_set, leaves);
+      } else if (level == Level::adaptation_set && has_local_name(c, u"Representation")) {
+        walk(c, bases, Level::representation, leaves);
+      } else if (has_local_name(c, u"SegmentTemplate") || has_local_name(c, u"SegmentList") ||
+                 has_local_name(c, u"SegmentBase")) {
+        segment_info.push_back(c);
+      } else if (level == Level::period && has_local_name(c, u"EventStream")) {
+        rewrite_xlink(c);
+      }
+    }
+    if (leaves.list.empty())
+      for (const Base& b : bases) leaves.add(b);
+    for (DOMElement* s : segment_info) segment_information(s, leaves.list);
+    for (const Base& b : leaves.list) out.add(b);
+  }
+
+  // SegmentTemplate, SegmentList or SegmentBase with the elements they hold.
+  void segment_information(DOMElement* s, const std::vector<Base>& contexts) {
+    rewrite_xlink(s);
+    ClimbMemo memo;
+    if (has_local_name(s, u"SegmentTemplate")) {
+      for (const char16_t* attr : {u"media", u"initialization", u"index", u"bitstreamSwitching"})
+        rewrite_segment_address(s, attr, contexts, memo);
+    }
+    const bool list = has_local_name(s, u"SegmentList");
+    for (DOMElement* c = first_child_element(s); c; c = next_sibling_element(c)) {
+      if (!same_namespace(c, ns_)) continue;
+      if (has_local_name(c, u"Initialization") || has_local_name(c, u"RepresentationIndex") ||
+          has_local_name(c, u"BitstreamSwitching")) {
+        rewrite_segment_address(c, u"sourceURL", contexts, memo);
+      } else if (list && has_local_name(c, u"SegmentURL")) {
+        rewrite_segment_address(c, u"media", contexts, memo);
+        rewrite_segment_address(c, u"index", contexts, memo);
+      }
+    }
+  }
+
+  // A SegmentList can name thousands of segments with the same "../" prefix:
+  // the answer depends only on how far a reference climbs.
+  struct ClimbMemo {
+    std::vector<std::pair<std::size_t, bool>> seen;
+  };
+
+  bool keep_relative(std::string_view ref, const std::vector<Base>& contexts, ClimbMemo& memo) {
+    if (!keep_empty_path(ref, contexts)) return false;
+    const std::size_t climb = climb_of(ref);
+    if (climb == 0) return true;
+    for (const auto& [c, keep] : memo.seen)
+      if (c == climb) return keep;
+    const bool keep = keep_relative(ref, contexts);
+    memo.seen.emplace_back(climb, keep);
+    return keep;
+  }
+
+  void rewrite_segment_address(DOMElement* e, const char16_t* attr, const std::vector<Base>& contexts,
+                               ClimbMemo& memo) {
+    const DOMAttr* node = e->getAttributeNode(attr);
+    if (!node) return;
+    const std::string value = to_utf8(node->getValue());
+    const std::string_view ref = trim_ws(value);
+    const Uri parsed = Uri::parse(ref);
+    const RefKind kind = classify_ref(parsed);
+    if (kind == RefKind::relative_path && keep_relative(ref, contexts, memo)) return;
+    // A SegmentList may hold thousands of absolute URLs: resolve only when it changes something.
+    const auto cut = kind == RefKind::absolute && !may_have_dot_segments(parsed.path)
+                         ? cut_url(ref, true)
+                         : cut_url(resolve_uri(primary(contexts).origin, ref), true);
+    if (!cut) {
+      // Not fetchable through the proxy (no host, say). A scheme-relative
+      // reference would take the proxy's scheme instead of the origin's:
+      // spell it out so that it still means what the origin's MPD meant.
+      if (kind == RefKind::network_path)
+        e->setAttribute(attr, to_xml(resolve_uri(primary(contexts).origin, ref)).c_str());
+      return;
+    }
+    e->setAttribute(attr, to_xml(media_form(options_.media_prefix, cut->origin, cut->dir, carried_, cut->rest)).c_str());
+    ++rewritten_;
+  }
+
+  // Location, PatchLocation: the player fetches the next MPD (or patch) from there.
+  void rewrite_manifest_text(DOMElement* e) {
+    const std::string text = to_utf8(e->getTextContent());
+    const std::string absolute = resolve_uri(document_url_, trim_ws(text));
+    if (!is_http_url(absolute)) return;
+    e->setTextContent(to_xml(manifest_form(options_.mpd_prefix, absolute, carried_)).c_str());
+    ++rewritten_;
+  }
+
+  // Remote elements come back through /mpd/ so that they are rewritten too.
+  void rewrite_xlink(DOMElement* e) {
+    DOMAttr* href = e->getAttributeNodeNS(kXlinkNs, u"href");
+    if (!href) return;
+    const std::string value = to_utf8(href->getValue());
+    const std::string_view ref = trim_ws(value);
+    if (ref.empty() || ref == kResolveToZero) return;
+    const std::string absolute = resolve_uri(document_url_, ref);
+    if (!is_http_url(absolute)) return;
+    href->setValue(to_xml(manifest_form(options_.mpd_prefix, absolute, carried_)).c_str());
+    ++rewritten_;
+  }
+
+  void finish_anchors(DOMElement* mpd) {
+    for (const Anchor& a : anchors_) {
+      const std::string below = a.cut.dir.substr(a.encoded_dir.size()) + a.cut.rest;
+      const std::u16string text =
+          to_xml(media_form(options_.media_prefix, a.cut.origin, a.encoded_dir, carried_, below));
+      if (a.element) {
+        a.element->setTextContent(text.c_str());
+      } else if (mpd) {
+        insert_base_url(mpd, text);
+      }
+      ++rewritten_;
+    }
+    anchors_.clear();
+  }
+
+  // Schema order: ProgramInformation*, BaseURL*, Location*, ...
+  void insert_base_url(DOMElement* mpd, const std::u16string& text) {
+    const XMLCh* prefix = mpd->getPrefix();
+    const std::u16string name = prefix ? std::u16string(prefix) + u":BaseURL" : u"BaseURL";
+    DOMElement* base = mpd->getOwnerDocument()->createElementNS(ns_, name.c_str());
+    base->setTextContent(text.c_str());
+    DOMElement* before = first_child_element(mpd);
+    while (before && is_dash(before, u"ProgramInformation")) before = next_sibling_element(before);
+    insert_indented(mpd, base, before);
+  }
+
+  const MpdRewriteOptions& options_;
+  const std::string document_url_;
+  const std::string carried_;
+  const XMLCh* ns_ = nullptr;
+  std::vector<Anchor> anchors_;
+  unsigned rewritten_ = 0;
+};
+
+}  // namespace
+
+bool looks_like_mpd(std::string_view content_type, std::string_view body_start) {
+  const std::string type = ascii_lower(trim_ws(content_type.substr(0, content_type.find(';'))));
+  if (type == "application/dash+xml" || type == "video/vnd.mpeg.dash.mpd") return true;
+  if (!(type.empty() || type == "application/xml" || type == "text/xml" ||
+        type == "application/octet-stream" || type == "binary/octet-stream"))
+    return false;
+  const XmlProlog prolog = scan_prolog(body_start);
+  if (!prolog.root_found && !prolog.has_doctype) return false;
+  return is_mpd_root(prolog.local_name()) || is_remote_element_root(prolog.local_name());
+}
+
+MpdRewriteResult rewrite_mpd(std::string_view xml, const MpdRewriteOptions& options) {
+  if (xml.size() > options.max_bytes)
+    throw MpdError(MpdError::Kind::too_large, "MPD of " + std::to_string(xml.size()) + " bytes exceeds the limit of " +
+                                                  std::to_string(options.max_bytes));
+  const XmlProlog prolog = scan_prolog(xml);
+  // MPDs never have one; refusing it outright keeps DTD processing, and with
+  // it external entities and entity expansion, out of reach.
+  if (prolog.has_doctype)
+    throw MpdError(MpdError::Kind::entity_limit,
+                   "document has a DOCTYPE (entity declarations and DTDs are not accepted in an MPD)");
+
+  // A remote element entity may hold several top-level elements; it is
+  // parsed inside a wrapper that is never written out.
+  const bool wrap = prolog.root_found && !prolog.utf16 && is_remote_element_root(prolog.local_name());
+  std::string wrapped;
+  std::string_view input = xml;
+  if (wrap) {
+    wrapped.reserve(xml.size() + 64);
+    wrapped.append(xml.substr(0, prolog.root_offset));
+    wrapped.append("<dashpiff-remote-elements>");
+    wrapped.append(xml.substr(prolog.root_offset));
+    wrapped.append("</dashpiff-remote-elements>");
+    input = wrapped;
+  }
+
+  ParseLimits limits;
+  limits.max_entity_expansions = options.max_entity_expansions;
+  const ParsedDocument parsed = parse_xml(input, limits);
+  DOMElement* root = parsed.document()->getDocumentElement();
+
+  Rewriter rewriter(options);
+  const DOMElement* wrapper = nullptr;
+  if (wrap && has_local_name(root, kWrapper)) {
+    wrapper = root;
+    for (DOMElement* e = first_child_element(root); e; e = next_sibling_element(e)) rewriter.rewrite_remote_element(e);
+  } else if (has_local_name(root, u"MPD")) {
+    rewriter.rewrite_mpd(root);
+  } else if (is_remote_element_root(to_utf8(root->getLocalName()))) {
+    rewriter.rewrite_remote_element(root);
+  } else {
+    throw MpdError(MpdError::Kind::not_mpd, "root element is <" + to_utf8(root->getTagName()) + ">, not <MPD>");
+  }
+
+  MpdRewriteResult result;
+  result.xml = serialize_xml(parsed.document(), wrapper);
+  result.urls_rewritten = rewriter.rewritten();
+  return result;
+}
+
+XercesGlobal::XercesGlobal() {
+  try {
+    XMLPlatformUtils::Initialize();
+  } catch (const XMLException& e) {
+    throw std::runtime_error("Xerces-C initialisation failed: " + mpd::to_utf8(e.getMessage()));
+  }
+}
+
+XercesGlobal::~XercesGlobal() { XMLPlatformUtils::Terminate(); }
+
+}  // namespace dashpiff

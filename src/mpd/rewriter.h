@@ -1,0 +1,48 @@
+// Rewrites a DASH MPD so that every media, manifest and remote-element URL the
+// player will request comes back through the proxy. Xerces-C DOM; knows
+// nothing of HTTP or FastCGI.
+#pragma once
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "mpd/error.h"
+
+namespace dashpiff {
+
+struct MpdRewriteOptions {
+  std::string manifest_url;    // absolute origin URL of the MPD, without query
+  std::string manifest_query;  // origin query string (without '?'), may be empty
+  bool carry_query = true;     // token-mode=pass: the query rides inside every encoded base
+  std::string media_prefix = "/media/";  // followed by enc(base) + "/"
+  std::string mpd_prefix = "/mpd/";      // followed by enc(url)
+  bool add_cenc_protection = false;      // piff-mode=convert: add the mp4protection descriptor
+  std::size_t max_bytes = 16u << 20;
+  std::size_t max_entity_expansions = 10000;
+};
+
+struct MpdRewriteResult {
+  std::string xml;
+  unsigned urls_rewritten = 0;
+};
+
+// Recognised by content type (application/dash+xml) or, for the generic
+// types origins use, by an MPD root element near the start of the body.
+bool looks_like_mpd(std::string_view content_type, std::string_view body_start);
+
+// Throws MpdError. Deterministic: the same input and options give the same bytes.
+MpdRewriteResult rewrite_mpd(std::string_view xml, const MpdRewriteOptions& options);
+
+// Once per process, before threads start (Xerces-C's platform init is not
+// thread-safe). RAII.
+class XercesGlobal {
+ public:
+  XercesGlobal();
+  ~XercesGlobal();
+  XercesGlobal(const XercesGlobal&) = delete;
+  XercesGlobal& operator=(const XercesGlobal&) = delete;
+};
+
+}  // namespace dashpiff

@@ -1,0 +1,135 @@
+#include "mpd/urls.h"
+
+#include <algorithm>
+
+#include "http/uri.h"
+#include "http/url_codec.h"
+
+namespace dashpiff::mpd {
+
+RefKind classify_ref(std::string_view ref) { return classify_ref(Uri::parse(ref)); }
+
+RefKind classify_ref(const Uri& u) {
+  if (u.scheme) return RefKind::absolute;
+  if (u.authority) return RefKind::network_path;
+  if (!u.path.empty() && u.path.front() == '/') return RefKind::path_absolute;
+  return RefKind::relative_path;
+}
+
+std::string_view trim_ws(std::string_view s) {
+  constexpr std::string_view ws = " \t\r\n";
+  const auto first = s.find_first_not_of(ws);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(ws) - first + 1);
+}
+
+bool is_http_url(std::string_view absolute_url) { return is_http_url(Uri::parse(absolute_url)); }
+
+bool is_http_url(const Uri& u) { return (u.scheme == "http" || u.scheme == "https") && !u.host().empty(); }
+
+bool may_have_dot_segments(std::string_view path) {
+  return path.find("/.") != std::string_view::npos || path.rfind(".", 0) == 0;
+}
+
+std::size_t climb_of(std::string_view ref) {
+  const std::string_view path = ref.substr(0, std::min(ref.find_first_of("?#"), ref.size()));
+  long depth = 0;
+  long lowest = 0;
+  std::size_t start = 0;
+  while (true) {
+    const auto slash = path.find('/', start);
+    const std::string_view segment =
+        path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    const bool last = slash == std::string_view::npos;
+    if (segment == "..") {
+      --depth;
+    } else if (segment != "." && !last) {
+      ++depth;  // a directory (empty segments included: "a//b" has one more level)
+    }
+    lowest = std::min(lowest, depth);
+    if (last) break;
+    start = slash + 1;
+  }
+  return static_cast<std::size_t>(-lowest);
+}
+
+std::size_t dir_depth(std::string_view dir_path) {
+  const auto slashes = static_cast<std::size_t>(std::count(dir_path.begin(), dir_path.end(), '/'));
+  return slashes == 0 ? 0 : slashes - 1;
+}
+
+std::string ancestor_dir(std::string_view dir_path, std::size_t levels) {
+  std::string_view d = dir_path;
+  for (std::size_t i = 0; i < levels && d.size() > 1; ++i) {
+    d.remove_suffix(1);  // the trailing '/'
+    d = d.substr(0, d.rfind('/') + 1);
+  }
+  return std::string(d);
+}
+
+std::string common_dir(std::string_view a, std::string_view b) {
+  const std::size_t n = std::min(a.size(), b.size());
+  std::size_t same = 0;
+  while (same < n && a[same] == b[same]) ++same;
+  const auto slash = a.substr(0, same).rfind('/');
+  return slash == std::string_view::npos ? std::string("/") : std::string(a.substr(0, slash + 1));
+}
+
+std::optional<CutUrl> cut_url(std::string_view absolute_url, bool is_template) {
+  const Uri u = Uri::parse(absolute_url);
+  if (!is_http_url(u)) return std::nullopt;
+  CutUrl out;
+  out.origin = u.scheme.value_or("") + "://" + u.authority.value_or("");
+  const std::string path = u.path.empty() ? "/" : u.path;
+  std::size_t cut = path.rfind('/');
+  if (is_template) {
+    const auto dollar = path.find('$');
+    if (dollar != std::string::npos) {
+      cut = path.rfind('/', dollar);
+      // The one string-valued identifier could be substituted with "" or
+      // "/x": a rest starting with it would then read as path-absolute. One
+      // plain segment in front keeps it relative.
+      const bool id_first = path.compare(dollar, 18, "$RepresentationID$") == 0;
+      if (id_first && cut != std::string::npos && cut + 1 == dollar && cut > 0) cut = path.rfind('/', cut - 1);
+    }
+  }
+  if (cut == std::string::npos) {  // a path without '/' cannot follow an authority; be safe anyway
+    out.dir = "/";
+    out.rest = path;
+  } else {
+    out.dir = path.substr(0, cut + 1);
+    out.rest = path.substr(cut + 1);
+  }
+  if (u.query) out.rest += "?" + *u.query;
+  return out;
+}
+
+std::string media_form(std::string_view media_prefix, std::string_view origin, std::string_view dir,
+                       std::string_view carried_query, std::string_view rest) {
+  std::string base(origin);
+  base += dir;
+  if (!carried_query.empty()) {
+    base += '?';
+    base += carried_query;
+  }
+  std::string out(media_prefix);
+  out += encode_url(base);
+  out += '/';
+  out += rest;
+  return out;
+}
+
+std::string manifest_form(std::string_view mpd_prefix, std::string_view absolute_url,
+                          std::string_view fallback_query) {
+  const Uri u = Uri::parse(absolute_url);
+  std::string out(mpd_prefix);
+  out += encode_url(strip_query(absolute_url));
+  const std::string_view query = u.query ? std::string_view(*u.query) : fallback_query;
+  if (!query.empty()) {
+    out += '?';
+    out += query;
+  }
+  return out;
+}
+
+}  // namespace dashpiff::mpd

@@ -1,0 +1,617 @@
+#include "origin/client.h"
+#include "util/strings.h"
+
+#include <curl/curl.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+
+namespace dashpiff {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Bytes of a redirect's body read (and dropped) to keep its connection alive;
+// past this the transfer is cut and the redirect followed on a new connection.
+constexpr std::uint64_t kMaxRedirectBody = 64 * 1024;
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// Host names compare case-insensitively and without a trailing root dot; IP
+// literals compare in their canonical text form so "::0:1" matches "::1".
+std::string normalise_host(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  if (auto ip = IpAddress::parse(host)) return ip->str();
+  return ascii_lower(host);
+}
+
+bool host_matches(const std::string& pattern, const std::string& host) {
+  if (pattern.size() > 2 && pattern[0] == '*' && pattern[1] == '.') {
+    const std::string_view suffix(pattern.data() + 1, pattern.size() - 1);  // ".example.com"
+    return host.size() > suffix.size() &&
+           host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0;
+  }
+  return pattern == host;
+}
+
+bool is_redirect_status(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+struct CurlUrlDeleter {
+  void operator()(CURLU* u) const { curl_url_cleanup(u); }
+};
+using UrlHandle = std::unique_ptr<CURLU, CurlUrlDeleter>;
+
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
+
+std::optional<std::string> url_part(CURLU* u, CURLUPart part, unsigned flags = 0) {
+  char* value = nullptr;
+  if (curl_url_get(u, part, &value, flags) != CURLUE_OK || value == nullptr) return std::nullopt;
+  std::string out(value);
+  curl_free(value);
+  return out;
+}
+
+// The parts of a URL that decide where a request goes and what it may carry.
+struct Target {
+  std::string scheme;
+  std::string host;  // as curl will look it up (brackets kept for IPv6)
+  std::string port;
+  std::string where() const { return host + ":" + port; }
+  bool same_origin(const Target& o) const {
+    return scheme == o.scheme && normalise_host(host) == normalise_host(o.host) && port == o.port;
+  }
+};
+
+std::optional<Target> target_of(CURLU* u) {
+  Target t;
+  auto scheme = url_part(u, CURLUPART_SCHEME);
+  if (!scheme) return std::nullopt;
+  t.scheme = ascii_lower(*scheme);
+  if (t.scheme == "http" || t.scheme == "https") {
+    auto host = url_part(u, CURLUPART_HOST);
+    auto port = url_part(u, CURLUPART_PORT, CURLU_DEFAULT_PORT);
+    if (!host || host->empty() || !port) return std::nullopt;
+    t.host = *host;
+    t.port = *port;
+  }
+  return t;
+}
+
+bool header_name_ok(std::string_view name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](unsigned char c) {
+    return std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+  });
+}
+
+bool header_value_ok(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+// Headers the client itself owns, whatever the caller passed: curl writes Host
+// and Content-Length, Accept-Encoding is ours to offer (media must arrive as
+// identity bytes), and hop-by-hop headers belong to the client's connection.
+bool never_sent(const std::string& name, const Headers& all) {
+  return iequals(name, "Host") || iequals(name, "Accept-Encoding") || iequals(name, "Content-Length") ||
+         iequals(name, "Expect") || is_hop_by_hop(name, all);
+}
+
+bool is_credential(std::string_view name) {
+  return iequals(name, "Authorization") || iequals(name, "Cookie") || iequals(name, "Proxy-Authorization");
+}
+
+bool is_tls_error(CURLcode c) {
+  switch (c) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_USE_SSL_FAILED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+long ms(std::chrono::milliseconds d) { return static_cast<long>(d.count()); }
+
+}  // namespace
+
+const char* to_string(OriginError e) {
+  switch (e) {
+    case OriginError::none: return "none";
+    case OriginError::bad_url: return "bad_url";
+    case OriginError::scheme_refused: return "scheme_refused";
+    case OriginError::host_refused: return "host_refused";
+    case OriginError::address_refused: return "address_refused";
+    case OriginError::dns: return "dns";
+    case OriginError::connect: return "connect";
+    case OriginError::timeout: return "timeout";
+    case OriginError::tls: return "tls";
+    case OriginError::too_many_redirects: return "too_many_redirects";
+    case OriginError::too_large: return "too_large";
+    case OriginError::aborted: return "aborted";
+    case OriginError::protocol: return "protocol";
+  }
+  return "unknown";
+}
+
+CurlGlobal::CurlGlobal() {
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw std::runtime_error("curl_global_init failed");
+}
+
+CurlGlobal::~CurlGlobal() { curl_global_cleanup(); }
+
+namespace {
+
+// State of one hop (one HTTP exchange) of a fetch; the callbacks write here.
+struct Hop {
+  OriginHandler* handler = nullptr;
+  const OriginRequest* request = nullptr;
+  const AddressPolicy* policy = nullptr;
+  std::string url;
+
+  OriginHead head;
+  bool head_complete = false;   // the final (non-1xx) head of this hop has ended
+  bool head_delivered = false;  // handed to the handler
+  std::optional<std::string> redirect;  // Location of a redirect to follow
+  std::uint64_t discarded = 0;
+  bool redirect_cut = false;
+  std::uint64_t body_bytes = 0;
+
+  bool connected = false;
+  int socket_attempts = 0;
+  int socket_refusals = 0;
+  std::string refusal;
+
+  OriginError error = OriginError::none;
+  std::string message;
+
+  void fail(OriginError e, std::string m) {
+    if (error != OriginError::none) return;
+    error = e;
+    message = std::move(m);
+  }
+};
+
+bool finish_head(Hop& hop) {
+  hop.head_complete = true;
+  if (is_redirect_status(hop.head.status)) {
+    if (const auto* loc = find_header(hop.head.headers, "Location"); loc && !loc->empty()) {
+      hop.redirect = *loc;
+      return true;
+    }
+  }
+  const auto& req = *hop.request;
+  const auto* encoding = find_header(hop.head.headers, "Content-Encoding");
+  const bool decoded = req.decode_body && encoding != nullptr;
+  const bool bodiless_status = hop.head.status == 204 || hop.head.status == 304;
+  if (req.max_body_bytes > 0 && !decoded && !bodiless_status) {
+    if (const auto* cl = find_header(hop.head.headers, "Content-Length")) {
+      char* end = nullptr;
+      errno = 0;
+      const unsigned long long length = std::strtoull(cl->c_str(), &end, 10);
+      if (end != cl->c_str() && (length > req.max_body_bytes || errno == ERANGE)) {
+        hop.fail(OriginError::too_large, "origin body of " + *cl + " bytes exceeds the limit of " +
+                                             std::to_string(req.max_body_bytes) + " bytes");
+        return false;
+      }
+    }
+  }
+  if (decoded) {
+    // on_data will see decoded bytes: the encoded form's framing no longer applies.
+    remove_header(hop.head.headers, "Content-Encoding");
+    remove_header(hop.head.headers, "Content-Length");
+  }
+  hop.head.effective_url = hop.url;
+  hop.head_delivered = true;
+  if (!hop.handler->on_head(hop.head)) {
+    hop.fail(OriginError::aborted, "transfer abandoned by the receiver");
+    return false;
+  }
+  return true;
+}
+
+size_t header_callback(char* buffer, size_t size, size_t count, void* userdata) {
+  auto& hop = *static_cast<Hop*>(userdata);
+  const size_t length = size * count;
+  if (hop.head_complete) return length;  // trailers
+  const std::string_view line = trim(std::string_view(buffer, length));
+  if (line.size() >= 5 && line.substr(0, 5) == "HTTP/") {
+    // A new status line: an earlier 1xx head is forgotten.
+    hop.head.headers.clear();
+    hop.head.status = 0;
+    const auto space = line.find(' ');
+    if (space != std::string_view::npos) {
+      const auto code = trim(line.substr(space + 1)).substr(0, 3);
+      if (code.size() == 3 && std::all_of(code.begin(), code.end(), is_digit))
+        hop.head.status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
+    }
+    return length;
+  }
+  if (line.empty()) {
+    if (hop.head.status >= 100 && hop.head.status < 200) return length;
+    return finish_head(hop) ? length : 0;
+  }
+  if ((buffer[0] == ' ' || buffer[0] == '\t') && !hop.head.headers.empty()) {
+    auto& value = hop.head.headers.back().second;  // obsolete line folding
+    value += ' ';
+    value += line;
+    return length;
+  }
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return length;  // curl already judged the syntax
+  hop.head.headers.emplace_back(std::string(trim(line.substr(0, colon))),
+                                std::string(trim(line.substr(colon + 1))));
+  return length;
+}
+
+size_t write_callback(char* data, size_t size, size_t count, void* userdata) {
+  auto& hop = *static_cast<Hop*>(userdata);
+  const size_t length = size * count;
+  if (hop.redirect) {
+    hop.discarded += length;
+    if (hop.discarded > kMaxRedirectBody) {
+      hop.redirect_cut = true;
+      return 0;
+    }
+    return length;
+  }
+  if (!hop.head_delivered) {
+    hop.fail(OriginError::protocol, "origin sent body bytes before a response head");
+    return 0;
+  }
+  const auto cap = hop.request->max_body_bytes;
+  if (cap > 0 && hop.body_bytes + length > cap) {
+    hop.fail(OriginError::too_large, "origin body exceeds the limit of " + std::to_string(cap) + " bytes");
+    return 0;
+  }
+  hop.body_bytes += length;
+  if (!hop.handler->on_data(std::string_view(data, length))) {
+    hop.fail(OriginError::aborted, "transfer abandoned by the receiver");
+    return 0;
+  }
+  return length;
+}
+
+// The SSRF guard: called with the address curl is about to connect to, after
+// DNS, for the first URL and every redirect alike, so a host name that
+// resolves (or re-resolves) to a refused network never gets a socket.
+curl_socket_t open_socket_callback(void* userdata, curlsocktype purpose, curl_sockaddr* address) {
+  auto& hop = *static_cast<Hop*>(userdata);
+  ++hop.socket_attempts;
+  const auto ip = purpose == CURLSOCKTYPE_IPCXN ? IpAddress::from_sockaddr(&address->addr) : std::nullopt;
+  if (!ip || !hop.policy->permits(*ip)) {
+    ++hop.socket_refusals;
+    if (hop.refusal.empty())
+      hop.refusal = ip ? "origin address " + ip->str() + " is " + to_string(classify(*ip)) + ", refused"
+                       : "origin address of an unsupported family, refused";
+    return CURL_SOCKET_BAD;
+  }
+  return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
+// Runs before each request on a new or reused connection: a second look at the
+// peer address, so that no path through curl skips the policy.
+int prereq_callback(void* userdata, char* primary_ip, char*, int, int) {
+  auto& hop = *static_cast<Hop*>(userdata);
+  const auto ip = IpAddress::parse(primary_ip ? primary_ip : "");
+  if (!ip || !hop.policy->permits(*ip)) {
+    hop.fail(OriginError::address_refused,
+             ip ? "origin address " + ip->str() + " is " + to_string(classify(*ip)) + ", refused"
+                : "origin address unknown, refused");
+    return CURL_PREREQFUNC_ABORT;
+  }
+  hop.connected = true;
+  return CURL_PREREQFUNC_OK;
+}
+
+}  // namespace
+
+struct OriginClient::Impl {
+  OriginOptions options;
+  std::vector<std::string> patterns;  // normalised allow_hosts
+  CURLM* multi = nullptr;
+  CURL* easy = nullptr;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+
+  explicit Impl(OriginOptions o) : options(std::move(o)) {
+    for (const auto& p : options.allow_hosts) {
+      if (p.size() > 2 && p[0] == '*' && p[1] == '.')
+        patterns.push_back("*." + normalise_host(std::string_view(p).substr(2)));
+      else
+        patterns.push_back(normalise_host(p));
+    }
+    multi = curl_multi_init();
+    easy = curl_easy_init();
+    if (multi == nullptr || easy == nullptr) {
+      cleanup();
+      throw std::runtime_error("libcurl handle allocation failed");
+    }
+    // Room for a few origins' connections (manifest host, segment hosts).
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 16L);
+  }
+  ~Impl() { cleanup(); }
+
+  void cleanup() {
+    if (easy) curl_easy_cleanup(easy);
+    if (multi) curl_multi_cleanup(multi);
+    easy = nullptr;
+    multi = nullptr;
+  }
+
+  bool host_allowed(std::string_view host) const {
+    const auto h = normalise_host(host);
+    if (h.empty()) return false;
+    if (patterns.empty()) return true;
+    return std::any_of(patterns.begin(), patterns.end(), [&](const auto& p) { return host_matches(p, h); });
+  }
+
+  void configure(Hop& hop, CURLU* url, curl_slist* headers, Clock::time_point total_deadline) {
+    curl_easy_reset(easy);  // keeps the connection and DNS caches (they live in the multi handle)
+    error_buffer[0] = '\0';
+    curl_easy_setopt(easy, CURLOPT_CURLU, url);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);  // followed here, hop by hop
+    curl_easy_setopt(easy, CURLOPT_PROXY, "");           // ignore *_proxy in the environment
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, ms(options.connect_timeout));
+    const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(total_deadline - Clock::now());
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, std::max(1L, ms(remaining)));
+    curl_easy_setopt(easy, CURLOPT_DNS_CACHE_TIMEOUT, 60L);
+    // Bigger reads mean fewer write callbacks, FastCGI records and syscalls
+    // per segment; libcurl still hands on whatever arrived at once. 512 KiB
+    // is libcurl's largest (CURL_MAX_READ_SIZE); against 256 KiB it cut the
+    // worker's CPU per 1 MB segment by about a tenth.
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 512L * 1024);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 15L);
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options.ca_file.c_str());
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, options.user_agent.c_str());
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    if (hop.request->decode_body) {
+      curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");  // every coding this libcurl can decode
+    } else {
+      curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, static_cast<char*>(nullptr));
+      curl_easy_setopt(easy, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    }
+    if (hop.request->method == "HEAD")
+      curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+    else
+      curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket_callback);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, &hop);
+    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, prereq_callback);
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, &hop);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, header_callback);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, &hop);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_callback);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &hop);
+  }
+
+  std::string curl_message(CURLcode code) const {
+    return error_buffer[0] != '\0' ? std::string(trim(error_buffer)) : curl_easy_strerror(code);
+  }
+
+  // Runs one exchange to completion, a deadline, or an error recorded in hop.
+  void run(Hop& hop, const Target& target, Clock::time_point total_deadline) {
+    const auto head_deadline = Clock::now() + options.first_byte_timeout;
+    if (curl_multi_add_handle(multi, easy) != CURLM_OK) {
+      hop.fail(OriginError::protocol, "curl_multi_add_handle failed");
+      return;
+    }
+    std::optional<CURLcode> code;
+    for (;;) {
+      int running = 0;
+      const CURLMcode mc = curl_multi_perform(multi, &running);
+      if (mc != CURLM_OK) {
+        hop.fail(OriginError::protocol, std::string("libcurl: ") + curl_multi_strerror(mc));
+        break;
+      }
+      int queued = 0;
+      while (CURLMsg* msg = curl_multi_info_read(multi, &queued))
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy) code = msg->data.result;
+      if (code || running == 0) break;
+      const auto now = Clock::now();
+      if (!hop.head_complete && now >= head_deadline) {
+        hop.fail(OriginError::timeout, "no response head from origin " + target.where() + " within " +
+                                           std::to_string(options.first_byte_timeout.count()) + " ms");
+        break;
+      }
+      if (now >= total_deadline) {
+        hop.fail(OriginError::timeout, "origin " + target.where() + " did not complete within the total timeout of " +
+                                           std::to_string(options.total_timeout.count()) + " ms");
+        break;
+      }
+      const auto next = hop.head_complete ? total_deadline : std::min(head_deadline, total_deadline);
+      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
+      // Whatever the handler collected goes out before we sleep, so
+      // batching never delays a byte past the next wait for the origin.
+      if (hop.head_delivered && hop.handler) hop.handler->on_wait();
+      curl_multi_poll(multi, nullptr, 0, static_cast<int>(std::clamp<long long>(wait, 1, 1000)), nullptr);
+    }
+    curl_multi_remove_handle(multi, easy);  // an unfinished transfer's connection is closed here
+    if (hop.error != OriginError::none) return;
+    if (!code) {
+      hop.fail(OriginError::protocol, "origin " + target.where() + ": transfer ended without a result");
+      return;
+    }
+    if (*code == CURLE_OK || (hop.redirect && hop.redirect_cut)) {
+      if (!hop.head_delivered && !hop.redirect)
+        hop.fail(OriginError::protocol, "origin " + target.where() + " sent no response head");
+      return;
+    }
+    classify_failure(hop, target, *code);
+  }
+
+  void classify_failure(Hop& hop, const Target& target, CURLcode code) const {
+    const std::string where = target.where();
+    if (!hop.connected && hop.socket_attempts > 0 && hop.socket_refusals == hop.socket_attempts) {
+      hop.fail(OriginError::address_refused, hop.refusal);
+      return;
+    }
+    switch (code) {
+      case CURLE_COULDNT_RESOLVE_HOST:
+        hop.fail(OriginError::dns, "origin host " + target.host + " did not resolve");
+        return;
+      case CURLE_COULDNT_CONNECT: {
+        long os_errno = 0;
+        curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
+        hop.fail(OriginError::connect, "connect to origin " + where + " failed: " +
+                                           (os_errno != 0 ? std::strerror(static_cast<int>(os_errno))
+                                                          : curl_message(code)));
+        return;
+      }
+      case CURLE_OPERATION_TIMEDOUT:
+        if (!hop.connected)
+          hop.fail(OriginError::timeout, "connect to origin " + where + " timed out after " +
+                                             std::to_string(options.connect_timeout.count()) + " ms");
+        else if (!hop.head_complete)
+          hop.fail(OriginError::timeout, "no response head from origin " + where + " within " +
+                                             std::to_string(options.first_byte_timeout.count()) + " ms");
+        else
+          hop.fail(OriginError::timeout, "origin " + where + " did not complete within the total timeout of " +
+                                             std::to_string(options.total_timeout.count()) + " ms");
+        return;
+      case CURLE_UNSUPPORTED_PROTOCOL:
+        hop.fail(OriginError::scheme_refused, "origin URL scheme refused (only http and https)");
+        return;
+      case CURLE_URL_MALFORMAT:
+        hop.fail(OriginError::bad_url, "origin URL is malformed: " + curl_message(code));
+        return;
+      case CURLE_TOO_MANY_REDIRECTS:
+        hop.fail(OriginError::too_many_redirects, "too many redirects from origin " + where);
+        return;
+      case CURLE_FILESIZE_EXCEEDED:
+        hop.fail(OriginError::too_large, "origin body exceeds the size limit");
+        return;
+      default:
+        break;
+    }
+    if (is_tls_error(code)) {
+      hop.fail(OriginError::tls, "TLS with origin " + where + " failed: " + curl_message(code));
+      return;
+    }
+    hop.fail(OriginError::protocol, "origin " + where + ": " + curl_message(code));
+  }
+
+  OriginResult fetch(const OriginRequest& request, OriginHandler& handler) {
+    const auto start = Clock::now();
+    const auto total_deadline = start + options.total_timeout;
+    OriginResult result;
+    auto finish = [&](OriginError e, std::string message) {
+      result.error = e;
+      result.message = std::move(message);
+      result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      return result;
+    };
+
+    if (request.method != "GET" && request.method != "HEAD")
+      return finish(OriginError::protocol, "method " + request.method + " is not fetched from origin");
+
+    UrlHandle url(curl_url());
+    if (!url) return finish(OriginError::protocol, "libcurl URL handle allocation failed");
+    if (curl_url_set(url.get(), CURLUPART_URL, request.url.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+      return finish(OriginError::bad_url, "origin URL is malformed");
+
+    Headers outgoing;
+    for (const auto& [name, value] : request.headers)
+      if (header_name_ok(name) && header_value_ok(value) && !never_sent(name, request.headers))
+        outgoing.emplace_back(name, value);
+
+    std::optional<Target> first;
+    for (int redirects = 0;; ++redirects) {
+      const auto target = target_of(url.get());
+      if (!target) return finish(OriginError::bad_url, "origin URL has no usable scheme or host");
+      if (target->scheme != "http" && target->scheme != "https")
+        return finish(OriginError::scheme_refused,
+                      std::string(redirects ? "redirect to" : "origin URL") + " scheme '" + target->scheme +
+                          "' refused (only http and https)");
+      if (!host_allowed(target->host))
+        return finish(OriginError::host_refused,
+                      std::string(redirects ? "redirect to " : "origin ") + "host " +
+                          normalise_host(target->host) + " is not in the allow-origin list");
+      if (!first) first = target;
+      // Like browsers and curl itself: credentials stay with the origin they were meant for.
+      if (!first->same_origin(*target))
+        outgoing.erase(std::remove_if(outgoing.begin(), outgoing.end(),
+                                      [](const auto& h) { return is_credential(h.first); }),
+                       outgoing.end());
+
+      Slist header_list;
+      for (const auto& [name, value] : outgoing) {
+        // "Name;" is curl's spelling of a header sent with an empty value.
+        const std::string line = value.empty() ? name + ";" : name + ": " + value;
+        curl_slist* appended = curl_slist_append(header_list.get(), line.c_str());
+        if (appended == nullptr) return finish(OriginError::protocol, "out of memory building request headers");
+        header_list.release();
+        header_list.reset(appended);
+      }
+
+      Hop hop;
+      hop.handler = &handler;
+      hop.request = &request;
+      hop.policy = &options.address_policy;
+      hop.url = url_part(url.get(), CURLUPART_URL).value_or(request.url);
+      configure(hop, url.get(), header_list.get(), total_deadline);
+      run(hop, *target, total_deadline);
+      result.head_delivered = hop.head_delivered;
+      result.body_bytes = hop.body_bytes;
+      if (hop.error != OriginError::none) return finish(hop.error, hop.message);
+      if (!hop.redirect) return finish(OriginError::none, "");
+
+      if (redirects >= options.max_redirects)
+        return finish(OriginError::too_many_redirects,
+                      "origin " + target->where() + " redirected more than " +
+                          std::to_string(options.max_redirects) + " times");
+      // Setting a relative reference on the current URL resolves it (RFC 3986).
+      if (curl_url_set(url.get(), CURLUPART_URL, hop.redirect->c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+        return finish(OriginError::bad_url, "origin " + target->where() + " redirected to a malformed URL");
+    }
+  }
+};
+
+OriginClient::OriginClient(OriginOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+OriginClient::~OriginClient() = default;
+
+OriginResult OriginClient::fetch(const OriginRequest& request, OriginHandler& handler) {
+  return impl_->fetch(request, handler);
+}
+
+bool OriginClient::host_allowed(std::string_view host) const { return impl_->host_allowed(host); }
+
+}  // namespace dashpiff

@@ -1,0 +1,117 @@
+// Fetches origin URLs for the proxy. One OriginClient per thread: it owns a
+// libcurl easy handle that is reused so connections to the origin stay alive.
+// The client enforces the fetch policy itself (schemes, host allow-list,
+// refused networks checked on the address actually connected to, redirects,
+// timeouts, size caps) because the URLs it is handed come from strangers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "origin/address_policy.h"
+#include "http/message.h"
+
+namespace dashpiff {
+
+struct OriginOptions {
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds first_byte_timeout{15000};  // from the start of each hop until its response head
+  std::chrono::milliseconds total_timeout{300000};      // whole transfer
+  int max_redirects = 5;
+  std::vector<std::string> allow_hosts;  // host patterns ("cdn.example", "*.example.com"); empty: any
+  AddressPolicy address_policy;          // which resolved addresses may be connected to
+  std::string user_agent = "dashpiff";
+  std::string ca_file;                   // empty: the system store
+};
+
+enum class OriginError {
+  none,
+  bad_url,             // not parseable / no host
+  scheme_refused,      // not http(s), also on a redirect
+  host_refused,        // not on the allow-list
+  address_refused,     // resolved to a refused network (SSRF guard)
+  dns,                 // name did not resolve
+  connect,             // refused / unreachable
+  timeout,             // connect, first byte or total
+  tls,                 // certificate or handshake
+  too_many_redirects,
+  too_large,           // body over max_body_bytes
+  aborted,             // a handler asked to stop (client gone)
+  protocol,            // anything else libcurl reports (keep last: metrics index by it)
+};
+
+const char* to_string(OriginError e);
+
+struct OriginRequest {
+  std::string url;            // absolute http(s) URL, query verbatim
+  std::string method = "GET"; // GET or HEAD
+  // Already filtered by the router. The client still drops Host, Accept-Encoding,
+  // Content-Length, Expect, hop-by-hop and malformed headers, and Authorization/
+  // Cookie on a redirect to another origin.
+  Headers headers;
+  bool decode_body = false;   // offer Accept-Encoding and hand on decoded bytes (manifests)
+  // 0: no cap. A Content-Length over it fails with too_large before on_head;
+  // otherwise the transfer is cut once the delivered bytes would exceed it.
+  std::uint64_t max_body_bytes = 0;
+};
+
+struct OriginHead {
+  int status = 0;
+  // Final response's headers (after redirects and 1xx). When the body was
+  // decoded (decode_body), Content-Encoding and Content-Length are removed:
+  // they described the encoded bytes, on_data gets the decoded ones.
+  Headers headers;
+  std::string effective_url;  // after redirects
+};
+
+// Receives the final response. Both return false to abandon the transfer.
+class OriginHandler {
+ public:
+  virtual ~OriginHandler() = default;
+  virtual bool on_head(const OriginHead& head) = 0;
+  virtual bool on_data(std::string_view chunk) = 0;
+  // The client is about to wait for more origin data: hand on what is held.
+  virtual void on_wait() {}
+};
+
+struct OriginResult {
+  OriginError error = OriginError::none;
+  std::string message;       // one line, for logs and error bodies
+  std::uint64_t body_bytes = 0;
+  double seconds = 0;        // total time
+  bool head_delivered = false;  // on_head was called
+  bool ok() const { return error == OriginError::none; }
+};
+
+class OriginClient {
+ public:
+  explicit OriginClient(OriginOptions options);
+  ~OriginClient();
+  OriginClient(const OriginClient&) = delete;
+  OriginClient& operator=(const OriginClient&) = delete;
+
+  OriginResult fetch(const OriginRequest& request, OriginHandler& handler);
+
+  // Host allow-list check alone (no network), for early 403s.
+  bool host_allowed(std::string_view host) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Call once per process before any thread starts (curl_global_init is not
+// thread-safe). RAII: cleans up when it goes out of scope.
+class CurlGlobal {
+ public:
+  CurlGlobal();
+  ~CurlGlobal();
+  CurlGlobal(const CurlGlobal&) = delete;
+  CurlGlobal& operator=(const CurlGlobal&) = delete;
+};
+
+}  // namespace dashpiff

@@ -1,0 +1,24 @@
+# piff: the segment engine. PIFF modes, moof/init rewrites (neutralise or
+# convert to CENC), the streaming segment patcher and the box dump.
+noinst_LIBRARIES += src/piff/libpiff.a
+src_piff_libpiff_a_SOURCES = \
+	src/piff/mode.cpp src/piff/mode.h \
+	src/piff/convert.cpp src/piff/convert.h \
+	src/piff/segment_patcher.cpp src/piff/segment_patcher.h \
+	src/piff/dump.cpp src/piff/dump.h
+
+# Links only the engine's own layers: a call from bmff/piff into any module
+# above them fails here.
+check_PROGRAMS += tests/unit/test_bmff
+TESTS += tests/unit/test_bmff
+tests_unit_test_bmff_SOURCES = tests/unit/test_bmff.cpp tests/unit/test_bmff_fixtures.cpp \
+	tests/unit/bmff_builder.h tests/unit/bmff_test_support.h
+tests_unit_test_bmff_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_test_bmff_LDADD = $(PIFF_LIBS) $(TEST_LDFLAGS) $(BOOST_TEST_LIB)
+
+# Not built by default: `make bench/engine_bench && bench/engine_bench`.
+EXTRA_PROGRAMS += bench/engine_bench
+bench_engine_bench_SOURCES = bench/engine_bench.cpp
+bench_engine_bench_LDADD = $(PIFF_LIBS)
+
+EXTRA_DIST += tests/fuzz/fuzz_segment.cpp tests/fuzz/run-fuzz.sh

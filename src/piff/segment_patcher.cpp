@@ -1,0 +1,431 @@
+// The streaming side of the engine: walks top-level box headers as bytes
+// arrive, holds a moof/moov until it is complete, forwards everything else
+// (mdat above all) by pointer. Only headers are looked at on the hot path.
+#include "piff/segment_patcher.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <iterator>
+
+#include "bmff/box.h"
+#include "bmff/fields.h"
+#include "piff/convert.h"
+
+namespace dashpiff {
+
+using namespace bmff;
+
+namespace {
+constexpr std::size_t kMaxChanges = 32;  // PatchStats::changes stays short for log lines
+constexpr std::size_t kMaxHeader = 32;   // size + type + largesize + usertype
+constexpr std::size_t kMaxHeldSidx = 1u << 20;
+
+// A sidx held back until the moof its first reference starts with has been
+// rewritten, so that the reference's size can follow the moof's.
+struct PendingSidx {
+  std::vector<std::uint8_t> bytes;
+  std::uint64_t offset = 0;        // stream offset of the sidx
+  std::uint64_t first_start = 0;   // stream offset where its first reference starts
+  std::uint64_t covered_end = 0;   // end of everything it references
+  std::size_t first_field = 0;     // position of the first reference in `bytes`
+  std::uint32_t first_word = 0;    // reference_type | referenced_size
+};
+
+// One moof_offset field of a 'tfra' to overwrite, found before anything is.
+struct OffsetWrite {
+  std::size_t position;  // in the held mfra
+  std::uint64_t value;
+  unsigned width;        // 4 or 8
+};
+
+// The moof_offset fields of the 'tfra' whose payload is held[at, at + size)
+// (ISO/IEC 14496-12 §8.8.10), with the values `moved` gives them. False
+// (and error) when the box does not add up or a value no longer fits.
+template <class Moved>
+bool plan_tfra(const std::uint8_t* held, std::size_t at, std::size_t size, Moved&& moved,
+               std::vector<OffsetWrite>& writes, std::string& error) {
+  if (size < 16) {
+    error = "tfra too short";
+    return false;
+  }
+  const std::uint8_t* p = held + at;
+  const unsigned width = p[0] == 1 ? 8 : 4;
+  const std::uint32_t lengths = load_u32(p + 8);
+  const std::size_t entry = 2 * width + ((lengths >> 4) & 3) + ((lengths >> 2) & 3) + (lengths & 3) + 3;
+  const std::uint32_t count = load_u32(p + 12);
+  if (count > (size - 16) / entry) {
+    error = "tfra entries run past the box";
+    return false;
+  }
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const std::size_t field = at + 16 + i * entry + width;
+    const std::uint64_t old = width == 8 ? load_u64(held + field) : load_u32(held + field);
+    const std::uint64_t value = moved(old);
+    if (width == 4 && value > 0xffffffffu) {
+      error = "a moved moof_offset no longer fits the tfra's 32 bits";
+      return false;
+    }
+    if (value != old) writes.push_back({field, value, width});
+  }
+  return true;
+}
+}  // namespace
+
+struct SegmentPatcher::Impl {
+  enum class State { header, hold, forward, passthrough };
+
+  PatchOptions options;
+  Sink sink;
+  PatchStats stats;
+  State state = State::header;
+  std::array<std::uint8_t, kMaxHeader> header{};
+  std::size_t header_len = 0;
+  std::vector<std::uint8_t> held;
+  std::uint64_t box_size = 0;   // of the top-level box being held or forwarded
+  std::uint64_t remaining = 0;  // of that box, still to come
+  bool to_end = false;          // forwarding a size-0 box: the rest of the stream
+  std::uint64_t offset = 0;     // stream offset of the current top-level box
+  std::uint64_t moofs = 0, moovs = 0, sidxs = 0;
+  std::optional<PendingSidx> pending_sidx;
+  // Where resized boxes moved what follows: from input offset `first`, output
+  // offsets are input offsets plus `second`. Ascending; one entry per resize.
+  std::vector<std::pair<std::uint64_t, std::int64_t>> shifts;
+  // A sidx already sent fixes the sizes of the moofs it covers.
+  std::uint64_t locked_until = 0;
+  std::string lock_reason;
+  bool sink_ok = true;
+  bool finished = false;
+
+  Impl(PatchOptions o, Sink s) : options(o), sink(std::move(s)) {
+    if (options.mode == PiffMode::off) state = State::passthrough;
+  }
+
+  bool emit(const std::uint8_t* p, std::size_t n) {
+    if (!sink_ok || n == 0) return sink_ok;
+    stats.bytes_out += n;
+    sink_ok = sink(p, n);
+    return sink_ok;
+  }
+
+  void note_change(std::string text) {
+    if (stats.changes.size() < kMaxChanges) {
+      stats.changes.push_back(std::move(text));
+    } else if (stats.changes.size() == kMaxChanges) {
+      stats.changes.push_back("(further changes not listed)");
+    }
+  }
+
+  void give_up(const std::string& reason) {
+    ++stats.passthrough_events;
+    if (stats.passthrough_reason.empty()) stats.passthrough_reason = reason;
+    note_change("passthrough: " + reason);
+  }
+
+  std::string at() const { return " at offset " + std::to_string(offset); }
+
+  // From here on nothing is trusted: everything goes out as it came.
+  void untrusted(const std::string& reason) {
+    give_up(reason);
+    state = State::passthrough;
+  }
+
+  // Size-changing rewrites are possible at all in this mode.
+  bool may_resize() const {
+    return !options.size_preserving &&
+           (options.mode == PiffMode::convert || options.mode == PiffMode::automatic);
+  }
+
+  void hold(const BoxHeader& h) {
+    held.assign(header.begin(), header.begin() + header_len);
+    remaining = h.size - header_len;
+    state = State::hold;
+    if (remaining == 0) complete_held();
+  }
+
+  void on_header(const BoxHeader& h) {
+    const bool container = h.type == fourcc("moof") || h.type == fourcc("moov");
+    const bool holdable = h.form != SizeForm::to_end && h.size <= options.max_held_box;
+    if (pending_sidx &&
+        !(h.type == fourcc("moof") && holdable && offset == pending_sidx->first_start))
+      release_sidx();
+    if (h.type == fourcc("sidx") && may_resize() && h.form != SizeForm::to_end &&
+        h.size <= kMaxHeldSidx) {
+      hold(h);
+      return;
+    }
+    // An mfra's tfra entries point at moofs by file offset: once a moof has
+    // changed size, the ones after it have moved.
+    if (h.type == fourcc("mfra") && !shifts.empty()) {
+      if (h.form != SizeForm::to_end && h.size <= options.max_held_box) {
+        hold(h);
+        return;
+      }
+      give_up("mfra of " + std::to_string(h.size) + " bytes cannot be held; its tfra offsets are stale" + at());
+    }
+    if (container) {
+      const std::string name = fourcc_text(h.type);
+      if (h.form == SizeForm::to_end) {
+        give_up(name + " with size 0 (to end of stream) passed through" + at());
+      } else if (!holdable) {
+        give_up(name + " of " + std::to_string(h.size) + " bytes exceeds max_held_box (" +
+                std::to_string(options.max_held_box) + ") and passed through" + at());
+      } else {
+        hold(h);
+        return;
+      }
+    }
+    emit(header.data(), header_len);
+    to_end = h.form == SizeForm::to_end;
+    remaining = to_end ? 0 : h.size - header_len;
+    state = State::forward;
+    if (!to_end && remaining == 0) next_box();
+  }
+
+  void lock_sizes_until(std::uint64_t end, const std::string& reason) {
+    if (end > locked_until) {
+      locked_until = end;
+      lock_reason = reason;
+    }
+  }
+
+  // Sends the held sidx, its first reference grown by `delta` bytes.
+  void release_sidx(std::int64_t delta = 0) {
+    PendingSidx p = std::move(*pending_sidx);
+    pending_sidx.reset();
+    if (delta != 0) {
+      const std::int64_t size = std::int64_t(p.first_word & 0x7fffffffu) + delta;
+      store_u32(p.bytes.data() + p.first_field,
+                (p.first_word & 0x80000000u) | static_cast<std::uint32_t>(size));
+      note_change("sidx#" + std::to_string(sidxs) + ": first referenced_size " +
+                  (delta > 0 ? "+" : "") + std::to_string(delta));
+    }
+    emit(p.bytes.data(), p.bytes.size());
+    lock_sizes_until(p.covered_end, "a sidx already sent covers this moof, so its size must not change");
+  }
+
+  void complete_sidx() {
+    ++sidxs;
+    std::string error;
+    const auto tree = parse_tree(held.data(), held.size(), error);
+    std::optional<Sidx> sidx;
+    if (tree) sidx = read_fields<Sidx>(held.data(), tree->box);
+    if (!sidx) {
+      emit(held.data(), held.size());
+      lock_sizes_until(UINT64_MAX, "an unreadable sidx precedes this moof");
+      held.clear();
+      next_box();
+      return;
+    }
+    PendingSidx p;
+    p.offset = offset;
+    p.first_start = offset + held.size() + sidx->first_offset;
+    p.covered_end = p.first_start;
+    for (const auto& r : sidx->references) p.covered_end += r.size();
+    p.first_field = tree->box.payload_offset() + sidx->references_position();
+    if (!sidx->references.empty()) p.first_word = sidx->references.front().type_and_size;
+    p.bytes = std::move(held);
+    held.clear();
+    pending_sidx = std::move(p);
+    // Only a media reference (not another sidx) can follow its moof.
+    if (sidx->references.empty() || sidx->references.front().is_index()) release_sidx();
+    next_box();
+  }
+
+  void next_box() {
+    offset += box_size;
+    header_len = 0;
+    state = State::header;
+  }
+
+  // Output offset of what sat at input offset `x`.
+  std::uint64_t moved(std::uint64_t x) const {
+    const auto after = std::upper_bound(shifts.begin(), shifts.end(), x,
+                                        [](std::uint64_t v, const auto& s) { return v < s.first; });
+    const std::int64_t shift = after == shifts.begin() ? 0 : std::prev(after)->second;
+    return static_cast<std::uint64_t>(static_cast<std::int64_t>(x) + shift);
+  }
+
+  void complete_mfra() {
+    std::string error;
+    std::vector<Box> children;
+    std::vector<OffsetWrite> writes;
+    const std::size_t payload = header_len;
+    bool ok = walk_boxes(held.data(), payload, held.size(), children, error);
+    std::size_t tfras = 0;
+    for (const Box& c : children) {
+      if (!ok) break;
+      if (c.header.type != fourcc("tfra")) continue;
+      ++tfras;
+      ok = plan_tfra(held.data(), c.payload_offset(), c.payload_size(),
+                     [this](std::uint64_t x) { return moved(x); }, writes, error);
+    }
+    if (ok) {
+      for (const OffsetWrite& w : writes) {
+        if (w.width == 8) store_u64(held.data() + w.position, w.value);
+        else store_u32(held.data() + w.position, static_cast<std::uint32_t>(w.value));
+      }
+      note_change("mfra: " + std::to_string(writes.size()) + " moof_offset entries of " +
+                  std::to_string(tfras) + " tfra moved with the resized moofs");
+    } else {
+      // Stale offsets would send a seeking player into the middle of a box;
+      // as 'free' (same size) the index is merely absent.
+      store_u32(held.data() + 4, fourcc("free"));
+      give_up("mfra: " + error + "; turned into free" + at());
+    }
+    emit(held.data(), held.size());
+    held.clear();
+    next_box();
+  }
+
+  void complete_held() {
+    const FourCC type = load_u32(held.data() + 4);
+    if (type == fourcc("sidx")) return complete_sidx();
+    if (type == fourcc("mfra")) return complete_mfra();
+    const bool moof = type == fourcc("moof");
+    RewriteContext ctx;
+    ctx.mode = options.mode;
+    ctx.size_preserving = options.size_preserving;
+    if (offset < locked_until) ctx.size_lock_reason = lock_reason;
+    ctx.index = moof ? ++moofs : ++moovs;
+    // With a sidx waiting, keep the original in case its reference cannot
+    // take the new size.
+    std::vector<std::uint8_t> original;
+    if (pending_sidx) original = held;
+    RewriteOutcome r = rewrite_held_box(held, ctx);
+    if (pending_sidx) {
+      const std::int64_t size = std::int64_t(pending_sidx->first_word & 0x7fffffffu) + r.size_delta;
+      if (!r.malformed && r.size_delta != 0 && (size <= 0 || size > 0x7fffffff)) {
+        held.swap(original);
+        r = RewriteOutcome{};
+        r.refusals.push_back("moof#" + std::to_string(moofs) +
+                             ": rewrite dropped: the sidx reference cannot take the new size");
+      }
+      release_sidx(r.malformed ? 0 : r.size_delta);
+    }
+    if (r.malformed) {
+      // Its insides cannot be trusted, so neither can what follows.
+      emit(held.data(), held.size());
+      untrusted(r.malformed_reason + at());
+      held.clear();
+      offset += box_size;
+      return;
+    }
+    stats.piff_neutralised += r.neutralised;
+    stats.piff_converted += r.converted;
+    for (auto& c : r.changes) note_change(std::move(c));
+    for (auto& c : r.refusals) give_up(std::move(c));
+    emit(held.data(), held.size());
+    if (r.size_delta != 0) {
+      const std::int64_t shift = (shifts.empty() ? 0 : shifts.back().second) + r.size_delta;
+      shifts.emplace_back(offset + box_size, shift);
+    }
+    held.clear();
+    held.shrink_to_fit();  // holding is per box; memory does not accumulate
+    next_box();
+  }
+
+  bool feed(const std::uint8_t* data, std::size_t size) {
+    stats.bytes_in += size;
+    while (size > 0 && sink_ok) {
+      switch (state) {
+        case State::passthrough:
+          emit(data, size);
+          return sink_ok;
+        case State::forward: {
+          const std::size_t n = to_end ? size : static_cast<std::size_t>(std::min<std::uint64_t>(remaining, size));
+          emit(data, n);
+          data += n;
+          size -= n;
+          if (!to_end) {
+            remaining -= n;
+            if (remaining == 0) next_box();
+          }
+          break;
+        }
+        case State::hold: {
+          const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, size));
+          held.insert(held.end(), data, data + n);
+          data += n;
+          size -= n;
+          remaining -= n;
+          if (remaining == 0) complete_held();
+          break;
+        }
+        case State::header: {
+          const HeaderParse first = parse_box_header(header.data(), header_len, std::nullopt);
+          const std::size_t want = first.needed > header_len ? first.needed - header_len : 0;
+          const std::size_t n = std::min(want, size);
+          std::memcpy(header.data() + header_len, data, n);
+          header_len += n;
+          data += n;
+          size -= n;
+          const HeaderParse hp = parse_box_header(header.data(), header_len, std::nullopt);
+          if (hp.status == HeaderStatus::invalid) {
+            if (pending_sidx) release_sidx();
+            emit(header.data(), header_len);
+            untrusted(std::string("not ISO BMFF: ") + hp.error + at());
+          } else if (hp.status == HeaderStatus::ok) {
+            box_size = hp.header.size;
+            on_header(hp.header);
+          }
+          break;
+        }
+      }
+    }
+    return sink_ok;
+  }
+
+  bool finish() {
+    if (finished) return sink_ok;
+    finished = true;
+    if (pending_sidx) release_sidx();  // it precedes whatever is left
+    switch (state) {
+      case State::header:
+        if (header_len > 0) {
+          emit(header.data(), header_len);
+          give_up("input ends inside a box header" + at());
+        }
+        break;
+      case State::hold:
+        emit(held.data(), held.size());
+        give_up("input ends inside " + fourcc_text(load_u32(held.data() + 4)) + " (" +
+                std::to_string(remaining) + " bytes missing); passed through" + at());
+        held.clear();
+        break;
+      case State::forward:
+        if (!to_end && remaining > 0)
+          give_up("input ends " + std::to_string(remaining) + " bytes before the end of a box" + at());
+        break;
+      case State::passthrough: break;
+    }
+    return sink_ok;
+  }
+};
+
+SegmentPatcher::SegmentPatcher(PatchOptions options, Sink sink)
+    : impl_(std::make_unique<Impl>(options, std::move(sink))) {}
+SegmentPatcher::~SegmentPatcher() = default;
+
+bool SegmentPatcher::feed(const std::uint8_t* data, std::size_t size) {
+  return impl_->feed(data, size);
+}
+
+bool SegmentPatcher::finish() { return impl_->finish(); }
+
+const PatchStats& SegmentPatcher::stats() const { return impl_->stats; }
+
+bool SegmentPatcher::preserves_size() const {
+  switch (impl_->options.mode) {
+    case PiffMode::off:
+    case PiffMode::free:
+    case PiffMode::uuid_free:
+      return true;
+    case PiffMode::convert:
+    case PiffMode::automatic:
+      return impl_->options.size_preserving;
+  }
+  return false;
+}
+
+}  // namespace dashpiff

@@ -1,0 +1,64 @@
+// Streaming ISO BMFF segment patcher: bytes in, bytes out, in chunks of any
+// size, holding at most one moof (or moov) at a time. Knows nothing of HTTP.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "piff/mode.h"
+
+namespace dashpiff {
+
+struct PatchOptions {
+  PiffMode mode = PiffMode::automatic;
+  std::size_t max_held_box = 4u << 20;  // a moof/moov larger than this passes through unchanged
+  // Range responses and sidx-indexed files: every byte must keep its offset,
+  // so only size-preserving rewrites are allowed.
+  bool size_preserving = false;
+};
+
+struct PatchStats {
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t piff_neutralised = 0;  // PIFF boxes made 'free' / uuid-free
+  std::uint64_t piff_converted = 0;    // PIFF boxes turned into their CENC counterpart
+  std::uint64_t passthrough_events = 0;  // times the patcher gave up and passed bytes through
+  std::string passthrough_reason;      // first reason, one line
+  std::vector<std::string> changes;    // human-readable, bounded (for logs and the /player page)
+};
+
+class SegmentPatcher {
+ public:
+  // Receives output bytes in order. Returns false to stop (client gone).
+  using Sink = std::function<bool(const std::uint8_t* data, std::size_t size)>;
+
+  SegmentPatcher(PatchOptions options, Sink sink);
+  ~SegmentPatcher();
+  SegmentPatcher(const SegmentPatcher&) = delete;
+  SegmentPatcher& operator=(const SegmentPatcher&) = delete;
+
+  // Returns false once the sink has refused data.
+  bool feed(const std::uint8_t* data, std::size_t size);
+  bool feed(std::string_view chunk) {
+    return feed(reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size());
+  }
+  // End of input: flushes anything held (unchanged if it never completed).
+  bool finish();
+
+  const PatchStats& stats() const;
+  // True when the output is guaranteed to be as long as the input, so that
+  // Content-Length and Content-Range can be passed on.
+  bool preserves_size() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dashpiff

@@ -1,0 +1,197 @@
+// /create: turns an origin manifest URL into this proxy's manifest URL.
+#include <nlohmann/json.hpp>
+
+#include "service/route_context.h"
+#include "http/uri.h"
+#include "http/url_codec.h"
+
+namespace dashpiff {
+
+std::string percent_decode(std::string_view in, bool plus_is_space) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
+      out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
+      i += 2;
+    } else if (plus_is_space && in[i] == '+') {
+      out += ' ';
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+std::string form_field(std::string_view form, std::string_view name, bool* found) {
+  if (found) *found = false;
+  while (!form.empty()) {
+    const auto amp = form.find('&');
+    const auto pair = form.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (percent_decode(pair.substr(0, eq), true) == name) {
+      if (found) *found = true;
+      return eq == std::string_view::npos ? std::string() : percent_decode(pair.substr(eq + 1), true);
+    }
+    if (amp == std::string_view::npos) break;
+    form.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+namespace {
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string page(std::string_view title, std::string_view body) {
+  std::string html =
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
+  html += html_escape(title);
+  html += "</title>\n</head>\n<body>\n";
+  html += body;
+  html += "</body>\n</html>\n";
+  return html;
+}
+
+constexpr std::string_view kForm =
+    "<h1>dashpiff</h1>\n"
+    "<p>Make a proxy URL for a DASH manifest whose segments carry PIFF boxes.</p>\n"
+    "<form method=\"post\" action=\"/create\">\n"
+    "<label for=\"url\">Manifest URL</label>\n"
+    "<input id=\"url\" name=\"url\" type=\"url\" size=\"80\" required placeholder=\"https://cdn.example/stream/manifest.mpd\">\n"
+    "<button type=\"submit\">Create</button>\n"
+    "</form>\n";
+
+bool wants_html(const Request& r) {
+  const auto* accept = find_header(r.headers, "Accept");
+  return accept && accept->find("text/html") != std::string::npos;
+}
+
+// Where this service is reached from the player's side.
+std::string public_base(const RouteContext& ctx) {
+  if (!ctx.config.public_base_url.empty()) {
+    std::string base = ctx.config.public_base_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    return base;
+  }
+  std::string scheme = ctx.request.scheme;
+  if (const auto* proto = find_header(ctx.request.headers, "X-Forwarded-Proto")) {
+    const std::string first = proto->substr(0, proto->find(','));
+    if (first == "https" || first == "http") scheme = first;
+  }
+  const auto* host = find_header(ctx.request.headers, "Host");
+  std::string h = host ? *host : "localhost";
+  // A Host header is attacker-controlled: keep only what a host[:port] may hold.
+  for (unsigned char c : h)
+    if (!(std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']')) return {};
+  return scheme + "://" + h;
+}
+
+struct Extracted {
+  std::string url;
+  bool present = false;
+  std::string error;  // set: 400 with this reason
+};
+
+Extracted extract_url(const Request& r) {
+  Extracted x;
+  if (r.method != "POST") {
+    x.url = form_field(r.query, "url", &x.present);
+    return x;
+  }
+  const auto* type = find_header(r.headers, "Content-Type");
+  const std::string ct = type ? type->substr(0, type->find(';')) : "";
+  if (ct == "application/json") {
+    const auto json = nlohmann::json::parse(r.body, nullptr, false);
+    if (json.is_discarded()) {
+      x.error = "request body is not valid JSON";
+    } else if (!json.is_object() || !json.contains("url")) {
+      x.error = "JSON body has no \"url\" member";
+    } else if (!json["url"].is_string()) {
+      x.error = "JSON member \"url\" is not a string";
+    } else {
+      x.url = json["url"].get<std::string>();
+      x.present = true;
+    }
+  } else if (ct == "application/x-www-form-urlencoded" || ct.empty()) {
+    x.url = form_field(r.body, "url", &x.present);
+    if (!x.present) x.url = form_field(r.query, "url", &x.present);
+  } else {
+    x.error = "unsupported Content-Type " + ct + " (use application/json or a form)";
+  }
+  return x;
+}
+
+}  // namespace
+
+void handle_create(RouteContext& ctx) {
+  const Request& r = ctx.request;
+  if (r.body_too_large) {
+    ctx.fail(413, "request body larger than " + std::to_string(ctx.config.max_create_body) + " bytes");
+    return;
+  }
+  const Extracted x = extract_url(r);
+  if (!x.error.empty()) {
+    ctx.fail(400, x.error);
+    return;
+  }
+  if (!x.present || x.url.empty()) {
+    if (r.method == "POST") {
+      ctx.fail(400, "no manifest URL given (field \"url\")");
+    } else {
+      ctx.answer(200, "text/html; charset=utf-8", page("dashpiff", kForm), {{"Cache-Control", "no-store"}});
+    }
+    return;
+  }
+  const Uri u = Uri::parse(x.url);
+  if (!(u.scheme == "http" || u.scheme == "https") || u.host().empty()) {
+    ctx.fail(400, "manifest URL must be an absolute http or https URL");
+    return;
+  }
+  for (unsigned char c : x.url)
+    if (c <= ' ' || c == 0x7f) {
+      ctx.fail(400, "manifest URL contains spaces or control characters");
+      return;
+    }
+  const std::string base = public_base(ctx);
+  if (base.empty()) {
+    ctx.fail(400, "Host header is not a valid host name");
+    return;
+  }
+  // SPEC §1: the query is not wrapped; it rides after the encoded URL as it came.
+  std::string minted = base + "/mpd/" + encode_url(strip_query(x.url));
+  if (u.query) minted += "?" + *u.query;
+
+  if (r.method == "POST" && wants_html(r)) {
+    const std::string link = html_escape(minted);
+    ctx.answer(200, "text/html; charset=utf-8",
+               page("dashpiff: proxy URL", "<h1>Proxy URL</h1>\n<p><a href=\"" + link + "\">" + link +
+                                               "</a></p>\n<p><a href=\"/create\">Make another</a></p>\n"),
+               {{"Cache-Control", "no-store"}});
+  } else {
+    ctx.answer(200, "application/json", nlohmann::json{{"url", minted}}.dump() + "\n",
+               {{"Cache-Control", "no-store"}});
+  }
+}
+
+}  // namespace dashpiff

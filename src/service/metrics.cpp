@@ -1,0 +1,126 @@
+#include "service/metrics.h"
+
+#include <sys/mman.h>
+
+#include <new>
+#include <sstream>
+#include <system_error>
+#include <type_traits>
+
+namespace dashpiff {
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
+              "shared-memory counters need address-free atomics");
+static_assert(std::is_trivially_destructible_v<std::atomic<std::uint64_t>>);
+
+namespace {
+
+int status_slot(int status) {
+  for (int i = 0; i < MetricsBlock::kStatusSlots - 1; ++i)
+    if (MetricsBlock::kStatusCodes[i] == status) return i;
+  return status == 504 ? MetricsBlock::kStatusSlots - 1 : MetricsBlock::kStatusSlots;
+}
+
+int slot_status(int slot) {
+  if (slot < MetricsBlock::kStatusSlots - 1) return MetricsBlock::kStatusCodes[slot];
+  return slot == MetricsBlock::kStatusSlots - 1 ? 504 : 0;
+}
+
+constexpr PiffMode kModeOrder[] = {PiffMode::off, PiffMode::free, PiffMode::uuid_free, PiffMode::convert,
+                               PiffMode::automatic};
+static_assert(std::size(kModeOrder) == MetricsBlock::kModes);
+// origin_errors[] is indexed by OriginError: a new class must grow the array.
+// `protocol` is the enum's last value (origin/client.h).
+static_assert(static_cast<int>(OriginError::protocol) + 1 == MetricsBlock::kOriginErrors,
+              "MetricsBlock::kOriginErrors must count every OriginError");
+
+constexpr auto relaxed = std::memory_order_relaxed;
+
+}  // namespace
+
+void MetricsBlock::count_request(Route route, int status) {
+  requests[static_cast<int>(route)][status_slot(status)].fetch_add(1, relaxed);
+}
+
+void MetricsBlock::observe_origin(double seconds, OriginError error) {
+  int bucket = 0;
+  while (bucket < kLatencyBuckets - 1 && seconds > kLatencyBounds[bucket]) ++bucket;
+  origin_latency[bucket].fetch_add(1, relaxed);
+  origin_latency_count.fetch_add(1, relaxed);
+  origin_latency_micros.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), relaxed);
+  if (error != OriginError::none) origin_errors[static_cast<int>(error)].fetch_add(1, relaxed);
+}
+
+void MetricsBlock::count_patch(PiffMode mode, const PatchStats& stats) {
+  const auto m = static_cast<int>(mode);
+  piff_neutralised[m].fetch_add(stats.piff_neutralised, relaxed);
+  piff_converted[m].fetch_add(stats.piff_converted, relaxed);
+  if (stats.passthrough_events) segments_passed_unparsed.fetch_add(1, relaxed);
+}
+
+std::string MetricsBlock::prometheus_text() const {
+  std::ostringstream o;
+  o << "# HELP dashpiff_requests_total Requests answered, by route and status.\n"
+       "# TYPE dashpiff_requests_total counter\n";
+  for (int r = 0; r < static_cast<int>(Route::count_); ++r)
+    for (int s = 0; s <= kStatusSlots; ++s) {
+      const auto v = requests[r][s].load(relaxed);
+      if (!v) continue;
+      const int code = slot_status(s);
+      o << "dashpiff_requests_total{route=\"" << to_string(static_cast<Route>(r)) << "\",status=\""
+        << (code ? std::to_string(code) : std::string("other")) << "\"} " << v << '\n';
+    }
+  o << "# HELP dashpiff_origin_duration_seconds Time to fetch from origin.\n"
+       "# TYPE dashpiff_origin_duration_seconds histogram\n";
+  std::uint64_t cumulative = 0;
+  for (int b = 0; b < kLatencyBuckets; ++b) {
+    cumulative += origin_latency[b].load(relaxed);
+    o << "dashpiff_origin_duration_seconds_bucket{le=\"";
+    if (b < kLatencyBuckets - 1) o << kLatencyBounds[b]; else o << "+Inf";
+    o << "\"} " << cumulative << '\n';
+  }
+  o << "dashpiff_origin_duration_seconds_sum " << origin_latency_micros.load(relaxed) / 1e6 << '\n'
+    << "dashpiff_origin_duration_seconds_count " << origin_latency_count.load(relaxed) << '\n';
+  o << "# HELP dashpiff_origin_errors_total Origin fetches that failed, by kind.\n"
+       "# TYPE dashpiff_origin_errors_total counter\n";
+  for (int e = 1; e < kOriginErrors; ++e)
+    o << "dashpiff_origin_errors_total{kind=\"" << to_string(static_cast<OriginError>(e)) << "\"} "
+      << origin_errors[e].load(relaxed) << '\n';
+  o << "# TYPE dashpiff_origin_bytes_total counter\n"
+    << "dashpiff_origin_bytes_total " << bytes_from_origin.load(relaxed) << '\n'
+    << "# TYPE dashpiff_client_bytes_total counter\n"
+    << "dashpiff_client_bytes_total " << bytes_to_client.load(relaxed) << '\n';
+  o << "# HELP dashpiff_piff_boxes_total PIFF boxes handled, by mode and action.\n"
+       "# TYPE dashpiff_piff_boxes_total counter\n";
+  for (int m = 0; m < kModes; ++m) {
+    o << "dashpiff_piff_boxes_total{mode=\"" << to_string(kModeOrder[m]) << "\",action=\"neutralised\"} "
+      << piff_neutralised[m].load(relaxed) << '\n';
+    o << "dashpiff_piff_boxes_total{mode=\"" << to_string(kModeOrder[m]) << "\",action=\"converted\"} "
+      << piff_converted[m].load(relaxed) << '\n';
+  }
+  o << "# HELP dashpiff_segments_passed_unparsed_total Segments passed on (partly) unchanged because they could not be parsed.\n"
+       "# TYPE dashpiff_segments_passed_unparsed_total counter\n"
+    << "dashpiff_segments_passed_unparsed_total " << segments_passed_unparsed.load(relaxed) << '\n'
+    << "# TYPE dashpiff_manifests_rewritten_total counter\n"
+    << "dashpiff_manifests_rewritten_total " << manifests_rewritten.load(relaxed) << '\n'
+    << "# HELP dashpiff_fastcgi_connections_total Connections accepted from the web server (kept ones serve many requests).\n"
+       "# TYPE dashpiff_fastcgi_connections_total counter\n"
+    << "dashpiff_fastcgi_connections_total " << fastcgi_connections.load(relaxed) << '\n'
+    << "# TYPE dashpiff_workers_alive gauge\n"
+    << "dashpiff_workers_alive " << workers_alive.load(relaxed) << '\n'
+    << "# TYPE dashpiff_workers_restarted_total counter\n"
+    << "dashpiff_workers_restarted_total " << workers_restarted.load(relaxed) << '\n';
+  return o.str();
+}
+
+SharedMetrics::SharedMetrics() {
+  void* p = ::mmap(nullptr, sizeof(MetricsBlock), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap metrics");
+  // Anonymous mappings are zero-filled, which is the atomics' initial value;
+  // value-initialising makes that explicit.
+  block_ = new (p) MetricsBlock{};
+}
+
+SharedMetrics::~SharedMetrics() { ::munmap(block_, sizeof(MetricsBlock)); }
+
+}  // namespace dashpiff

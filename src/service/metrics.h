@@ -1,0 +1,62 @@
+// Service counters, kept in one block of lock-free atomics. The supervisor
+// maps the block shared before forking, so every worker adds to the same
+// counters and a /metrics scrape on any worker sees the whole pool.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "origin/client.h"
+#include "piff/segment_patcher.h"
+#include "service/route.h"
+
+namespace dashpiff {
+
+struct MetricsBlock {
+  static constexpr int kStatusSlots = 20;  // the codes below, then "other"
+  static constexpr int kStatusCodes[kStatusSlots - 1] = {200, 204, 206, 301, 302, 304, 307, 308, 400, 403,
+                                                        404, 405, 413, 414, 416, 431, 500, 502, 503};
+  static constexpr int kLatencyBuckets = 12;  // upper bounds below, then +Inf
+  static constexpr double kLatencyBounds[kLatencyBuckets - 1] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                                0.5,   1,    2.5,   5,    10};
+  static constexpr int kModes = 5;         // PiffMode values
+  static constexpr int kOriginErrors = 13; // OriginError values
+
+  std::atomic<std::uint64_t> requests[static_cast<int>(Route::count_)][kStatusSlots + 1];
+  std::atomic<std::uint64_t> origin_latency[kLatencyBuckets];
+  std::atomic<std::uint64_t> origin_latency_count;
+  std::atomic<std::uint64_t> origin_latency_micros;
+  std::atomic<std::uint64_t> origin_errors[kOriginErrors];
+  std::atomic<std::uint64_t> bytes_from_origin;
+  std::atomic<std::uint64_t> bytes_to_client;
+  std::atomic<std::uint64_t> piff_neutralised[kModes];
+  std::atomic<std::uint64_t> piff_converted[kModes];
+  std::atomic<std::uint64_t> segments_passed_unparsed;
+  std::atomic<std::uint64_t> manifests_rewritten;
+  std::atomic<std::uint64_t> fastcgi_connections;  // accepted from the web server
+  std::atomic<std::uint64_t> workers_alive;
+  std::atomic<std::uint64_t> workers_restarted;
+  std::atomic<std::uint64_t> draining;  // nonzero while the pool shuts down
+
+  void count_request(Route route, int status);
+  void observe_origin(double seconds, OriginError error);
+  void count_patch(PiffMode mode, const PatchStats& stats);
+  std::string prometheus_text() const;
+};
+
+// Owns the shared mapping. Create before fork(); children inherit it.
+class SharedMetrics {
+ public:
+  SharedMetrics();
+  ~SharedMetrics();
+  SharedMetrics(const SharedMetrics&) = delete;
+  SharedMetrics& operator=(const SharedMetrics&) = delete;
+  MetricsBlock& block() { return *block_; }
+
+ private:
+  MetricsBlock* block_;  // placed in an anonymous MAP_SHARED mapping
+};
+
+}  // namespace dashpiff

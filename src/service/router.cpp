@@ -1,0 +1,177 @@
+#include "service/router.h"
+
+#include <random>
+#include <sstream>
+
+#include "service/log.h"
+#include "service/route_context.h"
+
+namespace dashpiff {
+
+Headers RouteContext::base_headers() const {
+  Headers h;
+  if (!config.cors_origin.empty()) {
+    h.emplace_back("Access-Control-Allow-Origin", config.cors_origin);
+    // Players read these on cross-origin segment and manifest answers.
+    h.emplace_back("Access-Control-Expose-Headers",
+                   "Content-Length, Content-Range, Content-Type, Date, ETag, Last-Modified, X-Request-Id");
+  }
+  h.emplace_back("X-Request-Id", request.request_id);
+  return h;
+}
+
+void RouteContext::begin(int s, Headers headers) {
+  status = s;
+  Headers all = base_headers();
+  for (auto& h : headers) all.push_back(std::move(h));
+  sink.begin(s, all);
+}
+
+bool RouteContext::write(std::string_view chunk) {
+  if (request.method == "HEAD" || chunk.empty()) return true;
+  bytes_out += chunk.size();
+  return sink.write(chunk);
+}
+
+void RouteContext::answer(int s, std::string_view content_type, std::string_view body, Headers extra) {
+  extra.emplace_back("Content-Type", std::string(content_type));
+  extra.emplace_back("Content-Length", std::to_string(body.size()));
+  begin(s, std::move(extra));
+  write(body);
+}
+
+void RouteContext::fail(int s, std::string reason) {
+  note = reason;
+  if (sink.started()) return;  // too late for a status: the log line tells
+  answer(s, "text/plain; charset=utf-8", reason + "\n", {{"Cache-Control", "no-store"}});
+}
+
+namespace {
+
+bool has_prefix(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+std::size_t header_bytes(const Headers& headers) {
+  std::size_t n = 0;
+  for (const auto& [k, v] : headers) n += k.size() + v.size() + 4;
+  return n;
+}
+
+void answer_preflight(RouteContext& ctx) {
+  Headers h = {{"Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS"},
+               {"Access-Control-Max-Age", "86400"},
+               {"Content-Length", "0"}};
+  if (const auto* asked = find_header(ctx.request.headers, "Access-Control-Request-Headers"))
+    h.emplace_back("Access-Control-Allow-Headers", *asked);
+  else
+    h.emplace_back("Access-Control-Allow-Headers", "Range, Content-Type");
+  h.emplace_back("Vary", "Access-Control-Request-Headers");
+  ctx.begin(204, std::move(h));
+}
+
+bool method_allowed(RouteContext& ctx, std::initializer_list<std::string_view> methods) {
+  for (auto m : methods)
+    if (ctx.request.method == m) return true;
+  std::string allow;
+  for (auto m : methods) allow += (allow.empty() ? "" : ", ") + std::string(m);
+  ctx.note = "method " + ctx.request.method + " not allowed";
+  ctx.answer(405, "text/plain; charset=utf-8", ctx.note + "\n", {{"Allow", allow + ", OPTIONS"}});
+  return false;
+}
+
+void log_request(const RouteContext& ctx) {
+  const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ctx.started).count();
+  std::ostringstream line;
+  line << "req id=" << ctx.request.request_id << " route=" << to_string(ctx.route) << " method="
+       << ctx.request.method << " status=" << ctx.status << " origin=" << ctx.origin_status
+       << " bytes=" << ctx.bytes_out << " ms=" << static_cast<long long>(ms + 0.5) << " boxes=" << ctx.boxes
+       << " path=" << ctx.request.path.substr(0, 200);
+  if (!ctx.note.empty()) line << " note=\"" << ctx.note << '"';
+  log_line(ctx.status >= 500 ? LogLevel::warn : LogLevel::info, line.str());
+}
+
+}  // namespace
+
+std::string make_request_id(const Request& request) {
+  if (const auto* given = find_header(request.headers, "X-Request-Id")) {
+    bool ok = !given->empty() && given->size() <= 64;
+    for (unsigned char c : *given) ok = ok && (std::isalnum(c) || c == '-' || c == '_' || c == '.');
+    if (ok) return *given;
+  }
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  auto bits = rng();
+  for (auto& c : id) {
+    c = kHex[bits & 15];
+    bits >>= 4;
+  }
+  return id;
+}
+
+Router::Router(const Config& config, MetricsBlock& metrics) : config_(config), metrics_(metrics) {}
+
+void Router::handle(Request& request, ResponseSink& sink, OriginClient& origin) {
+  if (request.request_id.empty()) request.request_id = make_request_id(request);
+  RouteContext ctx{request, sink, origin, config_, metrics_, rewrites_};
+  const std::string_view path = request.path;
+
+  static constexpr std::pair<std::string_view, Route> kPrefixes[] = {
+      {"/mpd/", Route::mpd},     {"/api/dash/", Route::mpd},      {"/media/", Route::media},
+      {"/api/media/", Route::media}, {"/inspect/", Route::player}};
+  std::string_view rest;
+  if (path == "/create" || path == "/api/create") ctx.route = Route::create;
+  else if (path == "/healthz") ctx.route = Route::health;
+  else if (path == "/metrics") ctx.route = Route::metrics;
+  for (const auto& [prefix, route] : kPrefixes)
+    if (has_prefix(path, prefix)) {
+      ctx.route = route;
+      rest = path.substr(prefix.size());
+    }
+
+  try {
+    if (path.size() + request.query.size() > config_.max_url_length) {
+      ctx.fail(414, "request URL longer than " + std::to_string(config_.max_url_length) + " bytes");
+    } else if (header_bytes(request.headers) > config_.max_header_bytes) {
+      ctx.fail(431, "request headers larger than " + std::to_string(config_.max_header_bytes) + " bytes");
+    } else if (request.method == "OPTIONS" && ctx.route != Route::other) {
+      ctx.route = Route::preflight;
+      answer_preflight(ctx);
+    } else {
+      switch (ctx.route) {
+        case Route::create:
+          if (method_allowed(ctx, {"GET", "HEAD", "POST"})) handle_create(ctx);
+          break;
+        case Route::mpd:
+          if (method_allowed(ctx, {"GET", "HEAD"})) handle_manifest(ctx, rest);
+          break;
+        case Route::media:
+          if (method_allowed(ctx, {"GET", "HEAD"})) handle_media(ctx, rest);
+          break;
+        case Route::player:
+          if (!config_.player_page) ctx.fail(404, "the player page is not enabled (player-page)");
+          else if (method_allowed(ctx, {"GET"})) handle_inspect(ctx, rest);
+          break;
+        case Route::health:
+          if (!method_allowed(ctx, {"GET", "HEAD"})) break;
+          if (metrics_.draining.load()) ctx.answer(503, "text/plain", "draining\n", {{"Cache-Control", "no-store"}});
+          else ctx.answer(200, "text/plain", "ok\n", {{"Cache-Control", "no-store"}});
+          break;
+        case Route::metrics:
+          if (method_allowed(ctx, {"GET", "HEAD"}))
+            ctx.answer(200, "text/plain; version=0.0.4", metrics_.prometheus_text(), {{"Cache-Control", "no-store"}});
+          break;
+        default:
+          ctx.fail(404, "no such route: " + std::string(path.substr(0, 200)));
+      }
+    }
+  } catch (const std::exception& e) {
+    ctx.fail(500, std::string("internal error: ") + e.what());
+  }
+  if (!sink.started()) ctx.fail(500, "internal error: no answer");
+  sink.end();
+  metrics_.count_request(ctx.route, ctx.status);
+  metrics_.bytes_to_client.fetch_add(ctx.bytes_out, std::memory_order_relaxed);
+  log_request(ctx);
+}
+
+}  // namespace dashpiff

@@ -1,0 +1,23 @@
+# service: what the proxy does with a request, whatever carries it. The router,
+# one handler per route, the manifest rewrite cache, the counters, the log and
+# the configuration (the Config struct and its settings table). No FastCGI.
+noinst_LIBRARIES += src/service/libservice.a
+src_service_libservice_a_CPPFLAGS = $(AM_CPPFLAGS) $(XERCES_CFLAGS) $(CURL_CFLAGS)
+src_service_libservice_a_SOURCES = \
+	src/service/config.cpp src/service/config.h \
+	src/service/log.cpp src/service/log.h \
+	src/service/metrics.cpp src/service/metrics.h \
+	src/service/route.cpp src/service/route.h \
+	src/service/router.cpp src/service/router.h src/service/route_context.h \
+	src/service/create_handler.cpp src/service/proxy_handlers.cpp \
+	src/service/rewrite_cache.cpp src/service/rewrite_cache.h
+
+# The sample configuration, installed as /etc/dashpiff/dashpiff.conf by the package.
+EXTRA_DIST += etc/dashpiff.conf
+
+check_PROGRAMS += tests/unit/test_core
+TESTS += tests/unit/test_core
+tests_unit_test_core_SOURCES = tests/unit/test_core.cpp tests/unit/test_router.cpp tests/unit/test_rewrite_cache.cpp \
+	tests/unit/test_config.cpp
+tests_unit_test_core_CPPFLAGS = $(TEST_CPPFLAGS) $(XERCES_CFLAGS) $(CURL_CFLAGS)
+tests_unit_test_core_LDADD = $(SERVICE_LIBS) $(BOOST_TEST_LIB)

@@ -1,0 +1,18 @@
+// Small string helpers shared by every module. ASCII only on purpose: HTTP
+// header names, URL schemes and hosts, MPD attribute values compared
+// case-insensitively are all ASCII by their grammars (RFC 9110 §5.1,
+// RFC 3986 §3.1/§3.2.2), and a locale must never change what they mean.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace dashpiff {
+
+// `s` with A-Z folded to a-z; every other byte unchanged.
+std::string ascii_lower(std::string_view s);
+
+// RFC 9110 §5.6.2 token (a header field name): 1*tchar.
+bool is_http_token(std::string_view s);
+
+}  // namespace dashpiff
