@@ -77,6 +77,10 @@ std::string Uri::host() const {
   return ascii_lower(a.substr(0, a.find(':')));
 }
 
+bool is_http_url(const Uri& u) { return (u.scheme == "http" || u.scheme == "https") && !u.host().empty(); }
+
+bool is_http_url(std::string_view absolute_url) { return is_http_url(Uri::parse(absolute_url)); }
+
 int Uri::port() const {
   if (authority) {
     std::string_view a = *authority;

@@ -26,6 +26,11 @@ struct Uri {
   int port() const;
 };
 
+// An absolute http or https URL with a host: the only kind the proxy fetches
+// or mints (SPEC §2). Scheme compared lower-cased, as parse() stores it.
+bool is_http_url(const Uri& absolute_url);
+bool is_http_url(std::string_view absolute_url);
+
 // RFC 3986 §5.2.2 (strict): resolve `ref` against the absolute `base`.
 std::string resolve_uri(std::string_view base, std::string_view ref);
 

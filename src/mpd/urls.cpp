@@ -23,10 +23,6 @@ std::string_view trim_ws(std::string_view s) {
   return s.substr(first, s.find_last_not_of(ws) - first + 1);
 }
 
-bool is_http_url(std::string_view absolute_url) { return is_http_url(Uri::parse(absolute_url)); }
-
-bool is_http_url(const Uri& u) { return (u.scheme == "http" || u.scheme == "https") && !u.host().empty(); }
-
 bool may_have_dot_segments(std::string_view path) {
   return path.find("/.") != std::string_view::npos || path.rfind(".", 0) == 0;
 }

@@ -25,8 +25,6 @@ RefKind classify_ref(const Uri& ref);
 // XML Schema anyURI values may carry surrounding whitespace.
 std::string_view trim_ws(std::string_view s);
 
-bool is_http_url(std::string_view absolute_url);
-bool is_http_url(const Uri& absolute_url);
 
 // Whether resolving would change the path ("/./", "/../" and the like).
 bool may_have_dot_segments(std::string_view path);

@@ -164,7 +164,7 @@ void handle_create(RouteContext& ctx) {
     return;
   }
   const Uri u = Uri::parse(x.url);
-  if (!(u.scheme == "http" || u.scheme == "https") || u.host().empty()) {
+  if (!is_http_url(u)) {
     ctx.fail(400, "manifest URL must be an absolute http or https URL");
     return;
   }

@@ -9,7 +9,9 @@ src_service_libservice_a_SOURCES = \
 	src/service/metrics.cpp src/service/metrics.h \
 	src/service/route.cpp src/service/route.h \
 	src/service/router.cpp src/service/router.h src/service/route_context.h \
-	src/service/create_handler.cpp src/service/proxy_handlers.cpp \
+	src/service/origin_proxy.cpp src/service/origin_proxy.h \
+	src/service/create_handler.cpp src/service/manifest_handler.cpp src/service/media_handler.cpp \
+	src/service/inspect_handler.cpp \
 	src/service/rewrite_cache.cpp src/service/rewrite_cache.h
 
 # The sample configuration, installed as /etc/dashpiff/dashpiff.conf by the package.
