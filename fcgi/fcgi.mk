@@ -7,6 +7,7 @@ fcgi_dashpiff_fcgi_SOURCES = \
 	fcgi/signal_pipe.cpp fcgi/signal_pipe.h \
 	fcgi/unique_fd.h \
 	fcgi/worker.cpp fcgi/worker.h \
+	fcgi/shared_metrics.cpp fcgi/shared_metrics.h \
 	fcgi/fcgi_sink.cpp fcgi/fcgi_sink.h
 fcgi_dashpiff_fcgi_CPPFLAGS = $(AM_CPPFLAGS) $(FCGI_CFLAGS)
 fcgi_dashpiff_fcgi_LDADD = $(SERVICE_LIBS) $(FCGI_LIBS)
@@ -16,6 +17,7 @@ fcgi_dashpiff_fcgi_LDADD = $(SERVICE_LIBS) $(FCGI_LIBS)
 check_PROGRAMS += tests/unit/test_supervisor
 TESTS += tests/unit/test_supervisor
 tests_unit_test_supervisor_SOURCES = tests/unit/test_supervisor.cpp \
+	fcgi/shared_metrics.cpp fcgi/shared_metrics.h \
 	fcgi/supervisor.cpp fcgi/supervisor.h \
 	fcgi/signal_pipe.cpp fcgi/signal_pipe.h fcgi/unique_fd.h
 tests_unit_test_supervisor_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/fcgi

@@ -16,7 +16,7 @@
 
 #include "service/config.h"
 #include "service/log.h"
-#include "service/metrics.h"
+#include "shared_metrics.h"
 #include "mpd/rewriter.h"
 #include "origin/client.h"
 #include "signal_pipe.h"

@@ -1,10 +1,6 @@
 #include "service/metrics.h"
 
-#include <sys/mman.h>
-
-#include <new>
 #include <sstream>
-#include <system_error>
 #include <type_traits>
 
 namespace dashpiff {
@@ -112,15 +108,5 @@ std::string MetricsBlock::prometheus_text() const {
     << "dashpiff_workers_restarted_total " << workers_restarted.load(relaxed) << '\n';
   return o.str();
 }
-
-SharedMetrics::SharedMetrics() {
-  void* p = ::mmap(nullptr, sizeof(MetricsBlock), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap metrics");
-  // Anonymous mappings are zero-filled, which is the atomics' initial value;
-  // value-initialising makes that explicit.
-  block_ = new (p) MetricsBlock{};
-}
-
-SharedMetrics::~SharedMetrics() { ::munmap(block_, sizeof(MetricsBlock)); }
 
 }  // namespace dashpiff

@@ -1,6 +1,7 @@
-// Service counters, kept in one block of lock-free atomics. The supervisor
-// maps the block shared before forking, so every worker adds to the same
-// counters and a /metrics scrape on any worker sees the whole pool.
+// Service counters, kept in one block of lock-free atomics that needs no
+// constructor and no destructor, so that the process front end can place it in
+// memory shared by every worker (fcgi/shared_metrics.h) and a /metrics scrape
+// on any worker sees the whole pool.
 #pragma once
 
 #include <atomic>
@@ -44,19 +45,6 @@ struct MetricsBlock {
   void observe_origin(double seconds, OriginError error);
   void count_patch(PiffMode mode, const PatchStats& stats);
   std::string prometheus_text() const;
-};
-
-// Owns the shared mapping. Create before fork(); children inherit it.
-class SharedMetrics {
- public:
-  SharedMetrics();
-  ~SharedMetrics();
-  SharedMetrics(const SharedMetrics&) = delete;
-  SharedMetrics& operator=(const SharedMetrics&) = delete;
-  MetricsBlock& block() { return *block_; }
-
- private:
-  MetricsBlock* block_;  // placed in an anonymous MAP_SHARED mapping
 };
 
 }  // namespace dashpiff

@@ -40,7 +40,7 @@ struct RecordingSink final : ResponseSink {
 struct Fixture {
   Fixture() { set_log_level(LogLevel::error); }  // request lines would drown the test output
   Config config;
-  SharedMetrics metrics;
+  MetricsBlock metrics{};
   CurlGlobal curl;
   OriginClient origin{config.origin};
 
@@ -54,7 +54,7 @@ struct Fixture {
     r.body = std::move(body);
     r.body_too_large = r.body.size() > config.max_create_body;
     RecordingSink sink;
-    Router(config, metrics.block()).handle(r, sink, origin);
+    Router(config, metrics).handle(r, sink, origin);
     BOOST_TEST(sink.ended);
     return sink;
   }
@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(preflight_answers_cors) {
 
 BOOST_AUTO_TEST_CASE(healthz_reports_draining) {
   BOOST_TEST(call("GET", "/healthz").status == 200);
-  metrics.block().draining.store(1);
+  metrics.draining.store(1);
   BOOST_TEST(call("GET", "/healthz").status == 503);
 }
 

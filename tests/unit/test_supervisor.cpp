@@ -25,7 +25,7 @@
 
 #include "service/config.h"
 #include "service/log.h"
-#include "service/metrics.h"
+#include "shared_metrics.h"
 #include "supervisor.h"
 
 using namespace dashpiff;
