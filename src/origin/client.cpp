@@ -95,13 +95,6 @@ std::optional<Target> target_of(CURLU* u) {
   return t;
 }
 
-bool header_name_ok(std::string_view name) {
-  if (name.empty()) return false;
-  return std::all_of(name.begin(), name.end(), [](unsigned char c) {
-    return std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
-  });
-}
-
 bool header_value_ok(std::string_view value) {
   return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
@@ -550,7 +543,7 @@ struct OriginClient::Impl {
 
     Headers outgoing;
     for (const auto& [name, value] : request.headers)
-      if (header_name_ok(name) && header_value_ok(value) && !never_sent(name, request.headers))
+      if (is_http_token(name) && header_value_ok(value) && !never_sent(name, request.headers))
         outgoing.emplace_back(name, value);
 
     std::optional<Target> first;
