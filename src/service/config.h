@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "origin/client.h"
-#include "piff/segment_patcher.h"
+#include "piff/mode.h"
 #include "service/log.h"
 
 namespace dashpiff {

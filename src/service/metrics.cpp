@@ -1,5 +1,8 @@
 #include "service/metrics.h"
 
+#include "origin/client.h"
+#include "piff/segment_patcher.h"
+
 #include <sstream>
 #include <type_traits>
 

@@ -9,11 +9,14 @@
 #include <cstdint>
 #include <string>
 
-#include "origin/client.h"
-#include "piff/segment_patcher.h"
+#include "piff/mode.h"
 #include "service/route.h"
 
 namespace dashpiff {
+
+// Counted here, defined by their owners (origin/client.h, piff/segment_patcher.h).
+enum class OriginError;
+struct PatchStats;
 
 struct MetricsBlock {
   static constexpr int kStatusSlots = 20;  // the codes below, then "other"
