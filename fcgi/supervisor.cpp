@@ -209,6 +209,7 @@ void Supervisor::reap() {
     const Process dead = *it;
     workers_.erase(it);
     update_alive();
+    metrics_.release_worker_slot(pid);  // a crash leaves its busy threads behind
 
     const auto now = Clock::now();
     const std::string who = "worker pid=" + std::to_string(pid) + " ";

@@ -81,11 +81,29 @@ bool drain_stdin(FCGX_Request& request) {
   }
 }
 
+// A thread counts as busy from a request's arrival to its last byte (the
+// pool saturation gauge, dashpiff_worker_threads_busy).
+class BusyMark {
+ public:
+  explicit BusyMark(MetricsBlock::WorkerSlot* slot) : slot_(slot) {
+    if (slot_) slot_->busy.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~BusyMark() {
+    if (slot_) slot_->busy.fetch_sub(1, std::memory_order_relaxed);
+  }
+  BusyMark(const BusyMark&) = delete;
+  BusyMark& operator=(const BusyMark&) = delete;
+
+ private:
+  MetricsBlock::WorkerSlot* slot_;
+};
+
 }  // namespace
 
 Worker::Worker(const Config& config, MetricsBlock& metrics, int listen_fd, int wake_fd)
     : config_(config),
       metrics_(metrics),
+      slot_(metrics.claim_worker_slot(::getpid(), config.threads)),
       listen_fd_(listen_fd),
       stop_fd_(::eventfd(0, EFD_CLOEXEC)),
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
@@ -114,7 +132,8 @@ Worker::Worker(const Config& config, MetricsBlock& metrics, int listen_fd, int w
     throw std::system_error(errno, std::generic_category(), "epoll_ctl");
 }
 
-Worker::~Worker() = default;
+// A worker that dies instead has its slot freed by the supervisor (reap).
+Worker::~Worker() { metrics_.release_worker_slot(::getpid()); }
 
 bool Worker::recycle_due() {
   if (config_.max_requests == 0) return false;
@@ -195,6 +214,7 @@ bool Worker::serve(Connection& conn, Router& router, OriginClient& origin, std::
   // of its own (-1), fails.
   if (FCGX_Accept_r(&fcgi) < 0) return false;
   {
+    const BusyMark busy(slot_);
     FcgiSink sink(fcgi, out_buffer);
     Request request = to_request(fcgi, config_.max_create_body);
     router.handle(request, sink, origin);

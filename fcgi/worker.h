@@ -52,6 +52,7 @@ class Worker {
 
   const Config& config_;
   MetricsBlock& metrics_;
+  MetricsBlock::WorkerSlot* slot_;  // pool saturation gauges; may be null
   int listen_fd_;
   UniqueFd stop_fd_;  // eventfd: written once when this worker decides to recycle
   UniqueFd epoll_fd_;

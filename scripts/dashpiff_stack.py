@@ -225,9 +225,9 @@ class Stack:
 def player_locations():
     """The /player page as nginx-conf/snippets/dashpiff-player.conf serves it,
     with this checkout's files in place of the Debian package's paths
-    (dash.js from the browser suite's npm install)."""
+    (dash.js vendored in www/vendor/dashjs, as the package ships it)."""
     text = open(os.path.join(TOP, "nginx-conf", "snippets", "dashpiff-player.conf")).read()
-    dashjs = os.path.join(TOP, "tests", "browser", "node_modules", "dashjs", "dist", "modern", "umd")
+    dashjs = os.path.join(TOP, "www", "vendor", "dashjs")
     return (text.replace("/usr/share/dashpiff/www/player/", os.path.join(TOP, "www", "player") + "/")
                 .replace("/usr/share/dashpiff/dashjs/", dashjs + "/"))
 

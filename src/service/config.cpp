@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "http/uri.h"
+#include "service/build_info.h"
 
 namespace po = boost::program_options;
 
@@ -23,12 +24,6 @@ namespace dashpiff {
 namespace {
 
 constexpr const char* kDefaultConfigFile = "/etc/dashpiff/dashpiff.conf";
-
-#ifdef PACKAGE_VERSION
-constexpr const char* kVersion = PACKAGE_VERSION;
-#else
-constexpr const char* kVersion = "unknown";
-#endif
 
 constexpr std::uint64_t KiB = 1024, MiB = KiB * 1024, GiB = MiB * 1024;
 
@@ -544,7 +539,7 @@ ParsedConfig parse_config(int argc, const char* const argv[]) {
   }
   if (vm.count("version")) {
     result.action = ConfigAction::version;
-    result.text = program_name + " " + kVersion + "\n";
+    result.text = program_name + " " + build_info().version + " (commit " + build_info().commit + ")\n";
     return result;
   }
 

@@ -2,7 +2,9 @@
 
 #include "origin/client.h"
 #include "piff/segment_patcher.h"
+#include "service/build_info.h"
 
+#include <algorithm>
 #include <sstream>
 #include <type_traits>
 
@@ -35,16 +37,58 @@ static_assert(static_cast<int>(OriginError::protocol) + 1 == MetricsBlock::kOrig
 
 constexpr auto relaxed = std::memory_order_relaxed;
 
+int latency_bucket(double seconds) {
+  int bucket = 0;
+  while (bucket < MetricsBlock::kLatencyBuckets - 1 && seconds > MetricsBlock::kLatencyBounds[bucket]) ++bucket;
+  return bucket;
+}
+
+void histogram_text(std::ostream& o, const char* name, const std::string& labels,
+                    const std::atomic<std::uint64_t>* buckets, std::uint64_t micros) {
+  std::uint64_t cumulative = 0;
+  const std::string sep = labels.empty() ? "" : ",";
+  for (int b = 0; b < MetricsBlock::kLatencyBuckets; ++b) {
+    cumulative += buckets[b].load(relaxed);
+    o << name << "_bucket{" << labels << sep << "le=\"";
+    if (b < MetricsBlock::kLatencyBuckets - 1) o << MetricsBlock::kLatencyBounds[b]; else o << "+Inf";
+    o << "\"} " << cumulative << '\n';
+  }
+  const std::string braces = labels.empty() ? "" : "{" + labels + "}";
+  o << name << "_sum" << braces << ' ' << micros / 1e6 << '\n' << name << "_count" << braces << ' ' << cumulative << '\n';
+}
+
 }  // namespace
 
-void MetricsBlock::count_request(Route route, int status) {
-  requests[static_cast<int>(route)][status_slot(status)].fetch_add(1, relaxed);
+void MetricsBlock::count_request(Route route, int status, double seconds) {
+  const int r = static_cast<int>(route), s = status_slot(status);
+  requests[r][s].fetch_add(1, relaxed);
+  request_latency[r][s][latency_bucket(seconds)].fetch_add(1, relaxed);
+  request_latency_micros[r][s].fetch_add(static_cast<std::uint64_t>(seconds * 1e6), relaxed);
+}
+
+MetricsBlock::WorkerSlot* MetricsBlock::claim_worker_slot(pid_t pid, unsigned threads) {
+  for (auto& slot : workers) {
+    std::int64_t expected = 0;
+    if (slot.pid.compare_exchange_strong(expected, pid)) {
+      slot.busy.store(0);
+      slot.threads.store(threads);
+      return &slot;
+    }
+  }
+  return nullptr;
+}
+
+void MetricsBlock::release_worker_slot(pid_t pid) {
+  for (auto& slot : workers)
+    if (slot.pid.load() == pid) {
+      slot.threads.store(0);
+      slot.busy.store(0);
+      slot.pid.store(0);
+    }
 }
 
 void MetricsBlock::observe_origin(double seconds, OriginError error) {
-  int bucket = 0;
-  while (bucket < kLatencyBuckets - 1 && seconds > kLatencyBounds[bucket]) ++bucket;
-  origin_latency[bucket].fetch_add(1, relaxed);
+  origin_latency[latency_bucket(seconds)].fetch_add(1, relaxed);
   origin_latency_count.fetch_add(1, relaxed);
   origin_latency_micros.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), relaxed);
   if (error != OriginError::none) origin_errors[static_cast<int>(error)].fetch_add(1, relaxed);
@@ -69,17 +113,20 @@ std::string MetricsBlock::prometheus_text() const {
       o << "dashpiff_requests_total{route=\"" << to_string(static_cast<Route>(r)) << "\",status=\""
         << (code ? std::to_string(code) : std::string("other")) << "\"} " << v << '\n';
     }
+  o << "# HELP dashpiff_request_duration_seconds Time to answer, by route and status.\n"
+       "# TYPE dashpiff_request_duration_seconds histogram\n";
+  for (int r = 0; r < static_cast<int>(Route::count_); ++r)
+    for (int s = 0; s <= kStatusSlots; ++s) {
+      if (!requests[r][s].load(relaxed)) continue;
+      const int code = slot_status(s);
+      histogram_text(o, "dashpiff_request_duration_seconds",
+                     std::string("route=\"") + to_string(static_cast<Route>(r)) + "\",status=\"" +
+                         (code ? std::to_string(code) : std::string("other")) + '"',
+                     request_latency[r][s], request_latency_micros[r][s].load(relaxed));
+    }
   o << "# HELP dashpiff_origin_duration_seconds Time to fetch from origin.\n"
        "# TYPE dashpiff_origin_duration_seconds histogram\n";
-  std::uint64_t cumulative = 0;
-  for (int b = 0; b < kLatencyBuckets; ++b) {
-    cumulative += origin_latency[b].load(relaxed);
-    o << "dashpiff_origin_duration_seconds_bucket{le=\"";
-    if (b < kLatencyBuckets - 1) o << kLatencyBounds[b]; else o << "+Inf";
-    o << "\"} " << cumulative << '\n';
-  }
-  o << "dashpiff_origin_duration_seconds_sum " << origin_latency_micros.load(relaxed) / 1e6 << '\n'
-    << "dashpiff_origin_duration_seconds_count " << origin_latency_count.load(relaxed) << '\n';
+  histogram_text(o, "dashpiff_origin_duration_seconds", "", origin_latency, origin_latency_micros.load(relaxed));
   o << "# HELP dashpiff_origin_errors_total Origin fetches that failed, by kind.\n"
        "# TYPE dashpiff_origin_errors_total counter\n";
   for (int e = 1; e < kOriginErrors; ++e)
@@ -109,6 +156,23 @@ std::string MetricsBlock::prometheus_text() const {
     << "dashpiff_workers_alive " << workers_alive.load(relaxed) << '\n'
     << "# TYPE dashpiff_workers_restarted_total counter\n"
     << "dashpiff_workers_restarted_total " << workers_restarted.load(relaxed) << '\n';
+  std::uint64_t threads = 0;
+  std::int64_t busy = 0;
+  for (const auto& slot : workers) {
+    if (!slot.pid.load(relaxed)) continue;
+    threads += slot.threads.load(relaxed);
+    busy += slot.busy.load(relaxed);
+  }
+  o << "# HELP dashpiff_worker_threads Serving threads of the live workers (workers x threads).\n"
+       "# TYPE dashpiff_worker_threads gauge\n"
+    << "dashpiff_worker_threads " << threads << '\n'
+    << "# HELP dashpiff_worker_threads_busy Serving threads in a request now (this scrape is one).\n"
+       "# TYPE dashpiff_worker_threads_busy gauge\n"
+    << "dashpiff_worker_threads_busy " << std::max<std::int64_t>(busy, 0) << '\n';
+  const BuildInfo& build = build_info();
+  o << "# HELP dashpiff_build_info The running build's version and commit.\n"
+       "# TYPE dashpiff_build_info gauge\n"
+    << "dashpiff_build_info{version=\"" << build.version << "\",commit=\"" << build.commit << "\"} 1\n";
   return o.str();
 }
 

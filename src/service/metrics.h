@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <sys/types.h>
 
 #include "piff/mode.h"
 #include "service/route.h"
@@ -28,7 +29,13 @@ struct MetricsBlock {
   static constexpr int kModes = 5;         // PiffMode values
   static constexpr int kOriginErrors = 13; // OriginError values
 
+  static constexpr int kWorkerSlots = 256;  // live worker processes the pool gauges can see
+
   std::atomic<std::uint64_t> requests[static_cast<int>(Route::count_)][kStatusSlots + 1];
+  // Time from the request reaching the worker to its last byte handed to the
+  // web server, per route and status (the same slots as `requests`).
+  std::atomic<std::uint64_t> request_latency[static_cast<int>(Route::count_)][kStatusSlots + 1][kLatencyBuckets];
+  std::atomic<std::uint64_t> request_latency_micros[static_cast<int>(Route::count_)][kStatusSlots + 1];
   std::atomic<std::uint64_t> origin_latency[kLatencyBuckets];
   std::atomic<std::uint64_t> origin_latency_count;
   std::atomic<std::uint64_t> origin_latency_micros;
@@ -44,9 +51,23 @@ struct MetricsBlock {
   std::atomic<std::uint64_t> workers_restarted;
   std::atomic<std::uint64_t> draining;  // nonzero while the pool shuts down
 
-  void count_request(Route route, int status);
+  // Pool saturation: one slot per live worker process, so that a worker that
+  // dies mid-request takes its busy threads with it (the supervisor frees
+  // the slot when it reaps the process).
+  struct WorkerSlot {
+    std::atomic<std::int64_t> pid;  // 0: free
+    std::atomic<std::uint64_t> threads;
+    std::atomic<std::int64_t> busy;
+  };
+  WorkerSlot workers[kWorkerSlots];
+
+  void count_request(Route route, int status, double seconds);
   void observe_origin(double seconds, OriginError error);
   void count_patch(PiffMode mode, const PatchStats& stats);
+  // A worker's slot, or nullptr when all are taken (its threads then go
+  // uncounted; nothing else depends on the slot).
+  WorkerSlot* claim_worker_slot(pid_t pid, unsigned threads);
+  void release_worker_slot(pid_t pid);
   std::string prometheus_text() const;
 };
 

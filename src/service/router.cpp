@@ -169,7 +169,8 @@ void Router::handle(Request& request, ResponseSink& sink, OriginClient& origin) 
   }
   if (!sink.started()) ctx.fail(500, "internal error: no answer");
   sink.end();
-  metrics_.count_request(ctx.route, ctx.status);
+  metrics_.count_request(ctx.route, ctx.status,
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started).count());
   metrics_.bytes_to_client.fetch_add(ctx.bytes_out, std::memory_order_relaxed);
   log_request(ctx);
 }

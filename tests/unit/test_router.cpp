@@ -146,6 +146,29 @@ BOOST_AUTO_TEST_CASE(metrics_count_requests_by_route_and_status) {
   BOOST_TEST(s.body.find("dashpiff_requests_total{route=\"other\",status=\"404\"} 2") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(metrics_latency_histogram_pool_gauges_and_build_info) {
+  call("GET", "/nope");
+  auto& block = metrics;
+  auto* a = block.claim_worker_slot(1001, 8);
+  auto* b = block.claim_worker_slot(1002, 4);
+  BOOST_REQUIRE(a && b && a != b);
+  a->busy.fetch_add(3);
+  auto s = call("GET", "/metrics");
+  // One 404 answered before the scrape: every bucket up to +Inf counts it.
+  BOOST_TEST(s.body.find("dashpiff_request_duration_seconds_bucket{route=\"other\",status=\"404\",le=\"+Inf\"} 1\n") !=
+             std::string::npos);
+  BOOST_TEST(s.body.find("dashpiff_request_duration_seconds_count{route=\"other\",status=\"404\"} 1\n") !=
+             std::string::npos);
+  BOOST_TEST(s.body.find("dashpiff_worker_threads 12\n") != std::string::npos);
+  BOOST_TEST(s.body.find("dashpiff_worker_threads_busy 3\n") != std::string::npos);
+  BOOST_TEST(s.body.find("dashpiff_build_info{version=\"") != std::string::npos);
+  // A worker that died mid-request (reaped by the supervisor) leaves no busy thread behind.
+  block.release_worker_slot(1001);
+  s = call("GET", "/metrics");
+  BOOST_TEST(s.body.find("dashpiff_worker_threads 4\n") != std::string::npos);
+  BOOST_TEST(s.body.find("dashpiff_worker_threads_busy 0\n") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(request_id_is_echoed_or_made) {
   auto given = call("GET", "/healthz", "", {{"X-Request-Id", "abc-123"}});
   BOOST_TEST(given.header("X-Request-Id") == "abc-123");
