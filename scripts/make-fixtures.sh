@@ -88,6 +88,54 @@ encrypt_stream piff-override-iv16 "$work/single" "--iv-size 8"     --piff only -
 encrypt_stream multi-moof         "$work/multi"  ""                --piff beside --tfxd
 encrypt_stream piff-init          "$work/single" "--piff-init"     --piff only
 
+# Smooth Streaming presentations (MS-SSTR): one clear encode, cut by ffmpeg's
+# smoothstreaming muxer into QualityLevels(..)/Fragments(..) files (moof with
+# tfxd and tfrf, no init segment); the clear init the encryptor reads track
+# facts from is the same encode remuxed per stream, so parameter sets match.
+encode_smooth_source() {
+    ffmpeg -nostdin -hide_banner -loglevel error \
+        -f lavfi -i testsrc=size=160x90:rate=25:duration=6 \
+        -f lavfi -i sine=frequency=440:sample_rate=48000:duration=5.97 \
+        -map 0:v -map 1:a \
+        -pix_fmt yuv420p -c:v libx264 -preset veryfast -profile:v main -b:v 60k \
+        -g 50 -keyint_min 50 -sc_threshold 0 -x264-params threads=1 \
+        -c:a aac -b:a 32k -ac 1 \
+        -flags +bitexact -fflags +bitexact "$1"
+}
+
+# smooth_piff OUT: every fragment of smooth-vod PIFF-only encrypted (tfxd
+# kept), the manifest given a PlayReady ProtectionHeader for the KID.
+smooth_piff() {
+    out=$1
+    rm -rf "$out"
+    cp -r "$streams/smooth-vod" "$out"
+    for q in "$out"/QualityLevels*; do
+        case $(ls "$q") in *video=*) init=$work/smooth-init-video.mp4 ;; *) init=$work/smooth-init-audio.mp4 ;; esac
+        for fragment in "$q"/Fragments*; do
+            "$piffcrypt" media --key "$KEY" --kid "$KID" --piff only "$init" "$fragment" "$fragment.enc"
+            mv "$fragment.enc" "$fragment"
+        done
+    done
+    python3 "$fixtures/mss_fixtures.py" protect "$out" --kid "$KID"
+}
+
+encode_smooth_source "$work/smooth-source.mp4"
+for kind in video audio; do
+    map=0:v
+    [ "$kind" = audio ] && map=0:a
+    ffmpeg -nostdin -hide_banner -loglevel error -i "$work/smooth-source.mp4" -map "$map" -c copy \
+        -flags +bitexact -fflags +bitexact -f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof \
+        "$work/smooth-$kind.mp4"
+    python3 "$fixtures/mss_fixtures.py" init "$work/smooth-$kind.mp4" "$work/smooth-init-$kind.mp4"
+done
+rm -rf "$streams/smooth-vod"
+ffmpeg -nostdin -hide_banner -loglevel error -i "$work/smooth-source.mp4" -map 0 -c copy \
+    -flags +bitexact -fflags +bitexact -f smoothstreaming -min_frag_duration 2000000 "$streams/smooth-vod"
+python3 "$fixtures/mss_fixtures.py" tidy "$streams/smooth-vod"
+smooth_piff "$streams/smooth-vod-piff"
+smooth_piff "$streams/smooth-live-piff"
+python3 "$fixtures/mss_fixtures.py" live "$streams/smooth-live-piff" --window 2
+
 rm -rf "$streams/mpd-variants"
 python3 "$fixtures/mpd_fixtures.py" variants "$streams" "$streams/mpd-variants"
 

@@ -1,0 +1,174 @@
+#include "mss/fragment.h"
+
+#include <limits>
+#include <string>
+
+#include "bmff/box.h"
+#include "bmff/fields.h"
+#include "mss/init_segment.h"
+
+namespace dashpiff::mss {
+
+using namespace bmff;
+
+namespace {
+
+[[noreturn]] void malformed(const std::string& why) { throw MssError(MssError::Kind::malformed, why); }
+[[noreturn]] void unsupported(const std::string& why) { throw MssError(MssError::Kind::unsupported, why); }
+
+// MS-SSTR §2.2.4.4 TfxdBox payload (after the usertype).
+struct Tfxd {
+  FullBoxHeader full;
+  std::uint64_t time = 0;
+  std::uint64_t duration = 0;
+  template <class Io>
+  bool io(Io& io) {
+    if (!full.io(io)) return false;
+    if (full.version == 1) return io.u64(time) && io.u64(duration);
+    std::uint32_t t = 0, d = 0;
+    if (full.version != 0 || !io.u32(t) || !io.u32(d)) return false;
+    time = t;
+    duration = d;
+    return true;
+  }
+};
+
+void append(Bytes& out, const std::uint8_t* base, const Box& box) {
+  out.insert(out.end(), base + box.offset, base + box.end());
+}
+
+// The synthesised tenc declares kIvSize-byte IVs; a PIFF box whose entries
+// only parse with another size (and no override saying so, which the engine
+// turns into a 'seig' group) would be mis-decrypted.
+void check_iv_size(const std::uint8_t* base, const Node& piff, const std::string& where) {
+  FieldReader r(base + piff.box.payload_offset(), piff.box.payload_size());
+  SampleEncryption se;
+  se.piff = true;
+  if (!se.io(r) || se.has_override()) return;  // unreadable: the engine passes it through and says why
+  if (se.sample_count && !measure_sample_entries(se.entries.data(), se.entries.size(), se.sample_count, kIvSize,
+                                                 se.has_subsamples(), nullptr, nullptr))
+    unsupported(where + ": PIFF sample entries are not " + std::to_string(kIvSize) +
+                "-byte IVs, the size the synthesised tenc declares");
+}
+
+struct TrafOut {
+  std::vector<std::pair<std::size_t, std::size_t>> trun_payloads;  // payload offset in the new moof, size
+};
+
+void rewrite_traf(const std::uint8_t* base, const Node& traf, Bytes& moof, TrafOut& out, ConvertedFragment& result,
+                  bool first, const std::string& where) {
+  const Node* tfhd_node = traf.child(fourcc("tfhd"));
+  if (!tfhd_node) malformed(where + " has no tfhd");
+  auto tfhd = read_fields<Tfhd>(base, tfhd_node->box);
+  if (!tfhd) malformed(where + " has an unreadable tfhd");
+  if (tfhd->full.flags & Tfhd::kBaseDataOffset)
+    unsupported(where + ": tfhd carries an absolute base-data-offset");
+  const Node* tfdt = traf.child(fourcc("tfdt"));
+  std::optional<Tfxd> tfxd;
+  for (const Node& c : traf.children) {
+    if (c.box.header.uuid_kind() == UuidKind::tfxd) {
+      tfxd = read_fields<Tfxd>(base, c.box);
+      if (!tfxd) malformed(where + " has an unreadable tfxd");
+    }
+    if (c.box.header.uuid_kind() == UuidKind::piff_sample_encryption) check_iv_size(base, c, where);
+  }
+  if (!tfxd && !tfdt) malformed(where + " has neither tfxd nor tfdt: its time is unknown");
+  if (first) {
+    if (tfdt) {
+      FieldReader r(base + tfdt->box.payload_offset(), tfdt->box.payload_size());
+      FullBoxHeader h;
+      std::uint64_t t = 0;
+      std::uint32_t t32 = 0;
+      if (!h.io(r) || !(h.version == 1 ? r.u64(t) : (r.u32(t32) && ((t = t32), true))))
+        malformed(where + " has an unreadable tfdt");
+      result.decode_time = t;
+    } else {
+      result.decode_time = tfxd->time;
+    }
+  }
+
+  write_box(moof, fourcc("traf"), [&](FieldWriter& w) {
+    Bytes& buf = moof;
+    tfhd->track_id = kTrackId;
+    write_box(buf, fourcc("tfhd"), [&](FieldWriter& x) { tfhd->io(x); });
+    if (!tfdt) {
+      // ISO/IEC 14496-12 §8.8.12, version 1: 64-bit baseMediaDecodeTime.
+      write_box(buf, fourcc("tfdt"), [&](FieldWriter& x) {
+        FullBoxHeader h{1, 0};
+        std::uint64_t t = tfxd->time;
+        h.io(x);
+        x.u64(t);
+      });
+      ++result.tfxd_replaced;
+    }
+    for (const Node& c : traf.children) {
+      if (&c == tfhd_node) continue;
+      const UuidKind kind = c.box.header.uuid_kind();
+      if (kind == UuidKind::tfrf) {
+        ++result.tfrf_dropped;
+        continue;
+      }
+      if (kind == UuidKind::tfxd) continue;
+      if (c.box.header.type == fourcc("trun")) out.trun_payloads.emplace_back(buf.size() + c.box.header.header_size, c.box.payload_size());
+      append(buf, base, c.box);
+    }
+    (void)w;
+  });
+}
+
+}  // namespace
+
+ConvertedFragment convert_fragment(const std::uint8_t* data, std::size_t size) {
+  std::vector<Box> top;
+  std::string error;
+  if (!walk_boxes(data, 0, size, top, error)) malformed("fragment: " + error);
+  ConvertedFragment result;
+  result.data.reserve(size + 64);
+  unsigned moofs = 0;
+  for (const Box& b : top) {
+    if (b.header.type != fourcc("moof")) {
+      append(result.data, data, b);
+      continue;
+    }
+    const std::string where = "moof#" + std::to_string(++moofs);
+    auto tree = parse_tree(data + b.offset, b.size, error);
+    if (!tree) malformed(where + ": " + error);
+    const std::uint8_t* base = data + b.offset;
+    Bytes moof;
+    std::vector<std::pair<std::size_t, std::size_t>> truns;
+    unsigned trafs = 0;
+    write_box(moof, fourcc("moof"), [&](FieldWriter&) {
+      for (const Node& c : tree->children) {
+        if (c.box.header.type != fourcc("traf")) {
+          append(moof, base, c.box);
+          continue;
+        }
+        if (++trafs > 1) unsupported(where + ": more than one traf (a Smooth fragment carries one track)");
+        TrafOut t;
+        rewrite_traf(base, c, moof, t, result, moofs == 1, where + " traf#1");
+        truns.insert(truns.end(), t.trun_payloads.begin(), t.trun_payloads.end());
+      }
+    });
+    if (!trafs) malformed(where + " has no traf");
+    if (moof.size() > 0xffffffffu || b.header.form != SizeForm::compact)
+      unsupported(where + ": not a compact-size moof");
+    // ISO/IEC 14496-12 §8.8.8: data_offset counts from the moof's first byte
+    // (tfhd without base-data-offset), so it moves by the moof's change.
+    const std::int64_t delta = static_cast<std::int64_t>(moof.size()) - static_cast<std::int64_t>(b.size);
+    for (const auto& [payload, payload_size] : truns) {
+      auto trun = read_fields<TrunHead>(moof.data() + payload, payload_size);
+      if (!trun) malformed(where + " has an unreadable trun");
+      if (!trun->has_data_offset()) continue;
+      const std::int64_t moved = static_cast<std::int64_t>(trun->data_offset) + delta;
+      if (moved < std::numeric_limits<std::int32_t>::min() || moved > std::numeric_limits<std::int32_t>::max())
+        unsupported(where + ": trun data_offset overflows");
+      store_u32(moof.data() + payload + TrunHead::kDataOffsetPosition,
+                static_cast<std::uint32_t>(static_cast<std::int32_t>(moved)));
+    }
+    result.data.insert(result.data.end(), moof.begin(), moof.end());
+  }
+  if (!moofs) malformed("fragment has no moof");
+  return result;
+}
+
+}  // namespace dashpiff::mss
