@@ -64,6 +64,20 @@ const char* uuid_kind_name(UuidKind kind) {
   return "unknown uuid";
 }
 
+const Uuid& usertype_of(UuidKind kind) {
+  static const Uuid kNone{};
+  switch (kind) {
+    case UuidKind::piff_sample_encryption: return kPiffSampleEncryptionUuid;
+    case UuidKind::piff_track_encryption: return kPiffTrackEncryptionUuid;
+    case UuidKind::piff_pssh: return kPiffPsshUuid;
+    case UuidKind::tfxd: return kTfxdUuid;
+    case UuidKind::tfrf: return kTfrfUuid;
+    case UuidKind::free_uuid: return kFreeUuid;
+    case UuidKind::other: break;
+  }
+  return kNone;
+}
+
 bool BoxHeader::is_uuid() const { return type == kUuid; }
 
 UuidKind BoxHeader::uuid_kind() const {
@@ -323,6 +337,14 @@ bool FieldReader::vec(std::vector<std::uint8_t>& v, std::size_t n) {
 
 bool FieldReader::rest(std::vector<std::uint8_t>& v) { return vec(v, remaining()); }
 
+bool FieldReader::uint_n(std::uint64_t& v, unsigned width) {
+  if (width == 0 || width > 8 || !take(width)) return false;
+  v = 0;
+  for (unsigned i = 0; i < width; ++i) v = (v << 8) | data_[pos_ + i];
+  pos_ += width;
+  return true;
+}
+
 // FieldWriter ---------------------------------------------------------------
 
 bool FieldWriter::u8(std::uint8_t& v) {
@@ -367,9 +389,29 @@ bool FieldWriter::bytes(const std::uint8_t* src, std::size_t n) {
   return true;
 }
 
+bool FieldWriter::uint_n(std::uint64_t v, unsigned width) {
+  if (width == 0 || width > 8 || (width < 8 && (v >> (8 * width)) != 0)) return false;
+  for (unsigned i = width; i-- > 0;) out_.push_back(std::uint8_t(v >> (8 * i)));
+  return true;
+}
+
 bool FieldWriter::vec(std::vector<std::uint8_t>& v, std::size_t n) {
   v.resize(n);  // a description that says n bytes writes n bytes
   return bytes(v.data(), n);
+}
+
+// FieldLocator --------------------------------------------------------------
+
+std::optional<FieldPlace> FieldLocator::find(const void* field) const {
+  const std::size_t n = places_.size();
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = (hint_ + k) % n;
+    if (places_[i].field == field) {
+      hint_ = i + 1;
+      return places_[i].place;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace dashpiff::bmff

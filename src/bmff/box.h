@@ -37,6 +37,7 @@ enum class UuidKind {
 };
 UuidKind classify_uuid(const std::uint8_t* usertype);
 const char* uuid_kind_name(UuidKind kind);  // "PIFF SampleEncryptionBox", ...
+const Uuid& usertype_of(UuidKind kind);     // all zero for `other`
 extern const Uuid kPiffSampleEncryptionUuid;
 extern const Uuid kPiffTrackEncryptionUuid;
 extern const Uuid kPiffPsshUuid;
@@ -134,6 +135,15 @@ class FieldReader {
   bool array(std::array<std::uint8_t, N>& a) { return bytes(a.data(), N); }
   bool vec(std::vector<std::uint8_t>& v, std::size_t n);  // n bytes into v
   bool rest(std::vector<std::uint8_t>& v);                 // everything left
+  // An unsigned field of `width` bytes (1 to 8) whose width the box decides
+  // (version 0/1 offsets, tfra's length_size_of_* fields).
+  template <class U>
+  bool uint(U& v, unsigned width) {
+    std::uint64_t x = 0;
+    if (width > sizeof(U) || !uint_n(x, width)) return false;
+    v = static_cast<U>(x);
+    return true;
+  }
 
   std::size_t position() const { return pos_; }
   std::size_t remaining() const { return size_ - pos_; }
@@ -141,6 +151,7 @@ class FieldReader {
 
  private:
   bool take(std::size_t n);
+  bool uint_n(std::uint64_t& v, unsigned width);
   const std::uint8_t* data_;
   std::size_t size_;
   std::size_t pos_ = 0;
@@ -163,11 +174,70 @@ class FieldWriter {
   bool array(std::array<std::uint8_t, N>& a) { return bytes(a.data(), N); }
   bool vec(std::vector<std::uint8_t>& v, std::size_t n);
   bool rest(std::vector<std::uint8_t>& v) { return bytes(v.data(), v.size()); }
+  // Fails (writes nothing) when the value does not fit in `width` bytes.
+  template <class U>
+  bool uint(U& v, unsigned width) { return uint_n(static_cast<std::uint64_t>(v), width); }
 
   std::size_t position() const { return out_.size(); }
 
  private:
+  bool uint_n(std::uint64_t v, unsigned width);
   std::vector<std::uint8_t>& out_;
+};
+
+// Where a field lies within the payload a description was located over.
+struct FieldPlace {
+  std::size_t position = 0;
+  std::size_t width = 0;  // bytes
+};
+
+// The third mode of the same descriptions: reads like FieldReader (values
+// read decide which fields follow) and records where each field lies, so
+// code that patches a field in place (relocation, self-references of new
+// boxes) asks the description for its position instead of counting bytes.
+// A field is named by the member it was read into: `where(saio.offsets[0])`.
+class FieldLocator : public FieldReader {
+ public:
+  using FieldReader::FieldReader;
+
+  bool u8(std::uint8_t& v) { return note(&v, 1, FieldReader::u8(v)); }
+  bool u16(std::uint16_t& v) { return note(&v, 2, FieldReader::u16(v)); }
+  bool u24(std::uint32_t& v) { return note(&v, 3, FieldReader::u24(v)); }
+  bool u32(std::uint32_t& v) { return note(&v, 4, FieldReader::u32(v)); }
+  bool u64(std::uint64_t& v) { return note(&v, 8, FieldReader::u64(v)); }
+  bool i32(std::int32_t& v) { return note(&v, 4, FieldReader::i32(v)); }
+  template <std::size_t N>
+  bool array(std::array<std::uint8_t, N>& a) { return note(&a, N, FieldReader::array(a)); }
+  bool vec(std::vector<std::uint8_t>& v, std::size_t n) { return note(&v, n, FieldReader::vec(v, n)); }
+  bool rest(std::vector<std::uint8_t>& v) {
+    const std::size_t n = remaining();
+    return note(&v, n, FieldReader::rest(v));
+  }
+  template <class U>
+  bool uint(U& v, unsigned width) { return note(&v, width, FieldReader::uint(v, width)); }
+
+  // Where the field read into `field` lies; nullopt for a member the
+  // description did not read (absent under its flags, or not a field).
+  template <class T>
+  std::optional<FieldPlace> where(const T& field) const { return find(&field); }
+  // Every field located, in the order read.
+  std::size_t fields() const { return places_.size(); }
+  FieldPlace place(std::size_t i) const { return places_[i].place; }
+
+ private:
+  struct Entry {
+    const void* field;
+    FieldPlace place;
+  };
+  // Records a field read successfully; `width` is taken before the read so
+  // that rest() records what it took.
+  bool note(const void* field, std::size_t width, bool ok) {
+    if (ok) places_.push_back({field, {position() - width, width}});
+    return ok;
+  }
+  std::optional<FieldPlace> find(const void* field) const;
+  std::vector<Entry> places_;
+  mutable std::size_t hint_ = 0;  // lookups usually go in reading order
 };
 
 // Serialises a box: a compact header (or 'uuid' + usertype) then the body that

@@ -91,4 +91,26 @@ std::optional<std::vector<SampleAuxInfo>> parse_sample_entries(const std::uint8_
   return out;
 }
 
+bool saiz_agrees(const Saiz* saiz, const std::vector<std::uint32_t>& aux_sizes) {
+  if (!saiz) return true;
+  if (saiz->sample_count != aux_sizes.size()) return false;
+  for (std::uint32_t i = 0; i < saiz->sample_count; ++i)
+    if (saiz->size_of(i) != aux_sizes[i]) return false;
+  return true;
+}
+
+IvInference infer_iv_size(const SampleEncryption& se, const Saiz* saiz, EntryLayout& out) {
+  unsigned fits = 0;
+  for (unsigned iv : {8u, 16u}) {
+    EntryLayout layout{iv, {}};
+    if (measure_sample_entries(se.entries.data(), se.entries.size(), se.sample_count, iv,
+                               se.has_subsamples(), &layout.aux_sizes, nullptr) &&
+        saiz_agrees(saiz, layout.aux_sizes)) {
+      if (++fits == 1) out = std::move(layout);
+    }
+  }
+  if (fits == 1) return IvInference::unique;
+  return fits == 0 ? IvInference::none : IvInference::ambiguous;
+}
+
 }  // namespace dashpiff::bmff

@@ -1,8 +1,9 @@
 // Field descriptions of the boxes the engine reads or writes. Each struct has
-// one io() template used for both directions (FieldReader / FieldWriter), over
-// the box payload, i.e. what follows the header (and the usertype of a 'uuid').
-// Counts read from input are checked against the bytes left before anything
-// is allocated for them.
+// one io() template used in all three modes (FieldReader, FieldWriter,
+// FieldLocator), over the box payload, i.e. what follows the header (and the
+// usertype of a 'uuid'), and names its own box (BoxFields). Counts read from
+// input are checked against the bytes left before anything is allocated for
+// them.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,27 @@
 #include "bmff/box.h"
 
 namespace dashpiff::bmff {
+
+// What a description is the description of: its 4CC, for a 'uuid' box the
+// kind of its usertype, and, where a PIFF box has the same layout as the CENC
+// one (SPEC §3), that PIFF box's kind.
+template <FourCC Type, UuidKind Usertype = UuidKind::other, UuidKind PiffForm = UuidKind::other>
+struct BoxFields {
+  static constexpr FourCC kType = Type;
+  static constexpr UuidKind kUuid = Usertype;
+  static constexpr UuidKind kPiffUuid = PiffForm;
+  // Called by read_box() with the header the fields were read under.
+  void seen_as(const BoxHeader&) {}
+};
+
+// True when `h` is the box T describes (its 4CC, or its usertype for 'uuid').
+template <class T>
+bool is_box(const BoxHeader& h) {
+  if (!h.is_uuid()) return h.type == T::kType;
+  const UuidKind kind = h.uuid_kind();
+  return (T::kUuid != UuidKind::other && kind == T::kUuid) ||
+         (T::kPiffUuid != UuidKind::other && kind == T::kPiffUuid);
+}
 
 struct FullBoxHeader {
   std::uint8_t version = 0;
@@ -35,7 +57,7 @@ bool io_items(Io& io, Vec& items, std::uint64_t count, std::size_t width, Item&&
 }
 
 // ISO/IEC 14496-12 §8.8.7
-struct Tfhd {
+struct Tfhd : BoxFields<fourcc("tfhd")> {
   static constexpr std::uint32_t kBaseDataOffset = 0x000001;
   static constexpr std::uint32_t kSampleDescriptionIndex = 0x000002;
   static constexpr std::uint32_t kDefaultSampleDuration = 0x000008;
@@ -64,10 +86,9 @@ struct Tfhd {
 
 // ISO/IEC 14496-12 §8.8.8, only the fields before the sample table: the engine
 // relocates data_offset and never needs the per-sample rows.
-struct TrunHead {
+struct TrunHead : BoxFields<fourcc("trun")> {
   static constexpr std::uint32_t kDataOffset = 0x000001;
   static constexpr std::uint32_t kFirstSampleFlags = 0x000004;
-  static constexpr std::size_t kDataOffsetPosition = 8;  // within the payload
   FullBoxHeader full;
   std::uint32_t sample_count = 0;
   std::int32_t data_offset = 0;
@@ -82,7 +103,7 @@ struct TrunHead {
 };
 
 // ISO/IEC 14496-12 §8.7.8
-struct Saiz {
+struct Saiz : BoxFields<fourcc("saiz")> {
   FullBoxHeader full;
   std::uint32_t aux_info_type = 0;
   std::uint32_t aux_info_type_parameter = 0;
@@ -106,12 +127,11 @@ struct Saiz {
 };
 
 // ISO/IEC 14496-12 §8.7.9
-struct Saio {
+struct Saio : BoxFields<fourcc("saio")> {
   FullBoxHeader full;
   std::uint32_t aux_info_type = 0;
   std::uint32_t aux_info_type_parameter = 0;
   std::vector<std::uint64_t> offsets;
-  static constexpr std::size_t kFirstOffsetPosition = 8;  // within the payload, without aux type
 
   template <class Io>
   bool io(Io& io) {
@@ -120,21 +140,17 @@ struct Saio {
           (!(full.flags & 1) || (io.u32(aux_info_type) && io.u32(aux_info_type_parameter))) &&
           io.u32(count)))
       return false;
-    const bool wide = full.version != 0;
-    return io_items(io, offsets, count, wide ? 8 : 4, [wide](Io& x, std::uint64_t& v) {
-      if (wide) return x.u64(v);
-      std::uint32_t v32 = static_cast<std::uint32_t>(v);
-      if (!x.u32(v32)) return false;
-      v = v32;
-      return true;
-    });
+    const unsigned width = full.version != 0 ? 8 : 4;
+    return io_items(io, offsets, count, width,
+                    [width](Io& x, std::uint64_t& v) { return x.uint(v, width); });
   }
 };
 
 // SPEC §3: the PIFF SampleEncryptionBox (after its usertype) and CENC 'senc'
 // share this layout; only PIFF has the override fields. The per-sample
 // entries stay raw bytes until the IV size is known.
-struct SampleEncryption {
+struct SampleEncryption
+    : BoxFields<fourcc("senc"), UuidKind::other, UuidKind::piff_sample_encryption> {
   static constexpr std::uint32_t kOverride = 0x1;    // PIFF only
   static constexpr std::uint32_t kSubsamples = 0x2;
   bool piff = false;
@@ -145,6 +161,7 @@ struct SampleEncryption {
   std::uint32_t sample_count = 0;
   std::vector<std::uint8_t> entries;
 
+  void seen_as(const BoxHeader& h) { piff = h.is_uuid(); }
   bool has_override() const { return piff && (full.flags & kOverride); }
   bool has_subsamples() const { return (full.flags & kSubsamples) != 0; }
   template <class Io>
@@ -156,7 +173,7 @@ struct SampleEncryption {
 };
 
 // CENC 'tenc' (ISO/IEC 23001-7 §8.2)
-struct Tenc {
+struct Tenc : BoxFields<fourcc("tenc")> {
   FullBoxHeader full;
   std::uint8_t reserved = 0;
   std::uint8_t crypt_skip = 0;  // version 1: crypt_byte_block << 4 | skip_byte_block
@@ -177,7 +194,7 @@ struct Tenc {
 };
 
 // PIFF 1.1 TrackEncryptionBox (after its usertype)
-struct PiffTenc {
+struct PiffTenc : BoxFields<fourcc("uuid"), UuidKind::piff_track_encryption> {
   FullBoxHeader full;
   std::uint32_t algorithm_id = 0;  // 0 clear, 1 AES-CTR, 2 AES-CBC
   std::uint8_t iv_size = 0;
@@ -187,7 +204,7 @@ struct PiffTenc {
 };
 
 // 'pssh' (ISO/IEC 23001-7 §8.1) and PIFF's version-0 equivalent
-struct Pssh {
+struct Pssh : BoxFields<fourcc("pssh"), UuidKind::other, UuidKind::piff_pssh> {
   FullBoxHeader full;
   Uuid system_id{};
   std::vector<Uuid> kids;  // version 1
@@ -207,7 +224,7 @@ struct Pssh {
 };
 
 // 'schm' (ISO/IEC 14496-12 §8.12.5)
-struct Schm {
+struct Schm : BoxFields<fourcc("schm")> {
   FullBoxHeader full;
   FourCC scheme_type = 0;
   std::uint32_t scheme_version = 0;
@@ -221,8 +238,8 @@ struct Schm {
 };
 
 // 'sbgp' / 'sgpd' grouping type only: enough to see whether a traf already
-// carries 'seig' sample groups.
-struct SampleGroupHead {
+// carries 'seig' sample groups. Named 'sbgp'; read_fields() reads either.
+struct SampleGroupHead : BoxFields<fourcc("sbgp")> {
   FullBoxHeader full;
   FourCC grouping_type = 0;
   template <class Io>
@@ -230,7 +247,7 @@ struct SampleGroupHead {
 };
 
 // 'sbgp' with one run, as the converter writes it (§8.9.2).
-struct SbgpOneRun {
+struct SbgpOneRun : BoxFields<fourcc("sbgp")> {
   FullBoxHeader full;  // version 0
   FourCC grouping_type = fourcc("seig");
   std::uint32_t entry_count = 1;
@@ -245,7 +262,7 @@ struct SbgpOneRun {
 
 // 'sgpd' version 1 with one CencSampleEncryptionInformationGroupEntry
 // ('seig', ISO/IEC 23001-7 §6), as the converter writes it.
-struct SgpdSeig {
+struct SgpdSeig : BoxFields<fourcc("sgpd")> {
   FullBoxHeader full{1, 0};
   FourCC grouping_type = fourcc("seig");
   std::uint32_t default_length = 20;
@@ -264,7 +281,7 @@ struct SgpdSeig {
 };
 
 // 'sidx' (ISO/IEC 14496-12 §8.16.3)
-struct Sidx {
+struct Sidx : BoxFields<fourcc("sidx")> {
   struct Reference {
     std::uint32_t type_and_size = 0;  // reference_type(1) referenced_size(31)
     std::uint32_t duration = 0;
@@ -280,25 +297,47 @@ struct Sidx {
   std::uint16_t reserved = 0;
   std::vector<Reference> references;
 
-  // Position of the first reference within the payload.
-  std::size_t references_position() const { return full.version == 0 ? 24 : 32; }
   template <class Io>
   bool io(Io& io) {
     if (!(full.io(io) && io.u32(reference_id) && io.u32(timescale))) return false;
-    if (full.version == 0) {
-      std::uint32_t t = static_cast<std::uint32_t>(earliest_presentation_time);
-      std::uint32_t o = static_cast<std::uint32_t>(first_offset);
-      if (!(io.u32(t) && io.u32(o))) return false;
-      earliest_presentation_time = t;
-      first_offset = o;
-    } else if (!(io.u64(earliest_presentation_time) && io.u64(first_offset))) {
-      return false;
-    }
+    const unsigned width = full.version == 0 ? 4 : 8;
+    if (!(io.uint(earliest_presentation_time, width) && io.uint(first_offset, width))) return false;
     std::uint16_t count = static_cast<std::uint16_t>(references.size());
     return io.u16(reserved) && io.u16(count) &&
            io_items(io, references, count, 12, [](Io& x, Reference& r) {
              return x.u32(r.type_and_size) && x.u32(r.duration) && x.u32(r.sap);
            });
+  }
+};
+
+// 'tfra' (ISO/IEC 14496-12 §8.8.10): where each random access point's moof
+// lies in the file.
+struct Tfra : BoxFields<fourcc("tfra")> {
+  struct Entry {
+    std::uint64_t time = 0;
+    std::uint64_t moof_offset = 0;
+    std::uint32_t traf_number = 0;
+    std::uint32_t trun_number = 0;
+    std::uint32_t sample_number = 0;
+  };
+  FullBoxHeader full;
+  std::uint32_t track_id = 0;
+  // reserved(26) length_size_of_traf_num(2) _trun_num(2) _sample_num(2):
+  // each number's size in bytes, minus one.
+  std::uint32_t lengths = 0;
+  std::vector<Entry> entries;
+
+  template <class Io>
+  bool io(Io& io) {
+    std::uint32_t count = static_cast<std::uint32_t>(entries.size());
+    if (!(full.io(io) && io.u32(track_id) && io.u32(lengths) && io.u32(count))) return false;
+    const unsigned wide = full.version == 1 ? 8 : 4;
+    const unsigned traf = ((lengths >> 4) & 3) + 1, trun = ((lengths >> 2) & 3) + 1,
+                   sample = (lengths & 3) + 1;
+    return io_items(io, entries, count, 2 * wide + traf + trun + sample, [&](Io& x, Entry& e) {
+      return x.uint(e.time, wide) && x.uint(e.moof_offset, wide) && x.uint(e.traf_number, traf) &&
+             x.uint(e.trun_number, trun) && x.uint(e.sample_number, sample);
+    });
   }
 };
 
@@ -313,6 +352,33 @@ std::optional<T> read_fields(const std::uint8_t* data, std::size_t size) {
 template <class T>
 std::optional<T> read_fields(const std::uint8_t* buffer, const Box& box) {
   return read_fields<T>(buffer + box.payload_offset(), box.payload_size());
+}
+
+// As read_fields, for a box that must be the one T describes (its PIFF form
+// included); nullopt for any other box.
+template <class T>
+std::optional<T> read_box(const std::uint8_t* buffer, const Box& box) {
+  if (!is_box<T>(box.header)) return std::nullopt;
+  T t;
+  t.seen_as(box.header);
+  FieldReader r(buffer + box.payload_offset(), box.payload_size());
+  if (!t.io(r)) return std::nullopt;
+  return t;
+}
+
+// Serialises `fields` as the box T describes (compact header; usertype for a
+// 'uuid'). Returns the box size, or 0 (and `out` as it was) when a field does
+// not fit its width or the box exceeds 32 bits.
+template <class T>
+std::size_t write_box(std::vector<std::uint8_t>& out, T& fields) {
+  const std::size_t start = out.size();
+  bool ok = true;
+  const Uuid* usertype = T::kType == fourcc("uuid") ? &usertype_of(T::kUuid) : nullptr;
+  const std::size_t size =
+      write_box(out, T::kType, [&](FieldWriter& w) { ok = fields.io(w); }, usertype);
+  if (ok && size) return size;
+  out.resize(start);
+  return 0;
 }
 
 // Per-sample auxiliary information of a sample-encryption box.
@@ -340,5 +406,23 @@ std::optional<std::vector<SampleAuxInfo>> parse_sample_entries(const std::uint8_
                                                                std::size_t size,
                                                                std::uint32_t count,
                                                                unsigned iv_size, bool subsamples);
+
+// The layout of a sample-encryption box's entries: the IV size and each
+// entry's size as CENC auxiliary information (what a saiz records).
+struct EntryLayout {
+  unsigned iv_size = 0;
+  std::vector<std::uint32_t> aux_sizes;
+};
+
+// True when `saiz` (if any) records exactly these per-sample sizes.
+bool saiz_agrees(const Saiz* saiz, const std::vector<std::uint32_t>& aux_sizes);
+
+enum class IvInference { unique, none, ambiguous };
+
+// SPEC §3: without the override fields the IV size is the track's ('tenc'),
+// which a media request cannot see. The entries decide: the one size of 8
+// and 16 whose entries end exactly at the box end (and agree with `saiz` when
+// one is given). `out` is filled for `unique`.
+IvInference infer_iv_size(const SampleEncryption& se, const Saiz* saiz, EntryLayout& out);
 
 }  // namespace dashpiff::bmff

@@ -77,7 +77,7 @@ Edit replace_usertype(const Box& b, const Uuid& id) {
 // takes the usertype's place (and that of `dropped` leading body bytes, the
 // override fields), so every later byte keeps its absolute offset.
 template <class Fields>
-std::optional<Edit> filler_then_box(const Box& b, FourCC type, Fields& fields, std::size_t dropped) {
+std::optional<Edit> filler_then_box(const Box& b, Fields& fields, std::size_t dropped) {
   const std::size_t filler = (b.header.header_size - 8) + dropped;
   Edit e;
   e.offset = b.offset;
@@ -85,7 +85,7 @@ std::optional<Edit> filler_then_box(const Box& b, FourCC type, Fields& fields, s
   e.bytes.resize(filler);
   store_u32(e.bytes.data(), static_cast<std::uint32_t>(filler));
   store_u32(e.bytes.data() + 4, kFree);
-  if (!write_box(e.bytes, type, [&fields](FieldWriter& w) { fields.io(w); })) return std::nullopt;
+  if (!write_box(e.bytes, fields)) return std::nullopt;
   if (e.bytes.size() != b.size) return std::nullopt;
   return e;
 }
@@ -239,13 +239,6 @@ class Rewriter {
   // the box end (and agree with saiz when there is one).
   std::optional<IvChoice> choose_iv_size(const SampleEncryption& se, const Saiz* saiz,
                                          std::string& why) {
-    const auto agrees_with_saiz = [&](const std::vector<std::uint32_t>& sizes) {
-      if (!saiz) return true;
-      if (saiz->sample_count != se.sample_count) return false;
-      for (std::uint32_t i = 0; i < se.sample_count; ++i)
-        if (saiz->size_of(i) != sizes[i]) return false;
-      return true;
-    };
     if (se.has_override()) {
       IvChoice c;
       c.iv_size = se.iv_size;
@@ -260,24 +253,22 @@ class Rewriter {
               ": " + error;
         return std::nullopt;
       }
-      if (!agrees_with_saiz(c.aux_sizes)) {
+      if (!saiz_agrees(saiz, c.aux_sizes)) {
         why = "saiz sizes disagree with the entries";
         return std::nullopt;
       }
       return c;
     }
     if (se.sample_count == 0) return IvChoice{8, true, {}};
-    std::vector<IvChoice> fits;
-    for (unsigned iv : {8u, 16u}) {
-      IvChoice c{iv, true, {}};
-      if (measure_sample_entries(se.entries.data(), se.entries.size(), se.sample_count, iv,
-                                 se.has_subsamples(), &c.aux_sizes, nullptr) &&
-          agrees_with_saiz(c.aux_sizes))
-        fits.push_back(std::move(c));
+    EntryLayout layout;
+    switch (infer_iv_size(se, saiz, layout)) {
+      case IvInference::unique: return IvChoice{layout.iv_size, true, std::move(layout.aux_sizes)};
+      case IvInference::none:
+        why = "entries parse with neither IV size 8 nor 16" +
+              std::string(saiz ? " (checked against saiz)" : "");
+        break;
+      case IvInference::ambiguous: why = "IV size ambiguous: entries parse with both 8 and 16 bytes"; break;
     }
-    if (fits.size() == 1) return std::move(fits.front());
-    why = fits.empty() ? "entries parse with neither IV size 8 nor 16" + std::string(saiz ? " (checked against saiz)" : "")
-                       : "IV size ambiguous: entries parse with both 8 and 16 bytes";
     return std::nullopt;
   }
 
@@ -308,7 +299,7 @@ class Rewriter {
       return;
     }
     const Box& pb = t.piff.front()->box;
-    auto se = read_fields_piff(pb);
+    auto se = read_box<SampleEncryption>(buf_.data(), pb);
     if (!se) {
       refuse(t.label, what, "its fields do not parse");
       return;
@@ -366,8 +357,7 @@ class Rewriter {
     std::string form;
     if (has_aux) {
       // saiz/saio already point at the IVs: keep every IV where it is.
-      auto edit = filler_then_box(pb, fourcc("senc"), senc,
-                                  se->has_override() ? kOverrideBytes : 0);
+      auto edit = filler_then_box(pb, senc, se->has_override() ? kOverrideBytes : 0);
       if (!edit) {
         refuse(t.label, what, "cannot be rewritten in place");
         return;
@@ -400,14 +390,6 @@ class Rewriter {
     change(t.label + ": PIFF senc -> " + form + " (" + iv_text + ")");
   }
 
-  std::optional<SampleEncryption> read_fields_piff(const Box& pb) {
-    SampleEncryption se;
-    se.piff = true;
-    FieldReader r(buf_.data() + pb.payload_offset(), pb.payload_size());
-    if (!se.io(r)) return std::nullopt;
-    return se;
-  }
-
   // [saiz][saio][senc] in place of the PIFF box.
   std::optional<Edit> full_conversion(const Box& pb, SampleEncryption& senc,
                                       const std::vector<std::uint32_t>& aux, std::string& why) {
@@ -433,15 +415,28 @@ class Rewriter {
     Edit e;
     e.offset = pb.offset;
     e.length = pb.size;
-    const std::size_t saiz_size = write_box(e.bytes, fourcc("saiz"), [&](FieldWriter& w) { saiz.io(w); });
+    const std::size_t saiz_size = write_box(e.bytes, saiz);
     const std::size_t saio_at = e.bytes.size();
-    write_box(e.bytes, fourcc("saio"), [&](FieldWriter& w) { saio.io(w); });
+    const std::size_t saio_size = write_box(e.bytes, saio);
     const std::size_t senc_at = e.bytes.size();
-    if (!saiz_size || !write_box(e.bytes, fourcc("senc"), [&](FieldWriter& w) { senc.io(w); })) {
+    if (!saiz_size || !saio_size || !write_box(e.bytes, senc)) {
       why = "converted boxes too large";
       return std::nullopt;
     }
-    e.self_refs.push_back({saio_at + 8 + Saio::kFirstOffsetPosition, senc_at + 8 + 8});
+    // The saio's one offset holds the position of the senc's first entry:
+    // both places come from the descriptions, located over what was written.
+    const std::size_t header = 8;  // write_box writes compact headers
+    FieldLocator saio_at_fields(e.bytes.data() + saio_at + header, saio_size - header);
+    FieldLocator senc_at_fields(e.bytes.data() + senc_at + header, e.bytes.size() - senc_at - header);
+    Saio written_saio;
+    SampleEncryption written_senc;
+    if (!written_saio.io(saio_at_fields) || !written_senc.io(senc_at_fields)) {
+      why = "converted boxes do not read back";
+      return std::nullopt;
+    }
+    const auto field = saio_at_fields.where(written_saio.offsets[0]);
+    const auto target = senc_at_fields.where(written_senc.entries);
+    e.self_refs.push_back({saio_at + header + field->position, senc_at + header + target->position});
     return e;
   }
 
@@ -456,12 +451,12 @@ class Rewriter {
     SbgpOneRun sbgp;
     sbgp.sample_count = se.sample_count;
     sbgp.group_description_index = kFragmentLocalGroup;
-    write_box(e.bytes, fourcc("sbgp"), [&](FieldWriter& w) { sbgp.io(w); });
+    write_box(e.bytes, sbgp);
     SgpdSeig sgpd;
     sgpd.is_protected = se.algorithm_id != 0 ? 1 : 0;
     sgpd.iv_size = se.iv_size;
     sgpd.kid = se.kid;
-    write_box(e.bytes, fourcc("sgpd"), [&](FieldWriter& w) { sgpd.io(w); });
+    write_box(e.bytes, sgpd);
     return e;
   }
 
@@ -485,7 +480,7 @@ class Rewriter {
         change(where + ": PIFF pssh -> free (pssh for the same system present)");
         continue;
       }
-      auto e = filler_then_box(c.box, fourcc("pssh"), p, 0);
+      auto e = filler_then_box(c.box, p, 0);
       if (!e) {
         refuse(where, "PIFF pssh", "cannot be rewritten in place");
         continue;
@@ -552,7 +547,7 @@ class Rewriter {
           refuse(where, "PIFF tenc", "protected with IV size 0 (no constant IV in PIFF)");
           continue;
         }
-        auto e = filler_then_box(c.box, fourcc("tenc"), t, 0);
+        auto e = filler_then_box(c.box, t, 0);
         if (!e) {
           refuse(where, "PIFF tenc", "cannot be rewritten in place");
           continue;
@@ -659,27 +654,28 @@ class Rewriter {
     for (const Traf& t : trafs_) {
       if (!t.moof_relative()) continue;
       for (const Node* r : t.truns) {
-        const auto head = read_fields<TrunHead>(buf_.data(), r->box);
-        if (!head || !head->has_data_offset()) continue;
-        const std::int64_t v = std::int64_t(head->data_offset) + delta;
+        TrunHead head;
+        FieldLocator at(buf_.data() + r->box.payload_offset(), r->box.payload_size());
+        if (!head.io(at) || !head.has_data_offset()) continue;
+        const std::int64_t v = std::int64_t(head.data_offset) + delta;
         if (v < 0 || v > 0x7fffffff) {
           error = t.label + " trun data_offset out of range after the rewrite";
           return false;
         }
-        updates.push_back({r->box.payload_offset() + TrunHead::kDataOffsetPosition, 4,
+        updates.push_back({r->box.payload_offset() + at.where(head.data_offset)->position, 4,
                            static_cast<std::uint64_t>(v)});
       }
       for (const Node* s : t.saios) {
-        const auto saio = read_fields<Saio>(buf_.data(), s->box);
-        if (!saio) {
+        Saio saio;
+        FieldLocator at(buf_.data() + s->box.payload_offset(), s->box.payload_size());
+        if (!saio.io(at)) {
           error = t.label + " saio does not parse";
           return false;
         }
-        const std::size_t first = s->box.payload_offset() + Saio::kFirstOffsetPosition +
-                                  ((saio->full.flags & 1) ? 8 : 0);
-        const unsigned width = saio->full.version ? 8 : 4;
-        for (std::size_t i = 0; i < saio->offsets.size(); ++i) {
-          const std::uint64_t target = saio->offsets[i];
+        for (std::size_t i = 0; i < saio.offsets.size(); ++i) {
+          const FieldPlace place = *at.where(saio.offsets[i]);
+          const unsigned width = static_cast<unsigned>(place.width);
+          const std::uint64_t target = saio.offsets[i];
           std::uint64_t moved;
           if (target < old_size) {
             const auto m = map(static_cast<std::size_t>(target));
@@ -695,7 +691,7 @@ class Rewriter {
             error = t.label + " saio offset out of range after the rewrite";
             return false;
           }
-          updates.push_back({first + i * width, width, moved});
+          updates.push_back({s->box.payload_offset() + place.position, width, moved});
         }
       }
     }

@@ -50,13 +50,13 @@ std::string sample_encryption_summary(const SampleEncryption& se) {
     s << " override(alg=" << se.algorithm_id << " iv_size=" << unsigned(se.iv_size)
       << " kid=" << hex(se.kid.data(), 16) << ")";
   if (se.has_override()) return s.str() + " " + sample_entries_summary(se, se.iv_size);
-  std::vector<unsigned> fits;
-  for (unsigned iv : {8u, 16u})
-    if (measure_sample_entries(se.entries.data(), se.entries.size(), se.sample_count, iv,
-                               se.has_subsamples(), nullptr, nullptr))
-      fits.push_back(iv);
-  if (fits.size() == 1) return s.str() + " " + sample_entries_summary(se, fits[0]) + " (inferred)";
-  s << (fits.empty() ? " iv_size=? (neither 8 nor 16 parses)" : " iv_size=8 or 16 (ambiguous)");
+  EntryLayout layout;
+  switch (infer_iv_size(se, nullptr, layout)) {
+    case IvInference::unique:
+      return s.str() + " " + sample_entries_summary(se, layout.iv_size) + " (inferred)";
+    case IvInference::none: s << " iv_size=? (neither 8 nor 16 parses)"; break;
+    case IvInference::ambiguous: s << " iv_size=8 or 16 (ambiguous)"; break;
+  }
   return s.str();
 }
 
@@ -127,10 +127,7 @@ std::string details(const std::uint8_t* buf, const Box& b) {
       const std::uint8_t* p = buf + b.payload_offset();
       const std::size_t n = b.payload_size();
       if (kind == UuidKind::piff_sample_encryption) {
-        SampleEncryption se;
-        se.piff = true;
-        FieldReader r(p, n);
-        if (se.io(r)) s << sample_encryption_summary(se);
+        if (const auto se = read_box<SampleEncryption>(buf, b)) s << sample_encryption_summary(*se);
         else s << "fields do not parse";
       } else if (kind == UuidKind::piff_track_encryption) {
         if (auto t = read_fields<PiffTenc>(p, n))

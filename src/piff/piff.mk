@@ -12,6 +12,7 @@ src_piff_libpiff_a_SOURCES = \
 check_PROGRAMS += tests/unit/test_bmff
 TESTS += tests/unit/test_bmff
 tests_unit_test_bmff_SOURCES = tests/unit/test_bmff.cpp tests/unit/test_bmff_fixtures.cpp \
+	tests/unit/test_bmff_fields.cpp \
 	tests/unit/bmff_builder.h tests/unit/bmff_test_support.h
 tests_unit_test_bmff_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_test_bmff_LDADD = $(PIFF_LIBS) $(TEST_LDFLAGS) $(BOOST_TEST_LIB)

@@ -208,8 +208,10 @@ struct SegmentPatcher::Impl {
     ++sidxs;
     std::string error;
     const auto tree = parse_tree(held.data(), held.size(), error);
-    std::optional<Sidx> sidx;
-    if (tree) sidx = read_fields<Sidx>(held.data(), tree->box);
+    Sidx sidx_fields;
+    std::optional<FieldLocator> at;
+    if (tree) at.emplace(held.data() + tree->box.payload_offset(), tree->box.payload_size());
+    Sidx* sidx = at && sidx_fields.io(*at) ? &sidx_fields : nullptr;
     if (!sidx) {
       emit(held.data(), held.size());
       lock_sizes_until(UINT64_MAX, "an unreadable sidx precedes this moof");
@@ -222,8 +224,10 @@ struct SegmentPatcher::Impl {
     p.first_start = offset + held.size() + sidx->first_offset;
     p.covered_end = p.first_start;
     for (const auto& r : sidx->references) p.covered_end += r.size();
-    p.first_field = tree->box.payload_offset() + sidx->references_position();
-    if (!sidx->references.empty()) p.first_word = sidx->references.front().type_and_size;
+    if (!sidx->references.empty()) {
+      p.first_word = sidx->references.front().type_and_size;
+      p.first_field = tree->box.payload_offset() + at->where(sidx->references.front().type_and_size)->position;
+    }
     p.bytes = std::move(held);
     held.clear();
     pending_sidx = std::move(p);
