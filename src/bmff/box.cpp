@@ -199,9 +199,13 @@ std::vector<const Node*> Node::children_of(FourCC type) const {
 }
 
 bool walk_boxes(const std::uint8_t* data, std::size_t begin, std::size_t end,
-                std::vector<Box>& out, std::string& error) {
+                std::vector<Box>& out, std::string& error, std::size_t max_boxes) {
   std::size_t pos = begin;
   while (pos < end) {
+    if (out.size() >= max_boxes) {
+      error = "more than " + std::to_string(max_boxes) + " boxes";
+      return false;
+    }
     const HeaderParse hp = parse_box_header(data + pos, end - pos, end - pos);
     if (hp.status != HeaderStatus::ok) {
       error = hp.status == HeaderStatus::invalid ? hp.error : "truncated box header";
@@ -224,7 +228,9 @@ namespace {
 
 constexpr int kMaxDepth = 16;  // the deepest real path (moov..schi) is 10
 
-bool parse_children(const std::uint8_t* data, Node& node, int depth, std::string& error) {
+// `budget` is how many more nodes the tree may take.
+bool parse_children(const std::uint8_t* data, Node& node, int depth, std::size_t& budget,
+                    std::string& error) {
   const Box& b = node.box;
   const auto prefix = container_prefix(b.header.type, data + b.payload_offset(), b.payload_size());
   if (!prefix) return true;
@@ -239,15 +245,17 @@ bool parse_children(const std::uint8_t* data, Node& node, int depth, std::string
   }
   node.container = true;
   std::vector<Box> boxes;
-  if (!walk_boxes(data, b.payload_offset() + *prefix, b.end(), boxes, error)) {
+  if (!walk_boxes(data, b.payload_offset() + *prefix, b.end(), boxes, error, budget)) {
+    if (boxes.size() >= budget) error = "more than " + std::to_string(kMaxTreeNodes) + " boxes in one tree";
     error = "inside '" + fourcc_text(b.header.type) + "' at offset " + std::to_string(b.offset) +
             ": " + error;
     return false;
   }
+  budget -= boxes.size();
   node.children.reserve(boxes.size());
   for (const Box& c : boxes) {
     node.children.push_back(Node{c, false, {}});
-    if (!parse_children(data, node.children.back(), depth + 1, error)) return false;
+    if (!parse_children(data, node.children.back(), depth + 1, budget, error)) return false;
   }
   return true;
 }
@@ -266,7 +274,8 @@ std::optional<Node> parse_tree(const std::uint8_t* data, std::size_t size, std::
     return std::nullopt;
   }
   Node root{Box{hp.header, 0, size}, false, {}};
-  if (!parse_children(data, root, 0, error)) return std::nullopt;
+  std::size_t budget = kMaxTreeNodes - 1;
+  if (!parse_children(data, root, 0, budget, error)) return std::nullopt;
   return root;
 }
 

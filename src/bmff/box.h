@@ -99,15 +99,23 @@ struct Node {
   std::vector<const Node*> children_of(FourCC type) const;
 };
 
+// Most nodes a parse tree may have (issue #12: a held box's tree is bounded
+// by a count, not only by its bytes; 8-byte boxes would otherwise make ~10
+// bytes of tree per byte held). The largest real moov in tests/data has a
+// few hundred; a moof has about ten per traf.
+constexpr std::size_t kMaxTreeNodes = 10000;
+
 // Parses the box at data[0, size) (which must be exactly one box) and the
 // children of every container in it. On failure returns nullopt and names the
-// first box whose size does not add up.
+// first box whose size does not add up, or says the tree has more than
+// kMaxTreeNodes nodes.
 std::optional<Node> parse_tree(const std::uint8_t* data, std::size_t size, std::string& error);
 
 // The boxes of data[begin, end) one level deep; false (and error) when their
-// sizes do not add up to exactly end.
+// sizes do not add up to exactly end, or when there are more than max_boxes.
 bool walk_boxes(const std::uint8_t* data, std::size_t begin, std::size_t end,
-                std::vector<Box>& out, std::string& error);
+                std::vector<Box>& out, std::string& error,
+                std::size_t max_boxes = kMaxTreeNodes);
 
 // Big-endian helpers for fixed positions in buffers already bounds-checked.
 std::uint32_t load_u32(const std::uint8_t* p);

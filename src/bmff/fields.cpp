@@ -57,6 +57,14 @@ bool measure_sample_entries(const std::uint8_t* data, std::size_t size, std::uin
                         " empty samples";
     return false;
   }
+  // Entries of no bytes (IV size 0, no subsamples): no byte carries them, so
+  // nothing bounds their count but this cap (issue #12: a 170-byte moof that
+  // declared 2^32 such samples made the converter fill gigabytes).
+  if (min_entry == 0 && count > kMaxEmptySampleEntries) {
+    if (error) *error = std::to_string(count) + " samples of 0 bytes each, more than the " +
+                        std::to_string(kMaxEmptySampleEntries) + " accepted";
+    return false;
+  }
   if (aux_sizes) {
     aux_sizes->clear();
     aux_sizes->reserve(count);

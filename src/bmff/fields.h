@@ -395,6 +395,12 @@ struct SampleAuxInfo {
   bool operator==(const SampleAuxInfo& o) const { return iv == o.iv && subsamples == o.subsamples; }
 };
 
+// Sample-encryption entries that take no bytes (IV size 0 without
+// subsamples) are accepted up to this count: a fragment of 10 s at 1,000
+// samples a second has 10,000. Every other count is bounded by the bytes that
+// hold its entries.
+constexpr std::uint32_t kMaxEmptySampleEntries = 1u << 16;
+
 // Walks `count` entries with the given IV size; true only when they end
 // exactly at `size`. Fills the size of each entry as CENC auxiliary
 // information (IV + subsample map) when `aux_sizes` is given.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <optional>
 
 #include "bmff/box.h"
@@ -222,8 +223,16 @@ class Rewriter {
         }
         first_run = false;
       }
-      for (const Node* s : t.saios)
-        if (!read_fields<Saio>(buf_.data(), s->box)) return t.label + " has an unreadable saio";
+      for (const Node* s : t.saios) {
+        const auto saio = read_fields<Saio>(buf_.data(), s->box);
+        if (!saio) return t.label + " has an unreadable saio";
+        // ISO/IEC 14496-12 §8.7.9: one offset, or one per trun. More would
+        // each be relocated, for memory and time the moof's nodes do not
+        // bound (issue #12).
+        if (saio->offsets.size() > 1 && saio->offsets.size() != t.truns.size())
+          return t.label + " saio has " + std::to_string(saio->offsets.size()) + " offsets for " +
+                 std::to_string(t.truns.size()) + " truns";
+      }
     }
     return {};
   }
@@ -578,15 +587,16 @@ class Rewriter {
 
   // Position in the rewritten box of byte `p` of the original, or nullopt for
   // a byte inside a replacement of a different size.
+  // Edits are sorted and disjoint, so their ends ascend: the ones wholly
+  // before p (an insertion at p lands before p) are a prefix, found by binary
+  // search. A linear scan made a moof of many edits and a saio of many
+  // offsets cost their product (issue #12).
   std::optional<std::size_t> map(std::size_t p) const {
-    std::int64_t shift = 0;
-    for (const Edit& e : plan_edits_) {
-      if (e.offset + e.length <= p) {  // an insertion at p lands before p
-        shift += e.delta();
-      } else if (e.offset < p && e.delta() != 0) {
-        return std::nullopt;  // a same-size rewrite keeps inner positions
-      }
-    }
+    const auto after = std::upper_bound(spans_.begin(), spans_.end(), p,
+                                        [](std::size_t x, const Span& s) { return x < s.end; });
+    const std::int64_t shift = after == spans_.begin() ? 0 : std::prev(after)->shift;
+    if (after != spans_.end() && after->offset < p && after->delta != 0)
+      return std::nullopt;  // a same-size rewrite keeps inner positions
     return static_cast<std::size_t>(std::int64_t(p) + shift);
   }
 
@@ -601,7 +611,12 @@ class Rewriter {
         return;
       }
     }
-    plan_edits_ = edits;
+    spans_.clear();
+    std::int64_t shift = 0;
+    for (const Edit& e : edits) {
+      shift += e.delta();
+      spans_.push_back({e.offset, e.offset + e.length, e.delta(), shift});
+    }
     std::vector<FieldUpdate> updates;
     std::string error;
     if (plan_.resizes() && !relocate(updates, error)) {
@@ -732,7 +747,13 @@ class Rewriter {
   std::vector<Traf> trafs_;
   std::string resize_blocker_;
   Plan plan_;
-  std::vector<Edit> plan_edits_;
+  // The sorted edits as map() needs them: where each lies, its size change
+  // and the sum of the changes up to and including it.
+  struct Span {
+    std::size_t offset, end;
+    std::int64_t delta, shift;
+  };
+  std::vector<Span> spans_;
 };
 
 }  // namespace

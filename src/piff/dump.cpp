@@ -26,16 +26,19 @@ std::string flags_hex(std::uint32_t f) {
   return s.str();
 }
 
+// Measured, not parsed into per-sample objects: the summary needs only the
+// first IV and a total, and a file's counts must not size the tool's memory.
 std::string sample_entries_summary(const SampleEncryption& se, unsigned iv_size) {
   std::ostringstream s;
-  const auto entries = parse_sample_entries(se.entries.data(), se.entries.size(), se.sample_count,
-                                            iv_size, se.has_subsamples());
-  if (!entries) return "entries do not parse with IV size " + std::to_string(iv_size);
+  std::vector<std::uint32_t> sizes;
+  if (!measure_sample_entries(se.entries.data(), se.entries.size(), se.sample_count, iv_size,
+                              se.has_subsamples(), &sizes, nullptr))
+    return "entries do not parse with IV size " + std::to_string(iv_size);
   s << "iv_size=" << iv_size;
-  if (!entries->empty()) s << " first_iv=" << hex(entries->front().iv.data(), iv_size);
+  if (!sizes.empty()) s << " first_iv=" << hex(se.entries.data(), iv_size);
   if (se.has_subsamples()) {
     std::size_t subs = 0;
-    for (const auto& e : *entries) subs += e.subsamples.size();
+    for (const std::uint32_t n : sizes) subs += (n - iv_size - 2) / 6;  // IV, count, 6 per entry
     s << " subsamples=" << subs;
   }
   return s.str();
@@ -162,6 +165,15 @@ void print_node(std::ostream& out, const std::uint8_t* buf, const Node& n, std::
   for (const Node& c : n.children) print_node(out, buf, c, base, depth + 1);
 }
 
+// Bytes between the read position and the end of a seekable stream.
+std::uint64_t bytes_left(std::istream& in) {
+  const auto here = in.tellg();
+  in.seekg(0, std::ios::end);
+  const auto end = in.tellg();
+  in.seekg(here);
+  return (here >= 0 && end >= here) ? std::uint64_t(end - here) : 0;
+}
+
 }  // namespace
 
 DumpResult dump_boxes(std::istream& in, std::ostream& out, std::uint64_t max_load) {
@@ -186,15 +198,17 @@ DumpResult dump_boxes(std::istream& in, std::ostream& out, std::uint64_t max_loa
       break;
     }
     BoxHeader h = hp.header;
-    if (h.form == SizeForm::to_end) {
-      const auto here = in.tellg();
-      in.seekg(0, std::ios::end);
-      const auto end = in.tellg();
-      in.seekg(here);
-      h.size = (here >= 0 && end >= here) ? std::uint64_t(end - here) + got : got;
-    }
+    if (h.form == SizeForm::to_end) h.size = bytes_left(in) + got;
     Box b{h, 0, static_cast<std::size_t>(h.size)};
     const bool load = container_prefix(h.type, nullptr, 0).has_value() && h.size <= max_load;
+    if (load && h.size - got > bytes_left(in)) {
+      // The declared size is checked against the bytes there before a buffer
+      // of that size is made.
+      print_line(out, 0, b, offset, "(truncated)");
+      result.complete = false;
+      result.problem = "file ends inside " + fourcc_text(h.type) + " at offset " + std::to_string(offset);
+      break;
+    }
     if (load) {
       std::vector<std::uint8_t> buf(static_cast<std::size_t>(h.size));
       std::copy(head, head + got, buf.begin());

@@ -17,6 +17,14 @@ tests_unit_test_bmff_SOURCES = tests/unit/test_bmff.cpp tests/unit/test_bmff_fix
 tests_unit_test_bmff_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_test_bmff_LDADD = $(PIFF_LIBS) $(TEST_LDFLAGS) $(BOOST_TEST_LIB)
 
+# Its own program: it replaces the global allocator to measure the engine.
+check_PROGRAMS += tests/unit/test_engine_budget
+TESTS += tests/unit/test_engine_budget
+tests_unit_test_engine_budget_SOURCES = tests/unit/test_engine_budget.cpp \
+	tests/unit/bmff_builder.h tests/unit/bmff_test_support.h
+tests_unit_test_engine_budget_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_test_engine_budget_LDADD = $(PIFF_LIBS) $(TEST_LDFLAGS) $(BOOST_TEST_LIB)
+
 # Not built by default: `make bench/engine_bench && bench/engine_bench`.
 EXTRA_PROGRAMS += bench/engine_bench
 bench_engine_bench_SOURCES = bench/engine_bench.cpp

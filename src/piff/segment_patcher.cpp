@@ -20,6 +20,11 @@ namespace {
 constexpr std::size_t kMaxChanges = 32;  // PatchStats::changes stays short for log lines
 constexpr std::size_t kMaxHeader = 32;   // size + type + largesize + usertype
 constexpr std::size_t kMaxHeldSidx = 1u << 20;
+// Resized moofs remembered for a later mfra (16 bytes each): a stream of
+// tiny resized moofs must not grow the request's memory without end
+// (issue #12). 65,536 is 36 hours of 2-s fragments; past it an mfra becomes
+// 'free' instead of being corrected.
+constexpr std::size_t kMaxShifts = 1u << 16;
 
 // A sidx held back until the moof its first reference starts with has been
 // rewritten, so that the reference's size can follow the moof's.
@@ -91,6 +96,7 @@ struct SegmentPatcher::Impl {
   // Where resized boxes moved what follows: from input offset `first`, output
   // offsets are input offsets plus `second`. Ascending; one entry per resize.
   std::vector<std::pair<std::uint64_t, std::int64_t>> shifts;
+  bool shifts_overflow = false;  // more than kMaxShifts resizes: the list is incomplete
   // A sidx already sent fixes the sizes of the moofs it covers.
   std::uint64_t locked_until = 0;
   std::string lock_reason;
@@ -256,6 +262,10 @@ struct SegmentPatcher::Impl {
     std::vector<OffsetWrite> writes;
     const std::size_t payload = header_len;
     bool ok = walk_boxes(held.data(), payload, held.size(), children, error);
+    if (shifts_overflow) {
+      ok = false;
+      error = "more than " + std::to_string(kMaxShifts) + " resized moofs to follow";
+    }
     std::size_t tfras = 0;
     for (const Box& c : children) {
       if (!ok) break;
@@ -322,7 +332,8 @@ struct SegmentPatcher::Impl {
     emit(held.data(), held.size());
     if (r.size_delta != 0) {
       const std::int64_t shift = (shifts.empty() ? 0 : shifts.back().second) + r.size_delta;
-      shifts.emplace_back(offset + box_size, shift);
+      if (shifts.size() < kMaxShifts) shifts.emplace_back(offset + box_size, shift);
+      else shifts_overflow = true;
     }
     held.clear();
     held.shrink_to_fit();  // holding is per box; memory does not accumulate
