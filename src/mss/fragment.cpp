@@ -156,13 +156,14 @@ ConvertedFragment convert_fragment(const std::uint8_t* data, std::size_t size) {
     // (tfhd without base-data-offset), so it moves by the moof's change.
     const std::int64_t delta = static_cast<std::int64_t>(moof.size()) - static_cast<std::int64_t>(b.size);
     for (const auto& [payload, payload_size] : truns) {
-      auto trun = read_fields<TrunHead>(moof.data() + payload, payload_size);
-      if (!trun) malformed(where + " has an unreadable trun");
-      if (!trun->has_data_offset()) continue;
-      const std::int64_t moved = static_cast<std::int64_t>(trun->data_offset) + delta;
+      TrunHead trun;
+      FieldLocator at(moof.data() + payload, payload_size);
+      if (!trun.io(at)) malformed(where + " has an unreadable trun");
+      if (!trun.has_data_offset()) continue;
+      const std::int64_t moved = static_cast<std::int64_t>(trun.data_offset) + delta;
       if (moved < std::numeric_limits<std::int32_t>::min() || moved > std::numeric_limits<std::int32_t>::max())
         unsupported(where + ": trun data_offset overflows");
-      store_u32(moof.data() + payload + TrunHead::kDataOffsetPosition,
+      store_u32(moof.data() + payload + at.where(trun.data_offset)->position,
                 static_cast<std::uint32_t>(static_cast<std::int32_t>(moved)));
     }
     result.data.insert(result.data.end(), moof.begin(), moof.end());
