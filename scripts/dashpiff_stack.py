@@ -77,6 +77,10 @@ http {{
             rewrite ^/nocache/(.*)$ /$1 break;
             add_header Cache-Control "no-store";
         }}
+        # Smooth Streaming presentations as IIS serves them (MS-SSTR 2.2.3):
+        # extensionless client manifest and QualityLevels(..)/Fragments(..) URLs.
+        location ~ /Manifest$ {{ default_type text/xml; expires 60s; }}
+        location ~ "/QualityLevels\([0-9]+\)/Fragments\([a-z]+=[0-9]+\)$" {{ default_type video/mp4; expires 60s; }}
         location = /redirect-to-mpd {{ return 302 /streams/cenc-piff/manifest.mpd; }}
         location = /redirect-file {{ return 302 file:///etc/passwd; }}
         location = /redirect-gopher {{ return 302 gopher://127.0.0.1:70/; }}

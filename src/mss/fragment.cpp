@@ -90,6 +90,10 @@ void rewrite_traf(const std::uint8_t* base, const Node& traf, Bytes& moof, TrafO
   write_box(moof, fourcc("traf"), [&](FieldWriter& w) {
     Bytes& buf = moof;
     tfhd->track_id = kTrackId;
+    // One traf, no base-data-offset: its base is the moof's first byte with
+    // or without the flag (ISO/IEC 14496-12 §8.8.7.1); saying so is what CMAF
+    // and stricter readers expect.
+    tfhd->full.flags |= Tfhd::kDefaultBaseIsMoof;
     write_box(buf, fourcc("tfhd"), [&](FieldWriter& x) { tfhd->io(x); });
     if (!tfdt) {
       // ISO/IEC 14496-12 §8.8.12, version 1: 64-bit baseMediaDecodeTime.

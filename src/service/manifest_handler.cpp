@@ -2,26 +2,10 @@
 // the player makes comes back through the proxy, answer it.
 #include "http/uri.h"
 #include "mpd/rewriter.h"
+#include "mss/manifest.h"
 #include "service/origin_proxy.h"
 
 namespace dashpiff {
-namespace {
-
-class BufferingHandler final : public OriginHandler {
- public:
-  OriginHead head;
-  std::string body;
-  bool on_head(const OriginHead& h) override {
-    head = h;
-    return true;
-  }
-  bool on_data(std::string_view chunk) override {
-    body.append(chunk);
-    return true;
-  }
-};
-
-}  // namespace
 
 void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
   const auto target = decode_leading(ctx, encoded_and_rest);
@@ -51,6 +35,10 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
   ctx.origin_status = got.head.status;
   const auto* type = find_header(got.head.headers, "Content-Type");
   const bool ok = got.head.status >= 200 && got.head.status < 300;
+  if (ok && mss::looks_like_smooth(std::string_view(got.body).substr(0, 4096))) {
+    answer_smooth_manifest(ctx, got.head, got.body, got.head.effective_url.empty() ? req.url : got.head.effective_url);
+    return;
+  }
   if (!ok || !looks_like_mpd(type ? *type : "", std::string_view(got.body).substr(0, 4096))) {
     // Not ours to change: pass it on (already decoded, so no Content-Encoding).
     ctx.begin(got.head.status, client_response_headers(got.head, false, got.body.size(), false));

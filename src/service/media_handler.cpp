@@ -62,6 +62,10 @@ class StreamingHandler final : public OriginHandler {
 void handle_media(RouteContext& ctx, std::string_view encoded_and_rest) {
   const auto req = media_request(ctx, encoded_and_rest);
   if (!req) return;
+  if (is_smooth_fragment_path(encoded_and_rest)) {
+    handle_smooth_fragment(ctx, *req);
+    return;
+  }
   StreamingHandler streamer(ctx);
   const OriginResult result = ctx.origin.fetch(*req, streamer);
   ctx.metrics.observe_origin(result.seconds, result.error);

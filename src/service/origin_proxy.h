@@ -41,4 +41,26 @@ bool looks_like_text(const OriginHead& head);
 // answering 400.
 std::optional<OriginRequest> media_request(RouteContext& ctx, std::string_view encoded_and_rest);
 
+// Holds a whole origin answer (manifests, Smooth fragments).
+class BufferingHandler final : public OriginHandler {
+ public:
+  OriginHead head;
+  std::string body;
+  bool on_head(const OriginHead& h) override {
+    head = h;
+    return true;
+  }
+  bool on_data(std::string_view chunk) override {
+    body.append(chunk);
+    return true;
+  }
+};
+
+// Smooth Streaming (smooth_handler.cpp): a /media/ path naming a Smooth
+// fragment, the MPD answered for a Smooth manifest, the fragment rewrite.
+bool is_smooth_fragment_path(std::string_view rest);
+void answer_smooth_manifest(RouteContext& ctx, const OriginHead& head, const std::string& body,
+                            const std::string& effective_url);
+void handle_smooth_fragment(RouteContext& ctx, OriginRequest req);
+
 }  // namespace dashpiff

@@ -7,6 +7,7 @@ const char* to_string(Route r) {
     case Route::create: return "create";
     case Route::mpd: return "mpd";
     case Route::media: return "media";
+    case Route::mss_init: return "mss-init";
     case Route::health: return "healthz";
     case Route::metrics: return "metrics";
     case Route::player: return "player";

@@ -5,7 +5,7 @@
 
 namespace dashpiff {
 
-enum class Route { create, mpd, media, health, metrics, player, preflight, other, count_ };
+enum class Route { create, mpd, media, mss_init, health, metrics, player, preflight, other, count_ };
 const char* to_string(Route r);
 
 }  // namespace dashpiff

@@ -50,6 +50,7 @@ void handle_create(RouteContext& ctx);
 void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest);
 void handle_media(RouteContext& ctx, std::string_view encoded_and_rest);
 void handle_inspect(RouteContext& ctx, std::string_view encoded_and_rest);
+void handle_mss_init(RouteContext& ctx, std::string_view encoded_and_rest);
 
 // application/x-www-form-urlencoded field lookup (also for query strings).
 std::string form_field(std::string_view form, std::string_view name, bool* found = nullptr);

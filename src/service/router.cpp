@@ -117,7 +117,7 @@ void Router::handle(Request& request, ResponseSink& sink, OriginClient& origin) 
 
   static constexpr std::pair<std::string_view, Route> kPrefixes[] = {
       {"/mpd/", Route::mpd},     {"/api/dash/", Route::mpd},      {"/media/", Route::media},
-      {"/api/media/", Route::media}, {"/inspect/", Route::player}};
+      {"/api/media/", Route::media}, {"/inspect/", Route::player}, {"/mss-init/", Route::mss_init}};
   std::string_view rest;
   if (path == "/create" || path == "/api/create") ctx.route = Route::create;
   else if (path == "/healthz") ctx.route = Route::health;
@@ -146,6 +146,9 @@ void Router::handle(Request& request, ResponseSink& sink, OriginClient& origin) 
           break;
         case Route::media:
           if (method_allowed(ctx, {"GET", "HEAD"})) handle_media(ctx, rest);
+          break;
+        case Route::mss_init:
+          if (method_allowed(ctx, {"GET", "HEAD"})) handle_mss_init(ctx, rest);
           break;
         case Route::player:
           if (!config_.player_page) ctx.fail(404, "the player page is not enabled (player-page)");

@@ -1,0 +1,211 @@
+// Smooth Streaming through the proxy (README "Smooth Streaming"): a Smooth
+// client manifest fetched on /mpd/ is answered as a DASH MPD, /mss-init/
+// answers the init segment synthesised from it, and a /media/ request for a
+// QualityLevels(..)/Fragments(..) URL gets the fragment rewritten for that
+// init (tfdt, track ID) and its PIFF boxes converted to CENC. Fragments are
+// held whole: the tfdt a Smooth fragment lacks grows the moof, so no byte can
+// leave before the moof is complete, and the answer carries its length.
+#include <chrono>
+#include <cstdio>
+
+#include "http/uri.h"
+#include "mss/fragment.h"
+#include "mss/init_segment.h"
+#include "mss/manifest.h"
+#include "mss/mpd_writer.h"
+#include "piff/segment_patcher.h"
+#include "service/origin_proxy.h"
+
+namespace dashpiff {
+namespace {
+
+// A Smooth fragment is held whole; without a configured segment cap this
+// bounds what an origin can make a worker hold.
+constexpr std::uint64_t kMaxSmoothFragment = 64u << 20;
+
+bool digits(std::string_view s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos; }
+
+Headers without(Headers headers, std::initializer_list<std::string_view> names) {
+  Headers out;
+  for (auto& h : headers) {
+    bool drop = false;
+    for (auto n : names) drop = drop || iequals(h.first, n);
+    if (!drop) out.push_back(std::move(h));
+  }
+  return out;
+}
+
+// A strong validator for bytes dashpiff made itself (FNV-1a 64): the same
+// manifest always gives the same init segment, byte for byte.
+std::string content_etag(const mss::Bytes& body) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (std::uint8_t b : body) h = (h ^ b) * 1099511628211ull;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "\"mss-%016llx\"", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+}  // namespace
+
+bool is_smooth_fragment_path(std::string_view rest) {
+  // MS-SSTR §2.2.3: .../QualityLevels({bitrate})/Fragments({name}={start time})
+  const auto slash = rest.rfind('/');
+  if (slash == std::string_view::npos) return false;
+  const std::string_view last = rest.substr(slash + 1);
+  const std::string_view dir = rest.substr(0, slash);
+  const std::string_view level = dir.substr(dir.rfind('/') == std::string_view::npos ? 0 : dir.rfind('/') + 1);
+  if (level.rfind("QualityLevels(", 0) != 0 || level.back() != ')') return false;
+  if (last.rfind("Fragments(", 0) != 0 || last.back() != ')') return false;
+  const auto eq = last.find('=');
+  return eq != std::string_view::npos && digits(last.substr(eq + 1, last.size() - eq - 2));
+}
+
+void answer_smooth_manifest(RouteContext& ctx, const OriginHead& head, const std::string& body,
+                            const std::string& effective_url) {
+  const Uri effective = Uri::parse(effective_url);
+  mss::MpdOptions options;
+  options.manifest_url = strip_query(effective.str());
+  options.manifest_query = effective.query.value_or("");
+  options.carry_query = ctx.config.token_mode == TokenMode::pass;
+  options.now = std::chrono::system_clock::now();
+  mss::Manifest manifest;
+  mss::MpdResult mpd;
+  try {
+    manifest = mss::parse_manifest(body);
+    mpd = mss::write_mpd(manifest, options);
+  } catch (const mss::MssError& e) {
+    ctx.fail(502, std::string("origin Smooth manifest refused: ") + e.what());
+    return;
+  }
+  ctx.metrics.manifests_rewritten.fetch_add(1, std::memory_order_relaxed);
+  ctx.note = "smooth -> " + std::to_string(mpd.representations) + " representations";
+  if (!mpd.skipped.empty()) ctx.note += "; skipped " + mpd.skipped.front();
+  Headers headers = without(client_response_headers(head, true, mpd.xml.size(), false), {"Content-Type"});
+  // A live MPD is anchored at the time of this answer: the origin's
+  // validators do not describe it.
+  if (manifest.is_live) headers = without(std::move(headers), {"ETag", "Last-Modified"});
+  headers.emplace_back("Content-Type", "application/dash+xml");
+  ctx.begin(head.status, std::move(headers));
+  ctx.write(mpd.xml);
+}
+
+void handle_mss_init(RouteContext& ctx, std::string_view encoded_and_rest) {
+  const auto target = decode_leading(ctx, encoded_and_rest);
+  if (!target) return;
+  const std::string_view name = target->rest;
+  const auto dash = name.find('-');
+  const bool shaped = dash != std::string_view::npos && name.size() > 4 && name.substr(name.size() - 4) == ".mp4" &&
+                      digits(name.substr(0, dash)) && digits(name.substr(dash + 1, name.size() - dash - 5)) &&
+                      dash <= 6 && name.size() - dash - 5 <= 6;
+  if (!shaped) {
+    ctx.fail(400, "init route takes /mss-init/{encoded manifest URL}/{stream}-{level}.mp4");
+    return;
+  }
+  const std::size_t stream = std::stoul(std::string(name.substr(0, dash)));
+  const std::size_t level = std::stoul(std::string(name.substr(dash + 1, name.size() - dash - 5)));
+
+  OriginRequest req;
+  req.url = target->decoded;
+  if (!ctx.request.query.empty()) req.url += (req.url.find('?') == std::string::npos ? "?" : "&") + ctx.request.query;
+  req.headers = origin_request_headers(ctx, false);
+  req.decode_body = true;
+  req.max_body_bytes = ctx.config.max_manifest_bytes;
+  BufferingHandler got;
+  const OriginResult result = ctx.origin.fetch(req, got);
+  ctx.metrics.observe_origin(result.seconds, result.error);
+  ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
+  if (!result.ok()) {
+    ctx.fail(result.error == OriginError::too_large ? 502 : status_for(result.error), origin_failure(result));
+    return;
+  }
+  ctx.origin_status = got.head.status;
+  if (got.head.status != 200) {
+    ctx.fail(502, "origin answered " + std::to_string(got.head.status) + " for the Smooth manifest");
+    return;
+  }
+  if (!mss::looks_like_smooth(std::string_view(got.body).substr(0, 4096))) {
+    ctx.fail(502, "origin manifest is not a Smooth Streaming client manifest");
+    return;
+  }
+  mss::Bytes init;
+  try {
+    const mss::Manifest manifest = mss::parse_manifest(got.body);
+    if (stream >= manifest.streams.size() || level >= manifest.streams[stream].quality_levels.size()) {
+      ctx.fail(404, "the Smooth manifest has no stream " + std::to_string(stream) + " with quality level " +
+                        std::to_string(level));
+      return;
+    }
+    init = mss::synthesise_init(manifest, manifest.streams[stream], manifest.streams[stream].quality_levels[level]);
+  } catch (const mss::MssError& e) {
+    ctx.fail(502, std::string("origin Smooth manifest refused: ") + e.what());
+    return;
+  }
+  // Cacheable as long as the manifest is: its freshness headers carry over,
+  // and the validator is the init's own.
+  Headers headers = without(client_response_headers(got.head, true, init.size(), false),
+                            {"Content-Type", "ETag", "Content-Range", "Accept-Ranges"});
+  headers.emplace_back("Content-Type", "video/mp4");
+  headers.emplace_back("ETag", content_etag(init));
+  ctx.note = "smooth init " + std::to_string(init.size()) + " bytes";
+  ctx.begin(200, std::move(headers));
+  ctx.write(std::string_view(reinterpret_cast<const char*>(init.data()), init.size()));
+}
+
+void handle_smooth_fragment(RouteContext& ctx, OriginRequest req) {
+  // The answer is the whole converted fragment: a Range asks for a slice of
+  // bytes the origin does not have, so it is ignored (RFC 9110 §14.2 lets a
+  // server answer 200 in full) and HEAD is answered from a GET.
+  req.method = "GET";
+  req.headers = origin_request_headers(ctx, false);
+  req.max_body_bytes = ctx.config.max_segment_bytes ? ctx.config.max_segment_bytes : kMaxSmoothFragment;
+  BufferingHandler got;
+  const OriginResult result = ctx.origin.fetch(req, got);
+  ctx.metrics.observe_origin(result.seconds, result.error);
+  ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
+  if (!result.ok()) {
+    if (result.error == OriginError::too_large)
+      ctx.fail(502, "origin Smooth fragment larger than " + std::to_string(req.max_body_bytes) + " bytes");
+    else
+      ctx.fail(status_for(result.error), origin_failure(result));
+    return;
+  }
+  ctx.origin_status = got.head.status;
+  // Not judged by Content-Type: origins serve these extensionless URLs with
+  // whatever their default is; a body that is not a fragment is refused below.
+  if (got.head.status != 200 || ctx.config.piff_mode == PiffMode::off) {
+    ctx.begin(got.head.status, client_response_headers(got.head, false, got.body.size(), false));
+    ctx.write(got.body);
+    return;
+  }
+  mss::ConvertedFragment fragment;
+  try {
+    fragment = mss::convert_fragment(reinterpret_cast<const std::uint8_t*>(got.body.data()), got.body.size());
+  } catch (const mss::MssError& e) {
+    ctx.fail(502, std::string("origin Smooth fragment refused: ") + e.what());
+    return;
+  }
+  // The synthesised init declares CENC, so PIFF-only sample encryption must
+  // become senc/saiz/saio whatever the neutralising modes would do.
+  PatchOptions options;
+  options.mode = ctx.config.piff_mode == PiffMode::convert ? PiffMode::convert : PiffMode::automatic;
+  options.max_held_box = std::max<std::size_t>(ctx.config.max_held_box, fragment.data.size());
+  std::string out;
+  out.reserve(fragment.data.size() + 1024);
+  SegmentPatcher patcher(options, [&](const std::uint8_t* d, std::size_t n) {
+    out.append(reinterpret_cast<const char*>(d), n);
+    return true;
+  });
+  patcher.feed(fragment.data.data(), fragment.data.size());
+  patcher.finish();
+  const PatchStats& stats = patcher.stats();
+  ctx.boxes = stats.piff_converted + stats.piff_neutralised + fragment.tfxd_replaced + fragment.tfrf_dropped;
+  ctx.metrics.count_patch(options.mode, stats);
+  ctx.note = "smooth fragment t=" + std::to_string(fragment.decode_time);
+  if (stats.passthrough_events) ctx.note += "; passed through: " + stats.passthrough_reason;
+  Headers headers = without(client_response_headers(got.head, true, out.size(), false), {"Content-Range", "Accept-Ranges"});
+  if (!find_header(headers, "Content-Type")) headers.emplace_back("Content-Type", "video/mp4");
+  ctx.begin(200, std::move(headers));
+  ctx.write(out);
+}
+
+}  // namespace dashpiff
