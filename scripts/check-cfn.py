@@ -7,6 +7,10 @@ Checks what CloudFormation itself would reject before creating anything:
     MinValue/MaxValue;
   - every Ref, GetAtt, Sub variable, DependsOn, Condition and Fn::If names a
     parameter, resource, pseudo parameter or condition that exists;
+  - a resource that has a Condition is only referred to (Ref, GetAtt, Sub,
+    DependsOn) where that condition holds: from resources and outputs with the
+    same Condition, or inside the true arm of an Fn::If on it (anywhere else
+    CloudFormation fails the stack when the condition is false);
   - with the CloudFormation resource specification (npm package
     @aws-cdk/cfnspec, file spec/specification.json): every resource type
     exists, every property is known, required properties are present, values
@@ -130,6 +134,9 @@ class Checker:
         self.resources = {}
         self.conditions = {}
         self.mappings = {}
+        # Conditions known to hold where the walk is: the Condition of the
+        # resource or output being checked, and the Fn::If arms entered.
+        self.assumed = []
 
     def error(self, where, message):
         self.errors.append(f"{where}: {message}")
@@ -169,7 +176,9 @@ class Checker:
                 continue
             if "Condition" in output:
                 self._check_condition_name(where, output["Condition"])
+            self.assumed = [output.get("Condition")]
             self._walk(where, output)
+            self.assumed = []
         return self.errors
 
     def _section(self, name):
@@ -253,6 +262,14 @@ class Checker:
             return True
         return not in_condition and name in self.resources
 
+    def _check_conditional(self, where, name):
+        """A reference to resource `name` from where the walk is."""
+        resource = self.resources.get(name)
+        condition = resource.get("Condition") if isinstance(resource, dict) else None
+        if condition and condition not in self.assumed:
+            self.error(where, f"refers to {name}, which exists only when condition {condition} holds: "
+                              f"give this the same Condition or use Fn::If [{condition}, ...]")
+
     def _walk(self, where, node, in_condition=False):
         if isinstance(node, list):
             for i, item in enumerate(node):
@@ -277,6 +294,8 @@ class Checker:
             if not isinstance(args, str) or not self._ref_ok(args, in_condition):
                 self.error(w, f"Ref to {args!r}, which is not a parameter, resource "
                               "or pseudo parameter")
+            elif args in self.resources:
+                self._check_conditional(w, args)
             return
         if function == "Condition":
             self._check_condition_name(w, args)
@@ -292,7 +311,9 @@ class Checker:
                 self.error(w, "Fn::If takes [condition, value if true, value if false]")
                 return
             self._check_condition_name(w, args[0])
+            self.assumed.append(args[0])
             self._walk(w, args[1], in_condition)
+            self.assumed.pop()
             self._walk(w, args[2], in_condition)
             return
         if function == "Fn::Join":
@@ -329,6 +350,7 @@ class Checker:
         if resource not in self.resources:
             self.error(where, f"GetAtt of {resource!r}, which is not a resource")
             return
+        self._check_conditional(where, resource)
         if not isinstance(attribute, str):
             self._walk(where, attribute)
             return
@@ -366,6 +388,8 @@ class Checker:
             if not self._ref_ok(name, in_condition):
                 self.error(where, f"${{{name}}} names no parameter, resource, "
                                   "pseudo parameter or Sub variable")
+            elif name in self.resources:
+                self._check_conditional(where, name)
 
     # -- resources
     def _check_resource(self, name, r):
@@ -383,15 +407,19 @@ class Checker:
             return
         if "Condition" in r:
             self._check_condition_name(where, r["Condition"])
+        self.assumed = [r.get("Condition")]
         depends = r.get("DependsOn", [])
         for dep in [depends] if isinstance(depends, str) else depends:
             if dep not in self.resources:
                 self.error(where, f"DependsOn {dep!r}, which is not a resource")
+            else:
+                self._check_conditional(f"{where}.DependsOn", dep)
         for key in ("Metadata", "CreationPolicy", "UpdatePolicy"):
             if key in r:
                 self._walk(f"{where}.{key}", r[key])
         props = r.get("Properties", {})
         self._walk(f"{where}.Properties", props)
+        self.assumed = []
         if not self.spec or rtype.startswith("Custom::"):
             return
         rspec = self.spec["ResourceTypes"].get(rtype)
@@ -556,6 +584,31 @@ Resources:
     Type: AWS::S3::Bucket
     Properties: {BucketName: !If [Nope, a, b]}
 """, "condition 'Nope'"),
+    ("conditional resource referred to where it may not exist", """
+Conditions:
+  C: !Equals [a, b]
+Resources:
+  Queue: {Type: AWS::SQS::Queue, Condition: C}
+  Bucket: {Type: AWS::S3::Bucket, Properties: {BucketName: !GetAtt Queue.QueueName}}
+""", "exists only when condition C holds"),
+    ("conditional resource in an unconditional output", """
+Conditions:
+  C: !Equals [a, b]
+Resources:
+  Queue: {Type: AWS::SQS::Queue, Condition: C}
+Outputs:
+  Q: {Value: !Ref Queue}
+""", "exists only when condition C holds"),
+    ("conditional resource referred to under its condition", """
+Conditions:
+  C: !Equals [a, b]
+Resources:
+  Queue: {Type: AWS::SQS::Queue, Condition: C}
+  Other: {Type: AWS::SQS::Queue, Condition: C, DependsOn: Queue, Properties: {QueueName: !Sub '${Queue.QueueName}-2'}}
+  Bucket: {Type: AWS::S3::Bucket, Properties: {BucketName: !If [C, !GetAtt Queue.QueueName, !Ref AWS::NoValue]}}
+Outputs:
+  Q: {Condition: C, Value: !Ref Queue}
+""", None),
     ("Default outside AllowedValues", """
 Parameters:
   P: {Type: String, Default: c, AllowedValues: [a, b]}

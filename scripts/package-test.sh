@@ -7,9 +7,12 @@
 #   User/Group, in its RuntimeDirectory: systemd is not PID 1 here), the
 #   packaged nginx site on a private nginx, end-to-end checks through it
 #   (its own, then tests/e2e/test_service.py via scripts/package_e2e.py),
-#   reload (ExecReload), an upgrade that must keep a changed conffile, a
-#   graceful stop, apt-get remove, apt-get purge, and a check that nothing
-#   the package installed or created is left.
+#   reload (ExecReload), the /player page of the installed package playing
+#   the bundled stream in headless Chromium (judged by decoded frames), an
+#   upgrade that must keep a changed conffile, a CodeDeploy deployment (the
+#   hooks of deploy/codedeploy run in CodeDeploy's order against the installed
+#   package), a graceful stop, apt-get remove, apt-get purge, and a check that
+#   nothing the package installed or created is left.
 #
 # Prints "PASS: name" / "FAIL: name: reason" per check; exits non-zero if any
 # check failed. Needs root (it installs a package). Every process it starts
@@ -65,6 +68,8 @@ cleanup() {
     DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "$pkg" >/dev/null 2>&1 </dev/null
   fi
   [ -n "$runtime_dir" ] && rm -rf "$runtime_dir"
+  rm -f "$FALLBACK_PID_FILE"
+  rm -rf /var/cache/dashpiff-deploy   # the CodeDeploy hooks' package directory
   if [ "${PACKAGE_TEST_KEEP:-0}" = 1 ]; then
     echo "package-test: work directory kept: $work"
   else
@@ -73,13 +78,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_until() {  # seconds command... : polls every 0.1 s
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@"; do
-    [ "$(date +%s)" -ge "$deadline" ] && return 1
-    sleep 0.1
-  done
-}
+# The CodeDeploy hooks' service helpers: starting the unit without systemd,
+# reloading it, finding its main PID, wait_for. This test starts the service
+# with them, and so proves them before the hooks use them.
+# shellcheck source=../deploy/codedeploy/hooks/service.sh
+. "$top/deploy/codedeploy/hooks/service.sh"
+wait_until() { wait_for "$@"; }
 
 phase() { echo "package-test: [${SECONDS}s] $1"; }
 # Debian's python3 (python3-yaml), whatever else is first on PATH.
@@ -175,6 +179,8 @@ else
   if git rev-parse --git-dir >/dev/null 2>&1; then
     git ls-files -z -co --exclude-standard | xargs -0 -I{} sh -c '[ -e "{}" ] && printf "%s\0" "{}"' \
       | tar --null -T - -cf - | tar -xf - -C "$src"
+    # A source copy has no .git: the build takes its commit from here.
+    git rev-parse --short=12 HEAD >"$src/.commit"
   else
     tar --exclude=./build --exclude=./.git -cf - . | tar -xf - -C "$src"
   fi
@@ -212,16 +218,28 @@ for f in /usr/sbin/dashpiff-fcgi /usr/bin/dashpiff-patch /etc/dashpiff/dashpiff.
          /lib/systemd/system/dashpiff.service /etc/nginx/sites-available/dashpiff \
          /etc/nginx/snippets/dashpiff-locations.conf /etc/nginx/snippets/dashpiff-fastcgi.conf \
          /usr/share/man/man8/dashpiff-fcgi.8.gz /usr/share/man/man1/dashpiff-patch.1.gz \
-         /usr/share/doc/dashpiff/copyright /usr/share/doc/dashpiff/README.Debian; do
+         /usr/share/doc/dashpiff/copyright /usr/share/doc/dashpiff/README.Debian \
+         /etc/nginx/snippets/dashpiff-player.conf /usr/share/dashpiff/www/player/index.html \
+         /usr/share/dashpiff/www/player/player.js /usr/share/dashpiff/dashjs/dash.all.min.js \
+         /usr/share/dashpiff/dashjs/dash.all.min.js.LICENSE.txt; do
   check "contents.ships[$f]" "not in the .deb" ships "$f"
 done
 # Nothing else: no test programs, no enabled site, nothing under /usr/local.
 unexpected() {
   local bad
-  bad=$(grep -vxE '/|/etc|/etc/dashpiff(/dashpiff\.conf)?|/etc/nginx|/etc/nginx/sites-available(/dashpiff)?|/etc/nginx/snippets(/dashpiff-[a-z-]+\.conf)?|/lib|/lib/systemd|/lib/systemd/system(/dashpiff\.service)?|/usr|/usr/bin(/dashpiff-patch)?|/usr/sbin(/dashpiff-fcgi)?|/usr/share|/usr/share/doc(/dashpiff(/.*)?)?|/usr/share/lintian(/overrides(/dashpiff)?)?|/usr/share/man|/usr/share/man/man[18](/dashpiff-[a-z]+\.[18]\.gz)?' "$work/contents")
+  bad=$(grep -vxE '/|/etc|/etc/dashpiff(/dashpiff\.conf)?|/etc/nginx|/etc/nginx/sites-available(/dashpiff)?|/etc/nginx/snippets(/dashpiff-[a-z-]+\.conf)?|/lib|/lib/systemd|/lib/systemd/system(/dashpiff\.service)?|/usr|/usr/bin(/dashpiff-patch)?|/usr/sbin(/dashpiff-fcgi)?|/usr/share|/usr/share/doc(/dashpiff(/.*)?)?|/usr/share/dashpiff(/.*)?|/usr/share/lintian(/overrides(/dashpiff)?)?|/usr/share/man|/usr/share/man/man[18](/dashpiff-[a-z]+\.[18]\.gz)?' "$work/contents")
   [ -z "$bad" ] || { echo "$bad" | sed 's/^/    unexpected: /'; return 1; }
 }
 check contents.nothing_else "the .deb ships unexpected files" unexpected
+# The /player page's dash.js: the vendored file (the browser suite's locked
+# version, hash-checked), byte for byte, so the page plays without a CDN.
+check vendor.dashjs_matches_lock "www/vendor/dashjs does not match its SHA256SUMS or the lock's version" \
+  scripts/update-dashjs.sh --check
+ships_vendored_dashjs() {
+  dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/share/dashpiff/dashjs/dash.all.min.js |
+    cmp -s - www/vendor/dashjs/dash.all.min.js
+}
+check contents.ships_vendored_dashjs "the .deb's dash.all.min.js is not www/vendor/dashjs's" ships_vendored_dashjs
 conffiles_ok() {
   dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./conffiles >"$work/conffiles" 2>/dev/null
   grep -qx /etc/dashpiff/dashpiff.conf "$work/conffiles" &&
@@ -281,6 +299,15 @@ check install.man_pages "man cannot find dashpiff-fcgi(8) or dashpiff-patch(1)" 
 check install.remove_stops_service "prerm does not stop dashpiff.service on remove" \
   grep -q "deb-systemd-invoke stop 'dashpiff.service'" /var/lib/dpkg/info/dashpiff.prerm
 check install.version "dashpiff-fcgi --version failed" sh -c '/usr/sbin/dashpiff-fcgi --version >/dev/null'
+version_names_commit() {
+  local want out
+  want=$(git rev-parse --short=12 HEAD 2>/dev/null) || return 0   # a .deb given from elsewhere
+  [ -n "${PACKAGE_TEST_DEB:-}" ] && return 0
+  out=$(/usr/sbin/dashpiff-fcgi --version)
+  [ "$out" = "dashpiff-fcgi $(dpkg-query -W -f='${Version}' "$pkg" | sed 's/-[^-]*$//') (commit $want)" ] ||
+    { echo "    --version: $out (checkout at $want)"; return 1; }
+}
+check install.version_names_commit "dashpiff-fcgi --version does not name the version and commit built" version_names_commit
 check install.conffile_valid "dashpiff-fcgi --check-config rejects the shipped /etc/dashpiff/dashpiff.conf" \
   sh -c '/usr/sbin/dashpiff-fcgi --check-config --config /etc/dashpiff/dashpiff.conf >/dev/null'
 check install.patch_runs "dashpiff-patch --help failed" sh -c '/usr/bin/dashpiff-patch --help >/dev/null'
@@ -354,8 +381,6 @@ mapfile -t exec_reloads < <(sed -n 's/^ExecReload=//p' "$unit")
 svc_user=$(unit_value "$unit" User)
 svc_group=$(unit_value "$unit" Group)
 runtime=$(unit_value "$unit" RuntimeDirectory)
-runtime_mode=$(unit_value "$unit" RuntimeDirectoryMode)
-svc_umask=$(unit_value "$unit" UMask)
 stop_timeout=$(unit_value "$unit" TimeoutStopSec)
 case "$exec_start" in *\"*|*\'*|*\\*) fail service.exec_start "ExecStart uses quoting this script does not parse"; finish ;; esac
 exec_start=${exec_start#[-@+!:]}
@@ -368,20 +393,12 @@ if [ -S "$socket" ] && $py -c 'import socket,sys; s=socket.socket(socket.AF_UNIX
   runtime_dir=""
   finish
 fi
-rm -rf "$runtime_dir"
-install -d -o "$svc_user" -g "$svc_group" -m "${runtime_mode:-0755}" "$runtime_dir"
 
 # Like systemd: the unit's user and group, the user's supplementary groups,
-# no capabilities, no new privileges, the unit's umask, a clean environment.
-(
-  umask "${svc_umask:-0022}"
-  exec setpriv --reuid="$svc_user" --regid="$svc_group" --init-groups --no-new-privs \
-    --inh-caps=-all --bounding-set=-all \
-    env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
-    "${exec_words[@]}"
-) >"$work/service.log" 2>&1 </dev/null &
-main_pid=$!
-started_pids+=("$main_pid")
+# no capabilities, no new privileges, the unit's umask, a clean environment
+# (start_without_systemd, the CodeDeploy hooks' fallback).
+main_pid=$(DASHPIFF_FALLBACK_LOG="$work/service.log" start_without_systemd)
+[ -n "$main_pid" ] && started_pids+=("$main_pid")
 echo "package-test: started: ${exec_words[*]} (PID $main_pid, as $svc_user:$svc_group)"
 
 if wait_until 10 test -S "$socket"; then
@@ -527,16 +544,10 @@ expect_status e2e.loopback_origin_refused_as_shipped 403 "$front$mpd_path"
 conf=/etc/dashpiff/dashpiff.conf
 # The e2e checks' origin runs on loopback; its never-answering origin should
 # time out in 2 s rather than 15.
-printf '\n# Added by scripts/package-test.sh\nallow-network = 127.0.0.0/8\nfirst-byte-timeout = 2s\n' >>"$conf"
-run_reload() {  # every ExecReload line in order, as the unit's user, $MAINPID filled in
-  local cmd
-  for cmd in "${exec_reloads[@]}"; do
-    cmd=${cmd#[-@+!:]}
-    cmd=${cmd//\$MAINPID/$main_pid}
-    cmd=${cmd//\$\{MAINPID\}/$main_pid}
-    setpriv --reuid="$svc_user" --regid="$svc_group" --init-groups --no-new-privs $cmd || return 1
-  done
-}
+# The /player page's /inspect answers need player-page.
+printf '\n# Added by scripts/package-test.sh\nallow-network = 127.0.0.0/8\nfirst-byte-timeout = 2s\nplayer-page = true\n' >>"$conf"
+# Every ExecReload line in order, as the unit's user, $MAINPID filled in.
+run_reload() { service_reload; }
 # A broken file: the reload fails loudly and the service keeps serving.
 printf 'workers = many\n' >>"$conf"
 reload_refuses_broken() {
@@ -599,18 +610,72 @@ fi
 logs_to_stderr() { [ -s "$work/service.log" ]; }
 check service.logs_to_stderr "the service wrote nothing to stderr (journald)" logs_to_stderr
 
+# ------------------------------------------------------------ the /player page
+phase "the /player page in headless Chromium"
+# The installed site's /player page (the package's own page and dash.js),
+# pasted the bundled demo stream's origin manifest with its ClearKey, plays it
+# through the installed service: judged by decoded video frames and by the
+# page listing what dashpiff changed (tests/browser/driver.mjs).
+streams_port=$(free_port)
+$py -m http.server --bind 127.0.0.1 --directory "$top/tests/data" "$streams_port" >"$work/streams.log" 2>&1 </dev/null &
+started_pids+=("$!")
+streams_open() { (exec 3<>"/dev/tcp/127.0.0.1/$streams_port") 2>/dev/null; }
+player_setup() {
+  command -v chromium >/dev/null || { echo "    chromium is not installed (scripts/deps.sh browser)"; return 1; }
+  command -v node >/dev/null || { echo "    node is not installed (scripts/deps.sh browser)"; return 1; }
+  wait_until 10 streams_open || { echo "    the stream origin did not start"; return 1; }
+  local here="$top/tests/browser" stamp="$top/tests/browser/node_modules/.dashpiff-lock"
+  # The browser suite's locked CDP client; never a browser of Playwright's own.
+  if ! cmp -s "$here/package-lock.json" "$stamp" 2>/dev/null; then
+    (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+      { echo "    npm ci failed in tests/browser"; return 1; }
+    cp "$here/package-lock.json" "$stamp"
+  fi
+}
+play_player_page() {
+  $py - "$work/player" "$front" "http://127.0.0.1:$streams_port/streams/cenc-piff/manifest.mpd" <<'EOF2'
+import json, os, sys, urllib.parse
+artifacts, front, mpd = sys.argv[1:4]
+os.makedirs(artifacts, exist_ok=True)
+# The fixed test key of tests/data/streams (README there).
+query = urllib.parse.urlencode({"url": mpd, "kid": "00112233445566778899aabbccddeeff",
+                                "key": "0f1e2d3c4b5a69788796a5b4c3d2e1f0"})
+plan = {"chromium": "/usr/bin/chromium", "artifacts": artifacts, "concurrency": 1,
+        "play": {"target_time": 3.0, "target_frames": 60, "min_time": 1.0, "min_frames": 25,
+                 "stall_ms": 15000, "cap_ms": 45000},
+        "cases": [{"name": "player.installed_package.cenc-piff", "stream": "cenc-piff", "kind": "player-page",
+                   "player": "dashjs", "path": "/player", "mode": "auto", "mpd": mpd,
+                   "page": f"{front}/player?{query}", "expect": "play+changes", "probe": "player-page",
+                   "min_time": 1.0}]}
+json.dump(plan, open(os.path.join(artifacts, "plan.json"), "w"), indent=1)
+EOF2
+  (cd "$top/tests/browser" && node driver.mjs "$work/player/plan.json")
+}
+if player_setup; then
+  relay play_player_page
+else
+  fail player.installed_package.cenc-piff "the player check could not be set up"
+fi
+
 # ------------------------------------------------------------------ upgrade
 phase "upgrade"
 # The same package under a higher version: dpkg must keep the changed conffile
 # without asking (stdin is /dev/null, so a prompt fails the install).
-upgrade_keeps_conffile() {
-  local tree="$work/upgrade" version newdeb
+rebuilt_deb() {  # suffix : the tested .deb as version+suffix; prints its path
+  local tree="$work/rebuild-$1" version
   rm -rf "$tree"
   dpkg-deb -R "$deb" "$tree" || return 1
-  version="$(dpkg-deb -f "$deb" Version)+pkgtest1"
+  version="$(dpkg-deb -f "$deb" Version)+$1"
   sed -i "s/^Version: .*/Version: $version/" "$tree/DEBIAN/control"
-  newdeb="$work/${pkg}_${version}_upgrade.deb"
-  dpkg-deb -b --root-owner-group "$tree" "$newdeb" >/dev/null || return 1
+  mkdir -p "$work/$1"
+  dpkg-deb -b --root-owner-group "$tree" "$work/$1/${pkg}_${version}_$(dpkg-deb -f "$deb" Architecture).deb" >/dev/null || return 1
+  rm -rf "$tree"
+  echo "$work/$1/${pkg}_${version}_$(dpkg-deb -f "$deb" Architecture).deb"
+}
+upgrade_keeps_conffile() {
+  local version newdeb
+  newdeb=$(rebuilt_deb pkgtest1) || return 1
+  version=$(dpkg-deb -f "$newdeb" Version)
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$newdeb" >"$work/upgrade.log" 2>&1 </dev/null ||
     { tail -20 "$work/upgrade.log" | sed 's/^/    /'; return 1; }
   [ "$(dpkg-query -W -f='${Version}' "$pkg")" = "$version" ] || { echo "    not upgraded"; return 1; }
@@ -618,15 +683,121 @@ upgrade_keeps_conffile() {
 }
 check upgrade.keeps_changed_conffile "upgrade lost or asked about the changed /etc/dashpiff/dashpiff.conf" upgrade_keeps_conffile
 
+# --------------------------------------------------------------- CodeDeploy
+phase "CodeDeploy"
+# A deployment of the next version as the CodeDeploy agent runs it: the
+# revision bundle (deploy/codedeploy/bundle.sh) unpacked, then ApplicationStop
+# (drain and stop), BeforeInstall, the appspec's files copied, AfterInstall
+# (apt-get install, --check-config), ApplicationStart (service and nginx),
+# ValidateService (/healthz). systemd is not PID 1 here, so the hooks take
+# their fallback: the unit's ExecStart as its user, as above. The private
+# nginx and its port stand in for the instance's.
+cd_dir="$work/codedeploy"
+cd_env=(LIFECYCLE_EVENT= DEPLOYMENT_ID=d-PKGTEST APPLICATION_NAME=dashpiff DEPLOYMENT_GROUP_NAME=package-test
+        DASHPIFF_NGINX_ARGS="${nginx_args[*]}" DASHPIFF_HEALTHZ_URL="$front/healthz"
+        DASHPIFF_FALLBACK_LOG="$work/service.log")
+bundle_ok() {
+  local newdeb
+  newdeb=$(rebuilt_deb pkgtest2) || return 1
+  mkdir -p "$cd_dir/archive"
+  deploy/codedeploy/bundle.sh "$newdeb" "$cd_dir/revision.tar.gz" >/dev/null || return 1
+  tar -xzf "$cd_dir/revision.tar.gz" -C "$cd_dir/archive"
+}
+check codedeploy.bundle "deploy/codedeploy/bundle.sh did not make a revision" bundle_ok
+# The appspec as the agent reads it: os linux, the five hooks in
+# CodeDeploy's order, each an executable script of the bundle run as root.
+$py - "$cd_dir/archive" >"$cd_dir/plan" <<'EOF2'
+import os, sys, yaml
+root = sys.argv[1]
+spec = yaml.safe_load(open(os.path.join(root, "appspec.yml")))
+problems = []
+if spec.get("version") != 0.0 or spec.get("os") != "linux":
+    problems.append(f"version/os: {spec.get('version')!r} {spec.get('os')!r}")
+order = ["ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService"]
+hooks = spec.get("hooks") or {}
+if [h for h in hooks if h in order] != order:
+    problems.append(f"hooks {list(hooks)}, want {order}")
+for event in order:
+    for h in hooks.get(event) or []:
+        path = os.path.join(root, h["location"])
+        if not os.access(path, os.X_OK) or h.get("runas", "root") != "root" or int(h.get("timeout", 3600)) > 3600:
+            problems.append(f"{event}: {h}")
+        print(f"hook {event} {path} {h.get('timeout', 3600)}")
+for f in spec.get("files") or []:
+    print(f"files {os.path.join(root, f['source'])} {f['destination']}")
+for p in problems:
+    print("problem " + p)
+EOF2
+appspec_ok() { ! grep '^problem ' "$cd_dir/plan" | sed 's/^problem /    /' | grep . ; }
+check codedeploy.appspec "appspec.yml: wrong os, hook order, or a hook that is not an executable bundle script" appspec_ok
+run_hook() {  # event : every script of the event, as the agent runs them
+  local event=$1 script timeout
+  while read -r _ _ script timeout; do
+    (cd "$cd_dir/archive" && env "${cd_env[@]}" LIFECYCLE_EVENT="$event" timeout "$timeout" "$script") \
+      >>"$cd_dir/$event.log" 2>&1 </dev/null || { sed 's/^/    /' "$cd_dir/$event.log" | tail -15; return 1; }
+  done < <(grep "^hook $event " "$cd_dir/plan")
+}
+install_files() {  # the agent's Install step: the appspec's files section
+  local src dest
+  while read -r _ src dest; do
+    mkdir -p "$dest" && cp -a "$src/." "$dest/" || return 1
+  done < <(grep '^files ' "$cd_dir/plan")
+}
+gone() {  # exited (a zombie not yet reaped by this shell counts as exited)
+  ! kill -0 "$main_pid" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$main_pid/stat" 2>/dev/null)" = Z ]
+}
+live_of_user() {  # processes of a user, exited ones not yet reaped (zombies) aside
+  local p
+  for p in $(pgrep -u "$1"); do
+    [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = Z ] || ps -o pid=,args= -p "$p"
+  done
+}
+old_pid=$main_pid
+stopped_clean() {
+  run_hook ApplicationStop || return 1
+  gone || { echo "    main PID $old_pid still running"; return 1; }
+  [ -z "$(live_of_user "$svc_user")" ] || { echo "    left: $(live_of_user "$svc_user")"; return 1; }
+  grep -q "draining dashpiff" "$cd_dir/ApplicationStop.log"
+}
+check codedeploy.ApplicationStop "the hook did not drain and stop the service" stopped_clean
+check codedeploy.BeforeInstall "the hook failed" run_hook BeforeInstall
+check codedeploy.Install "the appspec's files could not be copied" install_files
+after_install_ok() {
+  run_hook AfterInstall || return 1
+  [ "$(dpkg-query -W -f='${Version}' "$pkg")" = "$(dpkg-deb -f "$deb" Version)+pkgtest2" ] ||
+    { echo "    installed: $(dpkg-query -W -f='${Version}' "$pkg")"; return 1; }
+  grep -qx 'allow-network = 127.0.0.0/8' "$conf" || { echo "    local change lost"; return 1; }
+}
+check codedeploy.AfterInstall "the revision's .deb is not installed, or the conffile lost its change" after_install_ok
+# A configuration the new binary rejects fails the deployment there, loudly.
+refuses_broken_config() {
+  printf 'workers = many\n' >>"$conf"
+  if run_hook AfterInstall >/dev/null; then sed -i '/^workers = many$/d' "$conf"; echo "    AfterInstall passed"; return 1; fi
+  sed -i '/^workers = many$/d' "$conf"
+  grep -q "workers" "$cd_dir/AfterInstall.log"
+}
+check codedeploy.AfterInstall_refuses_broken_config "AfterInstall accepted a configuration --check-config rejects" refuses_broken_config
+start_ok() {
+  local nginx_before
+  nginx_before=$(cat "$ng/nginx.pid")
+  run_hook ApplicationStart || return 1
+  main_pid=$(main_pid)
+  [ -n "$main_pid" ] && [ "$main_pid" != "$old_pid" ] || { echo "    no new main PID"; return 1; }
+  started_pids+=("$main_pid")
+  [ "$(readlink "/proc/$main_pid/exe")" = /usr/sbin/dashpiff-fcgi ] &&
+    [ "$(stat -c %U "/proc/$main_pid")" = "$svc_user" ] && [ "$(cat "$ng/nginx.pid")" = "$nginx_before" ] &&
+    grep -q "reloading nginx" "$cd_dir/ApplicationStart.log"
+}
+check codedeploy.ApplicationStart "the service did not start as its unit says, or nginx did not reload" start_ok
+check codedeploy.ValidateService "/healthz did not answer 200" run_hook ValidateService
+check codedeploy.serves_after_deployment "the deployed service does not proxy the test origin" segment_ok
+
 # -------------------------------------------------------------------- stop
 phase "stop"
 # KillMode=mixed: SIGTERM to the main process only; it drains and stops its
 # workers. Anything left after TimeoutStopSec would get SIGKILL from systemd.
 stop_secs=${stop_timeout%s}
 kill -TERM "$main_pid"
-gone() {  # exited (a zombie not yet reaped by this shell counts as exited)
-  ! kill -0 "$main_pid" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$main_pid/stat" 2>/dev/null)" = Z ]
-}
 if wait_until "${stop_secs:-90}" gone; then
   pass service.sigterm_stops_within_timeout
 else
@@ -634,8 +805,8 @@ else
 fi
 no_orphans() {
   local left
-  left=$(pgrep -u "$svc_user" -a) || return 0
-  echo "    left behind: $left"; return 1
+  left=$(live_of_user "$svc_user")
+  [ -z "$left" ] || { echo "    left behind: $left"; return 1; }
 }
 check service.no_orphans "processes of $svc_user outlived the main process" no_orphans
 pkill_ours() { local p; for p in $(pgrep -u "$svc_user"); do kill -KILL "$p"; done; }
