@@ -4,6 +4,11 @@ noinst_LIBRARIES += src/piff/libpiff.a
 src_piff_libpiff_a_SOURCES = \
 	src/piff/mode.cpp src/piff/mode.h \
 	src/piff/convert.cpp src/piff/convert.h \
+	src/piff/edit_plan.cpp src/piff/edit_plan.h \
+	src/piff/relocation.cpp src/piff/relocation.h \
+	src/piff/moof_plan.cpp src/piff/moof_plan.h \
+	src/piff/init_plan.cpp src/piff/init_plan.h \
+	src/piff/pssh_plan.cpp src/piff/pssh_plan.h \
 	src/piff/segment_patcher.cpp src/piff/segment_patcher.h \
 	src/piff/dump.cpp src/piff/dump.h
 
@@ -12,7 +17,7 @@ src_piff_libpiff_a_SOURCES = \
 check_PROGRAMS += tests/unit/test_bmff
 TESTS += tests/unit/test_bmff
 tests_unit_test_bmff_SOURCES = tests/unit/test_bmff.cpp tests/unit/test_bmff_fixtures.cpp \
-	tests/unit/test_bmff_fields.cpp \
+	tests/unit/test_bmff_fields.cpp tests/unit/test_relocation.cpp \
 	tests/unit/bmff_builder.h tests/unit/bmff_test_support.h
 tests_unit_test_bmff_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_test_bmff_LDADD = $(PIFF_LIBS) $(TEST_LDFLAGS) $(BOOST_TEST_LIB)

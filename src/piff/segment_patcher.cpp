@@ -11,6 +11,7 @@
 #include "bmff/box.h"
 #include "bmff/fields.h"
 #include "piff/convert.h"
+#include "piff/relocation.h"
 
 namespace dashpiff {
 
@@ -33,45 +34,35 @@ struct PendingSidx {
   std::uint64_t offset = 0;        // stream offset of the sidx
   std::uint64_t first_start = 0;   // stream offset where its first reference starts
   std::uint64_t covered_end = 0;   // end of everything it references
-  std::size_t first_field = 0;     // position of the first reference in `bytes`
-  std::uint32_t first_word = 0;    // reference_type | referenced_size
+  std::optional<OffsetField> first_size;  // its first referenced_size, when it has one
 };
 
-// One moof_offset field of a 'tfra' to overwrite, found before anything is.
-struct OffsetWrite {
-  std::size_t position;  // in the held mfra
-  std::uint64_t value;
-  unsigned width;        // 4 or 8
-};
-
-// The moof_offset fields of the 'tfra' whose payload is held[at, at + size)
-// (ISO/IEC 14496-12 §8.8.10), with the values `moved` gives them. False
-// (and error) when the box does not add up or a value no longer fits.
-template <class Moved>
-bool plan_tfra(const std::uint8_t* held, std::size_t at, std::size_t size, Moved&& moved,
-               std::vector<OffsetWrite>& writes, std::string& error) {
-  if (size < 16) {
+// ISO/IEC 14496-12 §8.8.10: the moof_offset fields of the 'tfra' `box`
+// (in `held`) with where `moves` puts them. False (and error) when the box
+// does not read or a moof it points at moved inside or out of its field.
+bool relocate_tfra(const std::uint8_t* held, const Box& box, const Relocation& moves,
+                   std::vector<FieldUpdate>& updates, std::string& error) {
+  if (box.payload_size() < 16) {
     error = "tfra too short";
     return false;
   }
-  const std::uint8_t* p = held + at;
-  const unsigned width = p[0] == 1 ? 8 : 4;
-  const std::uint32_t lengths = load_u32(p + 8);
-  const std::size_t entry = 2 * width + ((lengths >> 4) & 3) + ((lengths >> 2) & 3) + (lengths & 3) + 3;
-  const std::uint32_t count = load_u32(p + 12);
-  if (count > (size - 16) / entry) {
+  Tfra tfra;
+  FieldLocator at(held + box.payload_offset(), box.payload_size());
+  if (!tfra.io(at)) {
     error = "tfra entries run past the box";
     return false;
   }
-  for (std::uint32_t i = 0; i < count; ++i) {
-    const std::size_t field = at + 16 + i * entry + width;
-    const std::uint64_t old = width == 8 ? load_u64(held + field) : load_u32(held + field);
-    const std::uint64_t value = moved(old);
-    if (width == 4 && value > 0xffffffffu) {
-      error = "a moved moof_offset no longer fits the tfra's 32 bits";
-      return false;
-    }
-    if (value != old) writes.push_back({field, value, width});
+  for (const Tfra::Entry& e : tfra.entries) {
+    const FieldPlace place = *at.where(e.moof_offset);
+    OffsetField f;
+    f.position = box.payload_offset() + place.position;
+    f.width = static_cast<unsigned>(place.width);
+    f.bits = f.width * 8;
+    f.value = e.moof_offset;  // from the file's first byte
+    f.name = "a tfra moof_offset";
+    FieldUpdate u;
+    if (!relocate(f, moves, u, error)) return false;
+    if (u.value != e.moof_offset) updates.push_back(u);
   }
   return true;
 }
@@ -93,10 +84,9 @@ struct SegmentPatcher::Impl {
   std::uint64_t offset = 0;     // stream offset of the current top-level box
   std::uint64_t moofs = 0, moovs = 0, sidxs = 0;
   std::optional<PendingSidx> pending_sidx;
-  // Where resized boxes moved what follows: from input offset `first`, output
-  // offsets are input offsets plus `second`. Ascending; one entry per resize.
-  std::vector<std::pair<std::uint64_t, std::int64_t>> shifts;
-  bool shifts_overflow = false;  // more than kMaxShifts resizes: the list is incomplete
+  // Where the resized moofs moved what follows them (input to output offsets).
+  Relocation moves;
+  bool shifts_overflow = false;  // more than kMaxShifts resizes: `moves` is incomplete
   // A sidx already sent fixes the sizes of the moofs it covers.
   std::uint64_t locked_until = 0;
   std::string lock_reason;
@@ -162,7 +152,7 @@ struct SegmentPatcher::Impl {
     }
     // An mfra's tfra entries point at moofs by file offset: once a moof has
     // changed size, the ones after it have moved.
-    if (h.type == fourcc("mfra") && !shifts.empty()) {
+    if (h.type == fourcc("mfra") && (moves.resizes() || shifts_overflow)) {
       if (h.form != SizeForm::to_end && h.size <= options.max_held_box) {
         hold(h);
         return;
@@ -195,14 +185,13 @@ struct SegmentPatcher::Impl {
     }
   }
 
-  // Sends the held sidx, its first reference grown by `delta` bytes.
-  void release_sidx(std::int64_t delta = 0) {
+  // Sends the held sidx, its first referenced_size as `update` gives it.
+  void release_sidx(const std::optional<FieldUpdate>& update = std::nullopt) {
     PendingSidx p = std::move(*pending_sidx);
     pending_sidx.reset();
-    if (delta != 0) {
-      const std::int64_t size = std::int64_t(p.first_word & 0x7fffffffu) + delta;
-      store_u32(p.bytes.data() + p.first_field,
-                (p.first_word & 0x80000000u) | static_cast<std::uint32_t>(size));
+    if (update && p.first_size && update->value != p.first_size->value) {
+      store_field(p.bytes.data() + update->position, *update);
+      const std::int64_t delta = std::int64_t(update->value) - std::int64_t(p.first_size->value);
       note_change("sidx#" + std::to_string(sidxs) + ": first referenced_size " +
                   (delta > 0 ? "+" : "") + std::to_string(delta));
     }
@@ -231,8 +220,16 @@ struct SegmentPatcher::Impl {
     p.covered_end = p.first_start;
     for (const auto& r : sidx->references) p.covered_end += r.size();
     if (!sidx->references.empty()) {
-      p.first_word = sidx->references.front().type_and_size;
-      p.first_field = tree->box.payload_offset() + at->where(sidx->references.front().type_and_size)->position;
+      // reference_type(1) referenced_size(31): the size spans the first
+      // referenced bytes, so it follows them like any other field.
+      const Sidx::Reference& first = sidx->references.front();
+      OffsetField f;
+      f.position = tree->box.payload_offset() + at->where(first.type_and_size)->position;
+      f.bits = 31;
+      f.from = p.first_start;
+      f.value = first.size();
+      f.name = "the sidx's first referenced_size";
+      p.first_size = f;
     }
     p.bytes = std::move(held);
     held.clear();
@@ -248,18 +245,10 @@ struct SegmentPatcher::Impl {
     state = State::header;
   }
 
-  // Output offset of what sat at input offset `x`.
-  std::uint64_t moved(std::uint64_t x) const {
-    const auto after = std::upper_bound(shifts.begin(), shifts.end(), x,
-                                        [](std::uint64_t v, const auto& s) { return v < s.first; });
-    const std::int64_t shift = after == shifts.begin() ? 0 : std::prev(after)->second;
-    return static_cast<std::uint64_t>(static_cast<std::int64_t>(x) + shift);
-  }
-
   void complete_mfra() {
     std::string error;
     std::vector<Box> children;
-    std::vector<OffsetWrite> writes;
+    std::vector<FieldUpdate> writes;
     const std::size_t payload = header_len;
     bool ok = walk_boxes(held.data(), payload, held.size(), children, error);
     if (shifts_overflow) {
@@ -271,14 +260,10 @@ struct SegmentPatcher::Impl {
       if (!ok) break;
       if (c.header.type != fourcc("tfra")) continue;
       ++tfras;
-      ok = plan_tfra(held.data(), c.payload_offset(), c.payload_size(),
-                     [this](std::uint64_t x) { return moved(x); }, writes, error);
+      ok = relocate_tfra(held.data(), c, moves, writes, error);
     }
     if (ok) {
-      for (const OffsetWrite& w : writes) {
-        if (w.width == 8) store_u64(held.data() + w.position, w.value);
-        else store_u32(held.data() + w.position, static_cast<std::uint32_t>(w.value));
-      }
+      for (const FieldUpdate& w : writes) store_field(held.data() + w.position, w);
       note_change("mfra: " + std::to_string(writes.size()) + " moof_offset entries of " +
                   std::to_string(tfras) + " tfra moved with the resized moofs");
     } else {
@@ -308,14 +293,24 @@ struct SegmentPatcher::Impl {
     if (pending_sidx) original = held;
     RewriteOutcome r = rewrite_held_box(held, ctx);
     if (pending_sidx) {
-      const std::int64_t size = std::int64_t(pending_sidx->first_word & 0x7fffffffu) + r.size_delta;
-      if (!r.malformed && r.size_delta != 0 && (size <= 0 || size > 0x7fffffff)) {
-        held.swap(original);
-        r = RewriteOutcome{};
-        r.refusals.push_back("moof#" + std::to_string(moofs) +
-                             ": rewrite dropped: the sidx reference cannot take the new size");
+      // The moof's change, seen from the stream: its first referenced_size
+      // follows it as any relocated field does.
+      std::optional<FieldUpdate> update;
+      if (pending_sidx->first_size && !r.malformed && r.size_delta != 0) {
+        Relocation here;
+        here.add(offset, box_size, std::uint64_t(std::int64_t(box_size) + r.size_delta));
+        FieldUpdate u;
+        std::string why;
+        if (relocate(*pending_sidx->first_size, here, u, why) && u.value > 0) {
+          update = u;
+        } else {
+          held.swap(original);
+          r = RewriteOutcome{};
+          r.refusals.push_back("moof#" + std::to_string(moofs) +
+                               ": rewrite dropped: the sidx reference cannot take the new size");
+        }
       }
-      release_sidx(r.malformed ? 0 : r.size_delta);
+      release_sidx(update);
     }
     if (r.malformed) {
       // Its insides cannot be trusted, so neither can what follows.
@@ -331,9 +326,10 @@ struct SegmentPatcher::Impl {
     for (auto& c : r.refusals) give_up(std::move(c));
     emit(held.data(), held.size());
     if (r.size_delta != 0) {
-      const std::int64_t shift = (shifts.empty() ? 0 : shifts.back().second) + r.size_delta;
-      if (shifts.size() < kMaxShifts) shifts.emplace_back(offset + box_size, shift);
-      else shifts_overflow = true;
+      if (moves.steps() < kMaxShifts)
+        moves.add(offset, box_size, std::uint64_t(std::int64_t(box_size) + r.size_delta));
+      else
+        shifts_overflow = true;
     }
     held.clear();
     held.shrink_to_fit();  // holding is per box; memory does not accumulate
