@@ -341,6 +341,45 @@ struct Tfra : BoxFields<fourcc("tfra")> {
   }
 };
 
+// Smooth Streaming timing boxes (MS-SSTR §2.2.4.4-5), after their usertype:
+// the fragment's absolute time and duration (tfxd), and the times of the
+// fragments that follow it (tfrf, live look-ahead). 64-bit in version 1.
+struct Tfxd {
+  FullBoxHeader full;
+  std::uint64_t time = 0;
+  std::uint64_t duration = 0;
+  template <class Io>
+  bool io(Io& io) {
+    if (!full.io(io) || full.version > 1) return false;
+    return io_time(io, full.version, time) && io_time(io, full.version, duration);
+  }
+  template <class Io>
+  static bool io_time(Io& io, unsigned version, std::uint64_t& v) {
+    if (version == 1) return io.u64(v);
+    std::uint32_t v32 = static_cast<std::uint32_t>(v);
+    if (!io.u32(v32)) return false;
+    v = v32;
+    return true;
+  }
+};
+struct Tfrf {
+  struct Entry {
+    std::uint64_t time = 0;
+    std::uint64_t duration = 0;
+  };
+  FullBoxHeader full;
+  std::vector<Entry> entries;
+  template <class Io>
+  bool io(Io& io) {
+    std::uint8_t count = static_cast<std::uint8_t>(entries.size());
+    if (!full.io(io) || full.version > 1 || !io.u8(count)) return false;
+    const unsigned v = full.version;
+    return io_items(io, entries, count, v == 1 ? 16 : 8, [v](Io& x, Entry& e) {
+      return Tfxd::io_time(x, v, e.time) && Tfxd::io_time(x, v, e.duration);
+    });
+  }
+};
+
 // Reads a whole payload with T::io; nullopt unless it parses.
 template <class T>
 std::optional<T> read_fields(const std::uint8_t* data, std::size_t size) {

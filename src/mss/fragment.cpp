@@ -16,23 +16,6 @@ namespace {
 [[noreturn]] void malformed(const std::string& why) { throw MssError(MssError::Kind::malformed, why); }
 [[noreturn]] void unsupported(const std::string& why) { throw MssError(MssError::Kind::unsupported, why); }
 
-// MS-SSTR §2.2.4.4 TfxdBox payload (after the usertype).
-struct Tfxd {
-  FullBoxHeader full;
-  std::uint64_t time = 0;
-  std::uint64_t duration = 0;
-  template <class Io>
-  bool io(Io& io) {
-    if (!full.io(io)) return false;
-    if (full.version == 1) return io.u64(time) && io.u64(duration);
-    std::uint32_t t = 0, d = 0;
-    if (full.version != 0 || !io.u32(t) || !io.u32(d)) return false;
-    time = t;
-    duration = d;
-    return true;
-  }
-};
-
 void append(Bytes& out, const std::uint8_t* base, const Box& box) {
   out.insert(out.end(), base + box.offset, base + box.end());
 }

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "bmff/fields.h"
 #include "http/url_codec.h"
 #include "mss/codec.h"
 #include "mss/init_segment.h"
@@ -80,6 +81,19 @@ std::string id_text(std::string_view s) {
 // `ticks` of a stream with timescale `from` in timescale `to`, rounded down.
 std::uint64_t rescale(std::uint64_t ticks, std::uint64_t from, std::uint64_t to) {
   return static_cast<std::uint64_t>(static_cast<unsigned __int128>(ticks) * to / from);
+}
+
+// 'pssh' version 1 of the W3C Common PSSH system: the KID, no data.
+Bytes common_pssh(const Guid& kid) {
+  static constexpr Guid kCommon = {0x10, 0x77, 0xef, 0xec, 0xc0, 0xb2, 0x4d, 0x02,
+                                   0xac, 0xe3, 0x3c, 0x1e, 0x52, 0xe2, 0xfb, 0x4b};
+  Bytes out;
+  bmff::Pssh p;
+  p.full.version = 1;
+  p.system_id = kCommon;
+  p.kids.push_back(kid);
+  bmff::write_box(out, bmff::fourcc("pssh"), [&](bmff::FieldWriter& w) { p.io(w); });
+  return out;
 }
 
 struct Convertible {
@@ -206,6 +220,12 @@ MpdResult write_mpd(const Manifest& m, const MpdOptions& options) {
     if (m.playready) {
       x += "   <ContentProtection schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" value=\"cenc\" cenc:default_KID=\"" +
            uuid_text(m.playready->kid) + "\"/>\n";
+      // The W3C Common PSSH system (EME "cenc" initialization data) lists the
+      // key ID for any key system; a player given its keys out of band
+      // (ClearKey) selects it where it cannot use PlayReady.
+      x += "   <ContentProtection schemeIdUri=\"urn:uuid:1077efec-c0b2-4d02-ace3-3c1e52e2fb4b\" value=\"ClearKey1.0\">\n";
+      x += "    <cenc:pssh>" + base64(common_pssh(m.playready->kid)) + "</cenc:pssh>\n";
+      x += "   </ContentProtection>\n";
       x += "   <ContentProtection schemeIdUri=\"urn:uuid:9a04f079-9840-4286-ab92-e65be0885f95\" value=\"MSPR 2.0\">\n";
       x += "    <cenc:pssh>" + base64(pssh_box(kPlayReadySystemId, m.playready->object)) + "</cenc:pssh>\n";
       x += "    <mspr:pro>" + base64(m.playready->object) + "</mspr:pro>\n";

@@ -80,6 +80,13 @@ std::string details(const std::uint8_t* buf, const Box& b) {
         if (t->has_data_offset()) s << " data_offset=" << t->data_offset;
       }
       break;
+    case fourcc("tfdt"): {
+      FieldReader r(buf + b.payload_offset(), b.payload_size());
+      FullBoxHeader full;
+      std::uint64_t t = 0;
+      if (full.io(r) && full.version <= 1 && Tfxd::io_time(r, full.version, t)) s << "base_media_decode_time=" << t;
+      break;
+    }
     case fourcc("senc"):
       if (auto se = read_fields<SampleEncryption>(buf, b)) s << sample_encryption_summary(*se);
       break;
@@ -139,6 +146,16 @@ std::string details(const std::uint8_t* buf, const Box& b) {
       } else if (kind == UuidKind::piff_pssh) {
         if (auto t = read_fields<Pssh>(p, n))
           s << "system=" << hex(t->system_id.data(), 16) << " data=" << t->data.size() << " bytes";
+      } else if (kind == UuidKind::tfxd) {
+        if (auto t = read_fields<Tfxd>(p, n)) s << "time=" << t->time << " duration=" << t->duration;
+        else s << "fields do not parse";
+      } else if (kind == UuidKind::tfrf) {
+        if (auto t = read_fields<Tfrf>(p, n)) {
+          s << "next=" << t->entries.size();
+          for (const auto& e : t->entries) s << " " << e.time << "+" << e.duration;
+        } else {
+          s << "fields do not parse";
+        }
       } else if (kind == UuidKind::other) {
         s << "usertype=" << hex(h.usertype.data(), 16);
       }

@@ -8,9 +8,9 @@ behaviour (--piff-mode uuid-free). Each front nginx also serves the test page
 under /test-page/, so page, manifests and segments share one origin; the
 origin nginx answers CORS so the same page can play the origin direct.
 
-Every stream under tests/data/streams (a directory with manifest.mpd, and
-each MPD in mpd-variants/) is played by dash.js and Shaka Player, direct and
-through dashpiff. What a stream must do direct follows from its bytes: media
+Every stream under tests/data/streams (a directory with manifest.mpd, or a
+Smooth presentation's Manifest, and each MPD in mpd-variants/) is played by
+dash.js and Shaka Player, direct and through dashpiff. What a stream must do direct follows from its bytes: media
 segments that carry CENC `senc` (or no encryption) must play; segments whose
 sample encryption is only in PIFF boxes must not — Chromium reads only CENC
 (`senc`, or `saiz`/`saio`: a stream whose saio points into the PIFF box plays
@@ -67,6 +67,8 @@ def manifests():
     for d in sorted(os.listdir(STREAMS)):
         if os.path.exists(os.path.join(STREAMS, d, "manifest.mpd")):
             out.append((d, f"streams/{d}/manifest.mpd"))
+        elif os.path.exists(os.path.join(STREAMS, d, "Manifest")):
+            out.append((d, f"streams/{d}/Manifest"))  # a Smooth Streaming presentation
     variants = os.path.join(STREAMS, "mpd-variants")
     if os.path.isdir(variants):
         for f in sorted(os.listdir(variants)):
@@ -141,6 +143,19 @@ def build_plan(default, seed, args):
         if args.only and args.only not in stream:
             continue
         origin_mpd = f"{default.origin_url}/{rel}"
+        if rel.endswith("/Manifest"):
+            # Smooth: through dashpiff both players get a DASH MPD and must
+            # play. Direct, only dash.js reads Smooth (its MSS module): the
+            # clear presentation is the control that the fixture itself plays;
+            # the protected ones are recorded (dash.js's MSS ClearKey path is
+            # its own business).
+            kind = "smooth-piff" if "piff" in stream else "smooth-clear"
+            proxied = mint(default, origin_mpd)
+            for player in PLAYERS:
+                direct = "play" if (player == "dashjs" and kind == "smooth-clear") else "record"
+                add(stream, kind, 1, player, "direct", "origin", origin_mpd, default, direct)
+                add(stream, kind, 1, player, "dashpiff", "auto", proxied, default, "play")
+            continue
         kind, periods = classify(default.origin_url, rel)
         proxied = mint(default, origin_mpd)
         proxied_seed = mint(seed, f"{seed.origin_url}/{rel}")

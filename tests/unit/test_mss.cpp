@@ -288,6 +288,10 @@ BOOST_AUTO_TEST_CASE(vod_mpd_maps_every_fragment_and_protection) {
   BOOST_TEST(x.find("presentationTimeOffset=\"586667\"") != std::string::npos);
   BOOST_TEST(x.find("cenc:default_KID=\"00112233-4455-6677-8899-aabbccddeeff\"") != std::string::npos);
   BOOST_TEST(x.find("<mspr:pro>") != std::string::npos);
+  // W3C Common PSSH v1 with the KID: size 0x34, 'pssh', version 1, system, 1 KID
+  BOOST_TEST(x.find("urn:uuid:1077efec-c0b2-4d02-ace3-3c1e52e2fb4b") != std::string::npos);
+  BOOST_TEST(x.find("<cenc:pssh>AAAANHBzc2gBAAAAEHfv7MCyTQKs4zweUuL7SwAAAAEAESIzRFVmd4iZqrvM3e7/AAAAAA==</cenc:pssh>") !=
+             std::string::npos);
   BOOST_TEST(x.find("codecs=\"mp4a.40.2\"") != std::string::npos);
   BOOST_CHECK_NO_THROW(mpd::parse_xml(x, mpd::ParseLimits{}));
 }

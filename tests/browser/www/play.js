@@ -99,6 +99,8 @@
 
   async function playDashjs() {
     await loadScript('lib/dashjs/dist/modern/umd/dash.all.min.js');
+    // A Smooth client manifest played direct: dash.js's optional MSS module.
+    if (/\/Manifest(\?|$)/.test(mpd)) await loadScript('lib/dashjs/dist/modern/umd/dash.mss.min.js');
     const player = dashjs.MediaPlayer().create();
     player.updateSettings({ debug: { logLevel: dashjs.Debug.LOG_LEVEL_WARNING } });
     const events = dashjs.MediaPlayer.events;
