@@ -3,6 +3,7 @@
 sbin_PROGRAMS += fcgi/dashpiff-fcgi
 fcgi_dashpiff_fcgi_SOURCES = \
 	fcgi/main.cpp \
+	fcgi/options.cpp fcgi/options.h \
 	fcgi/supervisor.cpp fcgi/supervisor.h \
 	fcgi/signal_pipe.cpp fcgi/signal_pipe.h \
 	fcgi/unique_fd.h \
@@ -10,7 +11,15 @@ fcgi_dashpiff_fcgi_SOURCES = \
 	fcgi/shared_metrics.cpp fcgi/shared_metrics.h \
 	fcgi/fcgi_sink.cpp fcgi/fcgi_sink.h
 fcgi_dashpiff_fcgi_CPPFLAGS = $(AM_CPPFLAGS) $(FCGI_CFLAGS)
-fcgi_dashpiff_fcgi_LDADD = $(SERVICE_LIBS) $(FCGI_LIBS)
+fcgi_dashpiff_fcgi_LDADD = $(SERVICE_LIBS) $(FCGI_LIBS) $(BOOST_PROGRAM_OPTIONS_LIB)
+
+# The command line, the configuration file and --help (Boost.Program_options
+# over the pool's and the service's settings tables).
+check_PROGRAMS += tests/unit/test_options
+TESTS += tests/unit/test_options
+tests_unit_test_options_SOURCES = tests/unit/test_config.cpp fcgi/options.cpp fcgi/options.h
+tests_unit_test_options_CPPFLAGS = $(TEST_CPPFLAGS) $(XERCES_CFLAGS) $(CURL_CFLAGS) -I$(top_srcdir)/fcgi
+tests_unit_test_options_LDADD = $(SERVICE_LIBS) $(BOOST_PROGRAM_OPTIONS_LIB) $(BOOST_TEST_LIB)
 
 # The supervisor with fake workers (no FastCGI): restart, reload order,
 # shutdown deadline, orphans.

@@ -14,7 +14,7 @@
 #include <iostream>
 #include <string>
 
-#include "service/config.h"
+#include "options.h"
 #include "service/log.h"
 #include "shared_metrics.h"
 #include "mpd/rewriter.h"
@@ -35,9 +35,9 @@ bool is_listening_socket(int fd) {
   return ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
 }
 
-int run_worker(const dashpiff::Config& config, dashpiff::MetricsBlock& metrics, int wake_fd,
+int run_worker(const dashpiff::FcgiConfig& config, dashpiff::MetricsBlock& metrics, int wake_fd,
                const std::function<void()>& ready) {
-  dashpiff::Worker worker(config, metrics, kListenFd, wake_fd);
+  dashpiff::Worker worker(config, config.pool, metrics, kListenFd, wake_fd);
   ready();
   return worker.run();
 }
@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
     case ConfigAction::run:
       break;
   }
-  const Config& config = parsed.config;
+  const FcgiConfig& config = parsed.config;
   set_log_level(config.log_level);
   if (!is_listening_socket(kListenFd)) {
     log_line(LogLevel::error, "dashpiff-fcgi: fd 0 is not a listening socket; start it with spawn-fcgi");
@@ -84,12 +84,12 @@ int main(int argc, char** argv) {
     XercesGlobal xerces;
     SharedMetrics metrics;
 
-    if (config.supervise) {
+    if (config.pool.supervise) {
       // Re-read on SIGHUP with the same command line, so that the command
       // line keeps winning over the file.
       const ConfigLoader reload = [argc, argv] { return parse_config(argc, argv).config; };
       Supervisor supervisor(config, reload, metrics.block(), kListenFd,
-                            [&metrics](const Config& c, int wake_fd, const std::function<void()>& ready) {
+                            [&metrics](const FcgiConfig& c, int wake_fd, const std::function<void()>& ready) {
                               return run_worker(c, metrics.block(), wake_fd, ready);
                             });
       return supervisor.run();
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
     metrics.block().workers_alive.store(1);
     log_line(LogLevel::info, "dashpiff-fcgi pid=" + std::to_string(::getpid()) +
                                  " starting without supervisor: one process, threads=" +
-                                 std::to_string(config.threads) + " piff-mode=" + to_string(config.piff_mode));
+                                 std::to_string(config.pool.threads) + " piff-mode=" + to_string(config.piff_mode));
     const int status = run_worker(config, metrics.block(), stop.fd(), [] {});
     metrics.block().workers_alive.store(0);
     log_line(LogLevel::info, "dashpiff-fcgi stopped");

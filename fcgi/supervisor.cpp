@@ -52,10 +52,10 @@ std::string seconds_text(Supervisor::Clock::duration d) {
   return buf;
 }
 
-std::string pool_text(const Config& c, unsigned workers) {
-  return std::to_string(workers) + " workers x " + std::to_string(c.threads) +
-         " threads, piff-mode=" + to_string(c.piff_mode) + ", max-requests=" + std::to_string(c.max_requests) +
-         ", shutdown-deadline=" + std::to_string(c.shutdown_deadline.count()) + "s";
+std::string pool_text(const FcgiConfig& c, unsigned workers) {
+  return std::to_string(workers) + " workers x " + std::to_string(c.pool.threads) +
+         " threads, piff-mode=" + to_string(c.piff_mode) + ", max-requests=" + std::to_string(c.pool.max_requests) +
+         ", shutdown-deadline=" + std::to_string(c.pool.shutdown_deadline.count()) + "s";
 }
 
 }  // namespace
@@ -69,7 +69,7 @@ unsigned cpu_count() {
   return n > 0 ? static_cast<unsigned>(n) : 1u;
 }
 
-Supervisor::Supervisor(Config config, ConfigLoader reload, MetricsBlock& metrics, int listen_fd,
+Supervisor::Supervisor(FcgiConfig config, ConfigLoader reload, MetricsBlock& metrics, int listen_fd,
                        WorkerMain worker_main)
     : config_(std::move(config)), reload_(std::move(reload)), metrics_(metrics), listen_fd_(listen_fd),
       worker_main_(std::move(worker_main)), self_(::getpid()), signals_({SIGTERM, SIGINT, SIGHUP, SIGCHLD}) {
@@ -79,7 +79,7 @@ Supervisor::Supervisor(Config config, ConfigLoader reload, MetricsBlock& metrics
   ready_write_ = UniqueFd(fds[1]);
 }
 
-unsigned Supervisor::target() const { return config_.workers ? config_.workers : cpu_count(); }
+unsigned Supervisor::target() const { return config_.pool.workers ? config_.pool.workers : cpu_count(); }
 
 Supervisor::Process* Supervisor::find(pid_t pid) {
   const auto it = std::find_if(workers_.begin(), workers_.end(), [pid](const Process& p) { return p.pid == pid; });
@@ -107,7 +107,7 @@ int Supervisor::run() {
 Supervisor::Clock::time_point Supervisor::next_deadline() const {
   auto next = Clock::time_point::max();
   for (const auto& p : workers_) {
-    if (p.stopping && !p.killed) next = std::min(next, p.stop_sent + config_.shutdown_deadline);
+    if (p.stopping && !p.killed) next = std::min(next, p.stop_sent + config_.pool.shutdown_deadline);
     if (!p.stopping && !p.ready) next = std::min(next, p.started + kReadyTimeout);
   }
   if (!shutting_down_ && spawn_not_before_ > Clock::now()) next = std::min(next, spawn_not_before_);
@@ -150,7 +150,7 @@ void Supervisor::begin_shutdown(int signo) {
   metrics_.draining.store(1);
   log_line(LogLevel::info, name + ": draining; " + std::to_string(workers_.size()) +
                                " workers finish their requests (shutdown-deadline=" +
-                               std::to_string(config_.shutdown_deadline.count()) + "s)");
+                               std::to_string(config_.pool.shutdown_deadline.count()) + "s)");
   // Without this, connections keep queueing on a socket nobody accepts from
   // any more and wait for the deadline; with it they are refused at once
   // (the web server answers 502, a load balancer sees the node go). The
@@ -166,16 +166,16 @@ void Supervisor::reload() {
     log_line(LogLevel::info, "SIGHUP ignored: draining");
     return;
   }
-  Config fresh;
+  FcgiConfig fresh;
   try {
     fresh = reload_();
   } catch (const std::exception& e) {
     log_line(LogLevel::error, std::string("SIGHUP: configuration not reloaded, keeping the running one: ") + e.what());
     return;
   }
-  if (!fresh.supervise) {
+  if (!fresh.pool.supervise) {
     log_line(LogLevel::warn, "SIGHUP: supervise=false takes effect at the next start, not on reload");
-    fresh.supervise = true;
+    fresh.pool.supervise = true;
   }
   set_log_level(fresh.log_level);
   config_ = std::move(fresh);
@@ -237,9 +237,9 @@ void Supervisor::reap() {
 void Supervisor::kill_overdue() {
   const auto now = Clock::now();
   for (auto& p : workers_) {
-    if (p.stopping && !p.killed && now >= p.stop_sent + config_.shutdown_deadline) {
+    if (p.stopping && !p.killed && now >= p.stop_sent + config_.pool.shutdown_deadline) {
       log_line(LogLevel::warn, "worker pid=" + std::to_string(p.pid) + " still busy after shutdown-deadline=" +
-                                   std::to_string(config_.shutdown_deadline.count()) + "s; killing it");
+                                   std::to_string(config_.pool.shutdown_deadline.count()) + "s; killing it");
       ::kill(p.pid, SIGKILL);
       p.killed = true;
     }

@@ -29,7 +29,7 @@
 #include <functional>
 #include <vector>
 
-#include "service/config.h"
+#include "options.h"
 #include "service/metrics.h"
 #include "signal_pipe.h"
 #include "unique_fd.h"
@@ -39,17 +39,17 @@ namespace dashpiff {
 // Runs in a freshly forked worker: serve on the listen socket until
 // `wake_fd` becomes readable, call `ready` once about to accept, return the
 // exit status.
-using WorkerMain = std::function<int(const Config& config, int wake_fd, const std::function<void()>& ready)>;
+using WorkerMain = std::function<int(const FcgiConfig& config, int wake_fd, const std::function<void()>& ready)>;
 
 // Reads the configuration again (SIGHUP); throws ConfigError.
-using ConfigLoader = std::function<Config()>;
+using ConfigLoader = std::function<FcgiConfig()>;
 
 class Supervisor {
  public:
   using Clock = std::chrono::steady_clock;
 
   // Installs the supervisor's signal handlers: construct after FCGX_Init.
-  Supervisor(Config config, ConfigLoader reload, MetricsBlock& metrics, int listen_fd, WorkerMain worker_main);
+  Supervisor(FcgiConfig config, ConfigLoader reload, MetricsBlock& metrics, int listen_fd, WorkerMain worker_main);
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
@@ -84,7 +84,7 @@ class Supervisor {
   Process* find(pid_t pid);
   Clock::time_point next_deadline() const;
 
-  Config config_;
+  FcgiConfig config_;
   ConfigLoader reload_;
   MetricsBlock& metrics_;
   int listen_fd_;

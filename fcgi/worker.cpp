@@ -100,14 +100,15 @@ class BusyMark {
 
 }  // namespace
 
-Worker::Worker(const Config& config, MetricsBlock& metrics, int listen_fd, int wake_fd)
+Worker::Worker(const Config& config, const PoolConfig& pool, MetricsBlock& metrics, int listen_fd, int wake_fd)
     : config_(config),
+      pool_(pool),
       metrics_(metrics),
-      slot_(metrics.claim_worker_slot(::getpid(), config.threads)),
+      slot_(metrics.claim_worker_slot(::getpid(), pool.threads)),
       listen_fd_(listen_fd),
       stop_fd_(::eventfd(0, EFD_CLOEXEC)),
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
-      max_connections_(connection_limit(config.threads)) {
+      max_connections_(connection_limit(pool.threads)) {
   if (stop_fd_.get() < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   if (epoll_fd_.get() < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   // A non-blocking listen socket turns a lost accept race (another thread or
@@ -136,8 +137,8 @@ Worker::Worker(const Config& config, MetricsBlock& metrics, int listen_fd, int w
 Worker::~Worker() { metrics_.release_worker_slot(::getpid()); }
 
 bool Worker::recycle_due() {
-  if (config_.max_requests == 0) return false;
-  if (served_.fetch_add(1) + 1 < config_.max_requests) return false;
+  if (pool_.max_requests == 0) return false;
+  if (served_.fetch_add(1) + 1 < pool_.max_requests) return false;
   return !recycling_.exchange(true);
 }
 
@@ -246,7 +247,7 @@ void Worker::serve_loop() {
     if (!conn) continue;
     if (!serve(*conn, router, origin, out_buffer) || !rearm(*conn)) close_connection(conn);
     if (recycle_due()) {
-      log_line(LogLevel::info, "worker reached max-requests=" + std::to_string(config_.max_requests) +
+      log_line(LogLevel::info, "worker reached max-requests=" + std::to_string(pool_.max_requests) +
                                    ", recycling");
       const std::uint64_t one = 1;
       [[maybe_unused]] const auto w = ::write(stop_fd_.get(), &one, sizeof one);
@@ -258,7 +259,7 @@ void Worker::serve_loop() {
 int Worker::run() {
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
-  for (unsigned i = 0; i < config_.threads; ++i) {
+  for (unsigned i = 0; i < pool_.threads; ++i) {
     threads.emplace_back([this, &failures] {
       try {
         serve_loop();

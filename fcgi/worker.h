@@ -16,6 +16,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "options.h"
 #include "service/config.h"
 #include "service/metrics.h"
 #include "unique_fd.h"
@@ -29,7 +30,8 @@ class Worker {
  public:
   // `wake_fd` becoming readable tells every thread to stop; in-flight
   // requests finish first. The worker never reads it, so one write wakes all.
-  Worker(const Config& config, MetricsBlock& metrics, int listen_fd, int wake_fd);
+  // `pool` gives the threads and max-requests; `config` is what the router serves with.
+  Worker(const Config& config, const PoolConfig& pool, MetricsBlock& metrics, int listen_fd, int wake_fd);
 
   // Runs until woken (or until max-requests is reached) and every in-flight
   // request is done. Returns the process exit status.
@@ -51,6 +53,7 @@ class Worker {
   bool recycle_due();
 
   const Config& config_;
+  const PoolConfig& pool_;
   MetricsBlock& metrics_;
   MetricsBlock::WorkerSlot* slot_;  // pool saturation gauges; may be null
   int listen_fd_;

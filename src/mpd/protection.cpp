@@ -4,7 +4,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <memory>
 #include <vector>
+
+#include <xercesc/util/Base64.hpp>
+#include <xercesc/util/PlatformUtils.hpp>
 
 #include "mpd/dom.h"
 #include "mpd/urls.h"
@@ -161,35 +165,27 @@ unsigned visit(DOMElement* e, DOMElement* top, const XMLCh* dash_ns, bool inheri
 }  // namespace
 
 std::optional<std::string> decode_base64(std::string_view text) {
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  int padding = 0;
+  // Xerces' RFC 2045 decoder (linked already for the DOM) does the decoding.
+  // What it does not take is made acceptable first, as before: the URL-safe
+  // alphabet (RFC 4648 section 5) and dropped padding. A NUL would end its
+  // C string early, so it is refused here.
+  std::string input;
+  input.reserve(text.size() + 2);
   for (char c : text) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else if (c == '=') {
-      ++padding;
-      continue;
-    } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-      continue;
-    } else {
-      return std::nullopt;
-    }
-    if (padding) return std::nullopt;  // data after padding
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
+    if (c == '\0') return std::nullopt;
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    input += c == '-' ? '+' : c == '_' ? '/' : c;
   }
-  if (padding > 2) return std::nullopt;
-  return out;
+  if (input.empty()) return std::string();
+  input.append((4 - input.size() % 4) % 4, '=');
+  XMLSize_t length = 0;
+  MemoryManager* const memory = XMLPlatformUtils::fgMemoryManager;
+  // The buffer comes from `memory` and goes back to it.
+  const auto release = [memory](XMLByte* p) { memory->deallocate(p); };
+  const std::unique_ptr<XMLByte, decltype(release)> bytes(
+      Base64::decode(reinterpret_cast<const XMLByte*>(input.c_str()), &length, memory), release);
+  if (!bytes) return std::nullopt;
+  return std::string(reinterpret_cast<const char*>(bytes.get()), length);
 }
 
 std::optional<std::string> uuid_from_playready_kid(std::string_view bytes16) {

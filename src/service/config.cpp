@@ -3,130 +3,19 @@
 
 #include <unistd.h>
 
-#include <boost/program_options.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <functional>
 #include <limits>
-#include <set>
-#include <sstream>
 
 #include "http/uri.h"
-#include "service/build_info.h"
-
-namespace po = boost::program_options;
 
 namespace dashpiff {
+
+using namespace settings;
+
 namespace {
-
-constexpr const char* kDefaultConfigFile = "/etc/dashpiff/dashpiff.conf";
-
-constexpr std::uint64_t KiB = 1024, MiB = KiB * 1024, GiB = MiB * 1024;
-
-// A value that failed validation; the caller adds the option's name.
-struct BadValue {
-  std::string reason;
-};
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-std::string invalid(const std::string& value, const std::string& expected) {
-  return "invalid value '" + value + "' (expected " + expected + ")";
-}
-
-std::uint64_t parse_unsigned(const std::string& text, const std::string& expected) {
-  if (text.empty() || text.size() > 20 || !std::all_of(text.begin(), text.end(), is_digit))
-    throw BadValue{invalid(text, expected)};
-  errno = 0;
-  const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
-  if (errno == ERANGE) throw BadValue{invalid(text, expected)};
-  return v;
-}
-
-std::uint64_t in_range(std::uint64_t v, std::uint64_t lo, std::uint64_t hi, const std::string& shown,
-                       const std::string& lo_text, const std::string& hi_text) {
-  if (v < lo || v > hi) throw BadValue{"value '" + shown + "' out of range (" + lo_text + " to " + hi_text + ")"};
-  return v;
-}
-
-std::uint64_t parse_count(const std::string& text, std::uint64_t lo, std::uint64_t hi) {
-  const auto v = parse_unsigned(text, "a whole number");
-  return in_range(v, lo, hi, text, std::to_string(lo), std::to_string(hi));
-}
-
-// Durations: a whole number with a unit, ms, s, m (minutes) or h; a bare
-// number is milliseconds.
-std::chrono::milliseconds parse_duration(const std::string& text) {
-  const std::string expected = "a duration such as 500ms, 15s, 5m or 1h";
-  const auto digits_end = std::find_if(text.begin(), text.end(), [](char c) { return !is_digit(c); });
-  const std::string number(text.begin(), digits_end);
-  const std::string unit = ascii_lower(std::string(digits_end, text.end()));
-  const auto n = parse_unsigned(number, expected);
-  std::uint64_t factor = 0;
-  if (unit.empty() || unit == "ms") factor = 1;
-  else if (unit == "s") factor = 1000;
-  else if (unit == "m" || unit == "min") factor = 60 * 1000;
-  else if (unit == "h") factor = 3600 * 1000;
-  else throw BadValue{invalid(text, expected)};
-  if (n > std::numeric_limits<std::uint32_t>::max()) throw BadValue{invalid(text, expected)};
-  return std::chrono::milliseconds(static_cast<std::int64_t>(n * factor));
-}
-
-std::string format_duration(std::chrono::milliseconds d) {
-  const auto v = d.count();
-  if (v != 0 && v % (3600 * 1000) == 0) return std::to_string(v / (3600 * 1000)) + "h";
-  if (v != 0 && v % (60 * 1000) == 0) return std::to_string(v / (60 * 1000)) + "m";
-  if (v % 1000 == 0) return std::to_string(v / 1000) + "s";
-  return std::to_string(v) + "ms";
-}
-
-std::chrono::milliseconds duration_in(const std::string& text, std::chrono::milliseconds lo,
-                                      std::chrono::milliseconds hi) {
-  const auto d = parse_duration(text);
-  in_range(d.count(), lo.count(), hi.count(), text, format_duration(lo), format_duration(hi));
-  return d;
-}
-
-// Sizes: a whole number of bytes, or with a binary unit K, M or G (KiB, MiB,
-// GiB are accepted too).
-std::uint64_t parse_size(const std::string& text) {
-  const std::string expected = "a size such as 65536, 64K, 16M or 1G";
-  const auto digits_end = std::find_if(text.begin(), text.end(), [](char c) { return !is_digit(c); });
-  const auto n = parse_unsigned(std::string(text.begin(), digits_end), expected);
-  const std::string unit = ascii_lower(std::string(digits_end, text.end()));
-  std::uint64_t factor = 0;
-  if (unit.empty()) factor = 1;
-  else if (unit == "k" || unit == "kib") factor = KiB;
-  else if (unit == "m" || unit == "mib") factor = MiB;
-  else if (unit == "g" || unit == "gib") factor = GiB;
-  else throw BadValue{invalid(text, expected)};
-  if (n > std::numeric_limits<std::uint64_t>::max() / factor) throw BadValue{invalid(text, expected)};
-  return n * factor;
-}
-
-std::string format_size(std::uint64_t v) {
-  if (v != 0 && v % GiB == 0) return std::to_string(v / GiB) + "G";
-  if (v != 0 && v % MiB == 0) return std::to_string(v / MiB) + "M";
-  if (v != 0 && v % KiB == 0) return std::to_string(v / KiB) + "K";
-  return std::to_string(v);
-}
-
-std::uint64_t size_in(const std::string& text, std::uint64_t lo, std::uint64_t hi) {
-  return in_range(parse_size(text), lo, hi, text, format_size(lo), format_size(hi));
-}
-
-bool parse_bool(const std::string& text) {
-  const auto t = ascii_lower(text);
-  if (t == "true" || t == "yes" || t == "on" || t == "1") return true;
-  if (t == "false" || t == "no" || t == "off" || t == "0") return false;
-  throw BadValue{invalid(text, "true or false")};
-}
-
-const char* bool_text(bool b) { return b ? "true" : "false"; }
 
 // One spelling for the configuration and dashpiff-patch: the engine's.
 const char* piff_mode_name(PiffMode m) { return to_string(m); }
@@ -148,10 +37,6 @@ LogLevel parse_log_level(const std::string& text) {
   if (text == "info") return LogLevel::info;
   if (text == "debug") return LogLevel::debug;
   throw BadValue{invalid(text, "error, warn, info, debug")};
-}
-
-bool printable(const std::string& s) {
-  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c >= 0x20 && c != 0x7f; });
 }
 
 std::string parse_public_base_url(const std::string& text) {
@@ -223,79 +108,13 @@ std::string parse_forward_header(const std::string& text) {
   return text;
 }
 
-std::string join(const std::vector<std::string>& items, const char* sep) {
-  std::string out;
-  for (const auto& i : items) {
-    if (!out.empty()) out += sep;
-    out += i;
-  }
-  return out;
-}
+}  // namespace
 
-// One configurable setting: how it reads from text into Config, and how its
-// default reads back out for --help.
-struct Setting {
-  const char* name;
-  const char* arg;
-  const char* help;
-  std::function<std::string(const Config&)> show;
-  std::function<void(Config&, const std::string&)> apply;
-};
-
-struct ListSetting {
-  const char* name;
-  const char* arg;
-  const char* help;
-  std::function<std::vector<std::string>(const Config&)> show;
-  std::function<void(Config&, const std::vector<std::string>&)> apply;
-};
-
-struct Group {
-  const char* title;
-  std::vector<Setting> settings;
-  std::vector<ListSetting> lists;
-};
-
-template <typename T, typename F>
-std::vector<T> each(const std::vector<std::string>& items, F parse) {
-  std::vector<T> out;
-  for (const auto& i : items)
-    if (!i.empty()) out.push_back(parse(i));  // an empty value clears the list
-  return out;
-}
-
-std::vector<Group> settings() {
+std::vector<settings::Group<Config>> service_settings() {
+  using Group = settings::Group<Config>;
   using std::chrono::milliseconds;
   using std::chrono::seconds;
   std::vector<Group> groups;
-  groups.push_back(Group{
-      "Worker pool",
-      {
-          {"workers", "N", "worker processes (0: one per CPU core; 0..1024)",
-           [](const Config& c) { return std::to_string(c.workers); },
-           [](Config& c, const std::string& v) { c.workers = static_cast<unsigned>(parse_count(v, 0, 1024)); }},
-          {"threads", "N", "threads per worker serving requests (1..256)",
-           [](const Config& c) { return std::to_string(c.threads); },
-           [](Config& c, const std::string& v) { c.threads = static_cast<unsigned>(parse_count(v, 1, 256)); }},
-          {"max-requests", "N", "recycle a worker after N requests (0: never)",
-           [](const Config& c) { return std::to_string(c.max_requests); },
-           [](Config& c, const std::string& v) {
-             c.max_requests = static_cast<unsigned long>(
-                 parse_count(v, 0, std::numeric_limits<unsigned long>::max()));
-           }},
-          {"shutdown-deadline", "DURATION",
-           "on SIGTERM, how long in-flight requests may take to finish (whole seconds, 0s..1h)",
-           [](const Config& c) { return format_duration(c.shutdown_deadline); },
-           [](Config& c, const std::string& v) {
-             const auto d = duration_in(v, milliseconds(0), std::chrono::hours(1));
-             if (d.count() % 1000 != 0) throw BadValue{"value '" + v + "' is not a whole number of seconds"};
-             c.shutdown_deadline = std::chrono::duration_cast<seconds>(d);
-           }},
-          {"supervise", "BOOL", "run the supervisor that forks and restarts workers (false: one process, for debugging)",
-           [](const Config& c) { return bool_text(c.supervise); },
-           [](Config& c, const std::string& v) { c.supervise = parse_bool(v); }},
-      },
-      {}});
   groups.push_back(Group{
       "Behaviour",
       {
@@ -421,12 +240,6 @@ std::vector<Group> settings() {
   return groups;
 }
 
-// Boost reports "--name=value" or "-x" as typed; the message wants the name.
-std::string strip_dashes(std::string name) {
-  while (!name.empty() && name.front() == '-') name.erase(0, 1);
-  return name.substr(0, name.find('='));
-}
-
 // Cross-option checks, once every option has its value.
 void check_consistency(const Config& c) {
   if (c.origin.first_byte_timeout > c.origin.total_timeout)
@@ -436,15 +249,6 @@ void check_consistency(const Config& c) {
     throw ConfigError("option 'connect-timeout': " + format_duration(c.origin.connect_timeout) +
                       " exceeds total-timeout " + format_duration(c.origin.total_timeout));
 }
-
-std::string usage_notes() {
-  return "Every option can also be set in the configuration file as 'name = value' (one per line,\n"
-         "'#' starts a comment); the command line wins. Repeatable options given on the command line\n"
-         "replace the file's list. DURATION: 500ms, 15s, 5m, 1h (a bare number is milliseconds).\n"
-         "SIZE: bytes, or with K, M, G (powers of 1024). BOOL: true/false, yes/no, on/off, 1/0.\n";
-}
-
-}  // namespace
 
 std::vector<std::string> default_forward_headers() {
   // Enough for content negotiation, byte ranges (on-demand profile) and
@@ -460,140 +264,6 @@ const char* to_string(TokenMode m) {
     case TokenMode::drop: return "drop";
   }
   return "pass";
-}
-
-ParsedConfig parse_config(int argc, const char* const argv[]) {
-  const Config defaults;
-  const auto groups = settings();
-
-  po::options_description command_only("Command line");
-  command_only.add_options()
-      ("help,h", "print this help and exit")
-      ("version", "print the version and exit")
-      ("check-config", "validate the configuration and exit")
-      ("config,c", po::value<std::string>()->value_name("FILE")->default_value(kDefaultConfigFile),
-       "configuration file (a missing default file is not an error)")
-      ("no-supervisor", "same as --supervise=false");
-
-  po::options_description service;  // the options the file may set too
-  std::vector<po::options_description> sections;
-  for (const auto& g : groups) {
-    po::options_description section(g.title);
-    for (const auto& s : g.settings) {
-      auto* value = po::value<std::string>()->value_name(s.arg)->default_value(s.show(defaults));
-      if (std::string(s.arg) == "BOOL") value->implicit_value("true");
-      section.add_options()(s.name, value, s.help);
-    }
-    for (const auto& l : g.lists) {
-      const auto items = l.show(defaults);
-      section.add_options()(
-          l.name,
-          po::value<std::vector<std::string>>()->value_name(l.arg)->default_value(items, join(items, ", ")),
-          l.help);
-    }
-    service.add(section);
-    sections.push_back(section);
-  }
-
-  po::options_description all;
-  all.add(command_only).add(service);
-  // One description for printing, so that every section shares one column.
-  po::options_description help_text;
-  help_text.add(command_only);
-  for (const auto& s : sections) help_text.add(s);
-
-  const std::string program = argc > 0 && argv[0] ? std::string(argv[0]) : "dashpiff-fcgi";
-  const std::string program_name = program.substr(program.rfind('/') == std::string::npos ? 0 : program.rfind('/') + 1);
-
-  po::variables_map vm;
-  std::set<std::string> from_command_line;
-  try {
-    const auto parsed = po::command_line_parser(argc, argv).options(all).run();
-    for (const auto& o : parsed.options) {
-      if (o.string_key.empty())
-        throw ConfigError("unexpected argument '" + (o.value.empty() ? std::string() : o.value.front()) +
-                          "' on the command line (options start with --)");
-      from_command_line.insert(o.string_key);
-    }
-    po::store(parsed, vm);
-  } catch (const po::unknown_option& e) {
-    throw ConfigError("unknown option '" + strip_dashes(e.get_option_name()) + "'");
-  } catch (const po::multiple_occurrences& e) {
-    throw ConfigError("option '" + strip_dashes(e.get_option_name()) + "': given more than once");
-  } catch (const po::error_with_option_name& e) {
-    throw ConfigError("option '" + strip_dashes(e.get_option_name()) + "': " + e.what());
-  } catch (const po::error& e) {
-    throw ConfigError(std::string("command line: ") + e.what());
-  }
-
-  ParsedConfig result;
-  if (vm.count("help")) {
-    std::ostringstream out;
-    out << "Usage: " << program_name << " [options]\n\n"
-        << "FastCGI reverse proxy for DASH streams with PIFF sample-encryption boxes.\n"
-        << help_text << "\n"
-        << usage_notes();
-    result.action = ConfigAction::help;
-    result.text = out.str();
-    return result;
-  }
-  if (vm.count("version")) {
-    result.action = ConfigAction::version;
-    result.text = program_name + " " + build_info().version + " (commit " + build_info().commit + ")\n";
-    return result;
-  }
-
-  const std::string file = vm["config"].as<std::string>();
-  const bool file_explicit = !vm["config"].defaulted();
-  std::ifstream in(file);
-  if (!in) {
-    const int err = errno;
-    if (file_explicit || err != ENOENT)
-      throw ConfigError("config file '" + file + "' cannot be read: " + std::strerror(err));
-  } else {
-    try {
-      po::store(po::parse_config_file(in, service, false), vm);
-    } catch (const po::unknown_option& e) {
-      throw ConfigError("unknown option '" + strip_dashes(e.get_option_name()) + "' in " + file);
-    } catch (const po::multiple_occurrences& e) {
-      throw ConfigError("option '" + strip_dashes(e.get_option_name()) + "': given more than once in " + file);
-    } catch (const po::error_with_option_name& e) {
-      throw ConfigError("option '" + strip_dashes(e.get_option_name()) + "' in " + file + ": " + e.what());
-    } catch (const po::error& e) {
-      throw ConfigError(file + ": " + e.what());
-    }
-    result.config.config_file = file;
-  }
-  po::notify(vm);
-
-  Config& config = result.config;
-  auto where = [&](const char* name) {
-    return from_command_line.count(name) || vm[name].defaulted() ? std::string() : " in " + file;
-  };
-  for (const auto& g : groups) {
-    for (const auto& s : g.settings) {
-      try {
-        s.apply(config, vm[s.name].as<std::string>());
-      } catch (const BadValue& e) {
-        throw ConfigError("option '" + std::string(s.name) + "'" + where(s.name) + ": " + e.reason);
-      }
-    }
-    for (const auto& l : g.lists) {
-      try {
-        l.apply(config, vm[l.name].as<std::vector<std::string>>());
-      } catch (const BadValue& e) {
-        throw ConfigError("option '" + std::string(l.name) + "'" + where(l.name) + ": " + e.reason);
-      }
-    }
-  }
-  if (vm.count("no-supervisor")) config.supervise = false;
-  check_consistency(config);
-
-  result.action = vm.count("check-config") ? ConfigAction::check : ConfigAction::run;
-  if (result.action == ConfigAction::check)
-    result.text = "configuration OK" + (config.config_file.empty() ? std::string(" (no file read)")
-                                                                     : " (" + config.config_file + ")") + "\n";
-  return result;
 }
 
 }  // namespace dashpiff

@@ -1,16 +1,18 @@
-// Service configuration: every option on the command line and in an INI file
-// (/etc/dashpiff/dashpiff.conf), the command line winning. Boost.Program_options.
+// The service's configuration: what a request is answered with (behaviour,
+// origin, client side, log level), whatever process carries it, and its
+// settings table (name, argument, help, default, parser of each option).
+// Reading it from argv and a file is the front end's job (fcgi/options.h).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "origin/client.h"
 #include "piff/mode.h"
 #include "service/log.h"
+#include "service/settings.h"
 
 namespace dashpiff {
 
@@ -21,13 +23,6 @@ std::vector<std::string> default_forward_headers();
 enum class TokenMode { pass, drop };
 
 struct Config {
-  // Pool
-  unsigned workers = 0;          // 0: number of cores
-  unsigned threads = 8;          // threads per worker serving requests
-  unsigned long max_requests = 0;  // recycle a worker after this many; 0: never
-  std::chrono::seconds shutdown_deadline{30};
-  bool supervise = true;         // false: one process, for debugging
-
   // Behaviour
   PiffMode piff_mode = PiffMode::automatic;
   TokenMode token_mode = TokenMode::pass;
@@ -48,29 +43,14 @@ struct Config {
   std::size_t max_create_body = 65536;
 
   LogLevel log_level = LogLevel::info;
-  std::string config_file;       // where it was read from, for logs
 };
 
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// The service's options, in --help order: one group per section.
+std::vector<settings::Group<Config>> service_settings();
 
-// What the command line asked for beyond running.
-enum class ConfigAction { run, help, version, check };
-
-struct ParsedConfig {
-  Config config;
-  ConfigAction action = ConfigAction::run;
-  std::string text;  // help / version text to print for those actions
-};
-
-// Throws ConfigError naming the option and the reason. The file named by
-// --config (default /etc/dashpiff/dashpiff.conf; a missing default file is not
-// an error) fills in what the command line did not set. Durations are written
-// 500ms, 15s, 5m, 1h (bare numbers are milliseconds); sizes as bytes or with
-// K, M, G (powers of 1024). `dashpiff-fcgi --help` lists every option.
-ParsedConfig parse_config(int argc, const char* const argv[]);
+// Checks across options, once every option has its value; throws
+// ConfigError naming the option.
+void check_consistency(const Config& c);
 
 const char* to_string(TokenMode m);
 

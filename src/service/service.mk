@@ -5,6 +5,7 @@ noinst_LIBRARIES += src/service/libservice.a
 src_service_libservice_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/src $(XERCES_CFLAGS) $(CURL_CFLAGS)
 src_service_libservice_a_SOURCES = \
 	src/service/config.cpp src/service/config.h \
+	src/service/settings.cpp src/service/settings.h \
 	src/service/log.cpp src/service/log.h \
 	src/service/metrics.cpp src/service/metrics.h \
 	src/service/route.cpp src/service/route.h \
@@ -35,7 +36,6 @@ EXTRA_DIST += etc/dashpiff.conf
 
 check_PROGRAMS += tests/unit/test_core
 TESTS += tests/unit/test_core
-tests_unit_test_core_SOURCES = tests/unit/test_core.cpp tests/unit/test_router.cpp tests/unit/test_rewrite_cache.cpp \
-	tests/unit/test_config.cpp
+tests_unit_test_core_SOURCES = tests/unit/test_core.cpp tests/unit/test_router.cpp tests/unit/test_rewrite_cache.cpp
 tests_unit_test_core_CPPFLAGS = $(TEST_CPPFLAGS) $(XERCES_CFLAGS) $(CURL_CFLAGS)
 tests_unit_test_core_LDADD = $(SERVICE_LIBS) $(BOOST_TEST_LIB)

@@ -1,5 +1,6 @@
 // Configuration: command line and INI file, precedence, units, validation
 // messages, and the shipped sample file's claims about the defaults.
+#define BOOST_TEST_MODULE dashpiff fcgi options
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -10,7 +11,7 @@
 #include <set>
 #include <sstream>
 
-#include "service/config.h"
+#include "options.h"
 
 using namespace dashpiff;
 using namespace std::chrono_literals;
@@ -79,10 +80,10 @@ std::string file_error(const std::string& file_text, std::vector<std::string> ar
 std::string cli_error(std::vector<std::string> args) { return file_error("", args); }
 
 // Every field, printed, so that two configurations compare as text.
-std::string describe(const Config& c) {
+std::string describe(const FcgiConfig& c) {
   std::ostringstream o;
-  o << "workers=" << c.workers << " threads=" << c.threads << " max_requests=" << c.max_requests
-    << " shutdown=" << c.shutdown_deadline.count() << " supervise=" << c.supervise
+  o << "workers=" << c.pool.workers << " threads=" << c.pool.threads << " max_requests=" << c.pool.max_requests
+    << " shutdown=" << c.pool.shutdown_deadline.count() << " supervise=" << c.pool.supervise
     << " piff=" << static_cast<int>(c.piff_mode) << " token=" << to_string(c.token_mode)
     << " base=" << c.public_base_url << " held=" << c.max_held_box << " player=" << c.player_page
     << " connect=" << c.origin.connect_timeout.count() << " first=" << c.origin.first_byte_timeout.count()
@@ -110,11 +111,11 @@ BOOST_AUTO_TEST_SUITE(config)
 
 BOOST_AUTO_TEST_CASE(empty_file_and_no_options_give_the_documented_defaults) {
   const auto p = parse_with_file("");
-  BOOST_TEST(describe(p.config) == describe(Config{}));
+  BOOST_TEST(describe(p.config) == describe(FcgiConfig{}));
   BOOST_TEST(p.action == ConfigAction::run);
-  const Config& c = p.config;
-  BOOST_TEST(c.threads == 8u);
-  BOOST_TEST(c.workers == 0u);
+  const FcgiConfig& c = p.config;
+  BOOST_TEST(c.pool.threads == 8u);
+  BOOST_TEST(c.pool.workers == 0u);
   BOOST_TEST(c.piff_mode == PiffMode::automatic);
   BOOST_TEST(c.origin.connect_timeout.count() == 5000);
   BOOST_TEST(c.origin.first_byte_timeout.count() == 15000);
@@ -151,11 +152,11 @@ BOOST_AUTO_TEST_CASE(command_line_sets_every_option) {
                                       "--cors-origin=https://player.example", "--max-url-length=4K",
                                       "--max-header-bytes=32K", "--max-create-body=1M", "--log-level=debug"})
                      .config;
-  BOOST_TEST(c.workers == 4u);
-  BOOST_TEST(c.threads == 16u);
-  BOOST_TEST(c.max_requests == 10000u);
-  BOOST_TEST(c.shutdown_deadline.count() == 45);
-  BOOST_TEST(!c.supervise);
+  BOOST_TEST(c.pool.workers == 4u);
+  BOOST_TEST(c.pool.threads == 16u);
+  BOOST_TEST(c.pool.max_requests == 10000u);
+  BOOST_TEST(c.pool.shutdown_deadline.count() == 45);
+  BOOST_TEST(!c.pool.supervise);
   BOOST_TEST(c.piff_mode == PiffMode::uuid_free);
   BOOST_TEST(c.token_mode == TokenMode::drop);
   BOOST_TEST(c.public_base_url == "https://d123.cloudfront.net");
@@ -192,7 +193,7 @@ BOOST_AUTO_TEST_CASE(file_sets_options_and_command_line_wins) {
       "allow-origin = b.example\n"
       "forward-header = Accept\n";
   const auto from_file = parse_with_file(file).config;
-  BOOST_TEST(from_file.threads == 4u);
+  BOOST_TEST(from_file.pool.threads == 4u);
   BOOST_TEST(from_file.piff_mode == PiffMode::convert);
   BOOST_TEST(from_file.log_level == LogLevel::warn);
   BOOST_TEST(from_file.origin.connect_timeout.count() == 2000);
@@ -200,7 +201,7 @@ BOOST_AUTO_TEST_CASE(file_sets_options_and_command_line_wins) {
   BOOST_TEST(from_file.forward_headers == (std::vector<std::string>{"Accept"}));
 
   const auto both = parse_with_file(file, {"--threads=32", "--allow-origin=c.example", "--piff-mode", "off"}).config;
-  BOOST_TEST(both.threads == 32u);
+  BOOST_TEST(both.pool.threads == 32u);
   BOOST_TEST(both.piff_mode == PiffMode::off);
   BOOST_TEST(both.log_level == LogLevel::warn);  // untouched on the command line
   // A repeatable option on the command line replaces the file's list.
@@ -208,10 +209,10 @@ BOOST_AUTO_TEST_CASE(file_sets_options_and_command_line_wins) {
 }
 
 BOOST_AUTO_TEST_CASE(supervisor_can_be_switched_off_either_way) {
-  BOOST_TEST(parse_with_file("").config.supervise);
-  BOOST_TEST(!parse_with_file("", {"--no-supervisor"}).config.supervise);
-  BOOST_TEST(!parse_with_file("supervise = no\n").config.supervise);
-  BOOST_TEST(parse_with_file("supervise = off\n", {"--supervise"}).config.supervise);
+  BOOST_TEST(parse_with_file("").config.pool.supervise);
+  BOOST_TEST(!parse_with_file("", {"--no-supervisor"}).config.pool.supervise);
+  BOOST_TEST(!parse_with_file("supervise = no\n").config.pool.supervise);
+  BOOST_TEST(parse_with_file("supervise = off\n", {"--supervise"}).config.pool.supervise);
 }
 
 BOOST_AUTO_TEST_CASE(empty_value_clears_a_list) {
@@ -234,7 +235,7 @@ BOOST_AUTO_TEST_CASE(durations_take_units_and_bare_numbers_are_milliseconds) {
                      .config.origin.total_timeout.count() == ms);
     }
   }
-  BOOST_TEST(parse_with_file("shutdown-deadline = 2m\n").config.shutdown_deadline.count() == 120);
+  BOOST_TEST(parse_with_file("shutdown-deadline = 2m\n").config.pool.shutdown_deadline.count() == 120);
 }
 
 BOOST_AUTO_TEST_CASE(sizes_take_binary_units) {
@@ -354,7 +355,7 @@ BOOST_AUTO_TEST_CASE(version_and_check_config_actions) {
   BOOST_TEST(v.text.rfind("dashpiff-fcgi ", 0) == 0);
   const auto c = parse_with_file("threads = 3\n", {"--check-config"});
   BOOST_TEST(c.action == ConfigAction::check);
-  BOOST_TEST(c.config.threads == 3u);
+  BOOST_TEST(c.config.pool.threads == 3u);
   BOOST_TEST(error_of([] { parse_with_file("threads = 0\n", {"--check-config"}); }).find("threads") !=
              std::string::npos);
 }
@@ -378,7 +379,7 @@ BOOST_AUTO_TEST_CASE(sample_config_file_documents_every_option_with_its_true_def
     }
   }
   const auto parsed = parse_with_file(uncommented);
-  BOOST_TEST(describe(parsed.config) == describe(Config{}));
+  BOOST_TEST(describe(parsed.config) == describe(FcgiConfig{}));
 
   const auto help = parse({"--help"}).text;
   const std::regex option(R"(--([a-z][a-z-]+))");

@@ -212,6 +212,12 @@ BOOST_AUTO_TEST_CASE(playready_kid_bytes_become_a_uuid) {
   BOOST_TEST(!normalize_uuid("0102").has_value());
   BOOST_TEST(decode_base64(base64(kPlayReadyKidBytes)).value() == kPlayReadyKidBytes);
   BOOST_TEST(!decode_base64("ab$c").has_value());
+  // Whitespace, the URL-safe alphabet and dropped padding are taken too.
+  BOOST_TEST(decode_base64(" AQID\n").value() == "\x01\x02\x03");
+  BOOST_TEST(decode_base64("AQI").value() == "\x01\x02");
+  BOOST_TEST(decode_base64("-_8=").value() == "\xfb\xff");
+  BOOST_TEST(!decode_base64("AQ==AQ==").has_value());  // data after padding
+  BOOST_TEST(decode_base64("").value().empty());
 }
 
 BOOST_AUTO_TEST_CASE(kid_is_read_from_a_playready_object) {

@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "service/config.h"
+#include "options.h"
 #include "service/log.h"
 #include "shared_metrics.h"
 #include "supervisor.h"
@@ -42,7 +42,7 @@ struct FakeWorker {
   milliseconds busy_after_wake{0};   // in-flight work left when told to stop
 };
 
-// Config::threads marks which configuration a worker was started with.
+// PoolConfig::threads marks which configuration a worker was started with.
 constexpr unsigned kFirstConfig = 1;
 constexpr unsigned kReloadedConfig = 2;
 
@@ -57,11 +57,11 @@ void emit(int fd, const char* kind, unsigned config) {
   [[maybe_unused]] const auto n = ::write(fd, line.data(), line.size());  // < PIPE_BUF: one piece
 }
 
-Config pool_config(unsigned workers, std::chrono::seconds deadline) {
-  Config c;
-  c.workers = workers;
-  c.threads = kFirstConfig;
-  c.shutdown_deadline = deadline;
+FcgiConfig pool_config(unsigned workers, std::chrono::seconds deadline) {
+  FcgiConfig c;
+  c.pool.workers = workers;
+  c.pool.threads = kFirstConfig;
+  c.pool.shutdown_deadline = deadline;
   return c;
 }
 
@@ -75,7 +75,7 @@ bool dead(pid_t pid) {
 
 class Pool {
  public:
-  Pool(unsigned workers, FakeWorker fake, std::function<Config()> reload = nullptr,
+  Pool(unsigned workers, FakeWorker fake, std::function<FcgiConfig()> reload = nullptr,
        std::chrono::seconds deadline = std::chrono::seconds(5)) {
     int ev[2];
     int sock[2];
@@ -84,8 +84,8 @@ class Pool {
     // supervisor only shuts it on SIGTERM.
     BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) == 0);
     if (!reload) reload = [workers, deadline] {
-      Config c = pool_config(workers, deadline);
-      c.threads = kReloadedConfig;
+      FcgiConfig c = pool_config(workers, deadline);
+      c.pool.threads = kReloadedConfig;
       return c;
     };
     pid_ = ::fork();
@@ -97,18 +97,18 @@ class Pool {
       int status = 99;
       try {
         Supervisor supervisor(pool_config(workers, deadline), reload, metrics_.block(), sock[0],
-                              [events, fake](const Config& c, int wake_fd, const std::function<void()>& ready) {
-                                emit(events, "start", c.threads);
+                              [events, fake](const FcgiConfig& c, int wake_fd, const std::function<void()>& ready) {
+                                emit(events, "start", c.pool.threads);
                                 if (fake.crash_at_start) return 1;
                                 std::this_thread::sleep_for(fake.ready_delay);
                                 // Reported before the supervisor hears of it, so that
                                 // the event order is the order things happened in.
-                                emit(events, "ready", c.threads);
+                                emit(events, "ready", c.pool.threads);
                                 ready();
                                 pollfd p{wake_fd, POLLIN, 0};
                                 while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
                                 }
-                                emit(events, "stop", c.threads);
+                                emit(events, "stop", c.pool.threads);
                                 std::this_thread::sleep_for(fake.busy_after_wake);
                                 return 0;
                               });
@@ -256,7 +256,7 @@ BOOST_AUTO_TEST_CASE(reload_brings_each_new_worker_up_before_stopping_an_old_one
 }
 
 BOOST_AUTO_TEST_CASE(reload_with_a_bad_configuration_keeps_the_running_workers) {
-  Pool pool(2, {}, []() -> Config { throw ConfigError("option 'piff-mode': invalid value 'sideways'"); });
+  Pool pool(2, {}, []() -> FcgiConfig { throw ConfigError("option 'piff-mode': invalid value 'sideways'"); });
   BOOST_REQUIRE(pool.wait_until([&] { return pool.count("ready") == 2; }, 5000ms));
   ::kill(pool.pid(), SIGHUP);
   BOOST_TEST(!pool.wait_until([&] { return pool.count("start") > 2 || pool.count("stop") > 0; }, 700ms));
