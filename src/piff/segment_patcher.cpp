@@ -10,6 +10,7 @@
 
 #include "bmff/box.h"
 #include "bmff/fields.h"
+#include "piff/box_decision.h"
 #include "piff/convert.h"
 #include "piff/relocation.h"
 
@@ -20,7 +21,6 @@ using namespace bmff;
 namespace {
 constexpr std::size_t kMaxChanges = 32;  // PatchStats::changes stays short for log lines
 constexpr std::size_t kMaxHeader = 32;   // size + type + largesize + usertype
-constexpr std::size_t kMaxHeldSidx = 1u << 20;
 // Resized moofs remembered for a later mfra (16 bytes each): a stream of
 // tiny resized moofs must not grow the request's memory without end
 // (issue #12). 65,536 is 36 hours of 2-s fragments; past it an mfra becomes
@@ -140,37 +140,16 @@ struct SegmentPatcher::Impl {
   }
 
   void on_header(const BoxHeader& h) {
-    const bool container = h.type == fourcc("moof") || h.type == fourcc("moov");
-    const bool holdable = h.form != SizeForm::to_end && h.size <= options.max_held_box;
-    if (pending_sidx &&
-        !(h.type == fourcc("moof") && holdable && offset == pending_sidx->first_start))
+    StreamFacts facts;
+    facts.may_resize = may_resize();
+    facts.moofs_moved = moves.resizes() || shifts_overflow;
+    const BoxDecision d = decide_box(h, options, facts);
+    // A held sidx waits only for the moof its first reference starts with.
+    if (pending_sidx && !(h.type == fourcc("moof") && d.action == BoxAction::hold &&
+                          offset == pending_sidx->first_start))
       release_sidx();
-    if (h.type == fourcc("sidx") && may_resize() && h.form != SizeForm::to_end &&
-        h.size <= kMaxHeldSidx) {
-      hold(h);
-      return;
-    }
-    // An mfra's tfra entries point at moofs by file offset: once a moof has
-    // changed size, the ones after it have moved.
-    if (h.type == fourcc("mfra") && (moves.resizes() || shifts_overflow)) {
-      if (h.form != SizeForm::to_end && h.size <= options.max_held_box) {
-        hold(h);
-        return;
-      }
-      give_up("mfra of " + std::to_string(h.size) + " bytes cannot be held; its tfra offsets are stale" + at());
-    }
-    if (container) {
-      const std::string name = fourcc_text(h.type);
-      if (h.form == SizeForm::to_end) {
-        give_up(name + " with size 0 (to end of stream) passed through" + at());
-      } else if (!holdable) {
-        give_up(name + " of " + std::to_string(h.size) + " bytes exceeds max_held_box (" +
-                std::to_string(options.max_held_box) + ") and passed through" + at());
-      } else {
-        hold(h);
-        return;
-      }
-    }
+    if (d.action == BoxAction::hold) return hold(h);
+    if (d.action == BoxAction::give_up) give_up(d.reason + at());
     emit(header.data(), header_len);
     to_end = h.form == SizeForm::to_end;
     remaining = to_end ? 0 : h.size - header_len;
