@@ -18,3 +18,7 @@ TESTS += tests/unit/test_mss
 tests_unit_test_mss_SOURCES = tests/unit/test_mss.cpp
 tests_unit_test_mss_CPPFLAGS = $(TEST_CPPFLAGS) $(XERCES_CFLAGS)
 tests_unit_test_mss_LDADD = src/piff/libpiff.a $(MSS_LIBS) $(TEST_LDFLAGS) $(BOOST_TEST_LIB)
+
+# Fuzz target and its runner (tests/fuzz/run-fuzz-mss.sh SECONDS; run-all.sh runs it).
+EXTRA_DIST += tests/fuzz/fuzz_mss.cpp
+dist_noinst_SCRIPTS += tests/fuzz/run-fuzz-mss.sh
