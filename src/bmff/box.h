@@ -206,7 +206,9 @@ struct FieldPlace {
 // A field is named by the member it was read into: `where(saio.offsets[0])`.
 class FieldLocator : public FieldReader {
  public:
-  using FieldReader::FieldReader;
+  FieldLocator(const std::uint8_t* data, std::size_t size) : FieldReader(data, size) {
+    places_.reserve(16);  // the head of a box: one allocation
+  }
 
   bool u8(std::uint8_t& v) { return note(&v, 1, FieldReader::u8(v)); }
   bool u16(std::uint16_t& v) { return note(&v, 2, FieldReader::u16(v)); }

@@ -19,7 +19,8 @@ void container_sizes(const Node& n, std::vector<OffsetField>& out) {
     f.bits = f.width * 8;
     f.from = n.box.offset;
     f.value = n.box.size;
-    f.name = "'" + fourcc_text(h.type) + "' size";
+    f.box = h.type;
+    f.what = "size";
     out.push_back(std::move(f));
   }
   for (const Node& c : n.children) container_sizes(c, out);
@@ -85,7 +86,7 @@ bool apply_plan(std::vector<std::uint8_t>& box, const Node& root, const EditPlan
       if (!relocate(f, moves, u, error)) return false;
       const auto at = moves.map(f.position);
       if (!at) {
-        error = f.name + " lies inside a rewritten box";
+        error = f.name() + " lies inside a rewritten box";
         return false;
       }
       u.position = *at;

@@ -23,6 +23,7 @@ class MoofPlanner {
   struct Traf {
     const Node* node = nullptr;
     std::string label;
+    std::uint32_t index = 0;  // 1-based
     bool first = false;
     std::optional<Tfhd> tfhd;
     std::vector<const Node*> truns;
@@ -41,6 +42,7 @@ class MoofPlanner {
     Traf t;
     t.node = &n;
     t.first = index == 1;
+    t.index = static_cast<std::uint32_t>(index);
     t.label = s_.top + " traf#" + std::to_string(index);
     for (const Node& c : n.children) {
       const BoxHeader& h = c.box.header;
@@ -369,9 +371,10 @@ class MoofPlanner {
         f.position = r->box.payload_offset() + at.where(head.data_offset)->position;
         f.bits = 31;  // a signed field that stays positive
         f.value = static_cast<std::uint64_t>(head.data_offset);
-        f.name = t.label + " trun data_offset";
+        f.traf = t.index;
+        f.what = "trun data_offset";
         if (head.data_offset < 0) {
-          error = f.name + " out of range after the rewrite";
+          error = f.name() + " out of range after the rewrite";
           return false;
         }
         out.push_back(std::move(f));
@@ -390,7 +393,8 @@ class MoofPlanner {
           f.width = static_cast<unsigned>(place.width);
           f.bits = f.width * 8;
           f.value = offset;
-          f.name = t.label + " saio offset";
+          f.traf = t.index;
+          f.what = "saio offset";
           out.push_back(std::move(f));
         }
       }

@@ -24,17 +24,24 @@ std::optional<std::uint64_t> Relocation::map(std::uint64_t p) const {
   return static_cast<std::uint64_t>(static_cast<std::int64_t>(p) + shift);
 }
 
+std::string OffsetField::name() const {
+  std::string s;
+  if (traf) s = "traf#" + std::to_string(traf) + " ";
+  if (box) s += "'" + bmff::fourcc_text(box) + "' ";
+  return s + what;
+}
+
 bool relocate(const OffsetField& field, const Relocation& moves, FieldUpdate& update,
               std::string& error) {
   const auto from = moves.map(field.from);
   const auto to = moves.map(field.from + field.value);
   if (!from || !to) {
-    error = field.name + " points into a rewritten box";
+    error = field.name() + " points into a rewritten box";
     return false;
   }
   const std::uint64_t max = field.bits >= 64 ? UINT64_MAX : (std::uint64_t(1) << field.bits) - 1;
   if (*to < *from || *to - *from > max) {
-    error = field.name + " out of range after the rewrite";
+    error = field.name() + " out of range after the rewrite";
     return false;
   }
   update = {field.position, field.width, field.bits, *to - *from};

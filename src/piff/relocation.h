@@ -49,7 +49,12 @@ struct OffsetField {
   unsigned bits = 32;          // of the value; higher bits of the field are kept (sidx)
   std::uint64_t from = 0;
   std::uint64_t value = 0;
-  std::string name;            // for the reason when it cannot follow
+  // What it is, for the reason when it cannot follow: "traf#2 saio offset",
+  // "'moof' size". Kept in parts: the name is only spelled out on failure.
+  const char* what = "field";
+  std::uint32_t box = 0;   // 4CC of the box whose field it is, or 0
+  std::uint32_t traf = 0;  // 1-based traf it lies in, or 0
+  std::string name() const;
 };
 
 // A value to store, found before anything is written.

@@ -59,7 +59,7 @@ bool relocate_tfra(const std::uint8_t* held, const Box& box, const Relocation& m
     f.width = static_cast<unsigned>(place.width);
     f.bits = f.width * 8;
     f.value = e.moof_offset;  // from the file's first byte
-    f.name = "a tfra moof_offset";
+    f.what = "a tfra moof_offset";
     FieldUpdate u;
     if (!relocate(f, moves, u, error)) return false;
     if (u.value != e.moof_offset) updates.push_back(u);
@@ -207,7 +207,7 @@ struct SegmentPatcher::Impl {
       f.bits = 31;
       f.from = p.first_start;
       f.value = first.size();
-      f.name = "the sidx's first referenced_size";
+      f.what = "the sidx's first referenced_size";
       p.first_size = f;
     }
     p.bytes = std::move(held);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "bmff/box.h"
 #include "piff/relocation.h"
 
 using dashpiff::FieldUpdate;
@@ -56,6 +57,10 @@ BOOST_AUTO_TEST_CASE(offsets_and_sizes_follow_alike) {
   std::string error;
   // An offset from 0 to past the change, a size spanning it, a size before it.
   OffsetField offset{8, 4, 32, 0, 500, "offset"};
+  OffsetField named = offset;
+  named.box = dashpiff::bmff::fourcc("moof");
+  named.traf = 2;
+  BOOST_TEST(named.name() == "traf#2 'moof' offset");
   BOOST_TEST(relocate(offset, r, u, error));
   BOOST_TEST(u.value == 540u);
   OffsetField span{0, 4, 32, 90, 100, "size"};
