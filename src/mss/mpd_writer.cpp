@@ -7,24 +7,11 @@
 #include "http/url_codec.h"
 #include "mss/codec.h"
 #include "mss/init_segment.h"
+#include "util/strings.h"
 
 namespace dashpiff::mss {
 
 namespace {
-
-std::string xml_attr(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string base64(const Bytes& b) {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -215,7 +202,7 @@ MpdResult write_mpd(const Manifest& m, const MpdOptions& options) {
     const bool video = st.type == StreamType::video;
     x += "  <AdaptationSet id=\"" + std::to_string(set_id++) + "\" contentType=\"" + (video ? "video" : "audio") +
          "\" mimeType=\"" + (video ? "video/mp4" : "audio/mp4") + "\" segmentAlignment=\"true\" startWithSAP=\"1\"";
-    if (!st.language.empty()) x += " lang=\"" + xml_attr(st.language) + "\"";
+    if (!st.language.empty()) x += " lang=\"" + escape_markup(st.language) + "\"";
     x += ">\n";
     if (m.playready) {
       x += "   <ContentProtection schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" value=\"cenc\" cenc:default_KID=\"" +
@@ -236,7 +223,7 @@ MpdResult write_mpd(const Manifest& m, const MpdOptions& options) {
       const QualityLevel& level = st.quality_levels[q];
       x += "   <Representation id=\"" + id_text(st.name) + "_" + std::to_string(q) + "_" +
            std::to_string(level.bitrate) + "\" bandwidth=\"" + std::to_string(level.bitrate) + "\" codecs=\"" +
-           xml_attr(codec.codecs) + "\"";
+           escape_markup(codec.codecs) + "\"";
       if (video) {
         x += " width=\"" + std::to_string(codec.width) + "\" height=\"" + std::to_string(codec.height) + "\"";
       } else {
@@ -248,8 +235,8 @@ MpdResult write_mpd(const Manifest& m, const MpdOptions& options) {
              "value=\"" + std::to_string(codec.channels) + "\"/>\n";
       x += "    <SegmentTemplate timescale=\"" + std::to_string(st.timescale) + "\" presentationTimeOffset=\"" +
            std::to_string(pto) + "\" initialization=\"" +
-           xml_attr(options.init_prefix + init_path(manifest_with_query, c.stream, q)) + "\" media=\"" +
-           xml_attr(media_base + media_template(st.url_pattern, level.bitrate)) + "\">\n";
+           escape_markup(options.init_prefix + init_path(manifest_with_query, c.stream, q)) + "\" media=\"" +
+           escape_markup(media_base + media_template(st.url_pattern, level.bitrate)) + "\">\n";
       x += "     <SegmentTimeline>\n";
       for (const TimelineEntry& e : st.timeline) {
         x += "      <S t=\"" + std::to_string(e.t) + "\" d=\"" + std::to_string(e.d) + "\"";

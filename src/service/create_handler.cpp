@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "service/route_context.h"
+#include "util/strings.h"
 #include "http/uri.h"
 #include "http/url_codec.h"
 
@@ -47,26 +48,11 @@ std::string form_field(std::string_view form, std::string_view name, bool* found
 
 namespace {
 
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string page(std::string_view title, std::string_view body) {
   std::string html =
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
-  html += html_escape(title);
+  html += escape_markup(title);
   html += "</title>\n</head>\n<body>\n";
   html += body;
   html += "</body>\n</html>\n";
@@ -183,7 +169,7 @@ void handle_create(RouteContext& ctx) {
   if (u.query) minted += "?" + *u.query;
 
   if (r.method == "POST" && wants_html(r)) {
-    const std::string link = html_escape(minted);
+    const std::string link = escape_markup(minted);
     ctx.answer(200, "text/html; charset=utf-8",
                page("dashpiff: proxy URL", "<h1>Proxy URL</h1>\n<p><a href=\"" + link + "\">" + link +
                                                "</a></p>\n<p><a href=\"/create\">Make another</a></p>\n"),

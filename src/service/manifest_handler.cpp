@@ -22,17 +22,7 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
   req.max_body_bytes = ctx.config.max_manifest_bytes;
 
   BufferingHandler got;
-  const OriginResult result = ctx.origin.fetch(req, got);
-  ctx.metrics.observe_origin(result.seconds, result.error);
-  ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
-  if (!result.ok()) {
-    if (result.error == OriginError::too_large)
-      ctx.fail(502, "origin manifest larger than " + std::to_string(ctx.config.max_manifest_bytes) + " bytes");
-    else
-      ctx.fail(status_for(result.error), origin_failure(result));
-    return;
-  }
-  ctx.origin_status = got.head.status;
+  if (!fetch_whole(ctx, req, got, "manifest")) return;
   const auto* type = find_header(got.head.headers, "Content-Type");
   const bool ok = got.head.status >= 200 && got.head.status < 300;
   if (ok && mss::looks_like_smooth(std::string_view(got.body).substr(0, 4096))) {

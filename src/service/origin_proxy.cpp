@@ -141,4 +141,19 @@ std::optional<OriginRequest> media_request(RouteContext& ctx, std::string_view e
   return req;
 }
 
+bool fetch_whole(RouteContext& ctx, const OriginRequest& req, BufferingHandler& got, const char* what) {
+  const OriginResult result = ctx.origin.fetch(req, got);
+  ctx.metrics.observe_origin(result.seconds, result.error);
+  ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
+  if (!result.ok()) {
+    if (result.error == OriginError::too_large)
+      ctx.fail(502, std::string("origin ") + what + " larger than " + std::to_string(req.max_body_bytes) + " bytes");
+    else
+      ctx.fail(status_for(result.error), origin_failure(result));
+    return false;
+  }
+  ctx.origin_status = got.head.status;
+  return true;
+}
+
 }  // namespace dashpiff

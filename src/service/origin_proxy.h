@@ -56,6 +56,11 @@ class BufferingHandler final : public OriginHandler {
   }
 };
 
+// Fetches a whole answer into `got`, counting it in the origin metrics. On an
+// origin failure answers the client (502 "origin {what} larger than N bytes",
+// or status_for's) and returns false; otherwise sets ctx.origin_status.
+bool fetch_whole(RouteContext& ctx, const OriginRequest& req, BufferingHandler& got, const char* what);
+
 // Smooth Streaming (smooth_handler.cpp): a /media/ path naming a Smooth
 // fragment, the MPD answered for a Smooth manifest, the fragment rewrite.
 bool is_smooth_fragment_path(std::string_view rest);

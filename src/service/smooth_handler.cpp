@@ -111,14 +111,7 @@ void handle_mss_init(RouteContext& ctx, std::string_view encoded_and_rest) {
   req.decode_body = true;
   req.max_body_bytes = ctx.config.max_manifest_bytes;
   BufferingHandler got;
-  const OriginResult result = ctx.origin.fetch(req, got);
-  ctx.metrics.observe_origin(result.seconds, result.error);
-  ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
-  if (!result.ok()) {
-    ctx.fail(result.error == OriginError::too_large ? 502 : status_for(result.error), origin_failure(result));
-    return;
-  }
-  ctx.origin_status = got.head.status;
+  if (!fetch_whole(ctx, req, got, "manifest")) return;
   if (got.head.status != 200) {
     ctx.fail(502, "origin answered " + std::to_string(got.head.status) + " for the Smooth manifest");
     return;
@@ -159,17 +152,7 @@ void handle_smooth_fragment(RouteContext& ctx, OriginRequest req) {
   req.headers = origin_request_headers(ctx, false);
   req.max_body_bytes = ctx.config.max_segment_bytes ? ctx.config.max_segment_bytes : kMaxSmoothFragment;
   BufferingHandler got;
-  const OriginResult result = ctx.origin.fetch(req, got);
-  ctx.metrics.observe_origin(result.seconds, result.error);
-  ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
-  if (!result.ok()) {
-    if (result.error == OriginError::too_large)
-      ctx.fail(502, "origin Smooth fragment larger than " + std::to_string(req.max_body_bytes) + " bytes");
-    else
-      ctx.fail(status_for(result.error), origin_failure(result));
-    return;
-  }
-  ctx.origin_status = got.head.status;
+  if (!fetch_whole(ctx, req, got, "Smooth fragment")) return;
   // Not judged by Content-Type: origins serve these extensionless URLs with
   // whatever their default is; a body that is not a fragment is refused below.
   if (got.head.status != 200 || ctx.config.piff_mode == PiffMode::off) {

@@ -12,6 +12,10 @@ namespace dashpiff {
 // `s` with A-Z folded to a-z; every other byte unchanged.
 std::string ascii_lower(std::string_view s);
 
+// Text safe inside XML/HTML character data and quoted attribute values:
+// & < > " ' as entity or character references (XML 1.0 §2.4, §4.1).
+std::string escape_markup(std::string_view s);
+
 // RFC 9110 §5.6.2 token (a header field name): 1*tchar.
 bool is_http_token(std::string_view s);
 
