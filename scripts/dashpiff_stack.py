@@ -49,7 +49,7 @@ error_log {dir}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
     include {mime};
-    types {{ application/dash+xml mpd; video/iso.segment m4s; }}
+    types {{ application/dash+xml mpd; application/dash-patch+xml mpp; video/iso.segment m4s; }}
     access_log {dir}/access.log;
     sendfile on;
     tcp_nopush on;

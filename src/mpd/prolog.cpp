@@ -112,6 +112,8 @@ XmlProlog scan_prolog(std::string_view body) {
 
 bool is_mpd_root(std::string_view local_name) { return local_name == "MPD"; }
 
+bool is_patch_root(std::string_view local_name) { return local_name == "Patch"; }
+
 bool is_remote_element_root(std::string_view local_name) {
   static constexpr std::array<std::string_view, 4> names = {"Period", "AdaptationSet", "SegmentList",
                                                             "EventStream"};

@@ -26,5 +26,7 @@ XmlProlog scan_prolog(std::string_view body);
 // player fetches through xlink:href (Period, AdaptationSet, SegmentList, EventStream).
 bool is_mpd_root(std::string_view local_name);
 bool is_remote_element_root(std::string_view local_name);
+// An MPD patch document (ISO/IEC 23009-1 §5.15): root <Patch>.
+bool is_patch_root(std::string_view local_name);
 
 }  // namespace dashpiff::mpd

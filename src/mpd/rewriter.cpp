@@ -108,6 +108,21 @@ class Rewriter {
     if (options_.add_cenc_protection) add_cenc_descriptors(e, ns_);
   }
 
+  // An MPD patch (ISO/IEC 23009-1 §5.15): its add and replace operations
+  // (RFC 5261, matched by local name) carry MPD elements that become part of
+  // the player's MPD, so their references are rewritten exactly as the MPD's
+  // own: Location and PatchLocation back through the manifest route, Periods
+  // and the other remote-element kinds as remote elements.
+  void rewrite_patch(DOMElement* patch) {
+    for (DOMElement* op = first_child_element(patch); op; op = next_sibling_element(op)) {
+      if (!has_local_name(op, u"add") && !has_local_name(op, u"replace")) continue;
+      for (DOMElement* e = first_child_element(op); e; e = next_sibling_element(e)) {
+        if (has_local_name(e, u"Location") || has_local_name(e, u"PatchLocation")) rewrite_manifest_text(e);
+        else if (is_remote_element_root(to_utf8(e->getLocalName()))) rewrite_remote_element(e);
+      }
+    }
+  }
+
   unsigned rewritten() const { return rewritten_; }
 
  private:
@@ -361,13 +376,15 @@ class Rewriter {
 
 bool looks_like_mpd(std::string_view content_type, std::string_view body_start) {
   const std::string type = ascii_lower(trim_ws(content_type.substr(0, content_type.find(';'))));
-  if (type == "application/dash+xml" || type == "video/vnd.mpeg.dash.mpd") return true;
+  if (type == "application/dash+xml" || type == "video/vnd.mpeg.dash.mpd" || type == "application/dash-patch+xml")
+    return true;
   if (!(type.empty() || type == "application/xml" || type == "text/xml" ||
         type == "application/octet-stream" || type == "binary/octet-stream"))
     return false;
   const XmlProlog prolog = scan_prolog(body_start);
   if (!prolog.root_found && !prolog.has_doctype) return false;
-  return is_mpd_root(prolog.local_name()) || is_remote_element_root(prolog.local_name());
+  return is_mpd_root(prolog.local_name()) || is_patch_root(prolog.local_name()) ||
+         is_remote_element_root(prolog.local_name());
 }
 
 MpdRewriteResult rewrite_mpd(std::string_view xml, const MpdRewriteOptions& options) {
@@ -402,11 +419,16 @@ MpdRewriteResult rewrite_mpd(std::string_view xml, const MpdRewriteOptions& opti
 
   Rewriter rewriter(options);
   const DOMElement* wrapper = nullptr;
+  std::string content_type;
   if (wrap && has_local_name(root, kWrapper)) {
     wrapper = root;
     for (DOMElement* e = first_child_element(root); e; e = next_sibling_element(e)) rewriter.rewrite_remote_element(e);
   } else if (has_local_name(root, u"MPD")) {
     rewriter.rewrite_mpd(root);
+    content_type = "application/dash+xml";
+  } else if (has_local_name(root, u"Patch")) {
+    rewriter.rewrite_patch(root);
+    content_type = "application/dash-patch+xml";
   } else if (is_remote_element_root(to_utf8(root->getLocalName()))) {
     rewriter.rewrite_remote_element(root);
   } else {
@@ -416,6 +438,7 @@ MpdRewriteResult rewrite_mpd(std::string_view xml, const MpdRewriteOptions& opti
   MpdRewriteResult result;
   result.xml = serialize_xml(parsed.document(), wrapper);
   result.urls_rewritten = rewriter.rewritten();
+  result.content_type = std::move(content_type);
   return result;
 }
 

@@ -26,10 +26,15 @@ struct MpdRewriteOptions {
 struct MpdRewriteResult {
   std::string xml;
   unsigned urls_rewritten = 0;
+  // What the document is, whatever type the origin gave it:
+  // application/dash+xml (an MPD), application/dash-patch+xml (an MPD patch);
+  // empty for remote elements, which keep the origin's type.
+  std::string content_type;
 };
 
-// Recognised by content type (application/dash+xml) or, for the generic
-// types origins use, by an MPD root element near the start of the body.
+// Recognised by content type (application/dash+xml, application/dash-patch+xml)
+// or, for the generic types origins use, by an MPD, Patch or remote element
+// root element near the start of the body.
 bool looks_like_mpd(std::string_view content_type, std::string_view body_start);
 
 // Throws MpdError. Deterministic: the same input and options give the same bytes.

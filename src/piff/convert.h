@@ -14,12 +14,9 @@ namespace dashpiff {
 
 struct RewriteContext {
   PiffMode mode = PiffMode::automatic;
-  // Output must keep every byte offset (Range answers, sidx-indexed files):
-  // only size-preserving rewrites are allowed.
-  bool size_preserving = false;
-  // Why the size is locked besides the option (e.g. "a sidx precedes this
-  // moof"); empty when it is not.
-  std::string size_lock_reason;
+  // The segment patcher's SizePolicy verdict for this box: empty when it may
+  // change size, otherwise why not (only size-preserving rewrites then).
+  std::string size_blocker;
   std::uint64_t index = 1;  // 1-based number of this moof (or moov) in the stream
 };
 

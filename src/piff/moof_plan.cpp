@@ -94,8 +94,7 @@ class MoofPlanner {
 
   // Why this moof cannot change size, or empty when it can.
   std::string find_resize_blocker() const {
-    if (s_.ctx.size_preserving) return "the answer must keep its size (Range request or sidx-indexed file)";
-    if (!s_.ctx.size_lock_reason.empty()) return s_.ctx.size_lock_reason;
+    if (!s_.ctx.size_blocker.empty()) return s_.ctx.size_blocker;  // the patcher's SizePolicy
     if (s_.root.box.header.form == SizeForm::to_end) return "the moof has size 0 (to end of file)";
     for (const Traf& t : trafs_) {
       if (!t.tfhd) return t.label + " has no readable tfhd";

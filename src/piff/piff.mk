@@ -9,7 +9,7 @@ src_piff_libpiff_a_SOURCES = \
 	src/piff/moof_plan.cpp src/piff/moof_plan.h \
 	src/piff/init_plan.cpp src/piff/init_plan.h \
 	src/piff/pssh_plan.cpp src/piff/pssh_plan.h \
-	src/piff/segment_patcher.cpp src/piff/segment_patcher.h \
+	src/piff/segment_patcher.cpp src/piff/segment_patcher.h src/piff/size_policy.h \
 	src/piff/box_decision.cpp src/piff/box_decision.h \
 	src/piff/dump.cpp src/piff/dump.h
 
@@ -18,7 +18,7 @@ src_piff_libpiff_a_SOURCES = \
 check_PROGRAMS += tests/unit/test_bmff
 TESTS += tests/unit/test_bmff
 tests_unit_test_bmff_SOURCES = tests/unit/test_bmff.cpp tests/unit/test_bmff_fixtures.cpp \
-	tests/unit/test_bmff_fields.cpp tests/unit/test_relocation.cpp tests/unit/test_box_decision.cpp \
+	tests/unit/test_bmff_fields.cpp tests/unit/test_relocation.cpp tests/unit/test_box_decision.cpp tests/unit/test_size_policy.cpp \
 	tests/unit/bmff_builder.h tests/unit/bmff_test_support.h
 tests_unit_test_bmff_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_test_bmff_LDADD = $(PIFF_LIBS) $(TEST_LDFLAGS) $(BOOST_TEST_LIB)

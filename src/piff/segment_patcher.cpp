@@ -13,6 +13,7 @@
 #include "piff/box_decision.h"
 #include "piff/convert.h"
 #include "piff/relocation.h"
+#include "piff/size_policy.h"
 
 namespace dashpiff {
 
@@ -26,6 +27,9 @@ constexpr std::size_t kMaxHeader = 32;   // size + type + largesize + usertype
 // (issue #12). 65,536 is 36 hours of 2-s fragments; past it an mfra becomes
 // 'free' instead of being corrected.
 constexpr std::size_t kMaxShifts = 1u << 16;
+// Before the output plan is made, boxes up to this size are held with it
+// (styp, emsg, prft); a larger one (an mdat before any moof) forces the plan.
+constexpr std::uint64_t kMaxHeldBeforePlan = 64u << 10;
 
 // A sidx held back until the moof its first reference starts with has been
 // rewritten, so that the reference's size can follow the moof's.
@@ -73,6 +77,8 @@ struct SegmentPatcher::Impl {
 
   PatchOptions options;
   Sink sink;
+  Decided decided_cb;
+  SizePolicy size;
   PatchStats stats;
   State state = State::header;
   std::array<std::uint8_t, kMaxHeader> header{};
@@ -87,21 +93,82 @@ struct SegmentPatcher::Impl {
   // Where the resized moofs moved what follows them (input to output offsets).
   Relocation moves;
   bool shifts_overflow = false;  // more than kMaxShifts resizes: `moves` is incomplete
-  // A sidx already sent fixes the sizes of the moofs it covers.
-  std::uint64_t locked_until = 0;
-  std::string lock_reason;
   bool sink_ok = true;
   bool finished = false;
+  // The output plan (OutputPlan): until it is made, output collects in
+  // `unsent`. A moof or moov has been rewritten and the plan waits for the
+  // header after it; `changed`: some output byte differs from its input.
+  bool decided;
+  bool await_next_header = false;
+  bool changed = false;
+  std::vector<std::uint8_t> unsent;
 
-  Impl(PatchOptions o, Sink s) : options(o), sink(std::move(s)) {
+  Impl(PatchOptions o, Sink s, Decided d)
+      : options(o), sink(std::move(s)), decided_cb(std::move(d)), size(o.mode, o.size_preserving),
+        decided(!decided_cb) {
     if (options.mode == PiffMode::off) state = State::passthrough;
   }
 
   bool emit(const std::uint8_t* p, std::size_t n) {
     if (!sink_ok || n == 0) return sink_ok;
     stats.bytes_out += n;
+    if (!decided) {
+      unsent.insert(unsent.end(), p, p + n);
+      return true;
+    }
     sink_ok = sink(p, n);
     return sink_ok;
+  }
+
+  // Bytes added so far by resized boxes.
+  std::int64_t delta() const { return moves.delta(); }
+
+  void decide(OutputPlan plan) {
+    decided = true;
+    decided_cb(plan);
+    std::vector<std::uint8_t> out;
+    out.swap(unsent);
+    if (sink_ok && !out.empty()) sink_ok = sink(out.data(), out.size());
+  }
+
+  // Nothing after this point can change: the output's length is the input's
+  // plus what has been added.
+  void decide_exact() {
+    OutputPlan plan;
+    if (options.input_length) plan.length = *options.input_length + delta();
+    plan.identical = !changed;
+    decide(plan);
+  }
+
+  // More boxes may change. A length is promised when the sizes so far are
+  // the input's; from then on every box keeps its size. When the first
+  // fragment changed size the rest may too: no length (chunked).
+  void decide_open_ended() {
+    OutputPlan plan;
+    if (options.input_length && delta() == 0) {
+      plan.length = *options.input_length;
+      size.lock_all("a Content-Length was promised from the first fragment, which kept its size");
+    }
+    decide(plan);
+  }
+
+  bool reaches_end(const BoxHeader& h) const {
+    return h.form == SizeForm::to_end || (options.input_length && offset + h.size == *options.input_length);
+  }
+
+  static bool may_be_held(FourCC type) {
+    return type == fourcc("moof") || type == fourcc("moov") || type == fourcc("sidx") || type == fourcc("mfra");
+  }
+
+  // The plan at a top-level header, while it is still open.
+  void plan_at_header(const BoxHeader& h, bool forwarded) {
+    if (await_next_header) {
+      if (!may_be_held(h.type) && reaches_end(h)) return decide_exact();  // one fragment: all is known
+      return decide_open_ended();
+    }
+    if (!forwarded) return;
+    if (reaches_end(h)) return decide_exact();
+    if (h.form == SizeForm::to_end || h.size > kMaxHeldBeforePlan) decide_open_ended();
   }
 
   void note_change(std::string text) {
@@ -126,12 +193,6 @@ struct SegmentPatcher::Impl {
     state = State::passthrough;
   }
 
-  // Size-changing rewrites are possible at all in this mode.
-  bool may_resize() const {
-    return !options.size_preserving &&
-           (options.mode == PiffMode::convert || options.mode == PiffMode::automatic);
-  }
-
   void hold(const BoxHeader& h) {
     held.assign(header.begin(), header.begin() + header_len);
     remaining = h.size - header_len;
@@ -140,8 +201,9 @@ struct SegmentPatcher::Impl {
   }
 
   void on_header(const BoxHeader& h) {
+    if (!decided) plan_at_header(h, false);  // may lock sizes from here on
     StreamFacts facts;
-    facts.may_resize = may_resize();
+    facts.may_resize = size.may_resize(offset);
     facts.moofs_moved = moves.resizes() || shifts_overflow;
     const BoxDecision d = decide_box(h, options, facts);
     // A held sidx waits only for the moof its first reference starts with.
@@ -150,18 +212,12 @@ struct SegmentPatcher::Impl {
       release_sidx();
     if (d.action == BoxAction::hold) return hold(h);
     if (d.action == BoxAction::give_up) give_up(d.reason + at());
+    if (!decided) plan_at_header(h, true);
     emit(header.data(), header_len);
     to_end = h.form == SizeForm::to_end;
     remaining = to_end ? 0 : h.size - header_len;
     state = State::forward;
     if (!to_end && remaining == 0) next_box();
-  }
-
-  void lock_sizes_until(std::uint64_t end, const std::string& reason) {
-    if (end > locked_until) {
-      locked_until = end;
-      lock_reason = reason;
-    }
   }
 
   // Sends the held sidx, its first referenced_size as `update` gives it.
@@ -173,9 +229,10 @@ struct SegmentPatcher::Impl {
       const std::int64_t delta = std::int64_t(update->value) - std::int64_t(p.first_size->value);
       note_change("sidx#" + std::to_string(sidxs) + ": first referenced_size " +
                   (delta > 0 ? "+" : "") + std::to_string(delta));
+      changed = true;
     }
     emit(p.bytes.data(), p.bytes.size());
-    lock_sizes_until(p.covered_end, "a sidx already sent covers this moof, so its size must not change");
+    size.lock_until(p.covered_end, "a sidx already sent covers this moof, so its size must not change");
   }
 
   void complete_sidx() {
@@ -188,7 +245,7 @@ struct SegmentPatcher::Impl {
     Sidx* sidx = at && sidx_fields.io(*at) ? &sidx_fields : nullptr;
     if (!sidx) {
       emit(held.data(), held.size());
-      lock_sizes_until(UINT64_MAX, "an unreadable sidx precedes this moof");
+      size.lock_all("an unreadable sidx precedes this moof");
       held.clear();
       next_box();
       return;
@@ -245,10 +302,12 @@ struct SegmentPatcher::Impl {
       for (const FieldUpdate& w : writes) store_field(held.data() + w.position, w);
       note_change("mfra: " + std::to_string(writes.size()) + " moof_offset entries of " +
                   std::to_string(tfras) + " tfra moved with the resized moofs");
+      changed = changed || !writes.empty();
     } else {
       // Stale offsets would send a seeking player into the middle of a box;
       // as 'free' (same size) the index is merely absent.
       store_u32(held.data() + 4, fourcc("free"));
+      changed = true;
       give_up("mfra: " + error + "; turned into free" + at());
     }
     emit(held.data(), held.size());
@@ -263,8 +322,7 @@ struct SegmentPatcher::Impl {
     const bool moof = type == fourcc("moof");
     RewriteContext ctx;
     ctx.mode = options.mode;
-    ctx.size_preserving = options.size_preserving;
-    if (offset < locked_until) ctx.size_lock_reason = lock_reason;
+    ctx.size_blocker = size.blocker(offset);
     ctx.index = moof ? ++moofs : ++moovs;
     // With a sidx waiting, keep the original in case its reference cannot
     // take the new size.
@@ -303,6 +361,7 @@ struct SegmentPatcher::Impl {
     stats.piff_converted += r.converted;
     for (auto& c : r.changes) note_change(std::move(c));
     for (auto& c : r.refusals) give_up(std::move(c));
+    changed = changed || r.changed || r.size_delta != 0;
     emit(held.data(), held.size());
     if (r.size_delta != 0) {
       if (moves.steps() < kMaxShifts)
@@ -313,6 +372,10 @@ struct SegmentPatcher::Impl {
     held.clear();
     held.shrink_to_fit();  // holding is per box; memory does not accumulate
     next_box();
+    if (!decided) {
+      if (options.input_length && offset == *options.input_length) decide_exact();
+      else await_next_header = true;
+    }
   }
 
   bool feed(const std::uint8_t* data, std::size_t size) {
@@ -320,6 +383,7 @@ struct SegmentPatcher::Impl {
     while (size > 0 && sink_ok) {
       switch (state) {
         case State::passthrough:
+          if (!decided) decide_exact();  // the rest goes out as it comes
           emit(data, size);
           return sink_ok;
         case State::forward: {
@@ -389,12 +453,19 @@ struct SegmentPatcher::Impl {
         break;
       case State::passthrough: break;
     }
+    if (!decided) {
+      // Everything is here: the length is what was produced.
+      OutputPlan plan;
+      plan.length = stats.bytes_out;
+      plan.identical = !changed && state != State::hold;
+      decide(plan);
+    }
     return sink_ok;
   }
 };
 
-SegmentPatcher::SegmentPatcher(PatchOptions options, Sink sink)
-    : impl_(std::make_unique<Impl>(options, std::move(sink))) {}
+SegmentPatcher::SegmentPatcher(PatchOptions options, Sink sink, Decided decided)
+    : impl_(std::make_unique<Impl>(options, std::move(sink), std::move(decided))) {}
 SegmentPatcher::~SegmentPatcher() = default;
 
 bool SegmentPatcher::feed(const std::uint8_t* data, std::size_t size) {
@@ -405,17 +476,8 @@ bool SegmentPatcher::finish() { return impl_->finish(); }
 
 const PatchStats& SegmentPatcher::stats() const { return impl_->stats; }
 
-bool SegmentPatcher::preserves_size() const {
-  switch (impl_->options.mode) {
-    case PiffMode::off:
-    case PiffMode::free:
-    case PiffMode::uuid_free:
-      return true;
-    case PiffMode::convert:
-    case PiffMode::automatic:
-      return impl_->options.size_preserving;
-  }
-  return false;
-}
+bool SegmentPatcher::preserves_size() const { return impl_->size.preserves_size(); }
+
+bool SegmentPatcher::decided() const { return impl_->decided; }
 
 }  // namespace dashpiff

@@ -37,6 +37,16 @@ struct PatchOptions {
   // Range responses and sidx-indexed files: every byte must keep its offset,
   // so only size-preserving rewrites are allowed.
   bool size_preserving = false;
+  // The input's length when the caller knows it (the origin's Content-Length):
+  // lets the patcher tell the output's length before its first byte.
+  std::optional<std::uint64_t> input_length;
+};
+
+// What the patcher can say about its whole output before the first byte of
+// it leaves (see SegmentPatcher's Decided).
+struct OutputPlan {
+  std::optional<std::uint64_t> length;  // exact output length; none: not known until the end
+  bool identical = false;               // the output is the input, byte for byte
 };
 
 struct PatchStats {
@@ -54,7 +64,14 @@ class SegmentPatcher {
   // Receives output bytes in order. Returns false to stop (client gone).
   using Sink = std::function<bool(const std::uint8_t* data, std::size_t size)>;
 
-  SegmentPatcher(PatchOptions options, Sink sink);
+  // Called once, before the first output byte reaches the sink, with what
+  // the output will be. Given one, the patcher holds its output until it
+  // knows: when the first moof (or moov) has been rewritten and the header
+  // after it is seen, or earlier when nothing can change any more. Having
+  // announced a length, it keeps every later box's size (SizePolicy).
+  using Decided = std::function<void(const OutputPlan& plan)>;
+
+  SegmentPatcher(PatchOptions options, Sink sink, Decided decided = nullptr);
   ~SegmentPatcher();
   SegmentPatcher(const SegmentPatcher&) = delete;
   SegmentPatcher& operator=(const SegmentPatcher&) = delete;
@@ -68,9 +85,11 @@ class SegmentPatcher {
   bool finish();
 
   const PatchStats& stats() const;
-  // True when the output is guaranteed to be as long as the input, so that
-  // Content-Length and Content-Range can be passed on.
+  // True when the output is guaranteed to be as long as the input whatever
+  // the stream holds (the mode or the options say so).
   bool preserves_size() const;
+  // The decision has been made (always, without a Decided callback).
+  bool decided() const;
 
  private:
   struct Impl;

@@ -6,6 +6,41 @@
 #include "service/origin_proxy.h"
 
 namespace dashpiff {
+namespace {
+
+constexpr std::string_view kManifestLayout = "mpd";
+
+// Answers a rewritten manifest: its own validator and type, the origin's
+// freshness (`origin` holds the headers that apply now, a 304's over the
+// cached 200's).
+void answer_manifest(RouteContext& ctx, const Headers& origin, const MpdRewriteResult& rewritten) {
+  const auto etag = answer_etag(origin, false, kManifestLayout);
+  const auto* last_modified = find_header(origin, "Last-Modified");
+  ctx.metrics.manifests_rewritten.fetch_add(1, std::memory_order_relaxed);
+  ctx.note = std::to_string(rewritten.urls_rewritten) + " urls rewritten";
+  if (client_holds(ctx.request, etag, last_modified)) {
+    ctx.begin(304, not_modified_headers(origin, etag));
+    return;
+  }
+  Headers headers = representation_headers(origin, rewritten.content_type.empty(), false);
+  if (!rewritten.content_type.empty()) headers.emplace_back("Content-Type", rewritten.content_type);
+  else if (!find_header(origin, "Content-Type")) headers.emplace_back("Content-Type", "application/xml");
+  if (etag) headers.emplace_back("ETag", *etag);
+  headers.emplace_back("Content-Length", std::to_string(rewritten.xml.size()));
+  ctx.begin(200, std::move(headers));
+  ctx.write(rewritten.xml);
+}
+
+// The cached 200's headers brought up to date by a 304 (RFC 9111 §4.3.4):
+// every field the 304 carries replaces the stored one.
+Headers refreshed(const Headers& stored, const Headers& not_modified) {
+  Headers out = not_modified;
+  for (const auto& h : stored)
+    if (!find_header(not_modified, h.first)) out.push_back(h);
+  return out;
+}
+
+}  // namespace
 
 void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
   const auto target = decode_leading(ctx, encoded_and_rest);
@@ -21,8 +56,45 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
   req.decode_body = true;
   req.max_body_bytes = ctx.config.max_manifest_bytes;
 
+  // Both modes hand CENC-only players senc data for PIFF-only segments, so
+  // those players must also find the cenc descriptor they look for.
+  const bool add_cenc = ctx.config.piff_mode == PiffMode::convert || ctx.config.piff_mode == PiffMode::automatic;
+  const bool carry_query = ctx.config.token_mode == TokenMode::pass;
+  // What the answer depends on besides the origin's bytes (the rewrite options
+  // other than the effective URL, which the entry keeps).
+  const std::string fetch_key = req.url + (carry_query ? "\n1" : "\n0") + (add_cenc ? "1" : "0");
+
+  // Revalidate what this thread rewrote last time: the origin's validators
+  // instead of the client's, which are answered here (RFC 9111 §4.3.1).
+  const CachedRewrite* cached = ctx.rewrites.find_revalidatable(fetch_key);
+  remove_header(req.headers, "If-Modified-Since");
+  if (cached) {
+    remove_header(req.headers, "If-None-Match");
+    if (!cached->origin.etag.empty()) req.headers.emplace_back("If-None-Match", cached->origin.etag);
+    if (!cached->origin.last_modified.empty())
+      req.headers.emplace_back("If-Modified-Since", cached->origin.last_modified);
+  } else {
+    set_origin_conditionals(ctx, req.headers, kManifestLayout);
+    if (const auto* ims = find_header(ctx.request.headers, "If-Modified-Since"))
+      req.headers.emplace_back("If-Modified-Since", *ims);
+  }
+
   BufferingHandler got;
   if (!fetch_whole(ctx, req, got, "manifest")) return;
+  if (got.head.status == 304) {
+    if (cached && (got.head.effective_url.empty() || got.head.effective_url == cached->origin.effective_url)) {
+      answer_manifest(ctx, refreshed(cached->origin.headers, got.head.headers), cached->result);
+      ctx.note += ", revalidated";
+      return;
+    }
+    // The client's own validator, confirmed by the origin.
+    const auto current = origin_tag(got.head.headers);
+    const auto* inm = find_header(ctx.request.headers, "If-None-Match");
+    ctx.begin(304, not_modified_headers(got.head.headers, inm ? confirmed_tag(*inm, current ? &*current : nullptr,
+                                                                              kManifestLayout)
+                                                              : std::nullopt));
+    return;
+  }
   const auto* type = find_header(got.head.headers, "Content-Type");
   const bool ok = got.head.status >= 200 && got.head.status < 300;
   if (ok && mss::looks_like_smooth(std::string_view(got.body).substr(0, 4096))) {
@@ -31,7 +103,7 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
   }
   if (!ok || !looks_like_mpd(type ? *type : "", std::string_view(got.body).substr(0, 4096))) {
     // Not ours to change: pass it on (already decoded, so no Content-Encoding).
-    ctx.begin(got.head.status, client_response_headers(got.head, false, got.body.size(), false));
+    ctx.begin(got.head.status, origin_layout_headers(got.head, got.body.size(), false));
     ctx.write(got.body);
     return;
   }
@@ -40,12 +112,16 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
   MpdRewriteOptions options;
   options.manifest_url = strip_query(effective.str());
   options.manifest_query = effective.query.value_or("");
-  options.carry_query = ctx.config.token_mode == TokenMode::pass;
-  // Both modes hand CENC-only players senc data for PIFF-only segments, so
-  // those players must also find the cenc descriptor they look for.
-  options.add_cenc_protection =
-      ctx.config.piff_mode == PiffMode::convert || ctx.config.piff_mode == PiffMode::automatic;
+  options.carry_query = carry_query;
+  options.add_cenc_protection = add_cenc;
   options.max_bytes = ctx.config.max_manifest_bytes;
+  OriginValidation validation;
+  validation.fetch_key = fetch_key;
+  if (const auto* etag = find_header(got.head.headers, "ETag")) validation.etag = *etag;
+  if (const auto* lm = find_header(got.head.headers, "Last-Modified")) validation.last_modified = *lm;
+  validation.effective_url = got.head.effective_url;
+  validation.headers = got.head.headers;
+
   MpdRewriteResult fresh;
   const MpdRewriteResult* rewritten = ctx.rewrites.find(got.body, options);
   if (!rewritten) {
@@ -55,15 +131,11 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
       ctx.fail(502, std::string("origin MPD refused: ") + e.what());
       return;
     }
-    ctx.rewrites.store(got.body, options, fresh);
     rewritten = &fresh;
   }
-  ctx.metrics.manifests_rewritten.fetch_add(1, std::memory_order_relaxed);
-  ctx.note = std::to_string(rewritten->urls_rewritten) + " urls rewritten";
-  Headers headers = client_response_headers(got.head, true, rewritten->xml.size(), false);
-  if (!type) headers.emplace_back("Content-Type", "application/dash+xml");
-  ctx.begin(got.head.status, std::move(headers));
-  ctx.write(rewritten->xml);
+  answer_manifest(ctx, got.head.headers, *rewritten);
+  // Same bytes: the entry only takes this fetch's validators (no copy).
+  ctx.rewrites.store(got.body, options, *rewritten, std::move(validation));
 }
 
 }  // namespace dashpiff

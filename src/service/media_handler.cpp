@@ -1,5 +1,6 @@
 // /media/{enc(base)}/{path}: stream the origin's segment to the client,
 // through the segment engine when it is media.
+#include <algorithm>
 #include <optional>
 
 #include "piff/segment_patcher.h"
@@ -9,42 +10,74 @@ namespace dashpiff {
 namespace {
 
 // Streams the origin's answer to the client, through the patcher when the
-// answer is media.
+// answer is media. The head goes out once the patcher has said what its
+// output will be (SegmentPatcher::Decided): with a Content-Length when that is
+// known, with the validator of the layout sent, and, for a Range request in a
+// patching mode, as the exact slice of that layout (fetched from the start,
+// patched, cut; RFC 9110 §14).
 class StreamingHandler final : public OriginHandler {
  public:
-  explicit StreamingHandler(RouteContext& ctx) : ctx_(ctx) {}
+  // layout: the patching mode's name, or empty when the origin's bytes pass
+  // unchanged (mode off: Range and validators go to the origin as they came).
+  StreamingHandler(RouteContext& ctx, std::string_view layout)
+      : ctx_(ctx), layout_(layout), head_only_(ctx.request.method == "HEAD") {}
 
   bool on_head(const OriginHead& head) override {
     ctx_.origin_status = head.status;
-    const bool success = head.status == 200 || head.status == 206;
-    const bool patch = success && ctx_.config.piff_mode != PiffMode::off && ctx_.request.method == "GET" &&
-                       !looks_like_text(head);
-    std::optional<std::uint64_t> length = content_length(head.headers);
-    if (patch) {
-      PatchOptions options;
-      options.mode = ctx_.config.piff_mode;
-      options.max_held_box = ctx_.config.max_held_box;
-      options.size_preserving = head.status == 206 || find_header(ctx_.request.headers, "Range") != nullptr;
-      patcher_.emplace(options, [this](const std::uint8_t* data, std::size_t size) {
-        return ctx_.write(std::string_view(reinterpret_cast<const char*>(data), size));
-      });
-      if (!patcher_->preserves_size()) length.reset();
+    origin_ = head.headers;
+    if (head.status == 304) {
+      const auto* inm = find_header(ctx_.request.headers, "If-None-Match");
+      const auto current = origin_tag(head.headers);
+      std::optional<std::string> held;
+      if (layout_.empty()) {
+        if (const auto* v = find_header(head.headers, "ETag")) held = *v;
+      } else if (inm) {
+        held = confirmed_tag(*inm, current ? &*current : nullptr, layout_);
+      }
+      ctx_.begin(304, not_modified_headers(head.headers, held));
+      done_ = true;
+      return false;
     }
-    ctx_.begin(head.status, client_response_headers(head, patch, length, true));
+    const std::optional<std::uint64_t> length = content_length(head.headers);
+    if (layout_.empty() || head.status != 200) {
+      // The origin's bytes as they came (mode off, errors, a 206 not asked for).
+      ctx_.begin(head.status, origin_layout_headers(head, length, true));
+      done_ = head_only_;
+      return !done_;
+    }
+    if (looks_like_text(head)) {
+      answer(OutputPlan{length, true});
+      return !done_;
+    }
+    PatchOptions options;
+    options.mode = ctx_.config.piff_mode;
+    options.max_held_box = ctx_.config.max_held_box;
+    options.input_length = length;
+    patcher_.emplace(
+        options,
+        [this](const std::uint8_t* data, std::size_t size) {
+          return send(std::string_view(reinterpret_cast<const char*>(data), size));
+        },
+        [this](const OutputPlan& plan) { answer(plan); });
     return true;
   }
 
   bool on_data(std::string_view chunk) override {
-    if (patcher_) return patcher_->feed(chunk);
-    return ctx_.write(chunk);
+    if (done_) return false;
+    const bool ok = patcher_ ? patcher_->feed(chunk) : send(chunk);
+    return ok && !done_;
   }
 
   void on_wait() override { ctx_.sink.flush(); }
 
+  // The answer is complete although the origin transfer may have been cut
+  // short on purpose (a HEAD, a range's end, a 304, a 416).
+  bool done() const { return done_; }
+
   // Flushes what the patcher still holds; the counts go to metrics and the log.
   bool finish(bool complete) {
     if (!patcher_) return true;
-    const bool ok = complete ? patcher_->finish() : true;
+    const bool ok = complete && !done_ ? patcher_->finish() : true;
     const PatchStats& stats = patcher_->stats();
     ctx_.boxes = stats.piff_neutralised + stats.piff_converted;
     ctx_.metrics.count_patch(ctx_.config.piff_mode, stats);
@@ -53,8 +86,73 @@ class StreamingHandler final : public OriginHandler {
   }
 
  private:
+  // The head, once the output is known: 200 (with its length when known),
+  // 206 of a satisfiable range of a known length, or 416.
+  void answer(const OutputPlan& plan) {
+    const std::optional<std::string> etag = answer_etag(origin_, plan.identical, layout_);
+    // The conditionals the origin could not judge (the origin's own tag is
+    // only current when its bytes are what is sent).
+    if (client_holds(ctx_.request, etag, find_header(origin_, "Last-Modified"))) {
+      ctx_.begin(304, not_modified_headers(origin_, etag));
+      done_ = true;
+      return;
+    }
+    Headers headers = representation_headers(origin_, true, true);
+    if (etag) headers.emplace_back("ETag", *etag);
+    int status = 200;
+    std::optional<std::uint64_t> length = plan.length;
+    if (plan.length) {
+      headers.emplace_back("Accept-Ranges", "bytes");
+      const auto* range = find_header(ctx_.request.headers, "Range");
+      const auto* if_range = find_header(ctx_.request.headers, "If-Range");
+      const auto current = etag ? parse_entity_tag(*etag) : std::nullopt;
+      // A date names the origin's bytes: it holds only when those are sent.
+      const std::string* last_modified = plan.identical ? find_header(origin_, "Last-Modified") : nullptr;
+      if (range && !head_only_ && (!if_range || if_range_holds(*if_range, current, last_modified))) {
+        const ByteRange r = parse_range(*range, *plan.length);
+        if (r.kind == ByteRange::Kind::unsatisfiable) {
+          headers.emplace_back("Content-Range", "bytes */" + std::to_string(*plan.length));
+          headers.emplace_back("Content-Length", "0");
+          ctx_.begin(416, std::move(headers));
+          done_ = true;
+          return;
+        }
+        if (r.kind == ByteRange::Kind::satisfiable) {
+          slice_ = r;
+          status = 206;
+          length = r.last - r.first + 1;
+          headers.emplace_back("Content-Range", "bytes " + std::to_string(r.first) + "-" + std::to_string(r.last) +
+                                                    "/" + std::to_string(*plan.length));
+        }
+      }
+    }
+    if (length) headers.emplace_back("Content-Length", std::to_string(*length));
+    ctx_.begin(status, std::move(headers));
+    done_ = head_only_;
+  }
+
+  // Output bytes to the client, cut to the range when there is one.
+  bool send(std::string_view chunk) {
+    if (done_) return false;
+    if (!slice_) return ctx_.write(chunk);
+    const std::uint64_t at = sent_;
+    sent_ += chunk.size();
+    if (sent_ <= slice_->first) return true;
+    const std::uint64_t from = at < slice_->first ? slice_->first - at : 0;
+    const std::uint64_t to = std::min<std::uint64_t>(sent_, slice_->last + 1) - at;
+    const bool ok = ctx_.write(chunk.substr(from, to - from));
+    if (sent_ > slice_->last) done_ = true;  // the rest is not needed
+    return ok && !done_;
+  }
+
   RouteContext& ctx_;
+  std::string_view layout_;
+  bool head_only_;
+  Headers origin_;
   std::optional<SegmentPatcher> patcher_;
+  std::optional<ByteRange> slice_;
+  std::uint64_t sent_ = 0;  // output bytes produced so far (for the slice)
+  bool done_ = false;
 };
 
 }  // namespace
@@ -66,11 +164,12 @@ void handle_media(RouteContext& ctx, std::string_view encoded_and_rest) {
     handle_smooth_fragment(ctx, *req);
     return;
   }
-  StreamingHandler streamer(ctx);
+  StreamingHandler streamer(ctx, ctx.config.piff_mode == PiffMode::off ? "" : to_string(ctx.config.piff_mode));
   const OriginResult result = ctx.origin.fetch(*req, streamer);
   ctx.metrics.observe_origin(result.seconds, result.error);
   ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
   const bool flushed = streamer.finish(result.ok());
+  if (streamer.done()) return;  // answered in full; the origin transfer may have been cut on purpose
   if (result.ok()) {
     if (!flushed) ctx.note = "client went away";
     return;

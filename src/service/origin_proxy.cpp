@@ -7,6 +7,7 @@
 
 #include "http/uri.h"
 #include "http/url_codec.h"
+#include "service/validators.h"
 
 namespace dashpiff {
 
@@ -52,28 +53,94 @@ Headers origin_request_headers(const RouteContext& ctx, bool allow_range) {
   return out;
 }
 
-// Origin response headers the client gets. A changed body keeps only a weak
-// validator: the transformation is deterministic, so origin revalidation
-// (If-None-Match is compared weakly) still works through a CDN.
-Headers client_response_headers(const OriginHead& head, bool body_changed, std::optional<std::uint64_t> length,
-                                bool keep_encoding) {
-  static constexpr std::string_view kPassed[] = {"Content-Type", "Cache-Control", "Expires", "Last-Modified",
-                                                 "Content-Range", "Accept-Ranges", "Content-Language",
+// The origin response headers that describe the representation and go on to
+// the client (RFC 9110 §6.6, §8; RFC 9111 §5): its type, freshness, date,
+// language, disposition and Vary. Length, range and validator are the
+// caller's, because they belong to the bytes actually sent.
+Headers representation_headers(const Headers& origin, bool keep_type, bool keep_encoding) {
+  static constexpr std::string_view kPassed[] = {"Cache-Control", "Expires", "Last-Modified", "Content-Language",
                                                  "Content-Disposition"};
   Headers out;
-  for (const auto& [name, value] : head.headers) {
-    bool pass = false;
+  std::string vary;
+  for (const auto& [name, value] : origin) {
+    bool pass = (keep_type && iequals(name, "Content-Type")) || (keep_encoding && iequals(name, "Content-Encoding"));
     for (auto p : kPassed) pass = pass || iequals(name, p);
-    if (keep_encoding && iequals(name, "Content-Encoding")) pass = true;
-    if (iequals(name, "ETag")) {
-      if (!body_changed || value.rfind("W/", 0) == 0) out.emplace_back("ETag", value);
-      else out.emplace_back("ETag", "W/" + value);
-      continue;
-    }
-    if (pass) out.emplace_back(name, value);
+    if (iequals(name, "Vary")) vary += (vary.empty() ? "" : ", ") + value;  // several lines merge into one
+    else if (pass) out.emplace_back(name, value);
   }
+  if (!vary.empty()) out.emplace_back("Vary", vary);
+  return out;
+}
+
+// The origin's answer exactly as it came: its own bytes, so its own validator,
+// length and range.
+Headers origin_layout_headers(const OriginHead& head, std::optional<std::uint64_t> length, bool keep_encoding) {
+  Headers out = representation_headers(head.headers, true, keep_encoding);
+  for (std::string_view name : {"ETag", "Content-Range", "Accept-Ranges"})
+    if (const auto* v = find_header(head.headers, name)) out.emplace_back(std::string(name), *v);
   if (length) out.emplace_back("Content-Length", std::to_string(*length));
   return out;
+}
+
+Headers client_response_headers(const OriginHead& head, bool body_changed, std::optional<std::uint64_t> length,
+                                bool keep_encoding) {
+  if (!body_changed) return origin_layout_headers(head, length, keep_encoding);
+  Headers out = representation_headers(head.headers, true, keep_encoding);
+  if (auto etag = answer_etag(head.headers, false, "mss")) out.emplace_back("ETag", *etag);
+  if (length) out.emplace_back("Content-Length", std::to_string(*length));
+  return out;
+}
+
+std::optional<EntityTag> origin_tag(const Headers& headers) {
+  const auto* v = find_header(headers, "ETag");
+  return v ? parse_entity_tag(*v) : std::nullopt;
+}
+
+// The validator of an answer in `layout`: the origin's own when the bytes are
+// the origin's, a weak tag of that layout otherwise, none without an origin tag.
+std::optional<std::string> answer_etag(const Headers& origin, bool identical, std::string_view layout) {
+  const auto* raw = find_header(origin, "ETag");
+  if (!raw) return std::nullopt;
+  if (identical) return *raw;
+  const auto tag = parse_entity_tag(*raw);
+  if (!tag) return std::nullopt;
+  return layout_etag(*tag, layout);
+}
+
+// A 304 to the client: the freshness the origin's 304 carries, and the
+// validator of what the client holds (RFC 9110 §15.4.5).
+Headers not_modified_headers(const Headers& origin_304, const std::optional<std::string>& held_tag) {
+  Headers out = representation_headers(origin_304, false, false);
+  if (held_tag) out.emplace_back("ETag", *held_tag);
+  return out;
+}
+
+// The client's If-None-Match as the origin must see it for an answer in
+// `layout` (validators.h); the client's own list for the origin's layout.
+void set_origin_conditionals(RouteContext& ctx, Headers& origin_headers, std::string_view layout) {
+  remove_header(origin_headers, "If-None-Match");
+  const auto* inm = find_header(ctx.request.headers, "If-None-Match");
+  if (!inm) return;
+  bool forwarded = false;
+  for (const auto& allowed : ctx.config.forward_headers) forwarded = forwarded || iequals(allowed, "If-None-Match");
+  if (!forwarded) return;
+  const std::string mapped = layout.empty() ? *inm : origin_if_none_match(*inm, layout);
+  if (!mapped.empty()) origin_headers.emplace_back("If-None-Match", mapped);
+}
+
+// The client's conditional request holds for an answer with validator `etag`
+// and `last_modified` (RFC 9110 §13.1.2, §13.1.3: If-None-Match, weakly
+// compared, wins over If-Modified-Since; a date is compared as the origin
+// wrote it, as nginx's "if_modified_since exact" does).
+bool client_holds(const Request& r, const std::optional<std::string>& etag, const std::string* last_modified) {
+  if (const auto* inm = find_header(r.headers, "If-None-Match")) {
+    const auto current = etag ? parse_entity_tag(*etag) : std::nullopt;
+    for (const EntityTag& t : parse_entity_tags(*inm))
+      if (t.opaque == "*" || (current && t.opaque == current->opaque)) return true;
+    return false;
+  }
+  const auto* ims = find_header(r.headers, "If-Modified-Since");
+  return ims && last_modified && *ims == *last_modified;
 }
 
 std::optional<Encoded> decode_leading(RouteContext& ctx, std::string_view encoded_and_rest) {
@@ -135,8 +202,12 @@ std::optional<OriginRequest> media_request(RouteContext& ctx, std::string_view e
     return std::nullopt;
   }
   if (!query.empty()) req.url += "?" + query;
-  req.method = ctx.request.method == "HEAD" ? "HEAD" : "GET";
-  req.headers = origin_request_headers(ctx, true);
+  // A patching mode answers HEAD as GET would, which may take the first moof.
+  const bool patching = ctx.config.piff_mode != PiffMode::off;
+  req.method = ctx.request.method == "HEAD" && !patching ? "HEAD" : "GET";
+  // Ranges of a patched layout are cut here, never asked of the origin.
+  req.headers = origin_request_headers(ctx, !patching);
+  if (patching) set_origin_conditionals(ctx, req.headers, to_string(ctx.config.piff_mode));
   req.max_body_bytes = ctx.config.max_segment_bytes;
   return req;
 }

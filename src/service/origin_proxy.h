@@ -9,6 +9,7 @@
 
 #include "origin/client.h"
 #include "service/route_context.h"
+#include "service/validators.h"
 
 namespace dashpiff {
 
@@ -22,9 +23,26 @@ std::string origin_failure(const OriginResult& r);
 // or a client's X-Forwarded-*; our own X-Forwarded-For and X-Request-Id added.
 Headers origin_request_headers(const RouteContext& ctx, bool allow_range);
 
-// Origin response headers the client gets (see the definition for validators).
+// Response headers per byte layout (validators.h): what describes the
+// representation (type, freshness, Vary merged); the origin's answer as it
+// came (its own validator, length and range); the validator of an answer in
+// `layout` (the origin's own only when `identical`); a 304's headers with the
+// validator of what the client holds.
+Headers representation_headers(const Headers& origin, bool keep_type, bool keep_encoding);
+Headers origin_layout_headers(const OriginHead& head, std::optional<std::uint64_t> length, bool keep_encoding);
+std::optional<EntityTag> origin_tag(const Headers& headers);
+std::optional<std::string> answer_etag(const Headers& origin, bool identical, std::string_view layout);
+// The origin's headers for a whole answer of `length` bytes: as they came,
+// or, for a changed body, with the validator of the "mss" layout (Smooth).
 Headers client_response_headers(const OriginHead& head, bool body_changed, std::optional<std::uint64_t> length,
                                 bool keep_encoding);
+Headers not_modified_headers(const Headers& origin_304, const std::optional<std::string>& held_tag);
+// Replaces the If-None-Match for the origin with the client's, mapped from
+// `layout` (empty: the origin's own layout, passed as it came).
+void set_origin_conditionals(RouteContext& ctx, Headers& origin_headers, std::string_view layout);
+// The client's If-None-Match (or, without one, If-Modified-Since) holds for
+// an answer with these validators.
+bool client_holds(const Request& r, const std::optional<std::string>& etag, const std::string* last_modified);
 
 // The path after the route prefix: the decoded leading URL and the rest.
 struct Encoded {

@@ -20,15 +20,49 @@ const MpdRewriteResult* RewriteCache::find(std::string_view origin_body, const M
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     if (it->key == key && it->body == origin_body) {
       entries_.splice(entries_.begin(), entries_, it);
-      return &entries_.front().result;
+      return &entries_.front().cached.result;
+    }
+  }
+  return nullptr;
+}
+
+const CachedRewrite* RewriteCache::find_revalidatable(std::string_view fetch_key) {
+  if (fetch_key.empty()) return nullptr;
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    const OriginValidation& o = it->cached.origin;
+    if (o.fetch_key == fetch_key && (!o.etag.empty() || !o.last_modified.empty())) {
+      entries_.splice(entries_.begin(), entries_, it);
+      return &entries_.front().cached;
     }
   }
   return nullptr;
 }
 
 void RewriteCache::store(std::string_view origin_body, const MpdRewriteOptions& options,
-                         const MpdRewriteResult& result) {
-  Entry entry{key_of(options), std::string(origin_body), result};
+                         const MpdRewriteResult& result, OriginValidation origin) {
+  const std::string key = key_of(options);
+  // One entry per fetch key: the newer answer replaces what it was fetched as before.
+  if (!origin.fetch_key.empty()) {
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->cached.origin.fetch_key == origin.fetch_key && !(it->key == key && it->body == origin_body)) {
+        bytes_ -= it->bytes();
+        entries_.erase(it);
+        break;
+      }
+    }
+  }
+  // The same bytes again (an origin without validators, or new ones for old
+  // bytes): the entry takes the new validators; the rewrite is not copied.
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    if (it->key == key && it->body == origin_body) {
+      bytes_ -= it->bytes();
+      it->cached.origin = std::move(origin);
+      bytes_ += it->bytes();
+      entries_.splice(entries_.begin(), entries_, it);
+      return;
+    }
+  }
+  Entry entry{key, std::string(origin_body), CachedRewrite{result, std::move(origin)}};
   if (entry.bytes() > max_bytes_ / 4) return;  // one huge manifest must not flush the rest
   bytes_ += entry.bytes();
   entries_.push_front(std::move(entry));

@@ -14,6 +14,7 @@ src_service_libservice_a_SOURCES = \
 	src/service/create_handler.cpp src/service/manifest_handler.cpp src/service/smooth_handler.cpp src/service/media_handler.cpp \
 	src/service/inspect_handler.cpp \
 	src/service/rewrite_cache.cpp src/service/rewrite_cache.h \
+	src/service/validators.cpp src/service/validators.h \
 	src/service/build_info.cpp src/service/build_info.h
 nodist_src_service_libservice_a_SOURCES = src/service/build_commit.h
 
@@ -36,6 +37,7 @@ EXTRA_DIST += etc/dashpiff.conf
 
 check_PROGRAMS += tests/unit/test_core
 TESTS += tests/unit/test_core
-tests_unit_test_core_SOURCES = tests/unit/test_core.cpp tests/unit/test_router.cpp tests/unit/test_rewrite_cache.cpp
+tests_unit_test_core_SOURCES = tests/unit/test_core.cpp tests/unit/test_router.cpp tests/unit/test_rewrite_cache.cpp \
+	tests/unit/test_validators.cpp
 tests_unit_test_core_CPPFLAGS = $(TEST_CPPFLAGS) $(XERCES_CFLAGS) $(CURL_CFLAGS)
 tests_unit_test_core_LDADD = $(SERVICE_LIBS) $(BOOST_TEST_LIB)

@@ -577,3 +577,39 @@ BOOST_AUTO_TEST_CASE(hostless_scheme_relative_base_url_keeps_the_origins_scheme)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(patch_documents)
+
+// ISO/IEC 23009-1 §5.15: the elements a patch adds or replaces become the
+// player's MPD, so their references are rewritten as the MPD's own.
+BOOST_AUTO_TEST_CASE(patch_location_location_and_periods_are_rewritten_as_the_mpds_own) {
+  const std::string patch =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<Patch xmlns=\"urn:mpeg:dash:schema:mpd-patch:2020\" xmlns:p=\"urn:ietf:params:xml:schema:patchops\""
+      " mpdId=\"live\" originalPublishTime=\"2026-01-01T00:00:00Z\" publishTime=\"2026-01-01T00:00:02Z\">\n"
+      "<p:replace sel=\"/MPD/@publishTime\">2026-01-01T00:00:02Z</p:replace>\n"
+      "<p:replace sel=\"/MPD/PatchLocation[1]\"><PatchLocation ttl=\"60\">/patch/live.mpp?t=2</PatchLocation>"
+      "</p:replace>\n"
+      "<p:add sel=\"/MPD\"><Period id=\"p2\"><BaseURL>http://cdn2.example/p2/</BaseURL>"
+      "<AdaptationSet><SegmentTemplate media=\"s-$Number$.m4s\"/><Representation id=\"a\" bandwidth=\"1\"/>"
+      "</AdaptationSet></Period></p:add>\n"
+      "</Patch>\n";
+  MpdRewriteOptions o = options();
+  o.manifest_url = "http://origin.example/live/patch.mpp";
+  const auto result = rewrite_mpd(patch, o);
+  BOOST_TEST(result.content_type == "application/dash-patch+xml");
+  BOOST_TEST(result.xml.find(">/mpd/" + encode_url("http://origin.example/patch/live.mpp") + "?t=2</PatchLocation>") !=
+                 std::string::npos,
+             result.xml);
+  BOOST_TEST(result.xml.find(media("http://cdn2.example/p2/")) != std::string::npos, result.xml);
+  BOOST_TEST(result.xml.find("sel=\"/MPD/@publishTime\">2026-01-01T00:00:02Z<") != std::string::npos);
+  BOOST_TEST(result.urls_rewritten == 2u);
+  BOOST_TEST(looks_like_mpd("application/octet-stream", patch));
+  BOOST_TEST(looks_like_mpd("application/dash-patch+xml", ""));
+}
+
+BOOST_AUTO_TEST_CASE(an_mpd_is_told_to_be_one_whatever_its_origin_type) {
+  BOOST_TEST(rewrite_mpd(mpd(kTemplateSet), options()).content_type == "application/dash+xml");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -65,4 +65,32 @@ BOOST_AUTO_TEST_CASE(keeps_within_its_byte_budget_and_skips_huge_manifests) {
   BOOST_TEST(cache.find(std::string(400, 'j'), options()) != nullptr);
 }
 
+BOOST_AUTO_TEST_CASE(keeps_origin_validators_per_fetch_for_revalidation) {
+  RewriteCache cache;
+  OriginValidation v;
+  v.fetch_key = "http://o.example/live/manifest.mpd\n10";
+  v.etag = "\"e1\"";
+  v.headers = {{"ETag", "\"e1\""}, {"Cache-Control", "max-age=1"}};
+  cache.store("<MPD/>", options(), result("R1"), v);
+  const auto* hit = cache.find_revalidatable(v.fetch_key);
+  BOOST_REQUIRE(hit);
+  BOOST_TEST(hit->result.xml == "R1");
+  BOOST_TEST(hit->origin.etag == "\"e1\"");
+  BOOST_TEST(!cache.find_revalidatable("http://o.example/other.mpd\n10"));
+  // Same bytes under new validators: the entry takes them, one entry stays.
+  v.etag = "\"e2\"";
+  cache.store("<MPD/>", options(), result("R1"), v);
+  BOOST_TEST(cache.find_revalidatable(v.fetch_key)->origin.etag == "\"e2\"");
+  // New bytes under the same fetch key replace the old entry.
+  v.etag = "\"e3\"";
+  cache.store("<MPD a='1'/>", options(), result("R3"), v);
+  BOOST_TEST(cache.find_revalidatable(v.fetch_key)->result.xml == "R3");
+  BOOST_TEST(!cache.find("<MPD/>", options()));
+  // Nothing to revalidate with: not offered for revalidation.
+  OriginValidation none;
+  none.fetch_key = "k";
+  cache.store("<MPD b='2'/>", options(), result("R4"), none);
+  BOOST_TEST(!cache.find_revalidatable("k"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

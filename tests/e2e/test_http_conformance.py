@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""HTTP conformance, as a player and as a CDN see it (issue 14): for every
+bundled stream and every piff-mode, through real nginx + spawn-fcgi +
+dashpiff-fcgi against a local origin nginx:
+
+  - HEAD answers exactly what GET would (status, length, type, validators);
+  - Content-Length, when sent, is the body's length; it is sent whenever the
+    size is known before the body (README "HTTP answers");
+  - a 206 body is exactly the slice of the 200 body, under the 200's
+    validator; an unsatisfiable range is a 416 naming the length;
+  - validators differ wherever bytes differ (between modes, and from the
+    origin's own), the origin's own validator is kept only for its own bytes;
+  - If-Range with another layout's validator gets the whole 200;
+  - 304s carry the validator of what the client holds; another layout's
+    validator never gets a 304;
+  - manifests: application/dash+xml by root element, patch documents' own
+    references rewritten, revalidation answered from the cached rewrite.
+
+One PASS:/FAIL: line per (mode, stream, check).
+"""
+import os
+import shutil
+import sys
+import tempfile
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from dashpiff_stack import Stack, fetch  # noqa: E402
+from codec import enc  # noqa: E402
+import mpd  # noqa: E402
+
+TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+STREAMS_DIR = os.path.join(TOP, "tests", "data", "streams")
+STREAMS = sorted(d for d in os.listdir(STREAMS_DIR)
+                 if os.path.exists(os.path.join(STREAMS_DIR, d, "manifest.mpd")))
+MODES = ["off", "free", "uuid-free", "convert", "auto"]
+COMPARED = ["Content-Length", "Content-Type", "ETag", "Last-Modified", "Accept-Ranges", "Cache-Control",
+            "Content-Range", "Vary"]
+
+PATCH_DOC = b"""<?xml version="1.0" encoding="UTF-8"?>
+<Patch xmlns="urn:mpeg:dash:schema:mpd-patch:2020" xmlns:p="urn:ietf:params:xml:schema:patchops"
+       mpdId="live" originalPublishTime="2026-01-01T00:00:00Z" publishTime="2026-01-01T00:00:02Z">
+  <p:replace sel="/MPD/@publishTime">2026-01-01T00:00:02Z</p:replace>
+  <p:replace sel="/MPD/PatchLocation[1]"><PatchLocation ttl="60">/patch/live.mpp?t=2</PatchLocation></p:replace>
+  <p:replace sel="/MPD/Location[1]"><Location>next.mpd</Location></p:replace>
+</Patch>
+"""
+
+results = {"passed": 0, "failed": 0}
+
+
+class Failed(Exception):
+    pass
+
+
+def expect(cond, message):
+    if not cond:
+        raise Failed(message)
+
+
+def report(name, fn):
+    try:
+        fn()
+        print(f"PASS: e2e.http.{name}", flush=True)
+        results["passed"] += 1
+    except Exception as e:  # any exception is a failed check
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"FAIL: e2e.http.{name}: {reason}", flush=True)
+        results["failed"] += 1
+
+
+def get(url, method="GET", headers=None):
+    status, h, body = fetch(url, method=method, headers=headers)
+    return status, {k: h.get(k) for k in set(h.keys())}, body
+
+
+def hdr(h, name):
+    for k, v in h.items():
+        if k.lower() == name.lower():
+            return v
+    return None
+
+
+def origin_root():
+    """tests/data plus a copy of an MPD served as application/octet-stream and
+    an MPD patch document."""
+    root = tempfile.mkdtemp(prefix="dashpiff-http-origin-")
+    os.chmod(root, 0o755)
+    for name in os.listdir(os.path.join(TOP, "tests", "data")):
+        os.symlink(os.path.abspath(os.path.join(TOP, "tests", "data", name)), os.path.join(root, name))
+    os.makedirs(os.path.join(root, "extra"))
+    os.chmod(os.path.join(root, "extra"), 0o755)
+    shutil.copy(os.path.join(STREAMS_DIR, "clear", "manifest.mpd"), os.path.join(root, "extra", "manifest.bin"))
+    with open(os.path.join(root, "extra", "live.mpp"), "wb") as f:
+        f.write(PATCH_DOC)
+    for f in os.listdir(os.path.join(root, "extra")):
+        os.chmod(os.path.join(root, "extra", f), 0o644)
+    return root
+
+
+def urls_of(stack, stream):
+    """(proxy MPD URL, [(proxy URL, origin URL, is_init)])"""
+    origin_mpd = f"{stack.origin_url}/streams/{stream}/manifest.mpd"
+    proxy_mpd = f"{stack.front_url}/mpd/{enc(origin_mpd)}"
+    status, _, rewritten = get(proxy_mpd)
+    expect(status == 200, f"{stream} MPD answered {status}")
+    _, _, original = get(origin_mpd)
+    proxied = mpd.segment_urls(rewritten, proxy_mpd)
+    direct = mpd.segment_urls(original, origin_mpd)
+    expect(len(proxied) == len(direct) and proxied, f"{stream}: segment lists differ")
+    return proxy_mpd, [(p[2], d[2], p[1] == "init") for p, d in zip(proxied, direct)]
+
+
+def fragments(body):
+    """Number of top-level moof boxes."""
+    n, at = 0, 0
+    while at + 8 <= len(body):
+        size = int.from_bytes(body[at:at + 4], "big")
+        if body[at + 4:at + 8] == b"moof":
+            n += 1
+        if size == 1:
+            size = int.from_bytes(body[at + 8:at + 16], "big")
+        if size < 8:
+            break
+        at += size
+    return n
+
+
+def ranges_for(n):
+    return [("bytes=0-99", 0, min(99, n - 1)), (f"bytes={n // 3}-", n // 3, n - 1), ("bytes=-50", max(0, n - 50), n - 1),
+            (f"bytes={n // 2}-{n // 2 + 999}", n // 2, min(n - 1, n // 2 + 999)), (f"bytes={n - 1}-{n + 5}", n - 1, n - 1)]
+
+
+def check_url(mode, url, origin_url, is_init, seen):
+    """All checks of one proxy URL; raises on the first that fails."""
+    st, g, body = get(url)
+    expect(st == 200, f"GET {st}")
+    _, og, obody = get(origin_url)
+    etag = hdr(g, "ETag")
+    origin_etag = hdr(og, "ETag")
+    seen.setdefault(url, {})[mode] = (etag, body)
+
+    # HEAD == GET
+    hs, h, hbody = get(url, method="HEAD")
+    expect(hs == st and hbody == b"", f"HEAD {hs}")
+    for name in COMPARED:
+        expect(hdr(h, name) == hdr(g, name), f"HEAD {name} {hdr(h, name)!r} != GET {hdr(g, name)!r}")
+
+    # Content-Length
+    length = hdr(g, "Content-Length")
+    if length is not None:
+        expect(int(length) == len(body), f"Content-Length {length} but {len(body)} bytes")
+    else:
+        # Only a converting answer whose first fragment changed size and
+        # more fragments follow is streamed without one.
+        expect(mode in ("convert", "auto") and not is_init and fragments(obody) > 1 and len(body) != len(obody),
+               "no Content-Length although the size was known")
+
+    # Validators per layout
+    if body == obody:
+        expect(etag in (origin_etag, None) or (etag and etag.startswith("W/")), f"ETag {etag} for the origin's bytes")
+    else:
+        expect(etag != origin_etag, f"changed bytes under the origin's ETag {etag}")
+        expect(etag is None or etag.startswith("W/"), f"strong ETag {etag} on changed bytes")
+
+    # Ranges: exact slices of the 200 body, or the whole 200
+    for spec, a, b in ranges_for(len(body)):
+        rs, rh, rbody = get(url, headers={"Range": spec})
+        if length is None:
+            expect(rs == 200 and rbody == body, f"{spec}: {rs} without a known length")
+            continue
+        expect(rs == 206, f"{spec}: {rs}")
+        expect(hdr(rh, "Content-Range") == f"bytes {a}-{b}/{len(body)}", f"{spec}: {hdr(rh, 'Content-Range')}")
+        expect(rbody == body[a:b + 1], f"{spec}: 206 body is not the slice of the 200 body")
+        expect(hdr(rh, "ETag") == etag, f"{spec}: 206 ETag {hdr(rh, 'ETag')} != 200 ETag {etag}")
+        expect(int(hdr(rh, "Content-Length")) == len(rbody), f"{spec}: Content-Length")
+    if length is not None:
+        rs, rh, _ = get(url, headers={"Range": f"bytes={len(body)}-"})
+        expect(rs == 416 and hdr(rh, "Content-Range") == f"bytes */{len(body)}", f"past the end: {rs}")
+
+    # If-Range: the other layout's validator gets the whole 200
+    if origin_etag and etag != origin_etag:
+        rs, _, rbody = get(url, headers={"Range": "bytes=0-99", "If-Range": origin_etag})
+        expect(rs == 200 and rbody == body, f"If-Range with the origin's validator: {rs}")
+    if etag and length is not None:
+        rs, _, rbody = get(url, headers={"Range": "bytes=0-99", "If-Range": etag})
+        if etag.startswith("W/"):  # RFC 9110 §13.1.5: a weak tag never matches
+            expect(rs == 200 and rbody == body, f"If-Range with a weak tag: {rs}")
+        else:
+            expect(rs == 206 and rbody == body[:100], f"If-Range with the current strong tag: {rs}")
+
+    # 304s
+    if etag:
+        ns, nh, nbody = get(url, headers={"If-None-Match": etag})
+        expect(ns == 304 and nbody == b"", f"If-None-Match with its own ETag: {ns}")
+        expect(hdr(nh, "ETag") == etag, f"304 carries {hdr(nh, 'ETag')}, client holds {etag}")
+    if origin_etag and etag != origin_etag:
+        ns, _, nbody = get(url, headers={"If-None-Match": origin_etag})
+        expect(ns == 200 and nbody == body, f"If-None-Match with the origin's layout: {ns}")
+    lm = hdr(g, "Last-Modified")
+    if lm:
+        ns, nh, _ = get(url, headers={"If-Modified-Since": lm})
+        expect(ns == 304, f"If-Modified-Since: {ns}")
+        expect(hdr(nh, "ETag") in (None, etag), f"304 to If-Modified-Since carries {hdr(nh, 'ETag')}")
+
+
+def check_manifest(url, origin_url):
+    st, g, body = get(url)
+    expect(st == 200, f"GET {st}")
+    expect((hdr(g, "Content-Type") or "").startswith("application/dash+xml"), f"type {hdr(g, 'Content-Type')}")
+    expect(int(hdr(g, "Content-Length")) == len(body), "Content-Length")
+    hs, h, _ = get(url, method="HEAD")
+    for name in COMPARED:
+        expect(hdr(h, name) == hdr(g, name), f"HEAD {name} {hdr(h, name)!r} != GET {hdr(g, name)!r}")
+    _, og, _ = get(origin_url)
+    etag = hdr(g, "ETag")
+    expect(etag and etag.startswith("W/") and etag != hdr(og, "ETag"), f"manifest ETag {etag}")
+    ns, nh, nbody = get(url, headers={"If-None-Match": etag})
+    expect(ns == 304 and nbody == b"" and hdr(nh, "ETag") == etag, f"If-None-Match: {ns} {hdr(nh, 'ETag')}")
+    ns, _, _ = get(url, headers={"If-None-Match": hdr(og, "ETag")})
+    expect(ns == 200, f"If-None-Match with the origin's own tag: {ns}")
+    ns, _, _ = get(url, headers={"If-Modified-Since": hdr(g, "Last-Modified")})
+    expect(ns == 304, f"If-Modified-Since: {ns}")
+    again = get(url)
+    expect(again[0] == 200 and again[2] == body, "second GET differs")
+
+
+def ready(stack):
+    """The new pool answers through the front (nginx's kept connections to the
+    previous pool are gone) before any check runs."""
+    deadline = time.monotonic() + 20
+    good = 0
+    while good < 8 and time.monotonic() < deadline:
+        status, _, _ = fetch(stack.front_url + "/healthz", timeout=5)
+        good = good + 1 if status == 200 else 0
+        if status != 200:
+            time.sleep(0.1)
+    if good < 8:
+        raise RuntimeError("the pool did not come up")
+
+
+def cross_mode(seen):
+    """Bytes that differ never share a validator, whichever modes made them."""
+    for url, by_mode in seen.items():
+        items = list(by_mode.items())
+        for i, (m1, (e1, b1)) in enumerate(items):
+            for m2, (e2, b2) in items[i + 1:]:
+                if b1 != b2 and e1 and e2:
+                    expect(e1 != e2, f"{url.rsplit('/', 1)[-1]}: {m1} and {m2} differ but share {e1}")
+
+
+def main():
+    started = time.monotonic()
+    root = origin_root()
+    stack = Stack(args=["--workers", "1", "--threads", "4"], origin_root=root)
+    stack.origin.start(stack.origin_port)
+    stack.front.start(stack.front_port)
+    seen = {}
+    try:
+        for mode in MODES:
+            stack.start_fcgi(["--piff-mode", mode])
+            ready(stack)
+            try:
+                for stream in STREAMS:
+                    try:
+                        proxy_mpd, urls = urls_of(stack, stream)
+                    except Exception as e:
+                        report(f"{mode}.{stream}.manifest", lambda: (_ for _ in ()).throw(e))
+                        continue
+                    report(f"{mode}.{stream}.manifest",
+                           lambda: check_manifest(proxy_mpd, f"{stack.origin_url}/streams/{stream}/manifest.mpd"))
+                    for kind, pick in (("init", True), ("media", False)):
+                        def run_kind(pick=pick):
+                            for url, origin_url, is_init in urls:
+                                if is_init == pick:
+                                    try:
+                                        check_url(mode, url, origin_url, is_init, seen)
+                                    except Failed as e:
+                                        raise Failed(f"{url.rsplit('/', 1)[-1]}: {e}")
+                        report(f"{mode}.{stream}.{kind}", run_kind)
+                if mode == "auto":
+                    extras(stack)
+            finally:
+                stack.stop_fcgi()
+        report("all.validators_differ_where_bytes_differ", lambda: cross_mode(seen))
+    finally:
+        stack.front.stop()
+        stack.origin.stop()
+        stack.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"# {results['passed']} passed, {results['failed']} failed in {time.monotonic() - started:.0f} s",
+          file=sys.stderr)
+    return 1 if results["failed"] else 0
+
+
+def extras(stack):
+    origin = stack.origin_url
+
+    def octet_stream_mpd():
+        _, og, _ = get(f"{origin}/extra/manifest.bin")
+        expect(not (hdr(og, "Content-Type") or "").startswith("application/dash+xml"), "origin type")
+        st, g, body = get(f"{stack.front_url}/mpd/{enc(origin + '/extra/manifest.bin')}")
+        expect(st == 200 and b"/media/" in body, f"{st}: not rewritten")
+        expect(hdr(g, "Content-Type") == "application/dash+xml", f"answered as {hdr(g, 'Content-Type')}")
+    report("auto.extra.mpd_recognised_by_root_is_dash_xml", octet_stream_mpd)
+
+    def patch_document():
+        st, g, body = get(f"{stack.front_url}/mpd/{enc(origin + '/extra/live.mpp')}")
+        expect(st == 200, f"{st}")
+        expect(hdr(g, "Content-Type") == "application/dash-patch+xml", f"answered as {hdr(g, 'Content-Type')}: {body[:200]!r}")
+        want = f"/mpd/{enc(origin + '/patch/live.mpp')}?t=2".encode()
+        expect(b">" + want + b"</PatchLocation>" in body, f"PatchLocation not rewritten: {body[:600]!r}")
+        want = f"/mpd/{enc(origin + '/extra/next.mpd')}".encode()
+        expect(b">" + want + b"</Location>" in body, "Location not rewritten")
+    report("auto.extra.patch_document_references_rewritten", patch_document)
+
+    def revalidation():
+        url = f"{stack.front_url}/mpd/{enc(origin + '/streams/clear/manifest.mpd')}"
+        for _ in range(4):  # every worker thread has its cached rewrite
+            first = get(url)
+        log_before = stack.log_text().count("revalidated")
+        second = get(url)
+        expect(second[2] == first[2] and hdr(second[1], "ETag") == hdr(first[1], "ETag"), "answer changed")
+        expect(stack.log_text().count("revalidated") > log_before, "not answered from the revalidated rewrite")
+        access = open(os.path.join(stack.workdir, "origin", "access.log")).read().splitlines()
+        mpd_lines = [l for l in access if "/streams/clear/manifest.mpd" in l]
+        expect(any('" 304 ' in l for l in mpd_lines), "the origin never saw a conditional GET answered 304")
+    report("auto.extra.manifest_revalidated_with_origin_304", revalidation)
+
+    def vary_kept():
+        st, g, _ = get(f"{stack.front_url}/mpd/{enc(origin + '/streams/clear/manifest.mpd')}",
+                       headers={"Accept-Encoding": "identity"})
+        _, og, _ = get(f"{origin}/streams/clear/manifest.mpd", headers={"Accept-Encoding": "gzip"})
+        if hdr(og, "Vary"):
+            expect(hdr(g, "Vary") and "Accept-Encoding" in hdr(g, "Vary"), f"Vary {hdr(g, 'Vary')}")
+    report("auto.extra.origin_vary_kept", vary_kept)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
