@@ -70,6 +70,11 @@ struct PlanScope {
   }
   // A PIFF box renamed 'free' (same size, SPEC §3).
   void neutralise(const bmff::Box& b, const std::string& text);
+  // A PIFF box rewritten as the CENC box `fields` describe, in its own bytes
+  // (filler_then_box below); refused as `what` at `where` when it does not fit.
+  template <class Fields>
+  void convert_in_place(const bmff::Box& b, Fields& fields, const std::string& where,
+                        const char* what, const std::string& text);
 };
 
 // Edits that keep every other byte where it is.
@@ -91,6 +96,16 @@ std::optional<Edit> filler_then_box(const bmff::Box& b, Fields& fields, std::siz
   if (!bmff::write_box(e.bytes, fields)) return std::nullopt;
   if (e.bytes.size() != b.size) return std::nullopt;
   return e;
+}
+
+template <class Fields>
+void PlanScope::convert_in_place(const bmff::Box& b, Fields& fields, const std::string& where,
+                                 const char* what, const std::string& text) {
+  auto e = filler_then_box(b, fields, 0);
+  if (!e) return refuse(where, what, "cannot be rewritten in place");
+  plan.add(std::move(*e));
+  ++out.converted;
+  change(text);
 }
 
 // Applies a settled plan to `box` (one top-level box, parsed as `root`). When

@@ -67,14 +67,8 @@ class InitPlanner {
           s_.refuse(where, "PIFF tenc", "protected with IV size 0 (no constant IV in PIFF)");
           continue;
         }
-        auto e = filler_then_box(c.box, t, 0);
-        if (!e) {
-          s_.refuse(where, "PIFF tenc", "cannot be rewritten in place");
-          continue;
-        }
-        s_.plan.add(std::move(*e));
-        ++s_.out.converted;
-        s_.change(where + ": PIFF tenc -> tenc (IV " + std::to_string(t.iv_size) + " bytes)");
+        s_.convert_in_place(c.box, t, where, "PIFF tenc",
+                            where + ": PIFF tenc -> tenc (IV " + std::to_string(t.iv_size) + " bytes)");
       }
     }
     if (const Node* schm = sinf.child(fourcc("schm"))) {

@@ -24,14 +24,7 @@ void plan_pssh_children(PlanScope& s, const Node& n, const std::string& where) {
       s.neutralise(c.box, where + ": PIFF pssh -> free (pssh for the same system present)");
       continue;
     }
-    auto e = filler_then_box(c.box, p, 0);
-    if (!e) {
-      s.refuse(where, "PIFF pssh", "cannot be rewritten in place");
-      continue;
-    }
-    s.plan.add(std::move(*e));
-    ++s.out.converted;
-    s.change(where + ": PIFF pssh -> pssh");
+    s.convert_in_place(c.box, p, where, "PIFF pssh", where + ": PIFF pssh -> pssh");
   }
 }
 
