@@ -10,6 +10,8 @@
 #include <xercesc/util/Base64.hpp>
 #include <xercesc/util/PlatformUtils.hpp>
 
+#include "bmff/box.h"
+#include "bmff/fields.h"
 #include "mpd/dom.h"
 #include "mpd/urls.h"
 
@@ -38,12 +40,6 @@ std::string hex_uuid(const unsigned char* b) {
 
 std::uint32_t le16(std::string_view s, std::size_t at) {
   return static_cast<unsigned char>(s[at]) | (static_cast<unsigned char>(s[at + 1]) << 8);
-}
-
-std::uint32_t be32(std::string_view s, std::size_t at) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(s[at + i]);
-  return v;
 }
 
 // The WRMHEADER is UTF-16LE XML. Its markup is ASCII, so the low bytes are
@@ -235,25 +231,17 @@ std::optional<std::string> kid_from_playready_object(std::string_view pro) {
 }
 
 std::optional<std::string> kid_from_pssh_box(std::string_view box) {
-  if (box.size() < 32 || box.substr(4, 4) != "pssh") return std::nullopt;
-  const std::uint32_t size = be32(box, 0);
-  if (size < 32 || size > box.size()) return std::nullopt;
-  box = box.substr(0, size);
-  const unsigned version = static_cast<unsigned char>(box[8]);
-  std::size_t at = 28;
-  if (version > 0) {
-    const std::uint32_t count = be32(box, at);
-    at += 4;
-    if (count > (box.size() - at) / 16) return std::nullopt;
-    if (count == 1)
-      return hex_uuid(reinterpret_cast<const unsigned char*>(box.data() + at));
-    at += 16u * count;
-  }
-  if (at + 4 > box.size()) return std::nullopt;
-  const std::uint32_t data_size = be32(box, at);
-  at += 4;
-  if (data_size > box.size() - at) return std::nullopt;
-  return kid_from_playready_object(box.substr(at, data_size));
+  // Read through the engine's own description of the box (ISO/IEC 23001-7
+  // §8.1), which checks every count against the bytes that hold it.
+  const auto* data = reinterpret_cast<const std::uint8_t*>(box.data());
+  const bmff::HeaderParse head = bmff::parse_box_header(data, box.size(), box.size());
+  if (head.status != bmff::HeaderStatus::ok || head.header.size > box.size()) return std::nullopt;
+  const bmff::Box whole{head.header, 0, static_cast<std::size_t>(head.header.size)};
+  const auto pssh = bmff::read_box<bmff::Pssh>(data, whole);
+  if (!pssh) return std::nullopt;
+  if (pssh->kids.size() == 1) return hex_uuid(pssh->kids.front().data());
+  return kid_from_playready_object(
+      std::string_view(reinterpret_cast<const char*>(pssh->data.data()), pssh->data.size()));
 }
 
 unsigned add_cenc_descriptors(DOMElement* top, const XMLCh* dash_ns) {

@@ -21,7 +21,7 @@ mkdir -p "$build/corpus" "$build/seeds"
 # The rewriter's sources, the core helpers it uses and the player model that
 # judges it, linked directly.
 sources=""
-for f in "$top"/src/util/*.cpp "$top"/src/http/*.cpp "$top"/src/mpd/*.cpp "$top/tests/unit/mpd_player_model.cpp"; do
+for f in "$top"/src/util/*.cpp "$top"/src/bmff/*.cpp "$top"/src/http/*.cpp "$top"/src/mpd/*.cpp "$top/tests/unit/mpd_player_model.cpp"; do
   sources="$sources $f"
 done
 
