@@ -26,4 +26,9 @@ if [ ! -x "$DASHPIFF_BUILD/fcgi/dashpiff-fcgi" ]; then
     exit 2
 fi
 
+# The slow-client cell of issue 13 is its own run: bench/run.sh --slow-clients [options]
+if [ "${1:-}" = "--slow-clients" ]; then
+    shift
+    exec python3 "$top/bench/slow_clients.py" "$@"
+fi
 exec python3 "$top/bench/bench.py" "$@"

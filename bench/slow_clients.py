@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""The slow-client cell (issue 13): N clients reading an 8 MiB segment at
+about 1 KB/s and M requests whose origin trickles, held open while wrk
+measures fresh manifest, segment and /healthz requests; the same cell
+against nginx's own proxy_pass in the same run. Run it through
+`bench/run.sh --slow-clients [options]` (bench/README.md).
+
+Every process is started here and stopped by PID; everything listens on
+127.0.0.1. The slow readers are one Python process (selectors) that reads
+a token's worth from each socket once a second, so N in the thousands
+costs little CPU.
+"""
+import argparse
+import os
+import resource
+import selectors
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TOP, "scripts"))
+
+import dashpiff_stack  # noqa: E402
+import procmem  # noqa: E402
+import stream  # noqa: E402
+from bench import BASELINE_DIRECTIVES, BASELINE_SERVER, ORIGIN_PORT_MARK, patch_file, url_encode  # noqa: E402
+from wrk_cell import run_cell, write_paths  # noqa: E402
+
+BIG = 8 * 1024 * 1024
+# The baseline's stand-in for /healthz: nginx answering by itself.
+BASELINE_HEALTHZ = 'location = /healthz { return 200 "ok\\n"; }'
+TRICKLE = "location /trickle/ { rewrite ^/trickle/(.*)$ /bench/$1 break; limit_rate_after 1; limit_rate 1k; }"
+
+
+def log(msg):
+    print(f"[slow {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class Holders:
+    """N slow readers (read_rate bytes/s each) and M full-speed readers of
+    trickling answers, all on one selector."""
+
+    def __init__(self, port, slow_path, slow_count, trickle_path, trickle_count, read_rate):
+        self.sel = selectors.DefaultSelector()
+        self.read_rate = read_rate
+        self.slow = []
+        self.fast = []
+        self.closed_early = 0
+        self.bytes = 0
+        for i in range(slow_count + trickle_count):
+            s = socket.socket()
+            slow = i < slow_count
+            if slow:
+                # Small from the start: no receive-window autotuning soaks up the answer.
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.setblocking(False)
+            try:
+                s.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            path = slow_path if slow else trickle_path
+            s.setblocking(True)
+            s.settimeout(10)
+            try:
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+            except OSError:
+                self.closed_early += 1
+                s.close()
+                continue
+            s.setblocking(False)
+            (self.slow if slow else self.fast).append(s)
+            if not slow:
+                self.sel.register(s, selectors.EVENT_READ)
+
+    def tick(self):
+        """One second's worth of reading."""
+        for s in list(self.slow):
+            try:
+                data = s.recv(self.read_rate)
+                if data == b"":
+                    self._drop(s, self.slow)
+                self.bytes += len(data)
+            except BlockingIOError:
+                pass
+            except OSError:
+                self._drop(s, self.slow)
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            for key, _ in self.sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                try:
+                    data = key.fileobj.recv(65536)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    self.sel.unregister(key.fileobj)
+                    self._drop(key.fileobj, self.fast)
+                self.bytes += len(data)
+
+    def _drop(self, s, group):
+        self.closed_early += 1
+        group.remove(s)
+        s.close()
+
+    def open_count(self):
+        return len(self.slow) + len(self.fast)
+
+    def close(self):
+        for s in self.slow + self.fast:
+            s.close()
+        self.sel.close()
+
+
+def run_holders_while(holders, seconds, action):
+    """Keeps the holders reading in a child process while `action` runs."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                holders.tick()
+        finally:
+            os._exit(0)
+    try:
+        return action()
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+
+
+def measure(label, base_url, paths, holders_args, args, pool_pid=None, metrics_url=None):
+    """One cell: the holders connect and settle, then wrk measures each fresh
+    workload in turn; worker RSS is sampled throughout."""
+    log(f"{label}: opening {args.slow_readers} slow readers and {args.trickles} trickling origins")
+    holders = Holders(*holders_args)
+    sampler = procmem.RssSampler(pool_pid, interval=0.1) if pool_pid else None
+    if sampler:
+        sampler.__enter__()
+    out = {"label": label, "rows": {}, "open_before": holders.open_count()}
+    try:
+        settle_end = time.monotonic() + args.settle
+        while time.monotonic() < settle_end:
+            holders.tick()
+        out["open_settled"] = holders.open_count()
+        if metrics_url:
+            out["metrics"] = scrape(metrics_url)
+        for workload, plist in paths.items():
+            f = os.path.join(args.tmp, f"{label}-{workload}.txt")
+            write_paths(f, plist)
+            cell = run_holders_while(holders, args.seconds + 40,
+                                     lambda: run_cell(base_url, f, args.wrk_connections, args.seconds,
+                                                      timeout_s=10))
+            out["rows"][workload] = cell
+            log(f"{label} {workload}: {cell.requests} req, p50 {cell.p50_ms:.1f} ms, p99 {cell.p99_ms:.1f} ms, "
+                f"max {cell.max_ms:.1f} ms, non-2xx {cell.non_2xx}, socket errors {cell.socket_errors}")
+        out["open_after"] = holders.open_count()
+        if metrics_url:
+            out["metrics_after"] = scrape(metrics_url)
+    finally:
+        holders.close()
+        if sampler:
+            sampler.__exit__(None, None, None)
+            out["rss"] = sampler.peak_rss
+    return out
+
+
+def scrape(url):
+    try:
+        status, _, body = dashpiff_stack.fetch(url, timeout=10)
+    except OSError as e:
+        return {"error": str(e)}
+    wanted = {}
+    for line in body.decode().splitlines():
+        if line.startswith("dashpiff_transfers") or line.startswith("dashpiff_workers_alive"):
+            name, value = line.rsplit(" ", 1)
+            wanted[name] = float(value)
+    return wanted
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--slow-readers", type=int, default=1000)
+    p.add_argument("--trickles", type=int, default=100)
+    p.add_argument("--read-rate", type=int, default=1024, help="bytes per second per slow reader")
+    p.add_argument("--seconds", type=int, default=5, help="wrk time per workload")
+    p.add_argument("--settle", type=int, default=5, help="seconds the holders read before wrk starts")
+    p.add_argument("--wrk-connections", type=int, default=8)
+    p.add_argument("--fcgi-arg", action="append", default=[], help="extra dashpiff-fcgi option (repeatable)")
+    p.add_argument("--media-buffering", action="store_true",
+                   help="the alternative of nginx spooling segments to temporary files (fastcgi_buffering on)")
+    p.add_argument("--skip-baseline", action="store_true")
+    p.add_argument("--out", help="also write the table to this file")
+    args = p.parse_args()
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = args.slow_readers + args.trickles + 256
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(need, soft)), hard))
+
+    build = dashpiff_stack.BUILD
+    stream_root = stream.ensure_stream(build, log=log)
+    args.tmp = tempfile.mkdtemp(prefix="dashpiff-slow-")
+    big_dir = os.path.join(args.tmp, "big")
+    os.makedirs(big_dir)
+    os.chmod(args.tmp, 0o755)
+    os.chmod(big_dir, 0o755)
+    # An 8 MiB segment: a real segment's bytes repeated (the engine walks its
+    # boxes as far as they parse and passes the rest on unchanged).
+    seg = os.path.join(stream_root, "bench", stream.segment_names(stream_root, stream.LARGE_REP)[0])
+    data = open(seg, "rb").read()
+    with open(os.path.join(big_dir, "big.m4s"), "wb") as f:
+        f.write((data * (BIG // len(data) + 1))[:BIG])
+    os.chmod(os.path.join(big_dir, "big.m4s"), 0o644)
+
+    baseline_port = dashpiff_stack.free_port()
+    extra = BASELINE_SERVER.format(origin_port=ORIGIN_PORT_MARK, port=baseline_port, directives=BASELINE_DIRECTIVES)
+    extra = extra.replace("        location / {", "        " + BASELINE_HEALTHZ + "\n        location / {", 1)
+    stack = dashpiff_stack.Stack(args=[], origin_root=stream_root, front_extra=extra,
+                                 origin_extra=f"location /big/ {{ alias {big_dir}/; }}\n        {TRICKLE}")
+    results = []
+    try:
+        patch_file(stack.front.conf, ORIGIN_PORT_MARK, str(stack.origin_port))
+        patch_file(stack.front.conf, "worker_processes 1;", "worker_processes auto;")
+        patch_file(stack.front.conf, "worker_connections 4096;", "worker_connections 16384;")
+        if args.media_buffering:
+            # A private copy of the project's snippets with segments spooled by nginx.
+            link = os.path.join(stack.front.dir, "snippets")
+            os.unlink(link)
+            shutil.copytree(os.path.join(TOP, "nginx-conf", "snippets"), link)
+            patch_file(os.path.join(link, "dashpiff-locations.conf"),
+                       "include snippets/dashpiff-fastcgi.conf;\n    fastcgi_buffering off;",
+                       "include snippets/dashpiff-fastcgi.conf;\n    fastcgi_buffering on;")
+        stack.origin.start(stack.origin_port)
+        stack.start_fcgi(args.fcgi_arg)
+        pool_pid = stack.fcgi.pid
+        procmem.wait_for_workers(pool_pid, 1, timeout=5)
+        stack.front.start(stack.front_port)
+        dashpiff_stack.wait_for(lambda: dashpiff_stack.port_open(baseline_port), what="baseline server")
+        origin = stack.origin_url
+        mpd = "/mpd/" + url_encode(origin + "/bench/manifest.mpd")
+        media = "/media/" + url_encode(origin + "/bench/") + "/"
+        small = stream.segment_names(stream_root, stream.SMALL_REP)
+        dp_paths = {"manifest": [mpd], "segment250k": [media + n for n in small], "healthz": ["/healthz"]}
+        base_paths = {"manifest": ["/bench/manifest.mpd"], "segment250k": ["/bench/" + n for n in small],
+                      "healthz": ["/healthz"]}
+        big_media = "/media/" + url_encode(origin + "/big/") + "/big.m4s"
+        trickle_media = "/media/" + url_encode(origin + "/trickle/") + "/" + stream.segment_names(
+            stream_root, stream.LARGE_REP)[1]
+        for path in (mpd, big_media, dp_paths["segment250k"][0]):
+            status, _, _ = dashpiff_stack.fetch(stack.front_url + path, timeout=30)
+            if status != 200:
+                raise RuntimeError(f"{path} answered {status}")
+        if not args.skip_baseline:
+            results.append(measure("proxy_pass", f"http://127.0.0.1:{baseline_port}", base_paths,
+                                   (baseline_port, "/big/big.m4s", args.slow_readers, "/trickle/" +
+                                    trickle_media.rsplit("/", 1)[1], args.trickles, args.read_rate), args))
+            time.sleep(2)
+        results.append(measure("dashpiff", stack.front_url, dp_paths,
+                               (stack.front_port, big_media, args.slow_readers, trickle_media, args.trickles,
+                                args.read_rate), args, pool_pid=pool_pid,
+                               metrics_url=stack.front_url + "/metrics"))
+    finally:
+        stack.stop()
+        stack.cleanup()
+        shutil.rmtree(args.tmp, ignore_errors=True)
+
+    lines = [f"## Slow-client cell: {args.slow_readers} readers of an 8 MiB segment at {args.read_rate} B/s, "
+             f"{args.trickles} trickling origins (1 KB/s), wrk -c{args.wrk_connections} {args.seconds} s per workload",
+             "", f"pool: dashpiff-fcgi defaults {' '.join(args.fcgi_arg)}"
+             f"{' + nginx fastcgi_buffering on for segments' if args.media_buffering else ''}", "",
+             "| stack | workload | req/s | p50 ms | p99 ms | max ms | failed | p99 ÷ proxy_pass |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    base = results[0]["rows"] if results and results[0]["label"] == "proxy_pass" else {}
+    ok = True
+    for r in results:
+        for workload, c in r["rows"].items():
+            failed = c.non_2xx + c.socket_errors
+            ratio = f"{c.p99_ms / base[workload].p99_ms:.2f}" if workload in base and base[workload].p99_ms else "-"
+            lines.append(f"| {r['label']} | {workload} | {c.rps:.0f} | {c.p50_ms:.1f} | {c.p99_ms:.1f} | "
+                         f"{c.max_ms:.1f} | {failed} | {ratio} |")
+            if r["label"] == "dashpiff" and (failed or c.p99_ms > 100 or c.requests == 0):
+                ok = False
+    lines.append("")
+    for r in results:
+        lines.append(f"- {r['label']}: holders open {r['open_before']} at start, {r['open_settled']} after settling, "
+                     f"{r.get('open_after', '?')} at the end")
+        if "rss" in r:
+            peaks = r["rss"]
+            lines.append(f"- {r['label']} worker RSS peak: " +
+                         ", ".join(f"pid {pid} {kib / 1024:.1f} MiB" for pid, kib in sorted(peaks.items())))
+        if "metrics" in r:
+            lines.append(f"- {r['label']} /metrics after settling: {r['metrics']}")
+            lines.append(f"- {r['label']} /metrics at the end: {r.get('metrics_after')}")
+    lines.append("")
+    lines.append(f"target (issue 13): dashpiff p99 <= 100 ms and none failing: {'met' if ok else 'MISSED'}")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
