@@ -282,6 +282,10 @@ size_t write_callback(char* data, size_t size, size_t count, void* userdata) {
     hop.fail(OriginError::protocol, "origin sent body bytes before a response head");
     return 0;
   }
+  // Backpressure (issue 13): nothing of the chunk is taken while the
+  // receiver is full; curl holds it and stops reading the origin until the
+  // receiver resumes the transfer.
+  if (!hop.handler->accepting()) return CURL_WRITEFUNC_PAUSE;
   const auto cap = hop.request->max_body_bytes;
   if (cap > 0 && hop.body_bytes + length > cap) {
     hop.fail(OriginError::too_large, "origin body exceeds the limit of " + std::to_string(cap) + " bytes");
@@ -327,14 +331,31 @@ int prereq_callback(void* userdata, char* primary_ip, char*, int, int) {
   return CURL_PREREQFUNC_OK;
 }
 
+
+// One easy handle and its error text: the thread's client keeps one, each
+// OriginTransfer has its own.
+struct EasyHandle {
+  CURL* easy = curl_easy_init();
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  EasyHandle() {
+    if (easy == nullptr) throw std::runtime_error("libcurl handle allocation failed");
+  }
+  ~EasyHandle() { curl_easy_cleanup(easy); }
+  EasyHandle(const EasyHandle&) = delete;
+  EasyHandle& operator=(const EasyHandle&) = delete;
+};
+
+std::string curl_message(const char* error_buffer, CURLcode code) {
+  return error_buffer[0] != '\0' ? std::string(trim(error_buffer)) : curl_easy_strerror(code);
+}
+
 }  // namespace
 
 struct OriginClient::Impl {
   OriginOptions options;
   std::vector<std::string> patterns;  // normalised allow_hosts
   CURLM* multi = nullptr;
-  CURL* easy = nullptr;
-  char error_buffer[CURL_ERROR_SIZE] = {};
+  EasyHandle handle;
 
   explicit Impl(OriginOptions o) : options(std::move(o)) {
     for (const auto& p : options.allow_hosts) {
@@ -344,22 +365,13 @@ struct OriginClient::Impl {
         patterns.push_back(normalise_host(p));
     }
     multi = curl_multi_init();
-    easy = curl_easy_init();
-    if (multi == nullptr || easy == nullptr) {
-      cleanup();
-      throw std::runtime_error("libcurl handle allocation failed");
-    }
+    if (multi == nullptr) throw std::runtime_error("libcurl handle allocation failed");
     // Room for a few origins' connections (manifest host, segment hosts).
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 16L);
   }
-  ~Impl() { cleanup(); }
-
-  void cleanup() {
-    if (easy) curl_easy_cleanup(easy);
-    if (multi) curl_multi_cleanup(multi);
-    easy = nullptr;
-    multi = nullptr;
-  }
+  ~Impl() { curl_multi_cleanup(multi); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   bool host_allowed(std::string_view host) const {
     const auto h = normalise_host(host);
@@ -368,7 +380,8 @@ struct OriginClient::Impl {
     return std::any_of(patterns.begin(), patterns.end(), [&](const auto& p) { return host_matches(p, h); });
   }
 
-  void configure(Hop& hop, CURLU* url, curl_slist* headers, Clock::time_point total_deadline) {
+  void configure(CURL* easy, char* error_buffer, Hop& hop, CURLU* url, curl_slist* headers,
+                 Clock::time_point total_deadline) const {
     curl_easy_reset(easy);  // keeps the connection and DNS caches (they live in the multi handle)
     error_buffer[0] = '\0';
     curl_easy_setopt(easy, CURLOPT_CURLU, url);
@@ -416,62 +429,7 @@ struct OriginClient::Impl {
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, &hop);
   }
 
-  std::string curl_message(CURLcode code) const {
-    return error_buffer[0] != '\0' ? std::string(trim(error_buffer)) : curl_easy_strerror(code);
-  }
-
-  // Runs one exchange to completion, a deadline, or an error recorded in hop.
-  void run(Hop& hop, const Target& target, Clock::time_point total_deadline) {
-    const auto head_deadline = Clock::now() + options.first_byte_timeout;
-    if (curl_multi_add_handle(multi, easy) != CURLM_OK) {
-      hop.fail(OriginError::protocol, "curl_multi_add_handle failed");
-      return;
-    }
-    std::optional<CURLcode> code;
-    for (;;) {
-      int running = 0;
-      const CURLMcode mc = curl_multi_perform(multi, &running);
-      if (mc != CURLM_OK) {
-        hop.fail(OriginError::protocol, std::string("libcurl: ") + curl_multi_strerror(mc));
-        break;
-      }
-      int queued = 0;
-      while (CURLMsg* msg = curl_multi_info_read(multi, &queued))
-        if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy) code = msg->data.result;
-      if (code || running == 0) break;
-      const auto now = Clock::now();
-      if (!hop.head_complete && now >= head_deadline) {
-        hop.fail(OriginError::timeout, "no response head from origin " + target.where() + " within " +
-                                           std::to_string(options.first_byte_timeout.count()) + " ms");
-        break;
-      }
-      if (now >= total_deadline) {
-        hop.fail(OriginError::timeout, "origin " + target.where() + " did not complete within the total timeout of " +
-                                           std::to_string(options.total_timeout.count()) + " ms");
-        break;
-      }
-      const auto next = hop.head_complete ? total_deadline : std::min(head_deadline, total_deadline);
-      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
-      // Whatever the handler collected goes out before we sleep, so
-      // batching never delays a byte past the next wait for the origin.
-      if (hop.head_delivered && hop.handler) hop.handler->on_wait();
-      curl_multi_poll(multi, nullptr, 0, static_cast<int>(std::clamp<long long>(wait, 1, 1000)), nullptr);
-    }
-    curl_multi_remove_handle(multi, easy);  // an unfinished transfer's connection is closed here
-    if (hop.error != OriginError::none) return;
-    if (!code) {
-      hop.fail(OriginError::protocol, "origin " + target.where() + ": transfer ended without a result");
-      return;
-    }
-    if (*code == CURLE_OK || (hop.redirect && hop.redirect_cut)) {
-      if (!hop.head_delivered && !hop.redirect)
-        hop.fail(OriginError::protocol, "origin " + target.where() + " sent no response head");
-      return;
-    }
-    classify_failure(hop, target, *code);
-  }
-
-  void classify_failure(Hop& hop, const Target& target, CURLcode code) const {
+  void classify_failure(CURL* easy, const char* error_buffer, Hop& hop, const Target& target, CURLcode code) const {
     const std::string where = target.where();
     if (!hop.connected && hop.socket_attempts > 0 && hop.socket_refusals == hop.socket_attempts) {
       hop.fail(OriginError::address_refused, hop.refusal);
@@ -486,7 +444,7 @@ struct OriginClient::Impl {
         curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
         hop.fail(OriginError::connect, "connect to origin " + where + " failed: " +
                                            (os_errno != 0 ? std::strerror(static_cast<int>(os_errno))
-                                                          : curl_message(code)));
+                                                          : curl_message(error_buffer, code)));
         return;
       }
       case CURLE_OPERATION_TIMEDOUT:
@@ -504,7 +462,7 @@ struct OriginClient::Impl {
         hop.fail(OriginError::scheme_refused, "origin URL scheme refused (only http and https)");
         return;
       case CURLE_URL_MALFORMAT:
-        hop.fail(OriginError::bad_url, "origin URL is malformed: " + curl_message(code));
+        hop.fail(OriginError::bad_url, "origin URL is malformed: " + curl_message(error_buffer, code));
         return;
       case CURLE_TOO_MANY_REDIRECTS:
         hop.fail(OriginError::too_many_redirects, "too many redirects from origin " + where);
@@ -516,87 +474,190 @@ struct OriginClient::Impl {
         break;
     }
     if (is_tls_error(code)) {
-      hop.fail(OriginError::tls, "TLS with origin " + where + " failed: " + curl_message(code));
+      hop.fail(OriginError::tls, "TLS with origin " + where + " failed: " + curl_message(error_buffer, code));
       return;
     }
-    hop.fail(OriginError::protocol, "origin " + where + ": " + curl_message(code));
+    hop.fail(OriginError::protocol, "origin " + where + ": " + curl_message(error_buffer, code));
   }
 
-  OriginResult fetch(const OriginRequest& request, OriginHandler& handler) {
-    const auto start = Clock::now();
-    const auto total_deadline = start + options.total_timeout;
-    OriginResult result;
-    auto finish = [&](OriginError e, std::string message) {
-      result.error = e;
-      result.message = std::move(message);
-      result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-      return result;
-    };
+  OriginResult fetch(const OriginRequest& request, OriginHandler& handler);
+  // Runs the prepared hop of `f` on this client's own multi handle to
+  // completion, a deadline, or an error recorded in the hop; curl's result.
+  std::optional<CURLcode> run_hop(struct Fetch& f);
+};
 
+// One fetch as a state machine over hops (redirects are followed here, hop by
+// hop, so that every hop passes the policy): driven by OriginClient::fetch on
+// its thread, or by an event loop through OriginTransfer.
+struct Fetch {
+  Fetch(const OriginClient::Impl& impl, const OriginRequest& request, OriginHandler& handler, EasyHandle& handle)
+      : impl(impl), request(request), handler(handler), easy(handle.easy), error_buffer(handle.error_buffer) {}
+
+  const OriginClient::Impl& impl;
+  const OriginRequest& request;
+  OriginHandler& handler;
+  CURL* easy;
+  char* error_buffer;
+
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point total_deadline = start + impl.options.total_timeout;
+  Clock::time_point head_deadline;
+  UrlHandle url;
+  Headers outgoing;
+  std::optional<Target> first;
+  Target target;
+  int redirects = 0;
+  Slist header_list;         // the hop's, alive while curl uses it
+  std::unique_ptr<Hop> hop;  // curl holds its address
+  OriginResult result;
+
+  OriginResult finish(OriginError e, std::string message) {
+    result.error = e;
+    result.message = std::move(message);
+    result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return result;
+  }
+
+  // Checks the request; nullopt when the first hop is ready to run.
+  std::optional<OriginResult> begin() {
     if (request.method != "GET" && request.method != "HEAD")
       return finish(OriginError::protocol, "method " + request.method + " is not fetched from origin");
-
-    UrlHandle url(curl_url());
+    url.reset(curl_url());
     if (!url) return finish(OriginError::protocol, "libcurl URL handle allocation failed");
     if (curl_url_set(url.get(), CURLUPART_URL, request.url.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
       return finish(OriginError::bad_url, "origin URL is malformed");
-
-    Headers outgoing;
     for (const auto& [name, value] : request.headers)
       if (is_http_token(name) && header_value_ok(value) && !never_sent(name, request.headers))
         outgoing.emplace_back(name, value);
+    return next_hop();
+  }
 
-    std::optional<Target> first;
-    for (int redirects = 0;; ++redirects) {
-      const auto target = target_of(url.get());
-      if (!target) return finish(OriginError::bad_url, "origin URL has no usable scheme or host");
-      if (target->scheme != "http" && target->scheme != "https")
-        return finish(OriginError::scheme_refused,
-                      std::string(redirects ? "redirect to" : "origin URL") + " scheme '" + target->scheme +
-                          "' refused (only http and https)");
-      if (!host_allowed(target->host))
-        return finish(OriginError::host_refused,
-                      std::string(redirects ? "redirect to " : "origin ") + "host " +
-                          normalise_host(target->host) + " is not in the allow-origin list");
-      if (!first) first = target;
-      // Like browsers and curl itself: credentials stay with the origin they were meant for.
-      if (!first->same_origin(*target))
-        outgoing.erase(std::remove_if(outgoing.begin(), outgoing.end(),
-                                      [](const auto& h) { return is_credential(h.first); }),
-                       outgoing.end());
+  // Policy checks on the current URL, then the easy handle is configured for
+  // it; nullopt when the hop is ready to run.
+  std::optional<OriginResult> next_hop() {
+    const auto t = target_of(url.get());
+    if (!t) return finish(OriginError::bad_url, "origin URL has no usable scheme or host");
+    target = *t;
+    if (target.scheme != "http" && target.scheme != "https")
+      return finish(OriginError::scheme_refused,
+                    std::string(redirects ? "redirect to" : "origin URL") + " scheme '" + target.scheme +
+                        "' refused (only http and https)");
+    if (!impl.host_allowed(target.host))
+      return finish(OriginError::host_refused,
+                    std::string(redirects ? "redirect to " : "origin ") + "host " + normalise_host(target.host) +
+                        " is not in the allow-origin list");
+    if (!first) first = target;
+    // Like browsers and curl itself: credentials stay with the origin they were meant for.
+    if (!first->same_origin(target))
+      outgoing.erase(std::remove_if(outgoing.begin(), outgoing.end(),
+                                    [](const auto& h) { return is_credential(h.first); }),
+                     outgoing.end());
 
-      Slist header_list;
-      for (const auto& [name, value] : outgoing) {
-        // "Name;" is curl's spelling of a header sent with an empty value.
-        const std::string line = value.empty() ? name + ";" : name + ": " + value;
-        curl_slist* appended = curl_slist_append(header_list.get(), line.c_str());
-        if (appended == nullptr) return finish(OriginError::protocol, "out of memory building request headers");
-        header_list.release();
-        header_list.reset(appended);
-      }
-
-      Hop hop;
-      hop.handler = &handler;
-      hop.request = &request;
-      hop.policy = &options.address_policy;
-      hop.url = url_part(url.get(), CURLUPART_URL).value_or(request.url);
-      configure(hop, url.get(), header_list.get(), total_deadline);
-      run(hop, *target, total_deadline);
-      result.head_delivered = hop.head_delivered;
-      result.body_bytes = hop.body_bytes;
-      if (hop.error != OriginError::none) return finish(hop.error, hop.message);
-      if (!hop.redirect) return finish(OriginError::none, "");
-
-      if (redirects >= options.max_redirects)
-        return finish(OriginError::too_many_redirects,
-                      "origin " + target->where() + " redirected more than " +
-                          std::to_string(options.max_redirects) + " times");
-      // Setting a relative reference on the current URL resolves it (RFC 3986).
-      if (curl_url_set(url.get(), CURLUPART_URL, hop.redirect->c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
-        return finish(OriginError::bad_url, "origin " + target->where() + " redirected to a malformed URL");
+    Slist list;
+    for (const auto& [name, value] : outgoing) {
+      // "Name;" is curl's spelling of a header sent with an empty value.
+      const std::string line = value.empty() ? name + ";" : name + ": " + value;
+      curl_slist* appended = curl_slist_append(list.get(), line.c_str());
+      if (appended == nullptr) return finish(OriginError::protocol, "out of memory building request headers");
+      list.release();
+      list.reset(appended);
     }
+    header_list = std::move(list);
+
+    hop = std::make_unique<Hop>();
+    hop->handler = &handler;
+    hop->request = &request;
+    hop->policy = &impl.options.address_policy;
+    hop->url = url_part(url.get(), CURLUPART_URL).value_or(request.url);
+    head_deadline = Clock::now() + impl.options.first_byte_timeout;
+    impl.configure(easy, error_buffer, *hop, url.get(), header_list.get(), total_deadline);
+    return std::nullopt;
+  }
+
+  // The deadlines curl does not enforce itself for this hop (its response
+  // head's; the total one too, for a paused transfer): true, with the hop
+  // failed, once one has passed.
+  bool expired(Clock::time_point now) {
+    if (!hop->head_complete && now >= head_deadline) {
+      hop->fail(OriginError::timeout, "no response head from origin " + target.where() + " within " +
+                                          std::to_string(impl.options.first_byte_timeout.count()) + " ms");
+      return true;
+    }
+    if (now >= total_deadline) {
+      hop->fail(OriginError::timeout, "origin " + target.where() + " did not complete within the total timeout of " +
+                                          std::to_string(impl.options.total_timeout.count()) + " ms");
+      return true;
+    }
+    return false;
+  }
+
+  // The hop's handle has left the multi, with curl's result or (nullopt)
+  // taken out early. The fetch's result, or nullopt when a redirect's hop is
+  // ready to run.
+  std::optional<OriginResult> hop_done(std::optional<CURLcode> code) {
+    Hop& h = *hop;
+    if (h.error == OriginError::none) {
+      if (!code) {
+        h.fail(OriginError::protocol, "origin " + target.where() + ": transfer ended without a result");
+      } else if (*code == CURLE_OK || (h.redirect && h.redirect_cut)) {
+        if (!h.head_delivered && !h.redirect)
+          h.fail(OriginError::protocol, "origin " + target.where() + " sent no response head");
+      } else {
+        impl.classify_failure(easy, error_buffer, h, target, *code);
+      }
+    }
+    result.head_delivered = h.head_delivered;
+    result.body_bytes = h.body_bytes;
+    if (h.error != OriginError::none) return finish(h.error, h.message);
+    if (!h.redirect) return finish(OriginError::none, "");
+    if (redirects >= impl.options.max_redirects)
+      return finish(OriginError::too_many_redirects, "origin " + target.where() + " redirected more than " +
+                                                         std::to_string(impl.options.max_redirects) + " times");
+    // Setting a relative reference on the current URL resolves it (RFC 3986).
+    if (curl_url_set(url.get(), CURLUPART_URL, h.redirect->c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+      return finish(OriginError::bad_url, "origin " + target.where() + " redirected to a malformed URL");
+    ++redirects;
+    return next_hop();
   }
 };
+
+std::optional<CURLcode> OriginClient::Impl::run_hop(Fetch& f) {
+  Hop& hop = *f.hop;
+  if (curl_multi_add_handle(multi, f.easy) != CURLM_OK) {
+    hop.fail(OriginError::protocol, "curl_multi_add_handle failed");
+    return std::nullopt;
+  }
+  std::optional<CURLcode> code;
+  for (;;) {
+    int running = 0;
+    const CURLMcode mc = curl_multi_perform(multi, &running);
+    if (mc != CURLM_OK) {
+      hop.fail(OriginError::protocol, std::string("libcurl: ") + curl_multi_strerror(mc));
+      break;
+    }
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &queued))
+      if (msg->msg == CURLMSG_DONE && msg->easy_handle == f.easy) code = msg->data.result;
+    if (code || running == 0) break;
+    const auto now = Clock::now();
+    if (f.expired(now)) break;
+    const auto next = hop.head_complete ? f.total_deadline : std::min(f.head_deadline, f.total_deadline);
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
+    // Whatever the handler collected goes out before we sleep, so
+    // batching never delays a byte past the next wait for the origin.
+    if (hop.head_delivered && hop.handler) hop.handler->on_wait();
+    curl_multi_poll(multi, nullptr, 0, static_cast<int>(std::clamp<long long>(wait, 1, 1000)), nullptr);
+  }
+  curl_multi_remove_handle(multi, f.easy);  // an unfinished transfer's connection is closed here
+  return code;
+}
+
+OriginResult OriginClient::Impl::fetch(const OriginRequest& request, OriginHandler& handler) {
+  Fetch f(*this, request, handler, handle);
+  auto result = f.begin();
+  while (!result) result = f.hop_done(run_hop(f));
+  return *result;
+}
 
 OriginClient::OriginClient(OriginOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 OriginClient::~OriginClient() = default;
@@ -606,5 +667,29 @@ OriginResult OriginClient::fetch(const OriginRequest& request, OriginHandler& ha
 }
 
 bool OriginClient::host_allowed(std::string_view host) const { return impl_->host_allowed(host); }
+
+struct OriginTransfer::State {
+  State(const OriginClient::Impl& impl, OriginRequest r, OriginHandler& handler)
+      : request(std::move(r)), fetch(impl, request, handler, handle) {}
+  OriginRequest request;
+  EasyHandle handle;
+  Fetch fetch;
+};
+
+OriginTransfer::OriginTransfer(const OriginClient& client, OriginRequest request, OriginHandler& handler)
+    : state_(std::make_unique<State>(*client.impl_, std::move(request), handler)) {}
+OriginTransfer::~OriginTransfer() = default;
+
+std::optional<OriginResult> OriginTransfer::start() { return state_->fetch.begin(); }
+void* OriginTransfer::easy_handle() const { return state_->handle.easy; }
+std::optional<OriginResult> OriginTransfer::hop_done(int curl_code) {
+  return state_->fetch.hop_done(static_cast<CURLcode>(curl_code));
+}
+bool OriginTransfer::expired(std::chrono::steady_clock::time_point now) { return state_->fetch.expired(now); }
+OriginResult OriginTransfer::abandoned(OriginError error, std::string why) {
+  Hop& hop = *state_->fetch.hop;
+  hop.fail(error, std::move(why));
+  return *state_->fetch.hop_done(std::nullopt);
+}
 
 }  // namespace dashpiff

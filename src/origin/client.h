@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,6 +77,9 @@ class OriginHandler {
   virtual bool on_data(std::string_view chunk) = 0;
   // The client is about to wait for more origin data: hand on what is held.
   virtual void on_wait() {}
+  // False while the receiver cannot take more: the transfer pauses without
+  // taking the chunk (an event loop's receiver resumes it once it drains).
+  virtual bool accepting() { return true; }
 };
 
 struct OriginResult {
@@ -86,6 +90,8 @@ struct OriginResult {
   bool head_delivered = false;  // on_head was called
   bool ok() const { return error == OriginError::none; }
 };
+
+class OriginTransfer;
 
 class OriginClient {
  public:
@@ -100,8 +106,40 @@ class OriginClient {
   bool host_allowed(std::string_view host) const;
 
  private:
+  friend class OriginTransfer;
+  friend struct Fetch;  // the hop state machine both drive (client.cpp)
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// One fetch driven by the caller's libcurl multi handle (the multi socket
+// interface of an event loop), under the same policy as OriginClient::fetch:
+// hop by hop, every hop checked. The client lends its options and must
+// outlive the transfer; the handler must too.
+class OriginTransfer {
+ public:
+  OriginTransfer(const OriginClient& client, OriginRequest request, OriginHandler& handler);
+  ~OriginTransfer();
+  OriginTransfer(const OriginTransfer&) = delete;
+  OriginTransfer& operator=(const OriginTransfer&) = delete;
+
+  // nullopt: easy_handle() is ready to be added to the caller's multi handle;
+  // otherwise the fetch is already over (refused by policy, bad URL).
+  std::optional<OriginResult> start();
+  void* easy_handle() const;  // a CURL*
+  // The handle finished (CURLMSG_DONE with `curl_code`) and was removed from
+  // the multi: the result, or nullopt when a redirect's hop is ready to be
+  // added again.
+  std::optional<OriginResult> hop_done(int curl_code);
+  // True once a deadline curl does not enforce has passed (the response
+  // head's); the caller removes the handle and calls abandoned().
+  bool expired(std::chrono::steady_clock::time_point now);
+  // The handle was taken out of the multi before curl finished.
+  OriginResult abandoned(OriginError error, std::string why);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
 // Call once per process before any thread starts (curl_global_init is not
