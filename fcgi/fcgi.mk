@@ -8,6 +8,7 @@ fcgi_dashpiff_fcgi_SOURCES = \
 	fcgi/signal_pipe.cpp fcgi/signal_pipe.h \
 	fcgi/unique_fd.h \
 	fcgi/worker.cpp fcgi/worker.h \
+	fcgi/event_loop.cpp fcgi/event_loop.h \
 	fcgi/shared_metrics.cpp fcgi/shared_metrics.h \
 	fcgi/fcgi_sink.cpp fcgi/fcgi_sink.h
 fcgi_dashpiff_fcgi_CPPFLAGS = $(AM_CPPFLAGS) $(FCGI_CFLAGS)

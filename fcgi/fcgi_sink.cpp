@@ -106,6 +106,40 @@ FcgiSink::FcgiSink(FCGX_Request& request, std::string& buffer) : request_(reques
   pending_.reserve(kCollect + 4096);
 }
 
+void append_cgi_head(std::string& out, int status, const Headers& headers) {
+  out.append("Status: ").append(std::to_string(status)).append(" ").append(reason_phrase(status)).append("\r\n");
+  for (const auto& [name, value] : headers)
+    if (clean(name) && clean(value)) out.append(name).append(": ").append(value).append("\r\n");
+  out.append("\r\n");
+}
+
+namespace {
+void append_record_header(std::string& out, unsigned char type, int request_id, std::size_t length) {
+  const char h[8] = {static_cast<char>(kFcgiVersion), static_cast<char>(type),
+                     static_cast<char>((request_id >> 8) & 0xff), static_cast<char>(request_id & 0xff),
+                     static_cast<char>((length >> 8) & 0xff), static_cast<char>(length & 0xff), 0, 0};
+  out.append(h, sizeof h);
+}
+}  // namespace
+
+void append_stdout_records(std::string& out, int request_id, std::string_view data) {
+  while (!data.empty()) {
+    const std::size_t n = std::min(data.size(), kMaxRecord);
+    append_record_header(out, kFcgiStdout, request_id, n);
+    out.append(data.data(), n);
+    data.remove_prefix(n);
+  }
+}
+
+void append_end_request(std::string& out, int request_id) {
+  // FastCGI 1.0 §5.3 and §5.5: an empty FCGI_STDOUT record closes the stream,
+  // then FCGI_END_REQUEST with appStatus 0 and FCGI_REQUEST_COMPLETE.
+  constexpr unsigned char kFcgiEndRequest = 3;
+  append_record_header(out, kFcgiStdout, request_id, 0);
+  append_record_header(out, kFcgiEndRequest, request_id, 8);
+  out.append(8, '\0');
+}
+
 void FcgiSink::begin(int status, const Headers& headers) {
   if (started_) return;
   started_ = true;
@@ -114,10 +148,7 @@ void FcgiSink::begin(int status, const Headers& headers) {
   // one writev without delaying the first byte. It is appended in place:
   // assigning a fresh string would swap out the thread's buffer, and every
   // answer would grow a new one, copying as it doubles.
-  pending_.append("Status: ").append(std::to_string(status)).append(" ").append(reason_phrase(status)).append("\r\n");
-  for (const auto& [name, value] : headers)
-    if (clean(name) && clean(value)) pending_.append(name).append(": ").append(value).append("\r\n");
-  pending_.append("\r\n");
+  append_cgi_head(pending_, status, headers);
 }
 
 bool FcgiSink::write(std::string_view chunk) {

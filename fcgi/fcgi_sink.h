@@ -40,6 +40,13 @@ class FcgiSink final : public ResponseSink {
 // the records need. False when the peer has gone.
 bool write_stdout_records(int fd, int request_id, std::string_view first, std::string_view second = {});
 
+// For a writer that sends on its own (the event loop's non-blocking sink):
+// the CGI head of an answer, FCGI_STDOUT records of `data`, and the records
+// that end request `request_id`, appended to `out`.
+void append_cgi_head(std::string& out, int status, const Headers& headers);
+void append_stdout_records(std::string& out, int request_id, std::string_view data);
+void append_end_request(std::string& out, int request_id);
+
 // Fills a plain Request from the FastCGI parameters and stdin.
 Request to_request(FCGX_Request& request, std::size_t max_body);
 

@@ -51,6 +51,28 @@ Group<PoolConfig> pool_settings() {
           {"supervise", "BOOL", "run the supervisor that forks and restarts workers (false: one process, for debugging)",
            [](const PoolConfig& c) { return bool_text(c.supervise); },
            [](PoolConfig& c, const std::string& v) { c.supervise = parse_bool(v); }},
+          {"max-transfers", "N",
+           "segment transfers one worker's event loop runs at once; beyond it requests get 503 with "
+           "Retry-After and /healthz turns 503 (1..65536)",
+           [](const PoolConfig& c) { return std::to_string(c.max_transfers); },
+           [](PoolConfig& c, const std::string& v) {
+             c.max_transfers = static_cast<unsigned>(parse_count(v, 1, 65536));
+           }},
+          {"transfer-buffer", "SIZE", "bytes a transfer holds for a slow client before its origin is paused (4K..16M)",
+           [](const PoolConfig& c) { return format_size(c.transfer_buffer); },
+           [](PoolConfig& c, const std::string& v) { c.transfer_buffer = size_in(v, 4 * KiB, 16 * MiB); }},
+          {"client-idle-timeout", "DURATION",
+           "a transfer whose client side takes no byte for this long is aborted (1s..1h)",
+           [](const PoolConfig& c) { return format_duration(c.client_idle_timeout); },
+           [](PoolConfig& c, const std::string& v) {
+             c.client_idle_timeout = duration_in(v, milliseconds(1000), std::chrono::hours(1));
+           }},
+          {"origin-idle-timeout", "DURATION",
+           "a transfer whose origin sends no byte for this long (while not paused) is aborted (1s..1h)",
+           [](const PoolConfig& c) { return format_duration(c.origin_idle_timeout); },
+           [](PoolConfig& c, const std::string& v) {
+             c.origin_idle_timeout = duration_in(v, milliseconds(1000), std::chrono::hours(1));
+           }},
       },
       {}};
 }

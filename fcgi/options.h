@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 
 #include "service/config.h"
@@ -20,6 +21,11 @@ struct PoolConfig {
   unsigned long max_requests = 0;  // recycle a worker after this many; 0: never
   std::chrono::seconds shutdown_deadline{30};
   bool supervise = true;         // false: one process, for debugging
+  // Issue 13: each worker's event loop runs the segment transfers.
+  unsigned max_transfers = 2048;  // concurrent transfers per worker; beyond it 503 + Retry-After
+  std::size_t transfer_buffer = 64u << 10;  // bytes held per transfer before its origin is paused
+  std::chrono::milliseconds client_idle_timeout{60000};  // client side took nothing for this long: abort
+  std::chrono::milliseconds origin_idle_timeout{30000};  // origin sent nothing for this long (not paused): abort
 };
 
 // Everything dashpiff-fcgi runs with: the service's configuration (what a

@@ -16,8 +16,10 @@
 #include <thread>
 #include <vector>
 
+#include "event_loop.h"
 #include "fcgi_sink.h"
 #include "service/log.h"
+#include "service/media_transfer.h"
 #include "origin/client.h"
 #include "service/router.h"
 
@@ -208,22 +210,57 @@ bool Worker::rearm(Connection& conn) {
   return true;
 }
 
-bool Worker::serve(Connection& conn, Router& router, OriginClient& origin, std::string& out_buffer) {
+// Hands a /media/ answer and its connection to the worker's event loop.
+class Worker::Launcher final : public TransferLauncher {
+ public:
+  Launcher(EventLoop& loop, Connection& conn) : loop_(loop), conn_(conn) {}
+  bool has_room() const override { return loop_.has_room(); }
+  void launch(RouteContext& ctx, OriginRequest request) override {
+    FCGX_Request& fcgi = conn_.request;
+    // The rest of stdin (for a GET, its empty closing record, sent with the
+    // request) is read here, so the next request on a kept connection starts
+    // at a record boundary; the loop only writes.
+    const bool keep = fcgi.keepConnection && drain_stdin(fcgi);
+    loop_.launch(&conn_, fcgi.ipcFd, fcgi.requestId, keep, ctx, std::move(request));
+    launched = true;
+  }
+  bool launched = false;
+
+ private:
+  EventLoop& loop_;
+  Connection& conn_;
+};
+
+Worker::Served Worker::serve(Connection& conn, Router& router, OriginClient& origin, std::string& out_buffer) {
   FCGX_Request& fcgi = conn.request;
   // On a kept connection this reads the next request; when the web server
   // has closed it instead, libfcgi closes it and, having no listen socket
   // of its own (-1), fails.
-  if (FCGX_Accept_r(&fcgi) < 0) return false;
+  if (FCGX_Accept_r(&fcgi) < 0) return Served::closed;
   {
     const BusyMark busy(slot_);
     FcgiSink sink(fcgi, out_buffer);
     Request request = to_request(fcgi, config_.max_create_body);
-    router.handle(request, sink, origin);
+    Launcher launcher(*loop_, conn);
+    router.handle(request, sink, origin, &launcher);
+    if (launcher.launched) return Served::handed_off;
   }
   // An aborted answer has already dropped the connection (ipcFd -1).
   if (fcgi.ipcFd >= 0 && fcgi.keepConnection && !drain_stdin(fcgi)) fcgi.keepConnection = 0;
   FCGX_Finish_r(&fcgi);  // closes unless the web server asked to keep it and all went well
-  return fcgi.ipcFd >= 0;
+  return fcgi.ipcFd >= 0 ? Served::kept : Served::closed;
+}
+
+void Worker::transfer_done(Connection* conn, bool keep) {
+  if (keep) {
+    // The loop wrote the end of the request itself: libfcgi's streams are
+    // dropped unwritten, and the next FCGX_Accept_r must not close the
+    // connection it keeps (see Connection).
+    FCGX_Free(&conn->request, 0);
+    conn->request.keepConnection = 1;
+    if (rearm(*conn)) return;
+  }
+  close_connection(conn);
 }
 
 void Worker::serve_loop() {
@@ -245,7 +282,8 @@ void Worker::serve_loop() {
     // retries a failed kept connection, not a fresh one, and would answer 502.
     Connection* conn = ev.data.ptr == &listen_tag_ ? accept_connection() : static_cast<Connection*>(ev.data.ptr);
     if (!conn) continue;
-    if (!serve(*conn, router, origin, out_buffer) || !rearm(*conn)) close_connection(conn);
+    const Served served = serve(*conn, router, origin, out_buffer);
+    if (served == Served::closed || (served == Served::kept && !rearm(*conn))) close_connection(conn);
     if (recycle_due()) {
       log_line(LogLevel::info, "worker reached max-requests=" + std::to_string(pool_.max_requests) +
                                    ", recycling");
@@ -257,6 +295,9 @@ void Worker::serve_loop() {
 }
 
 int Worker::run() {
+  loop_ = std::make_unique<EventLoop>(config_, pool_, metrics_, [this](void* conn, bool keep) {
+    transfer_done(static_cast<Connection*>(conn), keep);
+  });
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (unsigned i = 0; i < pool_.threads; ++i) {
@@ -270,6 +311,9 @@ int Worker::run() {
     });
   }
   for (auto& t : threads) t.join();
+  // Transfers in flight finish first (a drain waits for them as for any
+  // request; the supervisor's shutdown deadline bounds it).
+  loop_->finish();
   // Idle kept connections close with the worker.
   std::lock_guard<std::mutex> lock(conn_mutex_);
   connections_.clear();

@@ -23,6 +23,7 @@
 
 namespace dashpiff {
 
+class EventLoop;
 class OriginClient;
 class Router;
 
@@ -42,11 +43,16 @@ class Worker {
 
  private:
   struct Connection;
+  class Launcher;
 
   void serve_loop();
   Connection* accept_connection();
-  // One request on `conn`; true when the web server keeps the connection.
-  bool serve(Connection& conn, Router& router, OriginClient& origin, std::string& out_buffer);
+  enum class Served { closed, kept, handed_off };
+  // One request on `conn`: the connection closed, kept for the next request,
+  // or handed to the event loop with its answer (which gives it back).
+  Served serve(Connection& conn, Router& router, OriginClient& origin, std::string& out_buffer);
+  // The event loop is done with `conn`'s answer.
+  void transfer_done(Connection* conn, bool keep);
   bool rearm(Connection& conn);
   void close_connection(Connection* conn);
   void set_listening(bool on);  // callers hold conn_mutex_
@@ -71,6 +77,9 @@ class Worker {
   std::size_t max_connections_;
   bool listening_ = true;        // the listen socket is in the epoll set
   bool listen_closed_ = false;   // accept failed for good (the pool is draining)
+
+  // Segment transfers (issue 13); created by run(), before the threads.
+  std::unique_ptr<EventLoop> loop_;
 };
 
 }  // namespace dashpiff

@@ -4,10 +4,10 @@
 #include <optional>
 
 #include "piff/segment_patcher.h"
+#include "service/media_transfer.h"
 #include "service/origin_proxy.h"
 
 namespace dashpiff {
-namespace {
 
 // Streams the origin's answer to the client, through the patcher when the
 // answer is media. The head goes out once the patcher has said what its
@@ -15,11 +15,11 @@ namespace {
 // known, with the validator of the layout sent, and, for a Range request in a
 // patching mode, as the exact slice of that layout (fetched from the start,
 // patched, cut; RFC 9110 §14).
-class StreamingHandler final : public OriginHandler {
+class MediaStream final : public OriginHandler {
  public:
   // layout: the patching mode's name, or empty when the origin's bytes pass
   // unchanged (mode off: Range and validators go to the origin as they came).
-  StreamingHandler(RouteContext& ctx, std::string_view layout)
+  MediaStream(RouteContext& ctx, std::string_view layout)
       : ctx_(ctx), layout_(layout), head_only_(ctx.request.method == "HEAD") {}
 
   bool on_head(const OriginHead& head) override {
@@ -155,17 +155,15 @@ class StreamingHandler final : public OriginHandler {
   bool done_ = false;
 };
 
-}  // namespace
+namespace {
 
-void handle_media(RouteContext& ctx, std::string_view encoded_and_rest) {
-  const auto req = media_request(ctx, encoded_and_rest);
-  if (!req) return;
-  if (is_smooth_fragment_path(encoded_and_rest)) {
-    handle_smooth_fragment(ctx, *req);
-    return;
-  }
-  StreamingHandler streamer(ctx, ctx.config.piff_mode == PiffMode::off ? "" : to_string(ctx.config.piff_mode));
-  const OriginResult result = ctx.origin.fetch(*req, streamer);
+// The patching mode's layout name, or empty when the origin's bytes pass unchanged.
+std::string_view layout_of(const RouteContext& ctx) {
+  return ctx.config.piff_mode == PiffMode::off ? "" : to_string(ctx.config.piff_mode);
+}
+
+// The end of a /media/ answer once its fetch is over, on either path.
+void finish_media(RouteContext& ctx, MediaStream& streamer, const OriginResult& result) {
   ctx.metrics.observe_origin(result.seconds, result.error);
   ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
   const bool flushed = streamer.finish(result.ok());
@@ -183,6 +181,52 @@ void handle_media(RouteContext& ctx, std::string_view encoded_and_rest) {
   }
   ctx.note = result.error == OriginError::aborted ? "client went away" : origin_failure(result);
   ctx.sink.abort();
+}
+
+}  // namespace
+
+void handle_media(RouteContext& ctx, std::string_view encoded_and_rest) {
+  auto req = media_request(ctx, encoded_and_rest);
+  if (!req) return;
+  if (is_smooth_fragment_path(encoded_and_rest)) {
+    // Smooth fragments are rebuilt whole on the serving thread.
+    handle_smooth_fragment(ctx, *req);
+    return;
+  }
+  if (ctx.launcher) {
+    if (!ctx.launcher->has_room()) {
+      // Issue 13: beyond the cap a fast refusal, never a silent queue.
+      ctx.metrics.transfers_refused.fetch_add(1, std::memory_order_relaxed);
+      ctx.note = "at the cap of concurrent transfers";
+      ctx.answer(503, "text/plain; charset=utf-8", "busy: at the cap of concurrent transfers\n",
+                 {{"Retry-After", "1"}, {"Cache-Control", "no-store"}});
+      return;
+    }
+    ctx.launcher->launch(ctx, std::move(*req));
+    ctx.deferred = true;
+    return;
+  }
+  MediaStream streamer(ctx, layout_of(ctx));
+  finish_media(ctx, streamer, ctx.origin.fetch(*req, streamer));
+}
+
+MediaTransfer::MediaTransfer(RouteContext& ctx, OriginRequest request, ResponseSink& sink)
+    : request_(std::move(ctx.request)),
+      ctx_(request_, sink, ctx.origin, ctx.config, ctx.metrics, ctx.rewrites),
+      stream_(std::make_unique<MediaStream>(ctx_, layout_of(ctx))),
+      origin_request_(std::move(request)) {
+  ctx_.route = ctx.route;
+  ctx_.started = ctx.started;
+}
+
+MediaTransfer::~MediaTransfer() = default;
+
+bool MediaTransfer::on_head(const OriginHead& head) { return stream_->on_head(head); }
+bool MediaTransfer::on_data(std::string_view chunk) { return stream_->on_data(chunk); }
+
+void MediaTransfer::finish(const OriginResult& result) {
+  finish_media(ctx_, *stream_, result);
+  finish_request(ctx_);
 }
 
 }  // namespace dashpiff

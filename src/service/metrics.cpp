@@ -152,6 +152,18 @@ std::string MetricsBlock::prometheus_text() const {
     << "# HELP dashpiff_fastcgi_connections_total Connections accepted from the web server (kept ones serve many requests).\n"
        "# TYPE dashpiff_fastcgi_connections_total counter\n"
     << "dashpiff_fastcgi_connections_total " << fastcgi_connections.load(relaxed) << '\n'
+    << "# HELP dashpiff_transfers_in_flight Segment transfers open on the workers' event loops.\n"
+       "# TYPE dashpiff_transfers_in_flight gauge\n"
+    << "dashpiff_transfers_in_flight " << transfers_in_flight.load(relaxed) << '\n'
+    << "# HELP dashpiff_transfers_paused_on_client Transfers whose origin is paused because the client side is full.\n"
+       "# TYPE dashpiff_transfers_paused_on_client gauge\n"
+    << "dashpiff_transfers_paused_on_client " << transfers_paused_on_client.load(relaxed) << '\n'
+    << "# HELP dashpiff_transfers_paused_on_origin Transfers with everything sent, waiting for origin bytes.\n"
+       "# TYPE dashpiff_transfers_paused_on_origin gauge\n"
+    << "dashpiff_transfers_paused_on_origin " << transfers_waiting_on_origin.load(relaxed) << '\n'
+    << "# HELP dashpiff_transfers_refused_total Segment requests refused with 503 at the cap of concurrent transfers.\n"
+       "# TYPE dashpiff_transfers_refused_total counter\n"
+    << "dashpiff_transfers_refused_total " << transfers_refused.load(relaxed) << '\n'
     << "# TYPE dashpiff_workers_alive gauge\n"
     << "dashpiff_workers_alive " << workers_alive.load(relaxed) << '\n'
     << "# TYPE dashpiff_workers_restarted_total counter\n"

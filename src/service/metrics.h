@@ -50,6 +50,13 @@ struct MetricsBlock {
   std::atomic<std::uint64_t> workers_alive;
   std::atomic<std::uint64_t> workers_restarted;
   std::atomic<std::uint64_t> draining;  // nonzero while the pool shuts down
+  // Issue 13, summed over the workers' event loops: gauges of the transfers
+  // open now and of those waiting on either side, and a counter of requests
+  // refused at the cap.
+  std::atomic<std::uint64_t> transfers_in_flight;
+  std::atomic<std::uint64_t> transfers_paused_on_client;
+  std::atomic<std::uint64_t> transfers_waiting_on_origin;
+  std::atomic<std::uint64_t> transfers_refused;
 
   // Pool saturation: one slot per live worker process, so that a worker that
   // dies mid-request takes its busy threads with it (the supervisor frees

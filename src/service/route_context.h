@@ -15,6 +15,8 @@
 
 namespace dashpiff {
 
+class TransferLauncher;
+
 struct RouteContext {
   RouteContext(Request& r, ResponseSink& s, OriginClient& o, const Config& c, MetricsBlock& m, RewriteCache& w)
       : request(r), sink(s), origin(o), config(c), metrics(m), rewrites(w) {}
@@ -35,6 +37,12 @@ struct RouteContext {
   std::uint64_t boxes = 0;
   std::string note;  // reason for an error, or what was done
 
+  // Set by a front end that runs transfers on its event loop; `deferred`
+  // once a handler has handed the answer to it (the router then neither
+  // ends nor logs it: the transfer does when it is over).
+  TransferLauncher* launcher = nullptr;
+  bool deferred = false;
+
   // Headers every answer carries: CORS, request id.
   Headers base_headers() const;
   void begin(int status, Headers headers);
@@ -44,6 +52,10 @@ struct RouteContext {
   // One-line reason in text/plain, never cached by a CDN.
   void fail(int status, std::string reason);
 };
+
+// The end of every answer: a 500 if nothing was answered, the sink ended,
+// the request counted and logged.
+void finish_request(RouteContext& ctx);
 
 // Route handlers.
 void handle_create(RouteContext& ctx);

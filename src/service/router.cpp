@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "service/log.h"
+#include "service/media_transfer.h"
 #include "service/route_context.h"
 
 namespace dashpiff {
@@ -110,9 +111,10 @@ std::string make_request_id(const Request& request) {
 
 Router::Router(const Config& config, MetricsBlock& metrics) : config_(config), metrics_(metrics) {}
 
-void Router::handle(Request& request, ResponseSink& sink, OriginClient& origin) {
+void Router::handle(Request& request, ResponseSink& sink, OriginClient& origin, TransferLauncher* launcher) {
   if (request.request_id.empty()) request.request_id = make_request_id(request);
   RouteContext ctx{request, sink, origin, config_, metrics_, rewrites_};
+  ctx.launcher = launcher;
   const std::string_view path = request.path;
 
   static constexpr std::pair<std::string_view, Route> kPrefixes[] = {
@@ -157,6 +159,9 @@ void Router::handle(Request& request, ResponseSink& sink, OriginClient& origin) 
         case Route::health:
           if (!method_allowed(ctx, {"GET", "HEAD"})) break;
           if (metrics_.draining.load()) ctx.answer(503, "text/plain", "draining\n", {{"Cache-Control", "no-store"}});
+          else if (launcher && !launcher->has_room())
+            ctx.answer(503, "text/plain", "at the cap of concurrent transfers\n",
+                       {{"Cache-Control", "no-store"}, {"Retry-After", "1"}});
           else ctx.answer(200, "text/plain", "ok\n", {{"Cache-Control", "no-store"}});
           break;
         case Route::metrics:
@@ -170,11 +175,16 @@ void Router::handle(Request& request, ResponseSink& sink, OriginClient& origin) 
   } catch (const std::exception& e) {
     ctx.fail(500, std::string("internal error: ") + e.what());
   }
-  if (!sink.started()) ctx.fail(500, "internal error: no answer");
-  sink.end();
-  metrics_.count_request(ctx.route, ctx.status,
-                         std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started).count());
-  metrics_.bytes_to_client.fetch_add(ctx.bytes_out, std::memory_order_relaxed);
+  if (ctx.deferred) return;  // the transfer ends the answer (service/media_transfer.h)
+  finish_request(ctx);
+}
+
+void finish_request(RouteContext& ctx) {
+  if (!ctx.sink.started()) ctx.fail(500, "internal error: no answer");
+  ctx.sink.end();
+  ctx.metrics.count_request(ctx.route, ctx.status,
+                            std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started).count());
+  ctx.metrics.bytes_to_client.fetch_add(ctx.bytes_out, std::memory_order_relaxed);
   log_request(ctx);
 }
 

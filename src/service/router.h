@@ -12,12 +12,15 @@
 
 namespace dashpiff {
 
+class TransferLauncher;
+
 class Router {
  public:
   Router(const Config& config, MetricsBlock& metrics);
   // Never throws: every failure becomes an HTTP answer (or, once the answer
-  // has started, a truncated body and a log line).
-  void handle(Request& request, ResponseSink& sink, OriginClient& origin);
+  // has started, a truncated body and a log line). With a launcher, /media/
+  // answers are handed to it (and `request` is moved from).
+  void handle(Request& request, ResponseSink& sink, OriginClient& origin, TransferLauncher* launcher = nullptr);
 
  private:
   const Config& config_;

@@ -1,0 +1,531 @@
+#include "event_loop.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "fcgi_sink.h"
+#include "service/log.h"
+#include "service/media_transfer.h"
+#include "unique_fd.h"
+
+namespace dashpiff {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// epoll data: the kind in the top bits, the descriptor below.
+enum Kind : std::uint64_t { kWake = 1, kCurl = 2, kClient = 3 };
+std::uint64_t tag(Kind kind, int fd) { return (static_cast<std::uint64_t>(kind) << 32) | static_cast<std::uint32_t>(fd); }
+Kind kind_of(std::uint64_t t) { return static_cast<Kind>(t >> 32); }
+int fd_of(std::uint64_t t) { return static_cast<int>(t & 0xffffffffu); }
+
+// How often paused transfers and deadlines are looked at, and the gauges
+// published.
+constexpr auto kSweep = std::chrono::milliseconds(200);
+
+bool set_nonblocking(int fd, bool on) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) return false;
+  return ::fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) == 0;
+}
+
+}  // namespace
+
+struct EventLoop::Impl {
+  struct Transfer;
+
+  // The answer's FastCGI records, sent without blocking: whatever the
+  // socket does not take waits in `out` (bounded: the origin pauses at the
+  // transfer buffer).
+  class Sink final : public ResponseSink {
+   public:
+    Sink(Impl& loop, Transfer& t) : loop_(loop), t_(t) {}
+    void begin(int status, const Headers& headers) override {
+      if (started_) return;
+      started_ = true;
+      std::string head;
+      append_cgi_head(head, status, headers);
+      append_stdout_records(out, t_.request_id, head);
+      loop_.mark_dirty(t_);
+    }
+    bool write(std::string_view chunk) override {
+      if (failed || aborted) return false;
+      append_stdout_records(out, t_.request_id, chunk);
+      // Larger batches leave at once; smaller ones at the end of this round
+      // of events, so that one origin read becomes one write.
+      if (pending() >= kBatch) loop_.pump(t_);
+      else loop_.mark_dirty(t_);
+      return !failed;
+    }
+    bool flush() override {
+      if (failed || aborted) return false;
+      loop_.pump(t_);
+      return !failed;
+    }
+    void end() override {
+      if (failed || aborted || ended) return;
+      ended = true;
+      append_end_request(out, t_.request_id);
+      loop_.pump(t_);
+    }
+    // The connection is dropped without FCGI_END_REQUEST: nginx breaks the
+    // client transfer instead of ending a body with bytes missing.
+    void abort() override { aborted = true; }
+    bool started() const override { return started_; }
+
+    std::size_t pending() const { return out.size() - sent; }
+
+    std::string out;
+    std::size_t sent = 0;
+    bool failed = false;   // the web server side went away
+    bool aborted = false;
+    bool ended = false;
+
+   private:
+    static constexpr std::size_t kBatch = 64 * 1024;
+    Impl& loop_;
+    Transfer& t_;
+    bool started_ = false;
+  };
+
+  struct Transfer final : public OriginHandler {
+    Transfer(Impl& loop, void* conn, int fd, int request_id, bool keep)
+        : loop(loop), conn(conn), fd(fd), request_id(request_id), keep(keep), sink(loop, *this) {}
+
+    bool on_head(const OriginHead& head) override { return media->on_head(head); }
+    bool on_data(std::string_view chunk) override {
+      last_origin = Clock::now();
+      return media->on_data(chunk);
+    }
+    bool accepting() override {
+      if (sink.failed || sink.aborted) return true;  // on_data refuses; curl then ends the transfer
+      if (sink.pending() < loop.pool.transfer_buffer) return true;
+      paused = true;
+      return false;
+    }
+
+    Impl& loop;
+    void* conn;
+    int fd;
+    int request_id;
+    bool keep;
+    Sink sink;
+    std::unique_ptr<MediaTransfer> media;
+    std::unique_ptr<OriginTransfer> origin;
+    bool in_multi = false;
+    bool paused = false;      // curl holds the origin back until the socket drains
+    bool out_armed = false;   // waiting for EPOLLOUT on the connection
+    bool finished = false;    // the answer is complete; its last bytes may still be queued
+    bool dirty = false;
+    Clock::time_point last_client = Clock::now();
+    Clock::time_point last_origin = Clock::now();
+  };
+
+  Impl(const Config& c, const PoolConfig& p, MetricsBlock& m, Done d)
+      : config(c), pool(p), metrics(m), done(std::move(d)), policy(c.origin),
+        epoll_fd(::epoll_create1(EPOLL_CLOEXEC)), wake_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    if (epoll_fd.get() < 0 || wake_fd.get() < 0)
+      throw std::system_error(errno, std::generic_category(), "event loop descriptors");
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = tag(kWake, wake_fd.get());
+    if (::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, wake_fd.get(), &ev) < 0)
+      throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+    multi = curl_multi_init();
+    if (multi == nullptr) throw std::runtime_error("libcurl multi handle allocation failed");
+    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Impl::socket_callback);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Impl::timer_callback);
+    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
+    // Kept origin connections for the segment hosts (as the threads' clients keep theirs).
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 64L);
+    thread = std::thread([this] { run(); });
+  }
+
+  ~Impl() {
+    finish();
+    curl_multi_cleanup(multi);
+  }
+
+  // --- from the serving threads -------------------------------------------
+
+  void launch(void* conn, int fd, int request_id, bool keep, RouteContext& ctx, OriginRequest request) {
+    auto t = std::make_unique<Transfer>(*this, conn, fd, request_id, keep);
+    t->media = std::make_unique<MediaTransfer>(ctx, std::move(request), t->sink);
+    in_flight.fetch_add(1);
+    metrics.transfers_in_flight.fetch_add(1, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(queue_mutex);
+      queue.push_back(std::move(t));
+    }
+    wake();
+  }
+
+  void finish() {
+    if (!thread.joinable()) return;
+    stopping.store(true);
+    wake();
+    thread.join();
+  }
+
+  void wake() {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(wake_fd.get(), &one, sizeof one);
+  }
+
+  // --- libcurl's multi socket interface -----------------------------------
+
+  static int socket_callback(CURL*, curl_socket_t s, int what, void* userp, void* socketp) {
+    auto& self = *static_cast<Impl*>(userp);
+    epoll_event ev{};
+    ev.data.u64 = tag(kCurl, s);
+    if (what == CURL_POLL_REMOVE) {
+      ::epoll_ctl(self.epoll_fd.get(), EPOLL_CTL_DEL, s, &ev);
+      return 0;
+    }
+    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    // socketp marks a socket already in the set (curl_multi_assign below).
+    if (socketp == nullptr) {
+      if (::epoll_ctl(self.epoll_fd.get(), EPOLL_CTL_ADD, s, &ev) == 0 || errno == EEXIST) {
+        if (errno == EEXIST) ::epoll_ctl(self.epoll_fd.get(), EPOLL_CTL_MOD, s, &ev);
+        curl_multi_assign(self.multi, s, &self);
+      }
+    } else {
+      ::epoll_ctl(self.epoll_fd.get(), EPOLL_CTL_MOD, s, &ev);
+    }
+    return 0;
+  }
+
+  static int timer_callback(CURLM*, long timeout_ms, void* userp) {
+    auto& self = *static_cast<Impl*>(userp);
+    if (timeout_ms < 0) self.curl_deadline.reset();
+    else self.curl_deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    return 0;
+  }
+
+  void socket_action(curl_socket_t s, int flags) {
+    int running = 0;
+    curl_multi_socket_action(multi, s, flags, &running);
+    collect_done();
+  }
+
+  // Transfers libcurl has finished: the next hop of a redirect, or the end.
+  void collect_done() {
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      CURL* easy = msg->easy_handle;
+      const CURLcode code = msg->data.result;
+      Transfer* t = nullptr;
+      curl_easy_getinfo(easy, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+      curl_multi_remove_handle(multi, easy);
+      if (t == nullptr) continue;
+      t->in_multi = false;
+      set_paused(*t, false);
+      auto result = t->origin->hop_done(code);
+      if (result) complete(*t, *result);
+      else add_to_multi(*t);
+    }
+  }
+
+  void add_to_multi(Transfer& t) {
+    CURL* easy = static_cast<CURL*>(t.origin->easy_handle());
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, &t);
+    // libcurl's receive buffer is held per transfer too: the transfer
+    // buffer's size, so a paused transfer holds about twice that.
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE,
+                     static_cast<long>(std::clamp<std::size_t>(pool.transfer_buffer, 16 * 1024, 512 * 1024)));
+    if (curl_multi_add_handle(multi, easy) != CURLM_OK) {
+      complete(t, t.origin->abandoned(OriginError::protocol, "curl_multi_add_handle failed"));
+      return;
+    }
+    t.in_multi = true;
+  }
+
+  void set_paused(Transfer& t, bool paused) {
+    if (t.paused == paused) return;
+    t.paused = paused;
+  }
+
+  // --- the client side ----------------------------------------------------
+
+  void mark_dirty(Transfer& t) {
+    if (t.dirty) return;
+    t.dirty = true;
+    dirty.push_back(t.fd);
+  }
+
+  // Sends what the socket takes now; the rest waits for EPOLLOUT.
+  void pump(Transfer& t) {
+    Sink& s = t.sink;
+    while (s.pending() > 0 && !s.failed) {
+      const ssize_t n = ::write(t.fd, s.out.data() + s.sent, s.pending());
+      if (n > 0) {
+        s.sent += static_cast<std::size_t>(n);
+        t.last_client = Clock::now();
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      s.failed = true;  // EPIPE, ECONNRESET: nginx has given up on the answer
+    }
+    if (s.pending() == 0) {
+      s.out.clear();
+      s.sent = 0;
+      // A buffer grown past the limit (one large origin read) is given back.
+      if (s.out.capacity() > 4 * pool.transfer_buffer) std::string().swap(s.out);
+    }
+    arm(t, s.pending() > 0 && !s.failed);
+  }
+
+  void arm(Transfer& t, bool on) {
+    if (t.out_armed == on) return;
+    epoll_event ev{};
+    ev.events = EPOLLOUT;
+    ev.data.u64 = tag(kClient, t.fd);
+    if (::epoll_ctl(epoll_fd.get(), on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, t.fd, &ev) == 0) t.out_armed = on;
+  }
+
+  void on_client_event(Transfer& t, std::uint32_t events) {
+    if (events & (EPOLLERR | EPOLLHUP)) t.sink.failed = true;
+    if (!t.sink.failed) pump(t);
+    after_progress(t);
+  }
+
+  // After bytes left (or could not): release a finished answer, resume a
+  // paused origin, or end a transfer whose client has gone.
+  void after_progress(Transfer& t) {
+    if (t.sink.failed) {
+      if (t.finished) return release(t, false);
+      return abandon(t, OriginError::aborted, "client went away");
+    }
+    if (t.finished) {
+      if (t.sink.pending() == 0) release(t, true);
+      return;
+    }
+    if (t.paused && t.sink.pending() < pool.transfer_buffer / 2 + 1) {
+      set_paused(t, false);
+      // May deliver the held chunk at once (and pause again).
+      curl_easy_pause(static_cast<CURL*>(t.origin->easy_handle()), CURLPAUSE_CONT);
+    }
+  }
+
+  // --- ending -------------------------------------------------------------
+
+  void abandon(Transfer& t, OriginError error, const std::string& why) {
+    if (t.in_multi) {
+      curl_multi_remove_handle(multi, static_cast<CURL*>(t.origin->easy_handle()));
+      t.in_multi = false;
+    }
+    complete(t, t.origin->abandoned(error, why));
+  }
+
+  // The fetch is over: the answer ends (or aborts) as on the threaded path.
+  void complete(Transfer& t, const OriginResult& result) {
+    set_paused(t, false);
+    t.media->finish(result);
+    t.finished = true;
+    if (t.sink.aborted || t.sink.failed || !t.sink.ended) return release(t, false);
+    pump(t);
+    if (t.sink.failed) return release(t, false);
+    if (t.sink.pending() == 0) release(t, true);
+  }
+
+  void release(Transfer& t, bool clean) {
+    arm(t, false);
+    const bool keep = clean && t.keep;
+    if (keep) set_nonblocking(t.fd, false);
+    auto node = transfers.find(t.fd);
+    std::unique_ptr<Transfer> owned;
+    if (node != transfers.end()) {
+      owned = std::move(node->second);
+      transfers.erase(node);
+    }
+    in_flight.fetch_sub(1);
+    metrics.transfers_in_flight.fetch_sub(1, std::memory_order_relaxed);
+    done(t.conn, keep);
+    // `owned` (and with it t) goes here.
+  }
+
+  // --- the loop -----------------------------------------------------------
+
+  void take_new() {
+    std::deque<std::unique_ptr<Transfer>> taken;
+    {
+      std::lock_guard<std::mutex> lock(queue_mutex);
+      taken.swap(queue);
+    }
+    for (auto& owned : taken) {
+      Transfer& t = *owned;
+      transfers[t.fd] = std::move(owned);
+      if (!set_nonblocking(t.fd, true)) {
+        t.sink.failed = true;
+        complete(t, OriginResult{OriginError::aborted, "connection unusable", 0, 0, false});
+        continue;
+      }
+      t.origin = std::make_unique<OriginTransfer>(policy, t.media->origin_request(), t);
+      if (auto result = t.origin->start()) complete(t, *result);
+      else add_to_multi(t);
+    }
+  }
+
+  void flush_dirty() {
+    std::vector<int> list;
+    list.swap(dirty);
+    for (int fd : list) {
+      auto it = transfers.find(fd);
+      if (it == transfers.end()) continue;
+      Transfer& t = *it->second;
+      t.dirty = false;
+      pump(t);
+      after_progress(t);
+    }
+  }
+
+  void sweep(Clock::time_point now) {
+    std::vector<int> expired_client, expired_origin, timed_out;
+    std::uint64_t paused = 0, waiting = 0;
+    for (auto& [fd, owned] : transfers) {
+      Transfer& t = *owned;
+      if (t.finished) {
+        if (t.sink.pending() > 0 && now - t.last_client > pool.client_idle_timeout) expired_client.push_back(fd);
+        continue;
+      }
+      if (t.paused) ++paused;
+      else if (t.sink.pending() == 0) ++waiting;
+      if (t.sink.pending() > 0 && now - t.last_client > pool.client_idle_timeout) expired_client.push_back(fd);
+      else if (!t.paused && t.in_multi && now - t.last_origin > pool.origin_idle_timeout) expired_origin.push_back(fd);
+      else if (t.in_multi && t.origin->expired(now)) timed_out.push_back(fd);
+    }
+    publish(metrics.transfers_paused_on_client, published_paused, paused);
+    publish(metrics.transfers_waiting_on_origin, published_waiting, waiting);
+    auto each = [&](const std::vector<int>& fds, auto fn) {
+      for (int fd : fds) {
+        auto it = transfers.find(fd);
+        if (it != transfers.end()) fn(*it->second);
+      }
+    };
+    each(expired_client, [&](Transfer& t) {
+      if (t.finished) return release(t, false);
+      abandon(t, OriginError::aborted,
+              "client took nothing for " + std::to_string(pool.client_idle_timeout.count()) + " ms");
+    });
+    each(expired_origin, [&](Transfer& t) {
+      abandon(t, OriginError::timeout,
+              "origin sent nothing for " + std::to_string(pool.origin_idle_timeout.count()) + " ms");
+    });
+    each(timed_out, [&](Transfer& t) { abandon(t, OriginError::timeout, "deadline"); });
+  }
+
+  // The pool-wide gauges are sums over the workers: each adds its change.
+  static void publish(std::atomic<std::uint64_t>& gauge, std::uint64_t& mine, std::uint64_t now_value) {
+    if (now_value >= mine) gauge.fetch_add(now_value - mine, std::memory_order_relaxed);
+    else gauge.fetch_sub(mine - now_value, std::memory_order_relaxed);
+    mine = now_value;
+  }
+
+  void run() {
+    auto next_sweep = Clock::now() + kSweep;
+    std::vector<epoll_event> events(256);
+    for (;;) {
+      if (stopping.load() && transfers.empty() && in_flight.load() == 0) break;
+      auto now = Clock::now();
+      auto until = next_sweep;
+      if (curl_deadline && *curl_deadline < until) until = *curl_deadline;
+      const auto wait = std::max<long long>(
+          0, std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count() + (until > now ? 1 : 0));
+      const int n = ::epoll_wait(epoll_fd.get(), events.data(), static_cast<int>(events.size()),
+                                 static_cast<int>(std::min<long long>(wait, 1000)));
+      if (n < 0 && errno != EINTR) {
+        log_line(LogLevel::error, std::string("event loop: epoll_wait: ") + std::strerror(errno));
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      for (int i = 0; i < n; ++i) {
+        const auto t = events[i].data.u64;
+        const std::uint32_t ev = events[i].events;
+        switch (kind_of(t)) {
+          case kWake: {
+            std::uint64_t count = 0;
+            [[maybe_unused]] const auto r = ::read(wake_fd.get(), &count, sizeof count);
+            take_new();
+            break;
+          }
+          case kCurl: {
+            int flags = 0;
+            if (ev & EPOLLIN) flags |= CURL_CSELECT_IN;
+            if (ev & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+            if (ev & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
+            socket_action(fd_of(t), flags);
+            break;
+          }
+          case kClient: {
+            auto it = transfers.find(fd_of(t));
+            if (it != transfers.end()) on_client_event(*it->second, ev);
+            break;
+          }
+        }
+      }
+      now = Clock::now();
+      if (curl_deadline && *curl_deadline <= now) {
+        curl_deadline.reset();
+        socket_action(CURL_SOCKET_TIMEOUT, 0);
+      }
+      flush_dirty();
+      if (now >= next_sweep) {
+        sweep(now);
+        next_sweep = now + kSweep;
+      }
+    }
+    publish(metrics.transfers_paused_on_client, published_paused, 0);
+    publish(metrics.transfers_waiting_on_origin, published_waiting, 0);
+  }
+
+  const Config& config;
+  const PoolConfig& pool;
+  MetricsBlock& metrics;
+  Done done;
+  OriginClient policy;  // lends its options (allow-list, address policy, timeouts) to every transfer
+  UniqueFd epoll_fd;
+  UniqueFd wake_fd;
+  CURLM* multi = nullptr;
+  std::optional<Clock::time_point> curl_deadline;
+  std::unordered_map<int, std::unique_ptr<Transfer>> transfers;  // by connection descriptor
+  std::vector<int> dirty;
+  std::uint64_t published_paused = 0;
+  std::uint64_t published_waiting = 0;
+
+  std::mutex queue_mutex;
+  std::deque<std::unique_ptr<Transfer>> queue;
+  std::atomic<std::size_t> in_flight{0};
+  std::atomic<bool> stopping{false};
+  std::thread thread;  // last: starts after everything above exists
+};
+
+EventLoop::EventLoop(const Config& config, const PoolConfig& pool, MetricsBlock& metrics, Done done)
+    : impl_(std::make_unique<Impl>(config, pool, metrics, std::move(done))) {}
+EventLoop::~EventLoop() = default;
+
+bool EventLoop::has_room() const { return impl_->in_flight.load() < impl_->pool.max_transfers; }
+
+void EventLoop::launch(void* conn, int fd, int request_id, bool keep, RouteContext& ctx, OriginRequest request) {
+  impl_->launch(conn, fd, request_id, keep, ctx, std::move(request));
+}
+
+void EventLoop::finish() { impl_->finish(); }
+
+}  // namespace dashpiff
