@@ -136,8 +136,8 @@ struct EventLoop::Impl {
     Clock::time_point last_origin = Clock::now();
   };
 
-  Impl(const Config& c, const PoolConfig& p, MetricsBlock& m, Done d)
-      : config(c), pool(p), metrics(m), done(std::move(d)), policy(c.origin),
+  Impl(const Config& c, const PoolConfig& p, MetricsBlock& m, MetricsBlock::WorkerSlot* s, Done d)
+      : config(c), pool(p), metrics(m), slot(s), done(std::move(d)), policy(c.origin),
         epoll_fd(::epoll_create1(EPOLL_CLOEXEC)), wake_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     if (epoll_fd.get() < 0 || wake_fd.get() < 0)
       throw std::system_error(errno, std::generic_category(), "event loop descriptors");
@@ -168,7 +168,7 @@ struct EventLoop::Impl {
     auto t = std::make_unique<Transfer>(*this, conn, fd, request_id, keep);
     t->media = std::make_unique<MediaTransfer>(ctx, std::move(request), t->sink);
     in_flight.fetch_add(1);
-    metrics.transfers_in_flight.fetch_add(1, std::memory_order_relaxed);
+    if (slot) slot->transfers.fetch_add(1, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(queue_mutex);
       queue.push_back(std::move(t));
@@ -293,16 +293,24 @@ struct EventLoop::Impl {
     arm(t, s.pending() > 0 && !s.failed);
   }
 
+  // The connection is in the set while the loop holds it: readable means
+  // the web server hung up (stdin was read to its end before the hand-over,
+  // and nginx sends nothing more before the answer ends), so a transfer
+  // waiting on its origin learns of it too. EPOLLOUT only while bytes wait.
+  bool watch(Transfer& t, int op, bool out) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | (out ? EPOLLOUT : 0u);
+    ev.data.u64 = tag(kClient, t.fd);
+    return ::epoll_ctl(epoll_fd.get(), op, t.fd, &ev) == 0;
+  }
+
   void arm(Transfer& t, bool on) {
     if (t.out_armed == on) return;
-    epoll_event ev{};
-    ev.events = EPOLLOUT;
-    ev.data.u64 = tag(kClient, t.fd);
-    if (::epoll_ctl(epoll_fd.get(), on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, t.fd, &ev) == 0) t.out_armed = on;
+    if (watch(t, EPOLL_CTL_MOD, on)) t.out_armed = on;
   }
 
   void on_client_event(Transfer& t, std::uint32_t events) {
-    if (events & (EPOLLERR | EPOLLHUP)) t.sink.failed = true;
+    if (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP | EPOLLIN)) t.sink.failed = true;
     if (!t.sink.failed) pump(t);
     after_progress(t);
   }
@@ -347,7 +355,8 @@ struct EventLoop::Impl {
   }
 
   void release(Transfer& t, bool clean) {
-    arm(t, false);
+    epoll_event none{};
+    ::epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, t.fd, &none);
     const bool keep = clean && t.keep;
     if (keep) set_nonblocking(t.fd, false);
     auto node = transfers.find(t.fd);
@@ -357,7 +366,7 @@ struct EventLoop::Impl {
       transfers.erase(node);
     }
     in_flight.fetch_sub(1);
-    metrics.transfers_in_flight.fetch_sub(1, std::memory_order_relaxed);
+    if (slot) slot->transfers.fetch_sub(1, std::memory_order_relaxed);
     done(t.conn, keep);
     // `owned` (and with it t) goes here.
   }
@@ -373,7 +382,7 @@ struct EventLoop::Impl {
     for (auto& owned : taken) {
       Transfer& t = *owned;
       transfers[t.fd] = std::move(owned);
-      if (!set_nonblocking(t.fd, true)) {
+      if (!set_nonblocking(t.fd, true) || !watch(t, EPOLL_CTL_ADD, false)) {
         t.sink.failed = true;
         complete(t, OriginResult{OriginError::aborted, "connection unusable", 0, 0, false});
         continue;
@@ -412,14 +421,22 @@ struct EventLoop::Impl {
       else if (!t.paused && t.in_multi && now - t.last_origin > pool.origin_idle_timeout) expired_origin.push_back(fd);
       else if (t.in_multi && t.origin->expired(now)) timed_out.push_back(fd);
     }
-    publish(metrics.transfers_paused_on_client, published_paused, paused);
-    publish(metrics.transfers_waiting_on_origin, published_waiting, waiting);
+    if (slot) {
+      slot->paused_on_client.store(static_cast<std::int64_t>(paused), std::memory_order_relaxed);
+      slot->waiting_on_origin.store(static_cast<std::int64_t>(waiting), std::memory_order_relaxed);
+    }
     auto each = [&](const std::vector<int>& fds, auto fn) {
       for (int fd : fds) {
         auto it = transfers.find(fd);
         if (it != transfers.end()) fn(*it->second);
       }
     };
+    if (!expired_client.empty())
+      log_line(LogLevel::info, std::to_string(expired_client.size()) + " transfer(s) aborted: the client took nothing for " +
+                                   std::to_string(config.client_idle_timeout.count()) + " ms (client-idle-timeout)");
+    if (!expired_origin.empty())
+      log_line(LogLevel::info, std::to_string(expired_origin.size()) + " transfer(s) aborted: the origin sent nothing for " +
+                                   std::to_string(config.origin_idle_timeout.count()) + " ms (origin-idle-timeout)");
     each(expired_client, [&](Transfer& t) {
       if (t.finished) return release(t, false);
       abandon(t, OriginError::aborted,
@@ -430,13 +447,6 @@ struct EventLoop::Impl {
               "origin sent nothing for " + std::to_string(pool.origin_idle_timeout.count()) + " ms");
     });
     each(timed_out, [&](Transfer& t) { abandon(t, OriginError::timeout, "deadline"); });
-  }
-
-  // The pool-wide gauges are sums over the workers: each adds its change.
-  static void publish(std::atomic<std::uint64_t>& gauge, std::uint64_t& mine, std::uint64_t now_value) {
-    if (now_value >= mine) gauge.fetch_add(now_value - mine, std::memory_order_relaxed);
-    else gauge.fetch_sub(mine - now_value, std::memory_order_relaxed);
-    mine = now_value;
   }
 
   void run() {
@@ -491,13 +501,16 @@ struct EventLoop::Impl {
         next_sweep = now + kSweep;
       }
     }
-    publish(metrics.transfers_paused_on_client, published_paused, 0);
-    publish(metrics.transfers_waiting_on_origin, published_waiting, 0);
+    if (slot) {
+      slot->paused_on_client.store(0, std::memory_order_relaxed);
+      slot->waiting_on_origin.store(0, std::memory_order_relaxed);
+    }
   }
 
   const Config& config;
   const PoolConfig& pool;
   MetricsBlock& metrics;
+  MetricsBlock::WorkerSlot* slot;
   Done done;
   OriginClient policy;  // lends its options (allow-list, address policy, timeouts) to every transfer
   UniqueFd epoll_fd;
@@ -506,8 +519,6 @@ struct EventLoop::Impl {
   std::optional<Clock::time_point> curl_deadline;
   std::unordered_map<int, std::unique_ptr<Transfer>> transfers;  // by connection descriptor
   std::vector<int> dirty;
-  std::uint64_t published_paused = 0;
-  std::uint64_t published_waiting = 0;
 
   std::mutex queue_mutex;
   std::deque<std::unique_ptr<Transfer>> queue;
@@ -516,8 +527,9 @@ struct EventLoop::Impl {
   std::thread thread;  // last: starts after everything above exists
 };
 
-EventLoop::EventLoop(const Config& config, const PoolConfig& pool, MetricsBlock& metrics, Done done)
-    : impl_(std::make_unique<Impl>(config, pool, metrics, std::move(done))) {}
+EventLoop::EventLoop(const Config& config, const PoolConfig& pool, MetricsBlock& metrics,
+                     MetricsBlock::WorkerSlot* slot, Done done)
+    : impl_(std::make_unique<Impl>(config, pool, metrics, slot, std::move(done))) {}
 EventLoop::~EventLoop() = default;
 
 bool EventLoop::has_room() const { return impl_->in_flight.load() < impl_->pool.max_transfers; }

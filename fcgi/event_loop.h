@@ -33,7 +33,9 @@ class EventLoop {
   // next request on it (the connection is then blocking again).
   using Done = std::function<void(void* conn, bool keep)>;
 
-  EventLoop(const Config& config, const PoolConfig& pool, MetricsBlock& metrics, Done done);
+  // `slot` (may be null) takes the worker's transfer gauges.
+  EventLoop(const Config& config, const PoolConfig& pool, MetricsBlock& metrics, MetricsBlock::WorkerSlot* slot,
+            Done done);
   ~EventLoop();  // finish() and join
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;

@@ -295,7 +295,7 @@ void Worker::serve_loop() {
 }
 
 int Worker::run() {
-  loop_ = std::make_unique<EventLoop>(config_, pool_, metrics_, [this](void* conn, bool keep) {
+  loop_ = std::make_unique<EventLoop>(config_, pool_, metrics_, slot_, [this](void* conn, bool keep) {
     transfer_done(static_cast<Connection*>(conn), keep);
   });
   std::vector<std::thread> threads;

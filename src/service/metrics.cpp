@@ -71,6 +71,9 @@ MetricsBlock::WorkerSlot* MetricsBlock::claim_worker_slot(pid_t pid, unsigned th
     std::int64_t expected = 0;
     if (slot.pid.compare_exchange_strong(expected, pid)) {
       slot.busy.store(0);
+      slot.transfers.store(0);
+      slot.paused_on_client.store(0);
+      slot.waiting_on_origin.store(0);
       slot.threads.store(threads);
       return &slot;
     }
@@ -83,6 +86,9 @@ void MetricsBlock::release_worker_slot(pid_t pid) {
     if (slot.pid.load() == pid) {
       slot.threads.store(0);
       slot.busy.store(0);
+      slot.transfers.store(0);
+      slot.paused_on_client.store(0);
+      slot.waiting_on_origin.store(0);
       slot.pid.store(0);
     }
 }
@@ -152,15 +158,6 @@ std::string MetricsBlock::prometheus_text() const {
     << "# HELP dashpiff_fastcgi_connections_total Connections accepted from the web server (kept ones serve many requests).\n"
        "# TYPE dashpiff_fastcgi_connections_total counter\n"
     << "dashpiff_fastcgi_connections_total " << fastcgi_connections.load(relaxed) << '\n'
-    << "# HELP dashpiff_transfers_in_flight Segment transfers open on the workers' event loops.\n"
-       "# TYPE dashpiff_transfers_in_flight gauge\n"
-    << "dashpiff_transfers_in_flight " << transfers_in_flight.load(relaxed) << '\n'
-    << "# HELP dashpiff_transfers_paused_on_client Transfers whose origin is paused because the client side is full.\n"
-       "# TYPE dashpiff_transfers_paused_on_client gauge\n"
-    << "dashpiff_transfers_paused_on_client " << transfers_paused_on_client.load(relaxed) << '\n'
-    << "# HELP dashpiff_transfers_paused_on_origin Transfers with everything sent, waiting for origin bytes.\n"
-       "# TYPE dashpiff_transfers_paused_on_origin gauge\n"
-    << "dashpiff_transfers_paused_on_origin " << transfers_waiting_on_origin.load(relaxed) << '\n'
     << "# HELP dashpiff_transfers_refused_total Segment requests refused with 503 at the cap of concurrent transfers.\n"
        "# TYPE dashpiff_transfers_refused_total counter\n"
     << "dashpiff_transfers_refused_total " << transfers_refused.load(relaxed) << '\n'
@@ -169,12 +166,24 @@ std::string MetricsBlock::prometheus_text() const {
     << "# TYPE dashpiff_workers_restarted_total counter\n"
     << "dashpiff_workers_restarted_total " << workers_restarted.load(relaxed) << '\n';
   std::uint64_t threads = 0;
-  std::int64_t busy = 0;
+  std::int64_t busy = 0, transfers = 0, paused = 0, waiting = 0;
   for (const auto& slot : workers) {
     if (!slot.pid.load(relaxed)) continue;
     threads += slot.threads.load(relaxed);
     busy += slot.busy.load(relaxed);
+    transfers += slot.transfers.load(relaxed);
+    paused += slot.paused_on_client.load(relaxed);
+    waiting += slot.waiting_on_origin.load(relaxed);
   }
+  o << "# HELP dashpiff_transfers_in_flight Segment transfers open on the workers' event loops.\n"
+       "# TYPE dashpiff_transfers_in_flight gauge\n"
+    << "dashpiff_transfers_in_flight " << std::max<std::int64_t>(transfers, 0) << '\n'
+    << "# HELP dashpiff_transfers_paused_on_client Transfers whose origin is paused because the client side is full.\n"
+       "# TYPE dashpiff_transfers_paused_on_client gauge\n"
+    << "dashpiff_transfers_paused_on_client " << std::max<std::int64_t>(paused, 0) << '\n'
+    << "# HELP dashpiff_transfers_paused_on_origin Transfers with everything sent, waiting for origin bytes.\n"
+       "# TYPE dashpiff_transfers_paused_on_origin gauge\n"
+    << "dashpiff_transfers_paused_on_origin " << std::max<std::int64_t>(waiting, 0) << '\n';
   o << "# HELP dashpiff_worker_threads Serving threads of the live workers (workers x threads).\n"
        "# TYPE dashpiff_worker_threads gauge\n"
     << "dashpiff_worker_threads " << threads << '\n'

@@ -50,13 +50,7 @@ struct MetricsBlock {
   std::atomic<std::uint64_t> workers_alive;
   std::atomic<std::uint64_t> workers_restarted;
   std::atomic<std::uint64_t> draining;  // nonzero while the pool shuts down
-  // Issue 13, summed over the workers' event loops: gauges of the transfers
-  // open now and of those waiting on either side, and a counter of requests
-  // refused at the cap.
-  std::atomic<std::uint64_t> transfers_in_flight;
-  std::atomic<std::uint64_t> transfers_paused_on_client;
-  std::atomic<std::uint64_t> transfers_waiting_on_origin;
-  std::atomic<std::uint64_t> transfers_refused;
+  std::atomic<std::uint64_t> transfers_refused;  // segment requests refused at max-transfers (issue 13)
 
   // Pool saturation: one slot per live worker process, so that a worker that
   // dies mid-request takes its busy threads with it (the supervisor frees
@@ -65,6 +59,11 @@ struct MetricsBlock {
     std::atomic<std::int64_t> pid;  // 0: free
     std::atomic<std::uint64_t> threads;
     std::atomic<std::int64_t> busy;
+    // The worker's event loop (issue 13): transfers open, and of those the
+    // ones paused on their client and the ones waiting for origin bytes.
+    std::atomic<std::int64_t> transfers;
+    std::atomic<std::int64_t> paused_on_client;
+    std::atomic<std::int64_t> waiting_on_origin;
   };
   WorkerSlot workers[kWorkerSlots];
 

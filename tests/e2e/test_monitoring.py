@@ -251,7 +251,7 @@ def worker_respawn_and_origin_errors_are_counted(m):
 
 
 @check
-def pool_saturation_gauges_follow_the_threads(m):
+def pool_saturation_gauges_follow_the_threads_and_transfers(m):
     s = m.stack
     # After the respawn: still workers x threads, and only the scrape busy.
     text = scrape(s)
@@ -259,7 +259,8 @@ def pool_saturation_gauges_follow_the_threads(m):
            f"dashpiff_worker_threads {value(text, 'dashpiff_worker_threads')}, want {WORKERS * THREADS}")
     expect(value(text, "dashpiff_worker_threads_busy") == 1,
            f"idle pool: busy {value(text, 'dashpiff_worker_threads_busy')}, want 1 (the scrape)")
-    # Two slow downloads hold two more threads while they last.
+    # Two slow downloads are two transfers on the workers' event loops and
+    # hold no thread while they last (issue 13): busy stays at the scrape.
     url = s.front_url + "/media/" + enc(s.origin_url + "/slow/streams/cenc-piff/") + "/seg-0-2.m4s"
     threads = [threading.Thread(target=fetch, args=(url,)) for _ in range(2)]
     for t in threads:
@@ -268,14 +269,16 @@ def pool_saturation_gauges_follow_the_threads(m):
     try:
         deadline = time.monotonic() + 6
         while time.monotonic() < deadline:
-            seen.append(value(scrape(s), "dashpiff_worker_threads_busy"))
-            if seen[-1] == 3:
+            text = scrape(s)
+            seen.append((value(text, "dashpiff_transfers_in_flight"), value(text, "dashpiff_worker_threads_busy")))
+            if seen[-1][0] == 2:
                 break
             time.sleep(0.05)
     finally:
         for t in threads:
             t.join()
-    expect(seen and seen[-1] == 3, f"busy during two slow downloads: {seen[-5:]}, want 3")
+    expect(seen and seen[-1] == (2, 1), f"(transfers, busy threads) during two slow downloads: {seen[-5:]}, want (2, 1)")
+    wait_for(lambda: value(scrape(s), "dashpiff_transfers_in_flight") == 0, timeout=30, what="transfers back to 0")
     wait_for(lambda: value(scrape(s), "dashpiff_worker_threads_busy") == 1, timeout=30, what="busy back to 1")
 
 

@@ -145,5 +145,52 @@ def fresh_requests_are_answered_while_transfers_wait_on_slow_clients(stack):
             r.close()
 
 
+def restart_pool(stack, extra):
+    stack.stop_fcgi()
+    stack.start_fcgi(list(extra))  # on top of the stack's own --workers 1 --threads 2
+    wait_for(lambda: fetch(stack.front_url + "/healthz", timeout=2)[0] == 200, timeout=10, what="healthz")
+
+
+@check
+def beyond_the_cap_of_transfers_requests_get_a_fast_503_and_healthz_turns_503(stack):
+    restart_pool(stack, ["--max-transfers", "2"])
+    refused_before = metric_value(stack, "dashpiff_transfers_refused_total") or 0
+    readers = [open_stalled_reader(stack) for _ in range(2)]
+    try:
+        wait_for(lambda: (metric_value(stack, "dashpiff_transfers_in_flight") or 0) >= 2, timeout=10,
+                 what="two transfers in flight")
+        start = time.monotonic()
+        status, headers, body = fetch(big_url(stack), timeout=FRESH_TIMEOUT)
+        seconds = time.monotonic() - start
+        expect(status == 503, f"a third transfer at a cap of 2 answered {status}")
+        expect(headers.get("Retry-After"), "the 503 at the cap carries no Retry-After")
+        expect(seconds < 2.0, f"the refusal took {seconds:.2f} s")
+        status, _, body = fetch(stack.front_url + "/healthz", timeout=FRESH_TIMEOUT)
+        expect(status == 503, f"/healthz at the cap answered {status}")
+        refused = metric_value(stack, "dashpiff_transfers_refused_total")
+        expect(refused is not None and refused >= refused_before + 1, f"refused counter is {refused}")
+    finally:
+        for r in readers:
+            r.close()
+    # Room again once the clients have gone.
+    wait_for(lambda: fetch(stack.front_url + "/healthz", timeout=2)[0] == 200, timeout=15,
+             what="/healthz back to 200 after the slow clients left")
+
+
+@check
+def a_client_that_takes_nothing_for_the_idle_timeout_is_cut_off(stack):
+    restart_pool(stack, ["--client-idle-timeout", "1s"])
+    reader = open_stalled_reader(stack)
+    try:
+        wait_for(lambda: (metric_value(stack, "dashpiff_transfers_in_flight") or 0) >= 1, timeout=10,
+                 what="the transfer in flight")
+        # Aborted after a second without progress: the gauge drops to zero.
+        wait_for(lambda: metric_value(stack, "dashpiff_transfers_in_flight") == 0, timeout=10,
+                 what="the idle transfer to be aborted")
+        expect("client took nothing" in stack.log_text(), "the abort is not logged with its reason")
+    finally:
+        reader.close()
+
+
 if __name__ == "__main__":
     sys.exit(run("slow_clients", setup=setup, teardown=teardown))
