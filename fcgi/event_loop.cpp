@@ -433,10 +433,10 @@ struct EventLoop::Impl {
     };
     if (!expired_client.empty())
       log_line(LogLevel::info, std::to_string(expired_client.size()) + " transfer(s) aborted: the client took nothing for " +
-                                   std::to_string(config.client_idle_timeout.count()) + " ms (client-idle-timeout)");
+                                   std::to_string(pool.client_idle_timeout.count()) + " ms (client-idle-timeout)");
     if (!expired_origin.empty())
       log_line(LogLevel::info, std::to_string(expired_origin.size()) + " transfer(s) aborted: the origin sent nothing for " +
-                                   std::to_string(config.origin_idle_timeout.count()) + " ms (origin-idle-timeout)");
+                                   std::to_string(pool.origin_idle_timeout.count()) + " ms (origin-idle-timeout)");
     each(expired_client, [&](Transfer& t) {
       if (t.finished) return release(t, false);
       abandon(t, OriginError::aborted,
