@@ -7,13 +7,14 @@ src_mpd_libmpd_a_SOURCES = \
 	src/mpd/rewriter.cpp src/mpd/rewriter.h \
 	src/mpd/dom.cpp src/mpd/dom.h \
 	src/mpd/prolog.cpp src/mpd/prolog.h \
+	src/mpd/prescan.cpp src/mpd/prescan.h \
 	src/mpd/protection.cpp src/mpd/protection.h \
 	src/mpd/urls.cpp src/mpd/urls.h
 
 check_PROGRAMS += tests/unit/test_mpd
 TESTS += tests/unit/test_mpd
 tests_unit_test_mpd_SOURCES = tests/unit/test_mpd.cpp tests/unit/test_mpd_hostile.cpp tests/unit/test_mpd_units.cpp \
-	tests/unit/test_mpd_corpus.cpp \
+	tests/unit/test_mpd_corpus.cpp tests/unit/test_mpd_prescan.cpp \
 	tests/unit/mpd_player_model.cpp tests/unit/mpd_player_model.h
 tests_unit_test_mpd_CPPFLAGS = $(TEST_CPPFLAGS) $(XERCES_CFLAGS)
 tests_unit_test_mpd_LDADD = $(MPD_LIBS) $(TEST_LDFLAGS) $(BOOST_TEST_LIB)
@@ -27,5 +28,5 @@ bench_mpd_bench_CPPFLAGS = $(AM_CPPFLAGS) $(XERCES_CFLAGS)
 bench_mpd_bench_LDADD = $(MPD_LIBS)
 
 # Corpus, fuzz target and its runner (tests/fuzz/run-fuzz-mpd.sh SECONDS).
-EXTRA_DIST += tests/data/mpd tests/fuzz/fuzz_mpd.cpp tests/fuzz/mpd.dict
+EXTRA_DIST += tests/data/mpd tests/fuzz/fuzz_mpd.cpp tests/fuzz/fuzz_mpd_prescan.cpp tests/fuzz/mpd.dict
 dist_noinst_SCRIPTS += tests/fuzz/run-fuzz-mpd.sh

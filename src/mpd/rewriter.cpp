@@ -391,6 +391,9 @@ MpdRewriteResult rewrite_mpd(std::string_view xml, const MpdRewriteOptions& opti
   if (xml.size() > options.max_bytes)
     throw MpdError(MpdError::Kind::too_large, "MPD of " + std::to_string(xml.size()) + " bytes exceeds the limit of " +
                                                   std::to_string(options.max_bytes));
+  // Shape first, in one linear pass: Xerces-C's time and memory grow with
+  // elements and attributes, and a few KB of gzip can declare millions.
+  prescan_xml(xml, options.limits);
   const XmlProlog prolog = scan_prolog(xml);
   // MPDs never have one; refusing it outright keeps DTD processing, and with
   // it external entities and entity expansion, out of reach.

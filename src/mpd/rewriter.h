@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "mpd/error.h"
+#include "mpd/prescan.h"
 
 namespace dashpiff {
 
@@ -21,6 +22,7 @@ struct MpdRewriteOptions {
   bool add_cenc_protection = false;      // piff-mode=convert: add the mp4protection descriptor
   std::size_t max_bytes = 16u << 20;
   std::size_t max_entity_expansions = 10000;
+  XmlLimits limits;  // the document's shape, checked before Xerces-C sees it
 };
 
 struct MpdRewriteResult {

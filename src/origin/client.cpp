@@ -179,6 +179,7 @@ struct Hop {
   std::uint64_t discarded = 0;
   bool redirect_cut = false;
   std::uint64_t body_bytes = 0;
+  CURL* easy = nullptr;  // for the bytes received, to judge a decoded body's ratio
 
   bool connected = false;
   int socket_attempts = 0;
@@ -267,6 +268,10 @@ size_t header_callback(char* buffer, size_t size, size_t count, void* userdata) 
   return length;
 }
 
+// Decoded bodies are judged by their expansion only past this much: a small
+// document may compress far better than a large one can.
+constexpr std::uint64_t kRatioFloor = 1u << 20;
+
 size_t write_callback(char* data, size_t size, size_t count, void* userdata) {
   auto& hop = *static_cast<Hop*>(userdata);
   const size_t length = size * count;
@@ -292,6 +297,17 @@ size_t write_callback(char* data, size_t size, size_t count, void* userdata) {
     return 0;
   }
   hop.body_bytes += length;
+  if (hop.request->max_decoded_ratio > 0 && hop.request->decode_body && hop.body_bytes > kRatioFloor) {
+    // libcurl counts the bytes received before it decodes them.
+    curl_off_t received = 0;
+    curl_easy_getinfo(hop.easy, CURLINFO_SIZE_DOWNLOAD_T, &received);
+    if (received > 0 && hop.body_bytes / std::uint64_t(received) >= hop.request->max_decoded_ratio) {
+      hop.fail(OriginError::too_large, "origin body expands more than " +
+                                           std::to_string(hop.request->max_decoded_ratio) +
+                                           " times when decoded");
+      return 0;
+    }
+  }
   if (!hop.handler->on_data(std::string_view(data, length))) {
     hop.fail(OriginError::aborted, "transfer abandoned by the receiver");
     return 0;
@@ -384,6 +400,7 @@ struct OriginClient::Impl {
                  Clock::time_point total_deadline) const {
     curl_easy_reset(easy);  // keeps the connection and DNS caches (they live in the multi handle)
     error_buffer[0] = '\0';
+    hop.easy = easy;
     curl_easy_setopt(easy, CURLOPT_CURLU, url);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");

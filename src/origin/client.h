@@ -58,6 +58,10 @@ struct OriginRequest {
   // 0: no cap. A Content-Length over it fails with too_large before on_head;
   // otherwise the transfer is cut once the delivered bytes would exceed it.
   std::uint64_t max_body_bytes = 0;
+  // 0: no cap. With decode_body, a body that has decoded past 1 MiB to more
+  // than this many times the bytes received is cut as too_large: a gzip
+  // bomb is stopped by its ratio, not after max_body_bytes of it (issue #12).
+  unsigned max_decoded_ratio = 0;
 };
 
 struct OriginHead {

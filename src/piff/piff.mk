@@ -36,4 +36,5 @@ EXTRA_PROGRAMS += bench/engine_bench
 bench_engine_bench_SOURCES = bench/engine_bench.cpp
 bench_engine_bench_LDADD = $(PIFF_LIBS)
 
-EXTRA_DIST += tests/fuzz/fuzz_segment.cpp tests/fuzz/run-fuzz.sh
+EXTRA_DIST += tests/fuzz/fuzz_segment.cpp tests/fuzz/fuzz_boxes.cpp tests/fuzz/run-fuzz.sh \
+	tests/fuzz/make-seeds.py tests/fuzz/campaign.sh

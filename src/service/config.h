@@ -33,6 +33,14 @@ struct Config {
   // Origin
   OriginOptions origin;
   std::size_t max_manifest_bytes = 16u << 20;
+  // Manifest shape, checked while it arrives (mpd/prescan.h has the reasons
+  // for the defaults) and the most a gzip'd manifest may expand.
+  std::size_t max_manifest_elements = 50000;
+  std::size_t max_manifest_depth = 32;
+  std::size_t max_manifest_attributes = 64;
+  std::size_t max_manifest_attribute_bytes = 64u << 10;
+  std::size_t max_manifest_text_bytes = 1u << 20;
+  unsigned max_manifest_gzip_ratio = 100;
   std::uint64_t max_segment_bytes = 0;  // 0: no cap
   std::vector<std::string> forward_headers = default_forward_headers();  // request headers passed to origin
 

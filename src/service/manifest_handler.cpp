@@ -55,6 +55,7 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
   req.headers = origin_request_headers(ctx, false);
   req.decode_body = true;
   req.max_body_bytes = ctx.config.max_manifest_bytes;
+  req.max_decoded_ratio = ctx.config.max_manifest_gzip_ratio;
 
   // Both modes hand CENC-only players senc data for PIFF-only segments, so
   // those players must also find the cenc descriptor they look for.
@@ -79,7 +80,8 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
       req.headers.emplace_back("If-Modified-Since", *ims);
   }
 
-  BufferingHandler got;
+  const XmlLimits limits = manifest_limits(ctx.config);
+  BufferingHandler got(limits);
   if (!fetch_whole(ctx, req, got, "manifest")) return;
   if (got.head.status == 304) {
     if (cached && (got.head.effective_url.empty() || got.head.effective_url == cached->origin.effective_url)) {
@@ -115,6 +117,7 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
   options.carry_query = carry_query;
   options.add_cenc_protection = add_cenc;
   options.max_bytes = ctx.config.max_manifest_bytes;
+  options.limits = limits;
   OriginValidation validation;
   validation.fetch_key = fetch_key;
   if (const auto* etag = find_header(got.head.headers, "ETag")) validation.etag = *etag;

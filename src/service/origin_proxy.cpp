@@ -7,6 +7,8 @@
 
 #include "http/uri.h"
 #include "http/url_codec.h"
+#include "mpd/rewriter.h"
+#include "mss/manifest.h"
 #include "service/validators.h"
 
 namespace dashpiff {
@@ -212,12 +214,44 @@ std::optional<OriginRequest> media_request(RouteContext& ctx, std::string_view e
   return req;
 }
 
+bool BufferingHandler::on_data(std::string_view chunk) {
+  body.append(chunk);
+  if (scan_ && !scan_->feed(chunk)) {
+    const std::string_view start = std::string_view(body).substr(0, 4096);
+    const auto* type = find_header(head.headers, "Content-Type");
+    if (head.status >= 200 && head.status < 300 &&
+        (looks_like_mpd(type ? *type : "", start) || mss::looks_like_smooth(start))) {
+      refusal = scan_->refusal();
+      return false;
+    }
+    scan_.reset();
+  }
+  return true;
+}
+
+XmlLimits manifest_limits(const Config& c) {
+  XmlLimits l;
+  l.max_elements = c.max_manifest_elements;
+  l.max_depth = c.max_manifest_depth;
+  l.max_attributes = c.max_manifest_attributes;
+  l.max_attribute_bytes = c.max_manifest_attribute_bytes;
+  l.max_text_bytes = c.max_manifest_text_bytes;
+  return l;
+}
+
 bool fetch_whole(RouteContext& ctx, const OriginRequest& req, BufferingHandler& got, const char* what) {
   const OriginResult result = ctx.origin.fetch(req, got);
   ctx.metrics.observe_origin(result.seconds, result.error);
   ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
+  if (!got.refusal.empty()) {
+    ctx.fail(502, std::string("origin ") + what + " refused: " + got.refusal);
+    return false;
+  }
   if (!result.ok()) {
-    if (result.error == OriginError::too_large)
+    if (result.error == OriginError::too_large && req.max_decoded_ratio > 0 &&
+        result.message.find("expands") != std::string::npos)
+      ctx.fail(502, std::string("origin ") + what + " refused: " + result.message + " (max-manifest-gzip-ratio)");
+    else if (result.error == OriginError::too_large)
       ctx.fail(502, std::string("origin ") + what + " larger than " + std::to_string(req.max_body_bytes) + " bytes");
     else
       ctx.fail(status_for(result.error), origin_failure(result));

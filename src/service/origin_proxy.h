@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "mpd/prescan.h"
 #include "origin/client.h"
 #include "service/route_context.h"
 #include "service/validators.h"
@@ -59,24 +60,34 @@ bool looks_like_text(const OriginHead& head);
 // answering 400.
 std::optional<OriginRequest> media_request(RouteContext& ctx, std::string_view encoded_and_rest);
 
-// Holds a whole origin answer (manifests, Smooth fragments).
+// Holds a whole origin answer (manifests, Smooth fragments). Given limits,
+// it pre-scans the shape of a 2xx MPD or Smooth manifest as it arrives and
+// ends the fetch at the byte that crosses one (issue #12): a bomb costs what
+// the limits allow, not what it declares. Other bodies pass unjudged.
 class BufferingHandler final : public OriginHandler {
  public:
+  BufferingHandler() = default;
+  explicit BufferingHandler(const XmlLimits& limits) : scan_(limits) {}
   OriginHead head;
   std::string body;
+  std::string refusal;  // the limit a manifest crossed
   bool on_head(const OriginHead& h) override {
     head = h;
     return true;
   }
-  bool on_data(std::string_view chunk) override {
-    body.append(chunk);
-    return true;
-  }
+  bool on_data(std::string_view chunk) override;
+
+ private:
+  std::optional<XmlPrescan> scan_;
 };
+
+// The manifest limits of the configuration.
+XmlLimits manifest_limits(const Config& c);
 
 // Fetches a whole answer into `got`, counting it in the origin metrics. On an
 // origin failure answers the client (502 "origin {what} larger than N bytes",
-// or status_for's) and returns false; otherwise sets ctx.origin_status.
+// 502 naming the manifest limit crossed, or status_for's) and returns false;
+// otherwise sets ctx.origin_status.
 bool fetch_whole(RouteContext& ctx, const OriginRequest& req, BufferingHandler& got, const char* what);
 
 // Smooth Streaming (smooth_handler.cpp): a /media/ path naming a Smooth

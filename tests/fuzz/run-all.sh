@@ -21,6 +21,7 @@ run_target() {  # name command...
 }
 
 run_target segment_engine "$here/run-fuzz.sh" fuzz_segment "$seconds"
+run_target box_parsers "$here/run-fuzz.sh" fuzz_boxes "$seconds"
 run_target mpd_rewriter "$here/run-fuzz-mpd.sh" "$seconds"
 run_target smooth "$here/run-fuzz-mss.sh" "$seconds"
 exit $status

@@ -40,9 +40,18 @@ for f in "$top"/tests/data/streams/*/*.m4s "$top"/tests/data/streams/*/*.mp4; do
   n=$((n + 1))
   { printf '\007'; cat "$f"; } > "$build/seeds/seed-$n"
 done
-echo "$n seed files; fuzzing for $seconds s" >&2
+# PIFF override boxes of every IV size, with and without subsamples (issue #12).
+python3 "$top/tests/fuzz/make-seeds.py" segment "$build/seeds"
+echo "$n fixture seeds and generated ones; fuzzing for $seconds s" >&2
 
 cd "$build"
+# An allocation or a resident size over 256 MiB is a finding: memory sized by
+# a declared count instead of by the bytes present (issue #12). A smaller
+# ASan quarantine keeps the resident size about the target's own.
+limits="-malloc_limit_mb=${DASHPIFF_FUZZ_MEMORY_MB:-256} -rss_limit_mb=${DASHPIFF_FUZZ_MEMORY_MB:-256}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-quarantine_size_mb=16}"
+# DASHPIFF_FUZZ_RUNS (campaign.sh) runs that many inputs instead of for a time.
+[ -z "${DASHPIFF_FUZZ_RUNS:-}" ] || limits="$limits -runs=$DASHPIFF_FUZZ_RUNS"
 # libFuzzer exits non-zero on a crash, a sanitizer report, a timeout or OOM.
-exec "./$target" -max_total_time="$seconds" -max_len=65536 -timeout=20 -rss_limit_mb=2048 \
+exec "./$target" -max_total_time="$seconds" -max_len=65536 -timeout=20 $limits \
   -print_final_stats=1 corpus seeds
