@@ -3,6 +3,7 @@
 #include "http/uri.h"
 #include "mpd/rewriter.h"
 #include "mss/manifest.h"
+#include "service/inert.h"
 #include "service/origin_proxy.h"
 
 namespace dashpiff {
@@ -24,7 +25,10 @@ void answer_manifest(RouteContext& ctx, const Headers& origin, const MpdRewriteR
   }
   Headers headers = representation_headers(origin, rewritten.content_type.empty(), false);
   if (!rewritten.content_type.empty()) headers.emplace_back("Content-Type", rewritten.content_type);
-  else if (!find_header(origin, "Content-Type")) headers.emplace_back("Content-Type", "application/xml");
+  // An MPD the origin labelled as generic XML (or not at all) is served as
+  // what it is, never as an active type.
+  else if (const auto* type = find_header(origin, "Content-Type"); !type || is_active_type(*type))
+    set_header(headers, "Content-Type", "application/dash+xml");
   if (etag) headers.emplace_back("ETag", *etag);
   headers.emplace_back("Content-Length", std::to_string(rewritten.xml.size()));
   ctx.begin(200, std::move(headers));

@@ -3,6 +3,8 @@
 // and how an origin failure is worded and numbered.
 #include "service/origin_proxy.h"
 
+#include "service/inert.h"
+
 #include <cstdlib>
 
 #include "http/uri.h"
@@ -71,6 +73,11 @@ Headers representation_headers(const Headers& origin, bool keep_type, bool keep_
     else if (pass) out.emplace_back(name, value);
   }
   if (!vary.empty()) out.emplace_back("Vary", vary);
+  // Proxied bodies are inert on this site (service/inert.h).
+  if (keep_type)
+    make_inert(out);
+  else
+    set_header(out, "Content-Security-Policy", std::string(kProxiedBodyPolicy));
   return out;
 }
 

@@ -18,6 +18,8 @@ Headers RouteContext::base_headers() const {
                    "Content-Length, Content-Range, Content-Type, Date, ETag, Last-Modified, X-Request-Id");
   }
   h.emplace_back("X-Request-Id", request.request_id);
+  // No answer of this site is ever sniffed into a type it was not sent as.
+  h.emplace_back("X-Content-Type-Options", "nosniff");
   return h;
 }
 

@@ -15,6 +15,7 @@ src_service_libservice_a_SOURCES = \
 	src/service/media_transfer.h \
 	src/service/inspect_handler.cpp \
 	src/service/rewrite_cache.cpp src/service/rewrite_cache.h \
+	src/service/inert.cpp src/service/inert.h \
 	src/service/validators.cpp src/service/validators.h \
 	src/service/build_info.cpp src/service/build_info.h
 nodist_src_service_libservice_a_SOURCES = src/service/build_commit.h

@@ -186,7 +186,9 @@ void handle_smooth_fragment(RouteContext& ctx, OriginRequest req) {
   ctx.note = "smooth fragment t=" + std::to_string(fragment.decode_time);
   if (stats.passthrough_events) ctx.note += "; passed through: " + stats.passthrough_reason;
   Headers headers = without(client_response_headers(got.head, true, out.size(), false), {"Content-Range", "Accept-Ranges"});
-  if (!find_header(headers, "Content-Type")) headers.emplace_back("Content-Type", "video/mp4");
+  // A fragment the origin did not label (made inert as octet-stream) is MP4.
+  if (const auto* type = find_header(headers, "Content-Type"); !type || *type == "application/octet-stream")
+    set_header(headers, "Content-Type", "video/mp4");
   ctx.begin(200, std::move(headers));
   ctx.write(out);
 }
