@@ -128,6 +128,7 @@ struct EventLoop::Impl {
     std::unique_ptr<MediaTransfer> media;
     std::unique_ptr<OriginTransfer> origin;
     bool in_multi = false;
+    bool broken = false;  // ends with the break record and the close, not FCGI_END_REQUEST
     bool paused = false;      // curl holds the origin back until the socket drains
     bool out_armed = false;   // waiting for EPOLLOUT on the connection
     bool finished = false;    // the answer is complete; its last bytes may still be queued
@@ -190,7 +191,7 @@ struct EventLoop::Impl {
 
   // --- libcurl's multi socket interface -----------------------------------
 
-  static int socket_callback(CURL*, curl_socket_t s, int what, void* userp, void* socketp) {
+  static int socket_callback(CURL*, curl_socket_t s, int what, void* userp, void* socketp) noexcept {
     auto& self = *static_cast<Impl*>(userp);
     epoll_event ev{};
     ev.data.u64 = tag(kCurl, s);
@@ -211,7 +212,7 @@ struct EventLoop::Impl {
     return 0;
   }
 
-  static int timer_callback(CURLM*, long timeout_ms, void* userp) {
+  static int timer_callback(CURLM*, long timeout_ms, void* userp) noexcept {
     auto& self = *static_cast<Impl*>(userp);
     if (timeout_ms < 0) self.curl_deadline.reset();
     else self.curl_deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -323,7 +324,7 @@ struct EventLoop::Impl {
       return abandon(t, OriginError::aborted, "client went away");
     }
     if (t.finished) {
-      if (t.sink.pending() == 0) release(t, true);
+      if (t.sink.pending() == 0) release(t, !t.broken);
       return;
     }
     if (t.paused && t.sink.pending() < pool.transfer_buffer / 2 + 1) {
@@ -346,12 +347,32 @@ struct EventLoop::Impl {
   // The fetch is over: the answer ends (or aborts) as on the threaded path.
   void complete(Transfer& t, const OriginResult& result) {
     set_paused(t, false);
-    t.media->finish(result);
+    // Issue #12 item 2: a failure here (out of memory while logging or
+    // counting) must not end the loop and every transfer on it; an answer
+    // that did not end cleanly is broken off below.
+    try {
+      t.media->finish(result);
+    } catch (...) {
+    }
     t.finished = true;
-    if (t.sink.aborted || t.sink.failed || !t.sink.ended) return release(t, false);
+    if (t.sink.failed) return release(t, false);
+    if (!t.sink.ended) {
+      // Broken off (FastCGI 1.0 has no abort record): before any byte went
+      // out the close alone gets the client a 502; after, what is queued
+      // drains, then a record nginx cannot parse, then the close, so nginx
+      // fails the answer instead of ending it cleanly with bytes missing.
+      // `out` holds whole records, so its end is a record boundary.
+      if (!t.sink.started()) return release(t, false);
+      t.broken = true;
+      try {
+        append_break_record(t.sink.out);
+      } catch (...) {
+        return release(t, false);  // no memory for 8 bytes: the close alone
+      }
+    }
     pump(t);
     if (t.sink.failed) return release(t, false);
-    if (t.sink.pending() == 0) release(t, true);
+    if (t.sink.pending() == 0) release(t, !t.broken);
   }
 
   void release(Transfer& t, bool clean) {

@@ -140,6 +140,16 @@ void append_end_request(std::string& out, int request_id) {
   out.append(8, '\0');
 }
 
+void append_break_record(std::string& out) {
+  // A closed connection alone is not enough: nginx (1.22) streaming an
+  // unbuffered answer takes the end of the connection for the end of the
+  // body and closes a chunked answer with its last chunk, bytes missing. A
+  // record it cannot parse (version 0; FastCGI 1.0 §3.3 knows only 1) makes
+  // it fail the request instead: the client connection is closed without the
+  // last chunk, and a buffered or cached answer is thrown away.
+  out.append(8, '\0');
+}
+
 void FcgiSink::begin(int status, const Headers& headers) {
   if (started_) return;
   started_ = true;
@@ -183,9 +193,18 @@ void FcgiSink::end() { flush(); }
 void FcgiSink::abort() {
   if (aborted_) return;
   aborted_ = true;
-  // Dropping the connection without FCGI_END_REQUEST makes nginx report
-  // "upstream prematurely closed" and break the client transfer, instead of
-  // ending a chunked body cleanly with bytes missing.
+  // Dropping the connection without FCGI_END_REQUEST, after a record nginx
+  // cannot parse (append_break_record), makes nginx break the client
+  // transfer instead of ending a chunked body cleanly with bytes missing.
+  // Whatever was sent went out as whole records, so this one starts at a
+  // record boundary. Before any byte of the answer the close alone gets the
+  // client a 502.
+  if (started_ && !failed_ && request_.ipcFd >= 0) {
+    std::string record;
+    append_break_record(record);
+    iovec iov{record.data(), record.size()};
+    write_all(request_.ipcFd, &iov, 1);
+  }
   FCGX_Free(&request_, 1);
 }
 

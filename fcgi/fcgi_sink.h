@@ -46,6 +46,9 @@ bool write_stdout_records(int fd, int request_id, std::string_view first, std::s
 void append_cgi_head(std::string& out, int status, const Headers& headers);
 void append_stdout_records(std::string& out, int request_id, std::string_view data);
 void append_end_request(std::string& out, int request_id);
+// Breaks an answer off visibly: one record nginx cannot parse, to be sent at
+// a record boundary just before the connection is dropped (see the .cpp).
+void append_break_record(std::string& out);
 
 // Fills a plain Request from the FastCGI parameters and stdin.
 Request to_request(FCGX_Request& request, std::size_t max_body);

@@ -237,13 +237,24 @@ Worker::Served Worker::serve(Connection& conn, Router& router, OriginClient& ori
   // has closed it instead, libfcgi closes it and, having no listen socket
   // of its own (-1), fails.
   if (FCGX_Accept_r(&fcgi) < 0) return Served::closed;
-  {
+  try {
     const BusyMark busy(slot_);
     FcgiSink sink(fcgi, out_buffer);
     Request request = to_request(fcgi, config_.max_create_body);
     Launcher launcher(*loop_, conn);
     router.handle(request, sink, origin, &launcher);
     if (launcher.launched) return Served::handed_off;
+  } catch (...) {
+    // Issue #12 item 2: the router catches what its routes throw; this is
+    // for what fails around it (reading the request, out of memory). The
+    // thread keeps serving; this connection is dropped (nginx answers 502,
+    // or breaks off an answer already started).
+    if (fcgi.ipcFd >= 0) FCGX_Free(&fcgi, 1);
+    try {
+      log_line(LogLevel::error, "request failed outside the router; connection dropped");
+    } catch (...) {
+    }
+    return Served::closed;
   }
   // An aborted answer has already dropped the connection (ipcFd -1).
   if (fcgi.ipcFd >= 0 && fcgi.keepConnection && !drain_stdin(fcgi)) fcgi.keepConnection = 0;

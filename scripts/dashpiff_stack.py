@@ -7,6 +7,7 @@ Every process is started here, remembered by PID and stopped by PID.
 Nothing listens outside 127.0.0.1.
 """
 import os
+import re
 import shutil
 import signal
 import socket
@@ -107,6 +108,35 @@ http {{
         {server_extra}
     }}
     {extra}
+}}
+"""
+
+
+def site_variant(sock, port, cache_dir=None):
+    """The shipped nginx site (nginx-conf/dashpiff.conf) as an operator enables
+    it, plain or with its commented cache block switched on; only the listen
+    address, the socket path and the cache directory are substituted."""
+    site = open(os.path.join(TOP, "nginx-conf", "dashpiff.conf")).read()
+    text = site.replace("unix:/run/dashpiff/dashpiff.sock", "unix:" + sock)
+    text = text.replace("listen 80;", f"listen 127.0.0.1:{port};").replace("listen [::]:80;", "")
+    if cache_dir:
+        text = re.sub(r"^#(fastcgi_cache_path.*\n)#(\s+max_size.*\n)", r"\1\2", text, flags=re.M)
+        text = text.replace("/var/cache/nginx/dashpiff", cache_dir)
+        text = text.replace("    include snippets/dashpiff-locations.conf;\n", "")
+        text = text.replace("#include snippets/dashpiff-locations-cached.conf;", "include snippets/dashpiff-locations-cached.conf;")
+    return text
+
+
+def wrap(dirname, site):
+    """A whole nginx.conf around a site."""
+    return f"""
+worker_processes 1;
+pid {dirname}/nginx.pid;
+error_log {dirname}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    {site}
 }}
 """
 

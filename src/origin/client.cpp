@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <optional>
 #include <stdexcept>
 
@@ -153,6 +154,7 @@ const char* to_string(OriginError e) {
     case OriginError::too_large: return "too_large";
     case OriginError::aborted: return "aborted";
     case OriginError::protocol: return "protocol";
+    case OriginError::internal: return "internal";
   }
   return "unknown";
 }
@@ -194,6 +196,27 @@ struct Hop {
     error = e;
     message = std::move(m);
   }
+
+  // Every callback ends here when anything in it throws: nothing may unwind
+  // through libcurl's C frames (its state would be left half-updated, and
+  // every later transfer on this thread would fail). Issue #12 item 2.
+  void fail_internal() noexcept {
+    const char* what = "unknown exception";
+    try {
+      throw;
+    } catch (const std::bad_alloc&) {
+      what = "out of memory";
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    try {
+      fail(OriginError::internal, std::string("receiver failed: ") + what);
+    } catch (...) {
+      // No memory even for the message: the kind alone still reaches the caller.
+      if (error == OriginError::none) error = OriginError::internal;
+    }
+  }
 };
 
 bool finish_head(Hop& hop) {
@@ -234,9 +257,7 @@ bool finish_head(Hop& hop) {
   return true;
 }
 
-size_t header_callback(char* buffer, size_t size, size_t count, void* userdata) {
-  auto& hop = *static_cast<Hop*>(userdata);
-  const size_t length = size * count;
+size_t on_header_line(Hop& hop, char* buffer, size_t length) {
   if (hop.head_complete) return length;  // trailers
   const std::string_view line = trim(std::string_view(buffer, length));
   if (line.size() >= 5 && line.substr(0, 5) == "HTTP/") {
@@ -272,9 +293,7 @@ size_t header_callback(char* buffer, size_t size, size_t count, void* userdata) 
 // document may compress far better than a large one can.
 constexpr std::uint64_t kRatioFloor = 1u << 20;
 
-size_t write_callback(char* data, size_t size, size_t count, void* userdata) {
-  auto& hop = *static_cast<Hop*>(userdata);
-  const size_t length = size * count;
+size_t on_body(Hop& hop, char* data, size_t length) {
   if (hop.redirect) {
     hop.discarded += length;
     if (hop.discarded > kMaxRedirectBody) {
@@ -318,8 +337,7 @@ size_t write_callback(char* data, size_t size, size_t count, void* userdata) {
 // The SSRF guard: called with the address curl is about to connect to, after
 // DNS, for the first URL and every redirect alike, so a host name that
 // resolves (or re-resolves) to a refused network never gets a socket.
-curl_socket_t open_socket_callback(void* userdata, curlsocktype purpose, curl_sockaddr* address) {
-  auto& hop = *static_cast<Hop*>(userdata);
+curl_socket_t open_socket(Hop& hop, curlsocktype purpose, curl_sockaddr* address) {
   ++hop.socket_attempts;
   const auto ip = purpose == CURLSOCKTYPE_IPCXN ? IpAddress::from_sockaddr(&address->addr) : std::nullopt;
   if (!ip || !hop.policy->permits(*ip)) {
@@ -334,8 +352,7 @@ curl_socket_t open_socket_callback(void* userdata, curlsocktype purpose, curl_so
 
 // Runs before each request on a new or reused connection: a second look at the
 // peer address, so that no path through curl skips the policy.
-int prereq_callback(void* userdata, char* primary_ip, char*, int, int) {
-  auto& hop = *static_cast<Hop*>(userdata);
+int prereq(Hop& hop, const char* primary_ip) {
   const auto ip = IpAddress::parse(primary_ip ? primary_ip : "");
   if (!ip || !hop.policy->permits(*ip)) {
     hop.fail(OriginError::address_refused,
@@ -345,6 +362,48 @@ int prereq_callback(void* userdata, char* primary_ip, char*, int, int) {
   }
   hop.connected = true;
   return CURL_PREREQFUNC_OK;
+}
+
+// libcurl's entry points: each catches everything (see Hop::fail_internal)
+// and reports it with the return value that makes libcurl end the transfer.
+size_t header_callback(char* buffer, size_t size, size_t count, void* userdata) noexcept {
+  auto& hop = *static_cast<Hop*>(userdata);
+  try {
+    return on_header_line(hop, buffer, size * count);
+  } catch (...) {
+    hop.fail_internal();
+    return 0;
+  }
+}
+
+size_t write_callback(char* data, size_t size, size_t count, void* userdata) noexcept {
+  auto& hop = *static_cast<Hop*>(userdata);
+  try {
+    return on_body(hop, data, size * count);
+  } catch (...) {
+    hop.fail_internal();
+    return 0;
+  }
+}
+
+curl_socket_t open_socket_callback(void* userdata, curlsocktype purpose, curl_sockaddr* address) noexcept {
+  auto& hop = *static_cast<Hop*>(userdata);
+  try {
+    return open_socket(hop, purpose, address);
+  } catch (...) {
+    hop.fail_internal();
+    return CURL_SOCKET_BAD;
+  }
+}
+
+int prereq_callback(void* userdata, char* primary_ip, char*, int, int) noexcept {
+  auto& hop = *static_cast<Hop*>(userdata);
+  try {
+    return prereq(hop, primary_ip);
+  } catch (...) {
+    hop.fail_internal();
+    return CURL_PREREQFUNC_ABORT;
+  }
 }
 
 
@@ -662,7 +721,14 @@ std::optional<CURLcode> OriginClient::Impl::run_hop(Fetch& f) {
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
     // Whatever the handler collected goes out before we sleep, so
     // batching never delays a byte past the next wait for the origin.
-    if (hop.head_delivered && hop.handler) hop.handler->on_wait();
+    if (hop.head_delivered && hop.handler) {
+      try {
+        hop.handler->on_wait();
+      } catch (...) {
+        hop.fail_internal();
+        break;
+      }
+    }
     curl_multi_poll(multi, nullptr, 0, static_cast<int>(std::clamp<long long>(wait, 1, 1000)), nullptr);
   }
   curl_multi_remove_handle(multi, f.easy);  // an unfinished transfer's connection is closed here

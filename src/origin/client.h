@@ -42,8 +42,11 @@ enum class OriginError {
   too_many_redirects,
   too_large,           // body over max_body_bytes
   aborted,             // a handler asked to stop (client gone)
-  protocol,            // anything else libcurl reports (keep last: metrics index by it)
+  protocol,            // anything else libcurl reports
+  internal,            // the receiver failed (an exception in a handler, out of memory)
 };
+// Keep equal to the last value plus one: metrics index an array by OriginError.
+constexpr int kOriginErrorCount = static_cast<int>(OriginError::internal) + 1;
 
 const char* to_string(OriginError e);
 

@@ -32,7 +32,7 @@ constexpr PiffMode kModeOrder[] = {PiffMode::off, PiffMode::free, PiffMode::uuid
 static_assert(std::size(kModeOrder) == MetricsBlock::kModes);
 // origin_errors[] is indexed by OriginError: a new class must grow the array.
 // `protocol` is the enum's last value (origin/client.h).
-static_assert(static_cast<int>(OriginError::protocol) + 1 == MetricsBlock::kOriginErrors,
+static_assert(kOriginErrorCount == MetricsBlock::kOriginErrors,
               "MetricsBlock::kOriginErrors must count every OriginError");
 
 constexpr auto relaxed = std::memory_order_relaxed;

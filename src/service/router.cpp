@@ -1,5 +1,6 @@
 #include "service/router.h"
 
+#include <new>
 #include <random>
 #include <sstream>
 
@@ -174,8 +175,26 @@ void Router::handle(Request& request, ResponseSink& sink, OriginClient& origin, 
           ctx.fail(404, "no such route: " + std::string(path.substr(0, 200)));
       }
     }
-  } catch (const std::exception& e) {
-    ctx.fail(500, std::string("internal error: ") + e.what());
+  } catch (...) {
+    // Issue #12 items 2 and 3: whatever was thrown (std::bad_alloc included)
+    // ends here: before the head a 500, after it a broken-off transfer,
+    // never a body that looks whole.
+    const char* what = "unknown exception";
+    try {
+      throw;
+    } catch (const std::bad_alloc&) {
+      what = "out of memory";
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    try {
+      if (sink.started()) sink.abort();
+      else ctx.fail(500, "internal error");
+      ctx.note = std::string("internal error: ") + what;
+    } catch (...) {
+      sink.abort();  // no memory even for the answer: the connection is dropped
+    }
   }
   if (ctx.deferred) return;  // the transfer ends the answer (service/media_transfer.h)
   finish_request(ctx);

@@ -3,44 +3,16 @@
 it: plain, and with its commented cache block switched on. Only the listen
 address, the socket path and the cache directory are substituted."""
 import os
-import re
 import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from dashpiff_stack import TOP, Nginx, Stack, fetch, free_port  # noqa: E402
+from dashpiff_stack import Nginx, Stack, fetch, free_port, site_variant, wrap  # noqa: E402
 from codec import enc  # noqa: E402
 from harness import check, expect, run  # noqa: E402
 import bmff  # noqa: E402
-
-SITE = open(os.path.join(TOP, "nginx-conf", "dashpiff.conf")).read()
-
-
-def site_variant(sock, port, cache_dir=None):
-    text = SITE.replace("unix:/run/dashpiff/dashpiff.sock", "unix:" + sock)
-    text = text.replace("listen 80;", f"listen 127.0.0.1:{port};").replace("listen [::]:80;", "")
-    if cache_dir:
-        text = re.sub(r"^#(fastcgi_cache_path.*\n)#(\s+max_size.*\n)", r"\1\2", text, flags=re.M)
-        text = text.replace("/var/cache/nginx/dashpiff", cache_dir)
-        text = text.replace("    include snippets/dashpiff-locations.conf;\n", "")
-        text = text.replace("#include snippets/dashpiff-locations-cached.conf;", "include snippets/dashpiff-locations-cached.conf;")
-    return text
-
-
-def wrap(dirname, site):
-    return f"""
-worker_processes 1;
-pid {dirname}/nginx.pid;
-error_log {dirname}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    {site}
-}}
-"""
-
 
 class Sites:
     def __init__(self):

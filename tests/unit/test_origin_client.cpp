@@ -19,6 +19,7 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <thread>
 
@@ -837,3 +838,54 @@ BOOST_AUTO_TEST_CASE(malformed_urls_and_methods_are_refused) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------
+// Issue #12 item 2: nothing throws through libcurl's C frames.
+
+namespace {
+
+// A handler that throws from the callback named by `where`.
+struct Thrower : Collector {
+  enum class Where { head, data, wait } where;
+  bool throw_bad_alloc = true;
+  explicit Thrower(Where w) : where(w) {}
+  void raise() {
+    if (throw_bad_alloc) throw std::bad_alloc();
+    throw std::runtime_error("handler exploded");
+  }
+  bool on_head(const OriginHead& h) override {
+    if (where == Where::head) raise();
+    return Collector::on_head(h);
+  }
+  bool on_data(std::string_view chunk) override {
+    if (where == Where::data) raise();
+    return Collector::on_data(chunk);
+  }
+  void on_wait() override {
+    if (where == Where::wait) raise();
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_exception_in_any_handler_callback_is_contained_and_the_client_stays_usable) {
+  TestServer server("127.0.0.1", [](const SeenRequest&) {
+    return chunked({std::string(1000, 'a'), std::string(1000, 'b')}, std::chrono::milliseconds(30));
+  });
+  OriginClient client(loopback_allowed());
+  for (auto where : {Thrower::Where::head, Thrower::Where::data, Thrower::Where::wait}) {
+    for (bool bad_alloc : {true, false}) {
+      Thrower t(where);
+      t.throw_bad_alloc = bad_alloc;
+      const auto result = client.fetch(get(server.url("/x")), t);
+      BOOST_TEST(to_string(result.error) == "internal");
+      BOOST_TEST(result.message.find(bad_alloc ? "out of memory" : "handler exploded") != std::string::npos,
+                 result.message);
+      // The same client, right after: a normal transfer.
+      Collector ok;
+      const auto next = client.fetch(get(server.url("/y")), ok);
+      BOOST_TEST(next.ok(), next.message);
+      BOOST_TEST(ok.body == std::string(1000, 'a') + std::string(1000, 'b'));
+    }
+  }
+}

@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Broken origins through the real stack (issue #12 item 3): a scripted
+origin on 127.0.0.1 breaks off a /media/ answer after its head (short
+Content-Length, chunked without the last chunk, reset, stall); the client
+must see a visibly broken transfer, never a complete 200 with bytes missing
+(also through the shipped site's fastcgi_cache variant, whose cache must keep
+nothing), within a bound, with the worker's peak RSS at most 64 MiB above
+idle, and every normal request afterwards must succeed on the same worker."""
+import asyncio
+import hashlib
+import http.client
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from dashpiff_stack import Nginx, Stack, child_pids, free_port, site_variant, wait_for, wrap  # noqa: E402
+from codec import enc  # noqa: E402
+from harness import check, expect, run  # noqa: E402
+
+KiB, MiB = 1 << 10, 1 << 20
+# The suite's stack: a stalled origin is cut after 1 s of silence
+# (origin-idle-timeout), so stall cases end within about a second.
+LOW_SPEED = ["--origin-idle-timeout", "1s"]
+SLOW_BOUND = 3.5   # idle window + the loop's sweep + a loaded machine's margin
+FAST_BOUND = 1.0   # every other case
+MEMORY_BOUND = 64  # MiB of worker peak RSS above idle
+
+
+def head(status="200 OK", headers=(), length=None):
+    lines = [f"HTTP/1.1 {status}"] + [f"{k}: {v}" for k, v in headers]
+    if length is not None:
+        lines.append(f"Content-Length: {length}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def send(writer, data):
+    writer.write(data)
+    await writer.drain()
+
+
+def reset(writer):
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+# Each behaviour gets the request target and the stream pair; it returns True
+# to keep the connection for another request.
+async def short_length(target, r, w):
+    await send(w, head(headers=[("Content-Type", "video/mp4")], length=2 * MiB) + b"x" * MiB)
+
+
+async def no_last_chunk(target, r, w):
+    await send(w, head(headers=[("Content-Type", "video/mp4"), ("Transfer-Encoding", "chunked")]))
+    for _ in range(16):
+        await send(w, b"10000\r\n" + b"x" * 0x10000 + b"\r\n")
+
+
+async def reset_mid_body(target, r, w):
+    await send(w, head(headers=[("Content-Type", "video/mp4")], length=2 * MiB) + b"x" * (512 * KiB))
+    await asyncio.sleep(0.05)
+    reset(w)
+
+
+async def stall_mid_body(target, r, w):
+    await send(w, head(headers=[("Content-Type", "video/mp4")], length=2 * MiB) + b"x" * (256 * KiB))
+    await asyncio.sleep(30)
+
+
+CASES = {
+    "short-length": short_length, "no-last-chunk": no_last_chunk, "reset-mid-body": reset_mid_body,
+    "stall-mid-body": stall_mid_body,
+}
+
+
+class HostileOrigin:
+    """The scripted origin: an asyncio server on its own thread."""
+
+    def __init__(self):
+        self.closed = {}  # case -> when the worker's connection to it ended
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def serve():
+            asyncio.set_event_loop(self.loop)
+            self.server = self.loop.run_until_complete(
+                asyncio.start_server(self.handle, "127.0.0.1", 0, limit=1 << 20))
+            self.port = self.server.sockets[0].getsockname()[1]
+            ready.set()
+            self.loop.run_forever()
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    def url(self, case):
+        return f"http://127.0.0.1:{self.port}/h/{case}"
+
+    async def handle(self, reader, writer):
+        case = None
+        try:
+            while True:
+                request = await reader.readuntil(b"\r\n\r\n")
+                target = request.split(b" ", 2)[1].decode()
+                case = target.split("?")[0].rsplit("/", 1)[-1]
+                if not await CASES[case](target, reader, writer):
+                    break
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, KeyError, OSError):
+            pass
+        finally:
+            if case:
+                self.closed[case] = time.monotonic()
+            try:
+                writer.close()
+            except Exception:
+                pass
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def worker_pid(stack):
+    wait_for(lambda: child_pids(stack.fcgi.pid), what="the worker")
+    pids = child_pids(stack.fcgi.pid)
+    expect(len(pids) == 1, f"expected one worker, found {pids}")
+    return next(iter(pids))
+
+
+def status_kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} missing for {pid}")
+
+
+def reset_peak(pid):
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")  # resets VmHWM to the current RSS
+
+
+class Answer:
+    def __init__(self, status, headers, body, broken, seconds):
+        self.status, self.headers, self.body, self.broken, self.seconds = status, headers, body, broken, seconds
+
+    def text(self):
+        return self.body[:200].decode(errors="replace").strip()
+
+
+def ask(port, path, conn=None, method="GET", timeout=20):
+    """One request; `broken` when the transfer ended before its declared or
+    chunked end (the client-visible failure that must replace a short body)."""
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    t0 = time.monotonic()
+    try:
+        conn.request(method, path)
+        resp = conn.getresponse()
+        try:
+            body, broken = resp.read(), False
+        except (http.client.IncompleteRead, ConnectionError, socket.timeout) as e:
+            body, broken = getattr(e, "partial", b""), True
+        answer = Answer(resp.status, resp.headers, body, broken, time.monotonic() - t0)
+    except (http.client.RemoteDisconnected, ConnectionError) as e:
+        answer = Answer(None, {}, b"", True, time.monotonic() - t0)
+        answer.error = e
+    finally:
+        if own:
+            conn.close()
+    return answer
+
+
+class Suite:
+    def __init__(self):
+        self.origin = HostileOrigin()
+        self.stack = Stack(args=["--workers", "1", "--threads", "4"] + LOW_SPEED).start()
+        # The shipped site's cache variant in front of the same pool.
+        self.cached_port = free_port()
+        wd = self.stack.workdir
+        self.cache_dir = os.path.join(wd, "cache")
+        self.cached = Nginx("site-cached", wrap(os.path.join(wd, "site-cached"),
+                                                site_variant(self.stack.sock, self.cached_port, self.cache_dir)),
+                            wd, snippets=True)
+        self.cached.start(self.cached_port)
+        self.pid = worker_pid(self.stack)
+        self.seg_origin = open(os.path.join(self.stack.origin_root, "streams", "cenc-piff", "seg-0-1.m4s"), "rb").read()
+        # Idle after a warm-up (threads, origin connections, allocator arenas).
+        for _ in range(3):
+            self.normal(self.stack.front_port)
+        self.idle_kib = status_kib(self.pid, "VmRSS")
+        self.report = []
+
+    def media_path(self, case):
+        return "/media/" + enc(f"http://127.0.0.1:{self.origin.port}/h/") + "/" + case
+
+    def mpd_path(self, case):
+        return "/mpd/" + enc(self.origin.url(case))
+
+    def normal(self, port, conn=None):
+        """A normal segment and manifest; both must come back whole."""
+        seg = ask(port, "/media/" + enc(self.stack.origin_url + "/streams/cenc-piff/") + "/seg-0-1.m4s", conn)
+        expect(seg.status == 200 and not seg.broken and len(seg.body) == len(self.seg_origin),
+               f"normal segment afterwards: {seg.status} broken={seg.broken} {len(seg.body)} bytes")
+        mpd = ask(port, "/mpd/" + enc(self.stack.origin_url + "/streams/cenc-piff/manifest.mpd"), conn)
+        expect(mpd.status == 200 and b"<MPD" in mpd.body, f"normal manifest afterwards: {mpd.status}")
+
+    def case(self, name, path, port=None, bound=FAST_BOUND):
+        """Runs one hostile request, checks time and memory, then normal
+        requests on a fresh and on a kept client connection."""
+        port = port or self.stack.front_port
+        reset_peak(self.pid)
+        answer = ask(port, path)
+        peak_mib = (status_kib(self.pid, "VmHWM") - self.idle_kib) / 1024
+        self.report.append((name, answer.seconds, peak_mib, answer.status, answer.broken))
+        expect(answer.seconds <= bound, f"{name} answered in {answer.seconds:.2f}s (bound {bound}s)")
+        expect(peak_mib <= MEMORY_BOUND, f"{name}: worker peak {peak_mib:.0f} MiB above idle")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        try:
+            self.normal(port, conn)
+            self.normal(port, conn)
+        finally:
+            conn.close()
+        expect(worker_pid(self.stack) == self.pid, "the worker died")
+        return answer
+
+    def stop(self):
+        print("INFO: case, seconds, worker peak MiB above idle, status, broken", flush=True)
+        for name, secs, peak, status, broken in self.report:
+            print(f"INFO: {name:32} {secs:6.2f}s {peak:6.1f} MiB  status={status} broken={broken}", flush=True)
+        self.cached.stop()
+        self.stack.stop()
+        self.stack.cleanup()
+        self.origin.stop()
+
+
+def expect_broken(answer, name):
+    """Visibly broken: a transfer that stops before its end, or an error
+    status; never a complete 200 whose body is short."""
+    complete_ok = answer.status == 200 and not answer.broken
+    expect(not complete_ok, f"{name}: a truncated origin body reached the client as a complete 200 "
+                            f"({len(answer.body)} bytes)")
+    expect(answer.broken or answer.status in (502, 504), f"{name}: {answer.status} broken={answer.broken}")
+
+
+@check
+def media_cut_off_mid_body_is_visibly_broken(s):
+    for case in ("short-length", "no-last-chunk", "reset-mid-body"):
+        expect_broken(s.case("media " + case, s.media_path(case)), case)
+    for case in ("stall-mid-body",):
+        expect_broken(s.case("media " + case, s.media_path(case), bound=SLOW_BOUND), case)
+
+
+@check
+def cached_site_stores_nothing_of_a_broken_answer(s):
+    for case in ("short-length", "no-last-chunk", "reset-mid-body", "stall-mid-body"):
+        path = s.media_path(case)
+        answer = s.case("cached " + case, path, port=s.cached_port, bound=SLOW_BOUND)
+        expect_broken(answer, "cached " + case)
+        # levels=1:2 over md5 of the key "$request_uri|$http_range".
+        key = hashlib.md5((path + "|").encode()).hexdigest()
+        stored = os.path.join(s.cache_dir, key[-1], key[-3:-1], key)
+        expect(not os.path.exists(stored), f"cached {case}: the cache kept {stored}")
+        again = ask(s.cached_port, path)
+        expect(again.headers.get("X-Cache-Status") != "HIT", f"cached {case}: second request was a cache HIT")
+
+
+if __name__ == "__main__":
+    sys.exit(run("e2e.hostile_origins", Suite, lambda s: s.stop(), only=os.environ.get("ONLY")))
