@@ -173,4 +173,35 @@ std::string directory_of(std::string_view url) {
   return u.str();
 }
 
+std::optional<HostPort> split_host_port(std::string_view text) {
+  std::string_view host = text;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = text.substr(0, close + 1);
+    const auto rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      port = rest.substr(1);
+      if (port.empty()) return std::nullopt;
+    }
+  } else if (const auto colon = text.find(':');
+             colon != std::string_view::npos && text.find(':', colon + 1) == std::string_view::npos) {
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (port.empty()) return std::nullopt;
+  }
+  if (host.empty()) return std::nullopt;
+  HostPort out{host, 0};
+  if (!port.empty()) {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+    int value = 0;
+    for (char ch : port) value = value * 10 + (ch - '0');
+    if (value < 1 || value > 65535) return std::nullopt;
+    out.port = value;
+  }
+  return out;
+}
+
 }  // namespace dashpiff

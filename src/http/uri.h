@@ -40,6 +40,15 @@ std::string remove_dot_segments(std::string_view path);
 // The URL without query and fragment ("http://h/a/b.mpd?x" -> "http://h/a/b.mpd").
 std::string strip_query(std::string_view url);
 
+// "host" or "host:port" as written in an authority without userinfo (RFC 3986
+// §3.2.2-3.2.3): an IPv6 literal needs brackets to carry a port, so a bare
+// "::1" is a host. nullopt for an empty host or a port outside 1..65535.
+struct HostPort {
+  std::string_view host;  // brackets kept for an IPv6 literal
+  int port = 0;           // 0: none given
+};
+std::optional<HostPort> split_host_port(std::string_view text);
+
 // Directory part of an absolute URL, up to and including the last '/' of the
 // path ("http://h/a/b.mpd" -> "http://h/a/").
 std::string directory_of(std::string_view url);

@@ -1,4 +1,6 @@
 #include "origin/client.h"
+
+#include "http/uri.h"
 #include "util/strings.h"
 
 #include <curl/curl.h>
@@ -76,6 +78,10 @@ struct Target {
   std::string host;  // as curl will look it up (brackets kept for IPv6)
   std::string port;
   std::string where() const { return host + ":" + port; }
+  int port_number() const {
+    const auto split = split_host_port("x:" + port);
+    return split ? split->port : -1;  // -1 matches no allow-origin port
+  }
   bool same_origin(const Target& o) const {
     return scheme == o.scheme && normalise_host(host) == normalise_host(o.host) && port == o.port;
   }
@@ -428,16 +434,25 @@ std::string curl_message(const char* error_buffer, CURLcode code) {
 
 struct OriginClient::Impl {
   OriginOptions options;
-  std::vector<std::string> patterns;  // normalised allow_hosts
+  struct AllowedOrigin {
+    std::string pattern;  // normalised host, or "*." + normalised domain
+    int port = 0;         // 0: any port
+  };
+  std::vector<AllowedOrigin> allowed;  // allow_hosts, normalised
   CURLM* multi = nullptr;
   EasyHandle handle;
 
   explicit Impl(OriginOptions o) : options(std::move(o)) {
-    for (const auto& p : options.allow_hosts) {
+    for (const auto& entry : options.allow_hosts) {
+      // The configuration has validated each entry; one that does not split
+      // (set by code, not by the settings table) allows nothing.
+      const auto split = split_host_port(entry);
+      if (!split) continue;
+      const std::string_view p = split->host;
       if (p.size() > 2 && p[0] == '*' && p[1] == '.')
-        patterns.push_back("*." + normalise_host(std::string_view(p).substr(2)));
+        allowed.push_back({"*." + normalise_host(p.substr(2)), split->port});
       else
-        patterns.push_back(normalise_host(p));
+        allowed.push_back({normalise_host(p), split->port});
     }
     multi = curl_multi_init();
     if (multi == nullptr) throw std::runtime_error("libcurl handle allocation failed");
@@ -448,11 +463,16 @@ struct OriginClient::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
-  bool host_allowed(std::string_view host) const {
+  // An entry with a port allows its host on that port only (issue #12: an
+  // allowed VPC network must not open every port of every host in it). Port
+  // 0 asks whether the host is allowed on some port.
+  bool host_allowed(std::string_view host, int port) const {
     const auto h = normalise_host(host);
     if (h.empty()) return false;
-    if (patterns.empty()) return true;
-    return std::any_of(patterns.begin(), patterns.end(), [&](const auto& p) { return host_matches(p, h); });
+    if (allowed.empty()) return true;
+    return std::any_of(allowed.begin(), allowed.end(), [&](const AllowedOrigin& a) {
+      return host_matches(a.pattern, h) && (a.port == 0 || port == 0 || a.port == port);
+    });
   }
 
   void configure(CURL* easy, char* error_buffer, Hop& hop, CURLU* url, curl_slist* headers,
@@ -618,10 +638,10 @@ struct Fetch {
       return finish(OriginError::scheme_refused,
                     std::string(redirects ? "redirect to" : "origin URL") + " scheme '" + target.scheme +
                         "' refused (only http and https)");
-    if (!impl.host_allowed(target.host))
+    if (!impl.host_allowed(target.host, target.port_number()))
       return finish(OriginError::host_refused,
                     std::string(redirects ? "redirect to " : "origin ") + "host " + normalise_host(target.host) +
-                        " is not in the allow-origin list");
+                        " (port " + target.port + ") is not in the allow-origin list");
     if (!first) first = target;
     // Like browsers and curl itself: credentials stay with the origin they were meant for.
     if (!first->same_origin(target))
@@ -749,7 +769,7 @@ OriginResult OriginClient::fetch(const OriginRequest& request, OriginHandler& ha
   return impl_->fetch(request, handler);
 }
 
-bool OriginClient::host_allowed(std::string_view host) const { return impl_->host_allowed(host); }
+bool OriginClient::host_allowed(std::string_view host, int port) const { return impl_->host_allowed(host, port); }
 
 struct OriginTransfer::State {
   State(const OriginClient::Impl& impl, OriginRequest r, OriginHandler& handler)

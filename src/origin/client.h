@@ -23,7 +23,9 @@ struct OriginOptions {
   std::chrono::milliseconds first_byte_timeout{15000};  // from the start of each hop until its response head
   std::chrono::milliseconds total_timeout{300000};      // whole transfer
   int max_redirects = 5;
-  std::vector<std::string> allow_hosts;  // host patterns ("cdn.example", "*.example.com"); empty: any
+  // Host patterns, each optionally with a port ("cdn.example", "*.example.com",
+  // "media.internal:8080", "[fd00::1]:8080"); empty: any host on any port.
+  std::vector<std::string> allow_hosts;
   AddressPolicy address_policy;          // which resolved addresses may be connected to
   std::string user_agent = "dashpiff";
   std::string ca_file;                   // empty: the system store
@@ -109,8 +111,9 @@ class OriginClient {
 
   OriginResult fetch(const OriginRequest& request, OriginHandler& handler);
 
-  // Host allow-list check alone (no network), for early 403s.
-  bool host_allowed(std::string_view host) const;
+  // Host allow-list check alone (no network), for early 403s. Port 0: on
+  // some port (an entry with a port allows that port only).
+  bool host_allowed(std::string_view host, int port = 0) const;
 
  private:
   friend class OriginTransfer;

@@ -68,10 +68,14 @@ bool is_label_char(char c) {
 }
 
 std::string parse_host_pattern(const std::string& text) {
-  const std::string expected = "a host name, an IP address, or *.domain";
-  std::string p = ascii_lower(text);
+  const std::string expected = "a host name, an IP address, or *.domain, optionally with :port";
+  const std::string lowered = ascii_lower(text);
+  const auto split = split_host_port(lowered);
+  if (!split) throw BadValue{invalid(text, expected)};
+  const std::string port = split->port ? ":" + std::to_string(split->port) : std::string();
+  std::string p(split->host);
   if (auto ip = IpAddress::parse(p.size() > 2 && p.front() == '[' && p.back() == ']' ? p.substr(1, p.size() - 2) : p))
-    return p;
+    return p + port;
   std::string_view host = p;
   if (host.substr(0, 2) == "*.") host.remove_prefix(2);
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
@@ -85,7 +89,7 @@ std::string parse_host_pattern(const std::string& text) {
       throw BadValue{invalid(text, expected)};
     start = dot + 1;
   }
-  return p;
+  return p + port;
 }
 
 Cidr parse_network(const std::string& text) {
@@ -205,8 +209,9 @@ std::vector<settings::Group<Config>> service_settings() {
       },
       {
           {"allow-origin", "PATTERN",
-           "origin host allowed: exact host, IP address, or *.domain for any host under domain; repeatable "
-           "(none: any public host)",
+           "origin host allowed: exact host, IP address, or *.domain for any host under domain, each "
+           "optionally with :port (then only on that port); repeatable (none: any public host). With entries, "
+           "an allow-network range is reached only through them",
            [](const Config& c) { return c.origin.allow_hosts; },
            [](Config& c, const std::vector<std::string>& v) {
              c.origin.allow_hosts = each<std::string>(v, parse_host_pattern);

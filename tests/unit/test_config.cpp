@@ -272,6 +272,12 @@ BOOST_AUTO_TEST_CASE(malformed_values_name_the_option_and_the_reason) {
   BOOST_TEST(cli_error({"--allow-network=10.0.0.0/33"}).rfind("option 'allow-network': invalid value", 0) == 0);
   BOOST_TEST(cli_error({"--allow-origin=a.*.example"}).rfind("option 'allow-origin': invalid value", 0) == 0);
   BOOST_TEST(cli_error({"--allow-origin=*"}).rfind("option 'allow-origin': invalid value", 0) == 0);
+  BOOST_TEST(parse_with_file("", {"--allow-origin=Media.Internal:8080", "--allow-origin=[FD00::1]:81"})
+                 .config.origin.allow_hosts == (std::vector<std::string>{"media.internal:8080", "[fd00::1]:81"}));
+  BOOST_TEST(cli_error({"--allow-origin=media.internal:0"}).rfind("option 'allow-origin': invalid value", 0) == 0);
+  BOOST_TEST(cli_error({"--allow-origin=media.internal:65536"}).rfind("option 'allow-origin': invalid value", 0) == 0);
+  BOOST_TEST(cli_error({"--allow-origin=media.internal:"}).rfind("option 'allow-origin': invalid value", 0) == 0);
+  BOOST_TEST(cli_error({"--allow-origin=[::1"}).rfind("option 'allow-origin': invalid value", 0) == 0);
   BOOST_TEST(cli_error({"--user-agent", ""}).rfind("option 'user-agent': invalid value", 0) == 0);
   BOOST_TEST(cli_error({"--ca-file=/nonexistent/ca.pem"}) ==
              "option 'ca-file': file '/nonexistent/ca.pem' cannot be read: No such file or directory");

@@ -515,6 +515,41 @@ BOOST_AUTO_TEST_CASE(host_patterns_match_exact_hosts_and_subdomains) {
   BOOST_TEST(any.host_allowed("anything.example"));
 }
 
+BOOST_AUTO_TEST_CASE(an_allow_origin_port_ties_its_host_to_that_port) {
+  OriginOptions options;
+  options.allow_hosts = {"media.internal:8080", "*.cdn.example:443", "[fd00::1]:81", "10.0.0.9:8000", "open.example"};
+  OriginClient client(options);
+  BOOST_TEST(client.host_allowed("media.internal", 8080));
+  BOOST_TEST(!client.host_allowed("media.internal", 22));
+  BOOST_TEST(!client.host_allowed("media.internal", 80));
+  BOOST_TEST(client.host_allowed("a.cdn.example", 443));
+  BOOST_TEST(!client.host_allowed("a.cdn.example", 8443));
+  BOOST_TEST(client.host_allowed("[fd00::1]", 81));
+  BOOST_TEST(!client.host_allowed("[fd00::1]", 82));
+  BOOST_TEST(client.host_allowed("10.0.0.9", 8000));
+  BOOST_TEST(!client.host_allowed("10.0.0.9", 8001));
+  BOOST_TEST(client.host_allowed("open.example", 1234));  // no port: any port
+  BOOST_TEST(client.host_allowed("media.internal"));      // port 0: on some port
+}
+
+// An allowed private network reached through a port-tied entry: the listed
+// port is served, another port of the same host is refused before any
+// connection is made (allow-origin = 127.0.0.1:PORT with allow-network).
+BOOST_AUTO_TEST_CASE(an_allowed_network_is_reached_only_on_the_listed_port) {
+  TestServer listed("127.0.0.1", [](const SeenRequest&) { return respond(200, "listed"); });
+  TestServer other("127.0.0.1", [](const SeenRequest&) { return respond(200, "other"); });
+  auto options = loopback_allowed();
+  options.allow_hosts = {"127.0.0.1:" + std::to_string(listed.port())};
+  OriginClient client(options);
+  Collector ok;
+  BOOST_TEST(client.fetch(get(listed.url("/a")), ok).ok());
+  BOOST_TEST(ok.body == "listed");
+  Collector refused;
+  const auto result = client.fetch(get(other.url("/a")), refused);
+  BOOST_TEST(to_string(result.error) == "host_refused");
+  BOOST_TEST(other.accepts_after_settling() == 0);
+}
+
 BOOST_AUTO_TEST_CASE(refuses_loopback_origin_by_default_and_serves_it_once_allowed) {
   TestServer server("127.0.0.1", [](const SeenRequest&) { return respond(200, "local"); });
   {
