@@ -160,6 +160,8 @@ const char* to_string(OriginError e) {
     case OriginError::too_large: return "too_large";
     case OriginError::aborted: return "aborted";
     case OriginError::protocol: return "protocol";
+    case OriginError::invalid_http: return "invalid_http";
+    case OriginError::incomplete: return "incomplete";
     case OriginError::internal: return "internal";
   }
   return "unknown";
@@ -172,6 +174,30 @@ CurlGlobal::CurlGlobal() {
 CurlGlobal::~CurlGlobal() { curl_global_cleanup(); }
 
 namespace {
+
+// What the requester is told for each kind of failure (see OriginResult::
+// client_message): the kind, never an address or a name it did not send.
+const char* client_text(OriginError e) {
+  switch (e) {
+    case OriginError::none: return "";
+    case OriginError::bad_url: return "origin URL is malformed";
+    case OriginError::scheme_refused: return "origin URL scheme refused (only http and https)";
+    case OriginError::host_refused: return "origin host is not on the allow-origin list";
+    case OriginError::address_refused: return "origin address refused: not a public address";
+    case OriginError::dns: return "origin host name did not resolve";
+    case OriginError::connect: return "could not connect to the origin";
+    case OriginError::timeout: return "origin timed out";
+    case OriginError::tls: return "TLS with the origin failed";
+    case OriginError::too_many_redirects: return "origin redirected too many times";
+    case OriginError::too_large: return "origin body exceeds the size limit";
+    case OriginError::aborted: return "transfer abandoned";
+    case OriginError::protocol: return "origin transfer failed";
+    case OriginError::invalid_http: return "origin sent invalid HTTP";
+    case OriginError::incomplete: return "origin ended its answer early";
+    case OriginError::internal: return "internal error while handling the origin's answer";
+  }
+  return "origin failed";
+}
 
 // State of one hop (one HTTP exchange) of a fetch; the callbacks write here.
 struct Hop {
@@ -196,11 +222,14 @@ struct Hop {
 
   OriginError error = OriginError::none;
   std::string message;
+  std::string client_message;
 
-  void fail(OriginError e, std::string m) {
+  // `says`: the requester's line when the kind's generic one is too vague.
+  void fail(OriginError e, std::string m, std::string says = {}) {
     if (error != OriginError::none) return;
     error = e;
     message = std::move(m);
+    client_message = says.empty() ? client_text(e) : std::move(says);
   }
 
   // Every callback ends here when anything in it throws: nothing may unwind
@@ -309,7 +338,7 @@ size_t on_body(Hop& hop, char* data, size_t length) {
     return length;
   }
   if (!hop.head_delivered) {
-    hop.fail(OriginError::protocol, "origin sent body bytes before a response head");
+    hop.fail(OriginError::invalid_http, "origin sent body bytes before a response head");
     return 0;
   }
   // Backpressure (issue 13): nothing of the chunk is taken while the
@@ -531,31 +560,63 @@ struct OriginClient::Impl {
       hop.fail(OriginError::address_refused, hop.refusal);
       return;
     }
+    long os_errno = 0;
+    curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
+    const std::string os_text =
+        os_errno != 0 ? std::strerror(static_cast<int>(os_errno)) : curl_message(error_buffer, code);
     switch (code) {
       case CURLE_COULDNT_RESOLVE_HOST:
         hop.fail(OriginError::dns, "origin host " + target.host + " did not resolve");
         return;
-      case CURLE_COULDNT_CONNECT: {
-        long os_errno = 0;
-        curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
-        hop.fail(OriginError::connect, "connect to origin " + where + " failed: " +
-                                           (os_errno != 0 ? std::strerror(static_cast<int>(os_errno))
-                                                          : curl_message(error_buffer, code)));
+      case CURLE_COULDNT_CONNECT:
+        hop.fail(OriginError::connect, "connect to origin " + where + " failed: " + os_text);
         return;
-      }
       case CURLE_OPERATION_TIMEDOUT:
+        // A connect that times out reads like one that is refused: whether a
+        // port drops or refuses is nothing the requester learns from us.
         if (!hop.connected)
-          hop.fail(OriginError::timeout, "connect to origin " + where + " timed out after " +
+          hop.fail(OriginError::connect, "connect to origin " + where + " timed out after " +
                                              std::to_string(options.connect_timeout.count()) + " ms");
         else if (!hop.head_complete)
-          hop.fail(OriginError::timeout, "no response head from origin " + where + " within " +
-                                             std::to_string(options.first_byte_timeout.count()) + " ms");
+          hop.fail(OriginError::timeout,
+                   "no response head from origin " + where + " within " +
+                       std::to_string(options.first_byte_timeout.count()) + " ms",
+                   "origin timed out: no response head within " +
+                       std::to_string(options.first_byte_timeout.count()) + " ms");
         else
-          hop.fail(OriginError::timeout, "origin " + where + " did not complete within the total timeout of " +
-                                             std::to_string(options.total_timeout.count()) + " ms");
+          hop.fail(OriginError::timeout,
+                   "origin " + where + " did not complete within the total timeout of " +
+                       std::to_string(options.total_timeout.count()) + " ms",
+                   "origin timed out: not complete within " + std::to_string(options.total_timeout.count()) +
+                       " ms");
         return;
       case CURLE_UNSUPPORTED_PROTOCOL:
-        hop.fail(OriginError::scheme_refused, "origin URL scheme refused (only http and https)");
+        // Schemes were checked before curl saw the URL; from a connected
+        // origin this is libcurl refusing an HTTP/0.9 answer (no status line).
+        hop.fail(OriginError::invalid_http, "origin " + where + " answered without an HTTP status line: " +
+                                                curl_message(error_buffer, code));
+        return;
+      case CURLE_WEIRD_SERVER_REPLY:
+      case CURLE_BAD_CONTENT_ENCODING:
+      case CURLE_HTTP2:
+      case CURLE_HTTP2_STREAM:
+        hop.fail(OriginError::invalid_http, "origin " + where + " sent invalid HTTP: " + curl_message(error_buffer, code));
+        return;
+      case CURLE_PARTIAL_FILE:
+        hop.fail(OriginError::incomplete, "origin " + where + " closed the connection before the end of the body (" +
+                                              std::to_string(hop.body_bytes) + " bytes received): " +
+                                              curl_message(error_buffer, code));
+        return;
+      case CURLE_GOT_NOTHING:
+        hop.fail(OriginError::incomplete, "origin " + where + " closed the connection without an answer");
+        return;
+      case CURLE_RECV_ERROR:
+        // A reset carries the OS error; a chunked body libcurl could not
+        // decode (RFC 9112 section 7.1) carries none.
+        if (os_errno != 0 && curl_message(error_buffer, code).find("chunk") == std::string::npos)
+          hop.fail(OriginError::incomplete, "origin " + where + " connection failed mid-answer: " + os_text);
+        else
+          hop.fail(OriginError::invalid_http, "origin " + where + " sent invalid HTTP: " + curl_message(error_buffer, code));
         return;
       case CURLE_URL_MALFORMAT:
         hop.fail(OriginError::bad_url, "origin URL is malformed: " + curl_message(error_buffer, code));
@@ -607,9 +668,10 @@ struct Fetch {
   std::unique_ptr<Hop> hop;  // curl holds its address
   OriginResult result;
 
-  OriginResult finish(OriginError e, std::string message) {
+  OriginResult finish(OriginError e, std::string message, std::string says = {}) {
     result.error = e;
     result.message = std::move(message);
+    result.client_message = says.empty() ? client_text(e) : std::move(says);
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return result;
   }
@@ -697,14 +759,14 @@ struct Fetch {
         h.fail(OriginError::protocol, "origin " + target.where() + ": transfer ended without a result");
       } else if (*code == CURLE_OK || (h.redirect && h.redirect_cut)) {
         if (!h.head_delivered && !h.redirect)
-          h.fail(OriginError::protocol, "origin " + target.where() + " sent no response head");
+          h.fail(OriginError::incomplete, "origin " + target.where() + " sent no response head");
       } else {
         impl.classify_failure(easy, error_buffer, h, target, *code);
       }
     }
     result.head_delivered = h.head_delivered;
     result.body_bytes = h.body_bytes;
-    if (h.error != OriginError::none) return finish(h.error, h.message);
+    if (h.error != OriginError::none) return finish(h.error, h.message, h.client_message);
     if (!h.redirect) return finish(OriginError::none, "");
     if (redirects >= impl.options.max_redirects)
       return finish(OriginError::too_many_redirects, "origin " + target.where() + " redirected more than " +

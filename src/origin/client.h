@@ -45,6 +45,8 @@ enum class OriginError {
   too_large,           // body over max_body_bytes
   aborted,             // a handler asked to stop (client gone)
   protocol,            // anything else libcurl reports
+  invalid_http,        // not HTTP, a bad status line or head, bad chunking or coding (RFC 9112)
+  incomplete,          // the answer ended early: short body, no last chunk, reset, nothing at all
   internal,            // the receiver failed (an exception in a handler, out of memory)
 };
 // Keep equal to the last value plus one: metrics index an array by OriginError.
@@ -93,7 +95,13 @@ class OriginHandler {
 
 struct OriginResult {
   OriginError error = OriginError::none;
-  std::string message;       // one line, for logs and error bodies
+  std::string message;       // one line for the log: hosts, addresses, errno, libcurl's words
+  // One line for the requester (issue #12 item 7): what failed (DNS, refused
+  // address, connect, timeout, invalid HTTP, ...), never a resolved address,
+  // a host learnt from a redirect or an OS error text. Connection refused,
+  // unreachable and connect timeouts read the same, so the service cannot
+  // map ports.
+  std::string client_message;
   std::uint64_t body_bytes = 0;
   double seconds = 0;        // total time
   bool head_delivered = false;  // on_head was called

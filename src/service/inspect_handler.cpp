@@ -34,7 +34,7 @@ void handle_inspect(RouteContext& ctx, std::string_view encoded_and_rest) {
   } inspector(patcher);
   const OriginResult result = ctx.origin.fetch(*req, inspector);
   if (!result.ok()) {
-    ctx.fail(status_for(result.error), origin_failure(result));
+    fail_from_origin(ctx, result);
     return;
   }
   patcher.finish();

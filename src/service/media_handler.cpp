@@ -174,12 +174,13 @@ void finish_media(RouteContext& ctx, MediaStream& streamer, const OriginResult& 
   }
   if (!result.head_delivered || !ctx.sink.started()) {
     if (result.error == OriginError::too_large)
-      ctx.fail(502, "origin segment larger than " + std::to_string(ctx.config.max_segment_bytes) + " bytes");
+      fail_from_origin(ctx, result,
+                       "origin segment larger than " + std::to_string(ctx.config.max_segment_bytes) + " bytes");
     else
-      ctx.fail(status_for(result.error), origin_failure(result));
+      fail_from_origin(ctx, result);
     return;
   }
-  ctx.note = result.error == OriginError::aborted ? "client went away" : origin_failure(result);
+  ctx.note = result.error == OriginError::aborted ? "client went away" : origin_detail(result);
   ctx.sink.abort();
 }
 

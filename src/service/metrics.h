@@ -27,7 +27,7 @@ struct MetricsBlock {
   static constexpr double kLatencyBounds[kLatencyBuckets - 1] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                                 0.5,   1,    2.5,   5,    10};
   static constexpr int kModes = 5;         // PiffMode values
-  static constexpr int kOriginErrors = 14; // OriginError values
+  static constexpr int kOriginErrors = 16; // OriginError values
 
   static constexpr int kWorkerSlots = 256;  // live worker processes the pool gauges can see
 

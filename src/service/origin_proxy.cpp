@@ -22,17 +22,17 @@ int status_for(OriginError e) {
     case OriginError::address_refused: return 403;
     case OriginError::bad_url: return 400;
     case OriginError::timeout: return 504;
+    case OriginError::internal: return 500;
     default: return 502;
   }
 }
 
-std::string origin_failure(const OriginResult& r) {
-  switch (status_for(r.error)) {
-    case 403: return "origin refused by policy: " + r.message;
-    case 504: return "origin timed out: " + r.message;
-    default: return "origin failed (" + std::string(to_string(r.error)) + "): " + r.message;
-  }
+void fail_from_origin(RouteContext& ctx, const OriginResult& r, std::string says) {
+  ctx.fail(status_for(r.error), says.empty() ? r.client_message : std::move(says));
+  ctx.note = origin_detail(r);
 }
+
+std::string origin_detail(const OriginResult& r) { return std::string(to_string(r.error)) + ": " + r.message; }
 
 // Request headers for the origin: the configured set, never hop-by-hop, Host
 // or a client's X-Forwarded-*; our own X-Forwarded-For and X-Request-Id added.
@@ -259,9 +259,10 @@ bool fetch_whole(RouteContext& ctx, const OriginRequest& req, BufferingHandler& 
         result.message.find("expands") != std::string::npos)
       ctx.fail(502, std::string("origin ") + what + " refused: " + result.message + " (max-manifest-gzip-ratio)");
     else if (result.error == OriginError::too_large)
-      ctx.fail(502, std::string("origin ") + what + " larger than " + std::to_string(req.max_body_bytes) + " bytes");
+      fail_from_origin(ctx, result,
+                       std::string("origin ") + what + " larger than " + std::to_string(req.max_body_bytes) + " bytes");
     else
-      ctx.fail(status_for(result.error), origin_failure(result));
+      fail_from_origin(ctx, result);
     return false;
   }
   ctx.origin_status = got.head.status;

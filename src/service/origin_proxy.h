@@ -15,10 +15,14 @@
 namespace dashpiff {
 
 // The client status for an origin failure: 403 policy, 400 bad URL, 504
-// timeout, else 502.
+// timeout, 500 our own failure, else 502.
 int status_for(OriginError e);
-// The one-line reason the client gets for it.
-std::string origin_failure(const OriginResult& r);
+// Answers an origin failure: the requester reads what failed (`says`, or
+// the client's own line), never an address or a host learnt from a
+// redirect; the log line with the request id keeps the detail.
+void fail_from_origin(RouteContext& ctx, const OriginResult& r, std::string says = {});
+// The log's line for it: the kind and the detail.
+std::string origin_detail(const OriginResult& r);
 
 // Request headers for the origin: the configured set, never hop-by-hop, Host
 // or a client's X-Forwarded-*; our own X-Forwarded-For and X-Request-Id added.

@@ -73,9 +73,27 @@ async def stall_mid_body(target, r, w):
     await asyncio.sleep(30)
 
 
+async def not_http(target, r, w):
+    await send(w, b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n" + b"\x00\x01binary" * 100)
+
+
+async def bad_status(target, r, w):
+    await send(w, b"HTTP/1.1 2x0 Fine\r\nContent-Length: 0\r\n\r\n")
+
+
+async def bad_chunking(target, r, w):
+    await send(w, head(headers=[("Content-Type", "video/mp4"), ("Transfer-Encoding", "chunked")])
+               + b"zz\r\nabc\r\n0\r\n\r\n")
+
+
+async def empty_reply(target, r, w):
+    pass
+
+
 CASES = {
     "short-length": short_length, "no-last-chunk": no_last_chunk, "reset-mid-body": reset_mid_body,
-    "stall-mid-body": stall_mid_body,
+    "stall-mid-body": stall_mid_body, "not-http": not_http, "bad-status": bad_status,
+    "bad-chunking": bad_chunking, "empty-reply": empty_reply,
 }
 
 
@@ -248,6 +266,12 @@ def expect_broken(answer, name):
     expect(answer.broken or answer.status in (502, 504), f"{name}: {answer.status} broken={answer.broken}")
 
 
+def expect_error(answer, name, status, words):
+    expect(answer.status == status and not answer.broken, f"{name}: {answer.status} {answer.text()!r}")
+    expect(words in answer.text(), f"{name}: body {answer.text()!r} lacks {words!r}")
+    expect(b"127.0.0.1" not in answer.body, f"{name}: the body discloses the origin address")
+
+
 @check
 def media_cut_off_mid_body_is_visibly_broken(s):
     for case in ("short-length", "no-last-chunk", "reset-mid-body"):
@@ -268,6 +292,34 @@ def cached_site_stores_nothing_of_a_broken_answer(s):
         expect(not os.path.exists(stored), f"cached {case}: the cache kept {stored}")
         again = ask(s.cached_port, path)
         expect(again.headers.get("X-Cache-Status") != "HIT", f"cached {case}: second request was a cache HIT")
+
+@check
+def invalid_http_is_502_origin_sent_invalid_http(s):
+    for case in ("not-http", "bad-status", "bad-chunking"):
+        expect_error(s.case("mpd " + case, s.mpd_path(case)), case, 502, "origin sent invalid HTTP")
+    # On the streaming route the same failures never pass as a whole answer.
+    for case in ("not-http", "bad-status", "bad-chunking"):
+        answer = s.case("media " + case, s.media_path(case))
+        expect(answer.status != 200 or answer.broken, f"media {case}: {answer.status}")
+
+
+@check
+def an_answer_that_ends_early_is_502(s):
+    for case in ("short-length", "no-last-chunk", "empty-reply"):
+        expect_error(s.case("mpd " + case, s.mpd_path(case)), case, 502, "origin ended its answer early")
+
+
+@check
+def errors_say_what_failed_without_addresses(s):
+    dead = free_port()
+    refused = ask(s.stack.front_port, "/mpd/" + enc(f"http://127.0.0.1:{dead}/x.mpd"))
+    expect_error(refused, "connect refused", 502, "could not connect to the origin")
+    expect(str(dead).encode() not in refused.body, "the body names the port")
+    dns = ask(s.stack.front_port, "/mpd/" + enc("http://no-such-origin.invalid/x.mpd"))
+    expect_error(dns, "dns", 502, "did not resolve")
+    rid = refused.headers["X-Request-Id"]
+    expect(any(rid in line and f"127.0.0.1:{dead}" in line for line in s.stack.log_text().splitlines()),
+           "the log line with the request id lacks the detail")
 
 
 if __name__ == "__main__":

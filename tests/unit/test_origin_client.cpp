@@ -674,8 +674,11 @@ BOOST_AUTO_TEST_CASE(connect_that_hangs_times_out_within_connect_timeout) {
   const auto result = client.fetch(get(server.url("/")), c);
   const double elapsed = seconds_since(start);
   for (int fd : fillers) close(fd);
-  BOOST_TEST(to_string(result.error) == "timeout");
-  BOOST_TEST(result.message.find("connect") != std::string::npos, result.message);
+  // A connect that times out is a connect error, told to the requester in
+  // the same words as a refused one: no port mapping through the proxy.
+  BOOST_TEST(to_string(result.error) == "connect");
+  BOOST_TEST(result.message.find("timed out") != std::string::npos, result.message);
+  BOOST_TEST(result.client_message == "could not connect to the origin");
   BOOST_TEST(elapsed < 1.0);
 }
 
@@ -691,6 +694,7 @@ BOOST_AUTO_TEST_CASE(refused_connection_is_a_connect_error) {
   BOOST_TEST(to_string(result.error) == "connect");
   BOOST_TEST(result.message == "connect to origin 127.0.0.1:" + std::to_string(port) +
                                    " failed: Connection refused");
+  BOOST_TEST(result.client_message == "could not connect to the origin");
 }
 
 BOOST_AUTO_TEST_CASE(body_over_the_cap_by_content_length_is_refused_before_the_head) {
@@ -923,4 +927,92 @@ BOOST_AUTO_TEST_CASE(an_exception_in_any_handler_callback_is_contained_and_the_c
       BOOST_TEST(ok.body == std::string(1000, 'a') + std::string(1000, 'b'));
     }
   }
+}
+
+// Issue #12 items 3 and 7: how a broken origin is classified and told.
+
+namespace {
+
+// A raw origin: answers every request with `bytes` then, per `reset`,
+// closes or resets the connection.
+Reply raw(std::string bytes, bool close = true) {
+  Reply r{{std::move(bytes)}};
+  r.close = close;
+  return r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(bytes_that_are_not_http_are_invalid_http) {
+  const std::vector<std::string> answers = {
+      "SSH-2.0-OpenSSH_9.2\r\n",                                                       // another protocol
+      "HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n",                                  // bad status code
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",   // bad chunk size
+  };
+  for (const auto& answer : answers) {
+    TestServer server("127.0.0.1", [&](const SeenRequest&) { return raw(answer); });
+    OriginClient client(loopback_allowed());
+    Collector c;
+    const auto result = client.fetch(get(server.url("/x")), c);
+    BOOST_TEST(to_string(result.error) == "invalid_http", answer << ": " << result.message);
+    BOOST_TEST(result.client_message == "origin sent invalid HTTP");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_answer_that_ends_early_is_incomplete) {
+  const std::vector<std::string> answers = {
+      "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n" + std::string(1000, 'x'),  // short Content-Length
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n" + std::string(1000, 'x') + "\r\n",  // no last chunk
+      "",  // nothing at all
+  };
+  for (const auto& answer : answers) {
+    TestServer server("127.0.0.1", [&](const SeenRequest&) { return raw(answer); });
+    OriginClient client(loopback_allowed());
+    Collector c;
+    const auto result = client.fetch(get(server.url("/x")), c);
+    BOOST_TEST(to_string(result.error) == "incomplete", answer.substr(0, 40) << ": " << result.message);
+    BOOST_TEST(result.client_message == "origin ended its answer early");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_connection_reset_mid_body_is_incomplete) {
+  // SO_LINGER 0 turns the server's close into a reset.
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  BOOST_REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  BOOST_REQUIRE(listen(listener, 4) == 0);
+  socklen_t len = sizeof addr;
+  getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::thread server([listener] {
+    const int fd = accept(listener, nullptr, nullptr);
+    char buffer[4096];
+    (void)!recv(fd, buffer, sizeof buffer, 0);
+    const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + std::string(1000, 'x');
+    (void)!send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    linger l{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(fd);
+  });
+  OriginClient client(loopback_allowed());
+  Collector c;
+  const auto result =
+      client.fetch(get("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/x"), c);
+  server.join();
+  close(listener);
+  BOOST_TEST(to_string(result.error) == "incomplete", result.message);
+  BOOST_TEST(result.head_delivered);
+}
+
+BOOST_AUTO_TEST_CASE(client_messages_name_no_address) {
+  OriginClient client(OriginOptions{});  // loopback refused
+  TestServer server("127.0.0.1", [](const SeenRequest&) { return respond(200, "x"); });
+  Collector c;
+  const auto result = client.fetch(get(server.url("/x")), c);
+  BOOST_TEST(to_string(result.error) == "address_refused");
+  BOOST_TEST(result.message.find("127.0.0.1") != std::string::npos);  // the log keeps it
+  BOOST_TEST(result.client_message.find("127.") == std::string::npos, result.client_message);
+  BOOST_TEST(result.client_message.find("loopback") == std::string::npos, result.client_message);
 }
