@@ -214,6 +214,7 @@ struct Hop {
   bool redirect_cut = false;
   std::uint64_t body_bytes = 0;
   CURL* easy = nullptr;  // for the bytes received, to judge a decoded body's ratio
+  Clock::time_point deadline;  // the fetch's total deadline, to tell it from the low-speed limit
 
   bool connected = false;
   int socket_attempts = 0;
@@ -509,6 +510,7 @@ struct OriginClient::Impl {
     curl_easy_reset(easy);  // keeps the connection and DNS caches (they live in the multi handle)
     error_buffer[0] = '\0';
     hop.easy = easy;
+    hop.deadline = total_deadline;
     curl_easy_setopt(easy, CURLOPT_CURLU, url);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -519,6 +521,13 @@ struct OriginClient::Impl {
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, ms(options.connect_timeout));
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(total_deadline - Clock::now());
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, std::max(1L, ms(remaining)));
+    if (options.low_speed_bytes > 0) {
+      const long seconds = std::max(1L, static_cast<long>((options.low_speed_time.count() + 999) / 1000));
+      const auto per_second = (options.low_speed_bytes + static_cast<std::uint64_t>(seconds) - 1) /
+                              static_cast<std::uint64_t>(seconds);
+      curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(per_second));
+      curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, seconds);
+    }
     curl_easy_setopt(easy, CURLOPT_DNS_CACHE_TIMEOUT, 60L);
     // Bigger reads mean fewer write callbacks, FastCGI records and syscalls
     // per segment; libcurl still hands on whatever arrived at once. 512 KiB
@@ -554,6 +563,11 @@ struct OriginClient::Impl {
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, &hop);
   }
 
+  std::string low_speed_rate() const {
+    return std::to_string(options.low_speed_bytes) + " bytes in " + std::to_string(options.low_speed_time.count()) +
+           " ms";
+  }
+
   void classify_failure(CURL* easy, const char* error_buffer, Hop& hop, const Target& target, CURLcode code) const {
     const std::string where = target.where();
     if (!hop.connected && hop.socket_attempts > 0 && hop.socket_refusals == hop.socket_attempts) {
@@ -577,6 +591,11 @@ struct OriginClient::Impl {
         if (!hop.connected)
           hop.fail(OriginError::connect, "connect to origin " + where + " timed out after " +
                                              std::to_string(options.connect_timeout.count()) + " ms");
+        else if (Clock::now() + std::chrono::milliseconds(50) < hop.deadline && options.low_speed_bytes > 0)
+          // Before the total deadline only the low-speed limit ends a transfer.
+          hop.fail(OriginError::timeout,
+                   "origin " + where + " sent fewer than " + low_speed_rate() + " (low-speed-limit)",
+                   "origin timed out: fewer than " + low_speed_rate());
         else if (!hop.head_complete)
           hop.fail(OriginError::timeout,
                    "no response head from origin " + where + " within " +

@@ -22,6 +22,14 @@ struct OriginOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds first_byte_timeout{15000};  // from the start of each hop until its response head
   std::chrono::milliseconds total_timeout{300000};      // whole transfer
+  // Low-speed limit (issue #12 item 5): every window of low_speed_time must
+  // bring at least low_speed_bytes, or the transfer is cut as a timeout; a
+  // trickling origin would otherwise hold a thread or a transfer for the
+  // whole total_timeout. libcurl measures it (as bytes per second over
+  // whole seconds, so windows round up to a second), on both paths, and not
+  // while a transfer is paused for a slow client. 0 bytes: no limit.
+  std::uint64_t low_speed_bytes = 1024;
+  std::chrono::milliseconds low_speed_time{10000};
   int max_redirects = 5;
   // Host patterns, each optionally with a port ("cdn.example", "*.example.com",
   // "media.internal:8080", "[fd00::1]:8080"); empty: any host on any port.

@@ -162,6 +162,17 @@ std::vector<settings::Group<Config>> service_settings() {
            [](Config& c, const std::string& v) {
              c.origin.total_timeout = duration_in(v, milliseconds(1), std::chrono::hours(24));
            }},
+          {"low-speed-limit", "SIZE",
+           "least an origin must send in every low-speed-time, or the transfer is cut as a timeout "
+           "(0: no limit; 0..1G)",
+           [](const Config& c) { return format_size(c.origin.low_speed_bytes); },
+           [](Config& c, const std::string& v) { c.origin.low_speed_bytes = size_in(v, 0, GiB); }},
+          {"low-speed-time", "DURATION",
+           "the window low-speed-limit is measured over, rounded up to whole seconds (1s..1h)",
+           [](const Config& c) { return format_duration(c.origin.low_speed_time); },
+           [](Config& c, const std::string& v) {
+             c.origin.low_speed_time = duration_in(v, milliseconds(1000), std::chrono::hours(1));
+           }},
           {"max-redirects", "N", "origin redirects followed (http and https only; 0..20)",
            [](const Config& c) { return std::to_string(c.origin.max_redirects); },
            [](Config& c, const std::string& v) { c.origin.max_redirects = static_cast<int>(parse_count(v, 0, 20)); }},

@@ -3,7 +3,8 @@
 origin on 127.0.0.1 breaks off a /media/ answer after its head (short
 Content-Length, chunked without the last chunk, reset, stall); the client
 must see a visibly broken transfer, never a complete 200 with bytes missing
-(also through the shipped site's fastcgi_cache variant, whose cache must keep
+(a trickling one is cut by the low-speed limit; also through the shipped
+site's fastcgi_cache variant, whose cache must keep
 nothing), within a bound, with the worker's peak RSS at most 64 MiB above
 idle, and every normal request afterwards must succeed on the same worker."""
 import asyncio
@@ -24,9 +25,10 @@ from codec import enc  # noqa: E402
 from harness import check, expect, run  # noqa: E402
 
 KiB, MiB = 1 << 10, 1 << 20
-# The suite's stack: a stalled origin is cut after 1 s of silence
-# (origin-idle-timeout), so stall cases end within about a second.
-LOW_SPEED = ["--origin-idle-timeout", "1s"]
+# The suite's stack: a 1 s low-speed window (4 KiB a second) and 1 s of
+# origin silence (origin-idle-timeout), so slow-origin cases end within about
+# a second of their last useful byte.
+LOW_SPEED = ["--low-speed-limit", "4K", "--low-speed-time", "1s", "--origin-idle-timeout", "1s"]
 SLOW_BOUND = 3.5   # idle window + the loop's sweep + a loaded machine's margin
 FAST_BOUND = 1.0   # every other case
 MEMORY_BOUND = 64  # MiB of worker peak RSS above idle
@@ -73,6 +75,22 @@ async def stall_mid_body(target, r, w):
     await asyncio.sleep(30)
 
 
+async def trickle(writer, data, gap):
+    for i in range(len(data)):
+        await send(writer, data[i:i + 1])
+        await asyncio.sleep(gap)
+
+
+async def trickle_body(target, r, w):
+    await send(w, head(headers=[("Content-Type", "video/mp4")], length=1000))
+    await trickle(w, b"x" * 1000, 0.1)
+
+
+async def slowloris_head(target, r, w):
+    await send(w, b"HTTP/1.1 200 OK\r\n")
+    await trickle(w, b"X-Slow: " + b"s" * 1000 + b"\r\n\r\n", 0.1)
+
+
 async def not_http(target, r, w):
     await send(w, b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n" + b"\x00\x01binary" * 100)
 
@@ -93,7 +111,8 @@ async def empty_reply(target, r, w):
 CASES = {
     "short-length": short_length, "no-last-chunk": no_last_chunk, "reset-mid-body": reset_mid_body,
     "stall-mid-body": stall_mid_body, "not-http": not_http, "bad-status": bad_status,
-    "bad-chunking": bad_chunking, "empty-reply": empty_reply,
+    "bad-chunking": bad_chunking, "empty-reply": empty_reply, "trickle-body": trickle_body,
+    "slowloris-head": slowloris_head,
 }
 
 
@@ -276,7 +295,7 @@ def expect_error(answer, name, status, words):
 def media_cut_off_mid_body_is_visibly_broken(s):
     for case in ("short-length", "no-last-chunk", "reset-mid-body"):
         expect_broken(s.case("media " + case, s.media_path(case)), case)
-    for case in ("stall-mid-body",):
+    for case in ("stall-mid-body", "trickle-body"):
         expect_broken(s.case("media " + case, s.media_path(case), bound=SLOW_BOUND), case)
 
 
@@ -292,6 +311,12 @@ def cached_site_stores_nothing_of_a_broken_answer(s):
         expect(not os.path.exists(stored), f"cached {case}: the cache kept {stored}")
         again = ask(s.cached_port, path)
         expect(again.headers.get("X-Cache-Status") != "HIT", f"cached {case}: second request was a cache HIT")
+
+@check
+def a_slow_origin_is_cut_within_the_low_speed_window(s):
+    answer = s.case("mpd slowloris-head", s.mpd_path("slowloris-head"), bound=SLOW_BOUND)
+    expect_error(answer, "slowloris-head", 504, "origin timed out")
+
 
 @check
 def invalid_http_is_502_origin_sent_invalid_http(s):

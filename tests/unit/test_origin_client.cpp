@@ -1016,3 +1016,32 @@ BOOST_AUTO_TEST_CASE(client_messages_name_no_address) {
   BOOST_TEST(result.client_message.find("127.") == std::string::npos, result.client_message);
   BOOST_TEST(result.client_message.find("loopback") == std::string::npos, result.client_message);
 }
+
+BOOST_AUTO_TEST_CASE(a_trickling_origin_is_cut_by_the_low_speed_limit) {
+  // A head, then a byte every 100 ms: 10 bytes a second, under 100 per second.
+  TestServer server("127.0.0.1", [](const SeenRequest&) {
+    Reply r;
+    r.pieces.push_back("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+    for (int i = 0; i < 999; ++i) r.pieces.push_back("x");
+    r.gap = 100ms;
+    return r;
+  });
+  auto options = loopback_allowed();
+  options.low_speed_bytes = 100;
+  options.low_speed_time = 1000ms;
+  OriginClient client(options);
+  Collector c;
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = client.fetch(get(server.url("/trickle")), c);
+  const double elapsed = seconds_since(start);
+  BOOST_TEST(to_string(result.error) == "timeout");
+  BOOST_TEST(result.message.find("fewer than 100 bytes in 1000 ms") != std::string::npos, result.message);
+  BOOST_TEST(result.client_message.find("127.0.0.1") == std::string::npos, result.client_message);
+  BOOST_TEST(result.head_delivered);
+  BOOST_TEST(elapsed >= 0.9);
+  BOOST_TEST(elapsed < 5.0);  // a loaded machine's margin over libcurl's whole-second window
+  // A fast origin on the same client is untouched by the limit.
+  TestServer fast("127.0.0.1", [](const SeenRequest&) { return respond(200, std::string(100000, 'y')); });
+  Collector d;
+  BOOST_TEST(client.fetch(get(fast.url("/fast")), d).ok());
+}
