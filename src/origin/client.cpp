@@ -22,6 +22,12 @@ using Clock = std::chrono::steady_clock;
 // Bytes of a redirect's body read (and dropped) to keep its connection alive;
 // past this the transfer is cut and the redirect followed on a new connection.
 constexpr std::uint64_t kMaxRedirectBody = 64 * 1024;
+// What one response head may hold. An origin's head is read line by line
+// and kept: without a cap, endless header lines, a huge one, or a storm of
+// 1xx interim heads (RFC 9110 section 15.2) would grow the worker or hold it.
+constexpr std::size_t kMaxHeadBytes = 64 * 1024;
+constexpr std::size_t kMaxHeaderFields = 200;
+constexpr int kMaxInterimHeads = 10;
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -212,6 +218,8 @@ struct Hop {
   std::optional<std::string> redirect;  // Location of a redirect to follow
   std::uint64_t discarded = 0;
   bool redirect_cut = false;
+  std::size_t head_bytes = 0;  // of the current head
+  int interim_heads = 0;
   std::uint64_t body_bytes = 0;
   CURL* easy = nullptr;  // for the bytes received, to judge a decoded body's ratio
   Clock::time_point deadline;  // the fetch's total deadline, to tell it from the low-speed limit
@@ -295,6 +303,12 @@ bool finish_head(Hop& hop) {
 
 size_t on_header_line(Hop& hop, char* buffer, size_t length) {
   if (hop.head_complete) return length;  // trailers
+  hop.head_bytes += length;
+  if (hop.head_bytes > kMaxHeadBytes || hop.head.headers.size() >= kMaxHeaderFields) {
+    hop.fail(OriginError::invalid_http, "origin response head exceeds " + std::to_string(kMaxHeadBytes) +
+                                            " bytes or " + std::to_string(kMaxHeaderFields) + " fields");
+    return 0;
+  }
   const std::string_view line = trim(std::string_view(buffer, length));
   if (line.size() >= 5 && line.substr(0, 5) == "HTTP/") {
     // A new status line: an earlier 1xx head is forgotten.
@@ -309,7 +323,15 @@ size_t on_header_line(Hop& hop, char* buffer, size_t length) {
     return length;
   }
   if (line.empty()) {
-    if (hop.head.status >= 100 && hop.head.status < 200) return length;
+    if (hop.head.status >= 100 && hop.head.status < 200) {
+      if (++hop.interim_heads > kMaxInterimHeads) {
+        hop.fail(OriginError::invalid_http,
+                 "origin sent more than " + std::to_string(kMaxInterimHeads) + " interim (1xx) heads");
+        return 0;
+      }
+      hop.head_bytes = 0;
+      return length;
+    }
     return finish_head(hop) ? length : 0;
   }
   if ((buffer[0] == ' ' || buffer[0] == '\t') && !hop.head.headers.empty()) {
@@ -320,8 +342,20 @@ size_t on_header_line(Hop& hop, char* buffer, size_t length) {
   }
   const auto colon = line.find(':');
   if (colon == std::string_view::npos) return length;  // curl already judged the syntax
-  hop.head.headers.emplace_back(std::string(trim(line.substr(0, colon))),
-                                std::string(trim(line.substr(colon + 1))));
+  const auto name = trim(line.substr(0, colon));
+  const auto value = trim(line.substr(colon + 1));
+  // RFC 9112 section 6.3: a Content-Length that is not one decimal number, or
+  // that differs from an earlier one, leaves the body's end unknown: an
+  // unrecoverable error (libcurl would pick one of them).
+  if (iequals(name, "Content-Length")) {
+    const auto* earlier = find_header(hop.head.headers, "Content-Length");
+    if (value.empty() || value.size() > 19 || !std::all_of(value.begin(), value.end(), is_digit) ||
+        (earlier && *earlier != value)) {
+      hop.fail(OriginError::invalid_http, "origin sent an invalid or conflicting Content-Length");
+      return 0;
+    }
+  }
+  hop.head.headers.emplace_back(std::string(name), std::string(value));
   return length;
 }
 

@@ -16,6 +16,7 @@ import struct
 import sys
 import threading
 import time
+import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -32,6 +33,20 @@ LOW_SPEED = ["--low-speed-limit", "4K", "--low-speed-time", "1s", "--origin-idle
 SLOW_BOUND = 3.5   # idle window + the loop's sweep + a loaded machine's margin
 FAST_BOUND = 1.0   # every other case
 MEMORY_BOUND = 64  # MiB of worker peak RSS above idle
+
+
+def deflate_stream(total, level=1, chunk=16 * MiB):
+    """gzip of `total` zero bytes, made piecewise (never `total` in memory)."""
+    z = zlib.compressobj(level, zlib.DEFLATED, 31)
+    zeros = b"\0" * chunk
+    out = []
+    for _ in range(total // chunk):
+        out.append(z.compress(zeros))
+    out.append(z.flush())
+    return b"".join(out)
+
+
+GZIP_16M_PLUS = deflate_stream(64 * MiB)   # over the default 16 MiB manifest cap
 
 
 def head(status="200 OK", headers=(), length=None):
@@ -108,11 +123,60 @@ async def empty_reply(target, r, w):
     pass
 
 
+async def redirect_loop(target, r, w):
+    await send(w, head("302 Found", [("Location", target)], length=0))
+    return True
+
+
+async def long_length(target, r, w):
+    # Declares 10 bytes, sends 100: the rest must not poison the connection.
+    await send(w, head(headers=[("Content-Type", "video/mp4")], length=10) + b"y" * 100)
+    return True
+
+
+async def gzip_bomb(target, r, w):
+    await send(w, head(headers=[("Content-Type", "application/dash+xml"), ("Content-Encoding", "gzip")],
+                       length=len(GZIP_16M_PLUS)) + GZIP_16M_PLUS)
+    return True
+
+
+def typed(content_type, body):
+    async def serve(target, r, w):
+        await send(w, head(headers=[("Content-Type", content_type)], length=len(body)) + body)
+        return True
+    return serve
+
+
+async def conflicting_length(target, r, w):
+    await send(w, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nabcdefg")
+
+
+async def interim_storm(target, r, w):
+    await send(w, b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n" * 200 + head(length=0))
+    return True
+
+
+async def endless_headers(target, r, w):
+    await send(w, b"HTTP/1.1 200 OK\r\n")
+    for i in range(10000):
+        await send(w, b"".join(b"X-Filler-%d-%d: %s\r\n" % (i, j, b"f" * 40) for j in range(100)))
+
+
+async def huge_header_line(target, r, w):
+    await send(w, b"HTTP/1.1 200 OK\r\nX-Huge: " + b"h" * (4 * MiB) + b"\r\n\r\n")
+
+
 CASES = {
     "short-length": short_length, "no-last-chunk": no_last_chunk, "reset-mid-body": reset_mid_body,
     "stall-mid-body": stall_mid_body, "not-http": not_http, "bad-status": bad_status,
     "bad-chunking": bad_chunking, "empty-reply": empty_reply, "trickle-body": trickle_body,
-    "slowloris-head": slowloris_head,
+    "slowloris-head": slowloris_head, "redirect-loop": redirect_loop, "long-length": long_length,
+    "gzip-bomb": gzip_bomb, "conflicting-length": conflicting_length, "interim-storm": interim_storm,
+    "endless-headers": endless_headers, "huge-header-line": huge_header_line,
+    "page.html": typed("text/html", b"<script>alert(document.cookie)</script>"),
+    "image.svg": typed("image/svg+xml", b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"),
+    "code.js": typed("application/javascript", b"alert(1)"),
+    "doc.xml": typed("application/xml; charset=utf-8", b"<x:script xmlns:x='http://www.w3.org/1999/xhtml'/>"),
 }
 
 
@@ -332,6 +396,50 @@ def invalid_http_is_502_origin_sent_invalid_http(s):
 def an_answer_that_ends_early_is_502(s):
     for case in ("short-length", "no-last-chunk", "empty-reply"):
         expect_error(s.case("mpd " + case, s.mpd_path(case)), case, 502, "origin ended its answer early")
+
+
+@check
+def redirect_loop_and_gzip_bomb_are_refused_fast(s):
+    expect_error(s.case("mpd redirect-loop", s.mpd_path("redirect-loop")), "redirect-loop", 502,
+                 "redirected too many times")
+    answer = s.case("mpd gzip-bomb", s.mpd_path("gzip-bomb"))
+    expect(answer.status == 502 and (b"larger than" in answer.body or b"refused" in answer.body),
+           f"gzip bomb: {answer.status} {answer.text()!r}")
+    # Media is never decoded: the bomb passes as the bytes it is.
+    answer = s.case("media gzip-bomb", s.media_path("gzip-bomb"))
+    expect(answer.status == 200 and answer.body == GZIP_16M_PLUS and answer.headers.get("Content-Encoding") == "gzip",
+           f"media gzip: {answer.status} {len(answer.body)} bytes")
+
+
+@check
+def a_wrong_content_length_does_not_poison_the_origin_connection(s):
+    for _ in range(3):
+        answer = s.case("media long-length", s.media_path("long-length"))
+        expect(answer.status == 200 and answer.body == b"y" * 10, f"{answer.status} {answer.body[:20]!r}")
+
+
+@check
+def active_types_are_served_inert(s):
+    for case in ("page.html", "image.svg", "code.js", "doc.xml"):
+        answer = s.case("media " + case, s.media_path(case))
+        h = answer.headers
+        expect(answer.status == 200, f"{case}: {answer.status}")
+        expect(h.get("Content-Type") == "text/plain", f"{case} served as {h.get('Content-Type')}")
+        expect("sandbox" in (h.get("Content-Security-Policy") or ""), f"{case}: CSP {h.get('Content-Security-Policy')}")
+        expect(h.get("X-Content-Type-Options") == "nosniff", f"{case}: no nosniff")
+    normal = ask(s.stack.front_port, "/media/" + enc(s.stack.origin_url + "/streams/cenc-piff/") + "/seg-0-1.m4s")
+    expect("sandbox" in (normal.headers.get("Content-Security-Policy") or ""), "a segment without the sandbox CSP")
+    health = ask(s.stack.front_port, "/healthz")
+    expect(health.headers.get("X-Content-Type-Options") == "nosniff", "/healthz without nosniff")
+
+
+@check
+def invalid_heads_are_502(s):
+    for case in ("conflicting-length", "interim-storm", "endless-headers"):
+        expect_error(s.case("mpd " + case, s.mpd_path(case)), case, 502, "origin sent invalid HTTP")
+    for case in ("conflicting-length", "huge-header-line"):
+        answer = s.case("media " + case, s.media_path(case))
+        expect(answer.status == 502 and not answer.broken, f"media {case}: {answer.status} {answer.text()!r}")
 
 
 @check

@@ -948,6 +948,7 @@ BOOST_AUTO_TEST_CASE(bytes_that_are_not_http_are_invalid_http) {
       "SSH-2.0-OpenSSH_9.2\r\n",                                                       // another protocol
       "HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n",                                  // bad status code
       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",   // bad chunk size
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nabcde",        // conflicting lengths
   };
   for (const auto& answer : answers) {
     TestServer server("127.0.0.1", [&](const SeenRequest&) { return raw(answer); });
@@ -1044,4 +1045,22 @@ BOOST_AUTO_TEST_CASE(a_trickling_origin_is_cut_by_the_low_speed_limit) {
   TestServer fast("127.0.0.1", [](const SeenRequest&) { return respond(200, std::string(100000, 'y')); });
   Collector d;
   BOOST_TEST(client.fetch(get(fast.url("/fast")), d).ok());
+}
+
+BOOST_AUTO_TEST_CASE(a_head_without_end_or_a_storm_of_interim_heads_is_refused) {
+  std::string endless = "HTTP/1.1 200 OK\r\n";
+  for (int i = 0; i < 5000; ++i) endless += "X-Filler-" + std::to_string(i) + ": " + std::string(20, 'f') + "\r\n";
+  std::string storm;
+  for (int i = 0; i < 50; ++i) storm += "HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n";
+  storm += "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  for (const auto& answer : {endless, storm}) {
+    TestServer server("127.0.0.1", [&](const SeenRequest&) { return raw(answer); });
+    OriginClient client(loopback_allowed());
+    Collector c;
+    const auto start = std::chrono::steady_clock::now();
+    const auto result = client.fetch(get(server.url("/x")), c);
+    BOOST_TEST(to_string(result.error) == "invalid_http", result.message);
+    BOOST_TEST(c.heads == 0);
+    BOOST_TEST(seconds_since(start) < 1.0);
+  }
 }
