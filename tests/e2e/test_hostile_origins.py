@@ -166,13 +166,19 @@ async def huge_header_line(target, r, w):
     await send(w, b"HTTP/1.1 200 OK\r\nX-Huge: " + b"h" * (4 * MiB) + b"\r\n\r\n")
 
 
+async def hang(target, r, w):
+    # Reads until the worker gives up on us.
+    while await r.read(4096):
+        pass
+
+
 CASES = {
     "short-length": short_length, "no-last-chunk": no_last_chunk, "reset-mid-body": reset_mid_body,
     "stall-mid-body": stall_mid_body, "not-http": not_http, "bad-status": bad_status,
     "bad-chunking": bad_chunking, "empty-reply": empty_reply, "trickle-body": trickle_body,
     "slowloris-head": slowloris_head, "redirect-loop": redirect_loop, "long-length": long_length,
     "gzip-bomb": gzip_bomb, "conflicting-length": conflicting_length, "interim-storm": interim_storm,
-    "endless-headers": endless_headers, "huge-header-line": huge_header_line,
+    "endless-headers": endless_headers, "huge-header-line": huge_header_line, "hang": hang,
     "page.html": typed("text/html", b"<script>alert(document.cookie)</script>"),
     "image.svg": typed("image/svg+xml", b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"),
     "code.js": typed("application/javascript", b"alert(1)"),
@@ -453,6 +459,23 @@ def errors_say_what_failed_without_addresses(s):
     rid = refused.headers["X-Request-Id"]
     expect(any(rid in line and f"127.0.0.1:{dead}" in line for line in s.stack.log_text().splitlines()),
            "the log line with the request id lacks the detail")
+
+
+@check
+def a_client_that_hangs_up_is_noticed_while_the_origin_is_silent(s):
+    s.origin.closed.pop("hang", None)
+    client = socket.create_connection(("127.0.0.1", s.stack.front_port))
+    client.sendall(f"GET {s.media_path('hang')} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    wait_for(lambda: "hang" not in s.origin.closed, timeout=2, what="the origin request")
+    time.sleep(0.3)
+    hung_up = time.monotonic()
+    client.close()
+    # The first-byte timeout is 15 s: only the hang-up can end it this soon.
+    wait_for(lambda: "hang" in s.origin.closed, timeout=5, what="the worker to drop the origin connection")
+    waited = s.origin.closed["hang"] - hung_up
+    s.report.append(("client hang-up noticed", waited, 0.0, None, True))
+    expect(waited < FAST_BOUND, f"the worker kept waiting on the origin {waited:.2f}s after the client left")
+    s.normal(s.stack.front_port)
 
 
 if __name__ == "__main__":
