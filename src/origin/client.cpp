@@ -245,15 +245,7 @@ struct Hop {
   // through libcurl's C frames (its state would be left half-updated, and
   // every later transfer on this thread would fail). Issue #12 item 2.
   void fail_internal() noexcept {
-    const char* what = "unknown exception";
-    try {
-      throw;
-    } catch (const std::bad_alloc&) {
-      what = "out of memory";
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
+    const char* what = current_exception_what();
     try {
       fail(OriginError::internal, std::string("receiver failed: ") + what);
     } catch (...) {

@@ -1,5 +1,7 @@
 #include "service/router.h"
 
+#include "util/strings.h"
+
 #include <new>
 #include <random>
 #include <sstream>
@@ -179,15 +181,7 @@ void Router::handle(Request& request, ResponseSink& sink, OriginClient& origin, 
     // Issue #12 items 2 and 3: whatever was thrown (std::bad_alloc included)
     // ends here: before the head a 500, after it a broken-off transfer,
     // never a body that looks whole.
-    const char* what = "unknown exception";
-    try {
-      throw;
-    } catch (const std::bad_alloc&) {
-      what = "out of memory";
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
+    const char* what = current_exception_what();
     try {
       if (sink.started()) sink.abort();
       else ctx.fail(500, "internal error");

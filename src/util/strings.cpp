@@ -1,6 +1,8 @@
 #include "util/strings.h"
 
 #include <algorithm>
+#include <exception>
+#include <new>
 
 namespace dashpiff {
 
@@ -36,6 +38,18 @@ std::string escape_markup(std::string_view s) {
     }
   }
   return out;
+}
+
+const char* current_exception_what() noexcept {
+  try {
+    throw;
+  } catch (const std::bad_alloc&) {
+    return "out of memory";
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+  }
+  return "unknown exception";
 }
 
 }  // namespace dashpiff

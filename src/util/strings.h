@@ -19,4 +19,9 @@ std::string escape_markup(std::string_view s);
 // RFC 9110 §5.6.2 token (a header field name): 1*tchar.
 bool is_http_token(std::string_view s);
 
+// What the exception being handled says, for a log line: "out of memory" for
+// std::bad_alloc, what() for a std::exception, "unknown exception" else. Only
+// inside a catch block; never throws (the callers sit at C boundaries).
+const char* current_exception_what() noexcept;
+
 }  // namespace dashpiff
