@@ -18,7 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "fcgi_sink.h"
+#include "fcgi_adapter.h"
 #include "service/log.h"
 #include "service/media_transfer.h"
 #include "unique_fd.h"

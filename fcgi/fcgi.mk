@@ -10,7 +10,7 @@ fcgi_dashpiff_fcgi_SOURCES = \
 	fcgi/worker.cpp fcgi/worker.h \
 	fcgi/event_loop.cpp fcgi/event_loop.h \
 	fcgi/shared_metrics.cpp fcgi/shared_metrics.h \
-	fcgi/fcgi_sink.cpp fcgi/fcgi_sink.h
+	fcgi/fcgi_adapter.cpp fcgi/fcgi_adapter.h
 fcgi_dashpiff_fcgi_CPPFLAGS = $(AM_CPPFLAGS) $(FCGI_CFLAGS)
 fcgi_dashpiff_fcgi_LDADD = $(SERVICE_LIBS) $(FCGI_LIBS) $(BOOST_PROGRAM_OPTIONS_LIB)
 
@@ -36,6 +36,6 @@ tests_unit_test_supervisor_LDADD = $(SERVICE_LIBS) $(BOOST_TEST_LIB)
 # The FastCGI sink over a socket pair: record framing, batching, buffer reuse.
 check_PROGRAMS += tests/unit/test_fcgi_sink
 TESTS += tests/unit/test_fcgi_sink
-tests_unit_test_fcgi_sink_SOURCES = tests/unit/test_fcgi_sink.cpp fcgi/fcgi_sink.cpp fcgi/fcgi_sink.h
+tests_unit_test_fcgi_sink_SOURCES = tests/unit/test_fcgi_sink.cpp fcgi/fcgi_adapter.cpp fcgi/fcgi_adapter.h
 tests_unit_test_fcgi_sink_CPPFLAGS = $(TEST_CPPFLAGS) $(FCGI_CFLAGS) -I$(top_srcdir)/fcgi
 tests_unit_test_fcgi_sink_LDADD = $(SERVICE_LIBS) $(FCGI_LIBS) $(BOOST_TEST_LIB)

@@ -1,6 +1,5 @@
 #include "worker.h"
 
-#include <fcgiapp.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -17,7 +16,7 @@
 #include <vector>
 
 #include "event_loop.h"
-#include "fcgi_sink.h"
+#include "fcgi_adapter.h"
 #include "service/log.h"
 #include "service/media_transfer.h"
 #include "origin/client.h"
@@ -29,26 +28,8 @@ namespace dashpiff {
 // from it. At any moment it is either in the epoll set (idle, armed once)
 // or held by exactly one thread (serving a request), never both.
 struct Worker::Connection {
-  explicit Connection(int fd) {
-    FCGX_InitRequest(&request, -1, 0);
-    request.ipcFd = fd;
-    // FCGX_Accept_r starts by finishing "the previous request", which closes
-    // the connection unless the previous request asked to keep it: for a
-    // connection accepted here there was none, and it must stay open.
-    request.keepConnection = 1;
-  }
-  ~Connection() {
-    // No lingering close (libfcgi's waits up to 2 s for the peer): an idle
-    // connection is closed only when the worker stops, and nginx retries a
-    // request it finds on a closed kept connection on a fresh one.
-    if (request.ipcFd >= 0) ::close(request.ipcFd);
-    request.ipcFd = -1;
-    FCGX_Free(&request, 0);
-  }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  FCGX_Request request;
+  explicit Connection(int fd) : fcgi(fd) {}
+  FcgiConnection fcgi;
   bool in_epoll = false;
 };
 
@@ -66,21 +47,6 @@ std::size_t connection_limit(unsigned threads) {
     soft = static_cast<std::size_t>(limit.rlim_cur);
   const std::size_t reserve = 64 + 4 * static_cast<std::size_t>(threads);
   return std::max<std::size_t>(threads, soft > 2 * reserve ? soft - reserve : soft / 2);
-}
-
-// Reads what is left of the request's stdin, so that the next request on a
-// kept connection starts at a record boundary. False when there is more
-// than a request may carry: the connection is then dropped instead.
-bool drain_stdin(FCGX_Request& request) {
-  constexpr std::size_t kMaxDrain = 1 << 20;
-  char buffer[4096];
-  std::size_t drained = 0;
-  for (;;) {
-    const int n = FCGX_GetStr(buffer, sizeof buffer, request.in);
-    if (n <= 0) return FCGX_GetError(request.in) == 0;
-    drained += static_cast<std::size_t>(n);
-    if (drained > kMaxDrain) return false;
-  }
 }
 
 // A thread counts as busy from a request's arrival to its last byte (the
@@ -205,7 +171,7 @@ bool Worker::rearm(Connection& conn) {
   ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
   ev.data.ptr = &conn;
   const int op = conn.in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-  if (::epoll_ctl(epoll_fd_.get(), op, conn.request.ipcFd, &ev) < 0) return false;
+  if (::epoll_ctl(epoll_fd_.get(), op, conn.fcgi.fd(), &ev) < 0) return false;
   conn.in_epoll = true;
   return true;
 }
@@ -216,12 +182,8 @@ class Worker::Launcher final : public TransferLauncher {
   Launcher(EventLoop& loop, Connection& conn) : loop_(loop), conn_(conn) {}
   bool has_room() const override { return loop_.has_room(); }
   void launch(RouteContext& ctx, OriginRequest request) override {
-    FCGX_Request& fcgi = conn_.request;
-    // The rest of stdin (for a GET, its empty closing record, sent with the
-    // request) is read here, so the next request on a kept connection starts
-    // at a record boundary; the loop only writes.
-    const bool keep = fcgi.keepConnection && drain_stdin(fcgi);
-    loop_.launch(&conn_, fcgi.ipcFd, fcgi.requestId, keep, ctx, std::move(request));
+    const bool keep = conn_.fcgi.prepare_handoff();
+    loop_.launch(&conn_, conn_.fcgi.fd(), conn_.fcgi.request_id(), keep, ctx, std::move(request));
     launched = true;
   }
   bool launched = false;
@@ -232,15 +194,14 @@ class Worker::Launcher final : public TransferLauncher {
 };
 
 Worker::Served Worker::serve(Connection& conn, Router& router, OriginClient& origin, std::string& out_buffer) {
-  FCGX_Request& fcgi = conn.request;
+  FcgiConnection& fcgi = conn.fcgi;
   // On a kept connection this reads the next request; when the web server
-  // has closed it instead, libfcgi closes it and, having no listen socket
-  // of its own (-1), fails.
-  if (FCGX_Accept_r(&fcgi) < 0) return Served::closed;
+  // has closed it instead, it fails.
+  if (!fcgi.accept()) return Served::closed;
   try {
     const BusyMark busy(slot_);
     FcgiSink sink(fcgi, out_buffer);
-    Request request = to_request(fcgi, config_.max_create_body);
+    Request request = fcgi.read_request(config_.max_create_body);
     Launcher launcher(*loop_, conn);
     router.handle(request, sink, origin, &launcher);
     if (launcher.launched) return Served::handed_off;
@@ -249,26 +210,19 @@ Worker::Served Worker::serve(Connection& conn, Router& router, OriginClient& ori
     // for what fails around it (reading the request, out of memory). The
     // thread keeps serving; this connection is dropped (nginx answers 502,
     // or breaks off an answer already started).
-    if (fcgi.ipcFd >= 0) FCGX_Free(&fcgi, 1);
+    fcgi.drop();
     try {
       log_line(LogLevel::error, "request failed outside the router; connection dropped");
     } catch (...) {
     }
     return Served::closed;
   }
-  // An aborted answer has already dropped the connection (ipcFd -1).
-  if (fcgi.ipcFd >= 0 && fcgi.keepConnection && !drain_stdin(fcgi)) fcgi.keepConnection = 0;
-  FCGX_Finish_r(&fcgi);  // closes unless the web server asked to keep it and all went well
-  return fcgi.ipcFd >= 0 ? Served::kept : Served::closed;
+  return fcgi.finish() ? Served::kept : Served::closed;
 }
 
 void Worker::transfer_done(Connection* conn, bool keep) {
   if (keep) {
-    // The loop wrote the end of the request itself: libfcgi's streams are
-    // dropped unwritten, and the next FCGX_Accept_r must not close the
-    // connection it keeps (see Connection).
-    FCGX_Free(&conn->request, 0);
-    conn->request.keepConnection = 1;
+    conn->fcgi.reset_after_handoff();
     if (rearm(*conn)) return;
   }
   close_connection(conn);

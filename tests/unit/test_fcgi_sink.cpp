@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "fcgi_sink.h"
+#include "fcgi_adapter.h"
 
 using namespace dashpiff;
 

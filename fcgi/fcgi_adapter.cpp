@@ -1,6 +1,7 @@
-#include "fcgi_sink.h"
+#include "fcgi_adapter.h"
 
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -206,6 +207,68 @@ void FcgiSink::abort() {
     write_all(request_.ipcFd, &iov, 1);
   }
   FCGX_Free(&request_, 1);
+}
+
+FcgiConnection::FcgiConnection(int fd) {
+  FCGX_InitRequest(&request_, -1, 0);
+  request_.ipcFd = fd;
+  // FCGX_Accept_r starts by finishing "the previous request", which closes
+  // the connection unless the previous request asked to keep it: for a
+  // connection accepted here there was none, and it must stay open.
+  request_.keepConnection = 1;
+}
+
+FcgiConnection::~FcgiConnection() {
+  if (request_.ipcFd >= 0) ::close(request_.ipcFd);
+  request_.ipcFd = -1;
+  FCGX_Free(&request_, 0);
+}
+
+int FcgiConnection::fd() const { return request_.ipcFd; }
+int FcgiConnection::request_id() const { return request_.requestId; }
+
+bool FcgiConnection::accept() { return FCGX_Accept_r(&request_) >= 0; }
+
+Request FcgiConnection::read_request(std::size_t max_body) { return to_request(request_, max_body); }
+
+namespace {
+
+// Reads what is left of the request's stdin, so that the next request on a
+// kept connection starts at a record boundary. False when there is more
+// than a request may carry: the connection is then dropped instead.
+bool drain_stdin(FCGX_Request& request) {
+  constexpr std::size_t kMaxDrain = 1 << 20;
+  char buffer[4096];
+  std::size_t drained = 0;
+  for (;;) {
+    const int n = FCGX_GetStr(buffer, sizeof buffer, request.in);
+    if (n <= 0) return FCGX_GetError(request.in) == 0;
+    drained += static_cast<std::size_t>(n);
+    if (drained > kMaxDrain) return false;
+  }
+}
+
+}  // namespace
+
+bool FcgiConnection::prepare_handoff() {
+  // For a GET the rest of stdin is its empty closing record, sent with the request.
+  return request_.keepConnection && drain_stdin(request_);
+}
+
+bool FcgiConnection::finish() {
+  // An aborted answer has already dropped the connection (ipcFd -1).
+  if (request_.ipcFd >= 0 && request_.keepConnection && !drain_stdin(request_)) request_.keepConnection = 0;
+  FCGX_Finish_r(&request_);  // closes unless the web server asked to keep it and all went well
+  return request_.ipcFd >= 0;
+}
+
+void FcgiConnection::reset_after_handoff() {
+  FCGX_Free(&request_, 0);
+  request_.keepConnection = 1;
+}
+
+void FcgiConnection::drop() {
+  if (request_.ipcFd >= 0) FCGX_Free(&request_, 1);
 }
 
 Request to_request(FCGX_Request& request, std::size_t max_body) {
