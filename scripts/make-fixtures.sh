@@ -31,13 +31,10 @@ if [ -z "$piffcrypt" ]; then
     ${CXX:-g++} -std=c++17 -O2 -Wall -Wextra -o "$piffcrypt" "$fixtures"/*.cpp -lcrypto
 fi
 
-# encode_clear DIR [extra dash muxer options]: 6 s of 160x90 testsrc + 440 Hz
-# sine, 2 s segments, one keyframe per segment. Audio stops just short of 6 s
-# so that AAC priming does not spill into a fourth, nearly empty segment.
-encode_clear() {
-    dir=$1
-    shift
-    mkdir -p "$dir"
+# encode_test_source OUTPUT_OPTIONS...: 6 s of 160x90 testsrc + 440 Hz sine,
+# one keyframe every 2 s, bit-exact. Audio stops just short of 6 s so that AAC
+# priming does not spill into a fourth, nearly empty segment.
+encode_test_source() {
     ffmpeg -nostdin -hide_banner -loglevel error \
         -f lavfi -i testsrc=size=160x90:rate=25:duration=6 \
         -f lavfi -i sine=frequency=440:sample_rate=48000:duration=5.97 \
@@ -45,7 +42,16 @@ encode_clear() {
         -pix_fmt yuv420p -c:v libx264 -preset veryfast -profile:v main -b:v 60k \
         -g 50 -keyint_min 50 -sc_threshold 0 -x264-params threads=1 \
         -c:a aac -b:a 32k -ac 1 \
-        -flags +bitexact -fflags +bitexact \
+        -flags +bitexact -fflags +bitexact "$@"
+}
+
+# encode_clear DIR [extra dash muxer options]: the test source as DASH, 2 s
+# segments.
+encode_clear() {
+    dir=$1
+    shift
+    mkdir -p "$dir"
+    encode_test_source \
         -f dash -seg_duration 2 -use_template 1 -use_timeline 0 \
         -init_seg_name 'init-$RepresentationID$.mp4' \
         -media_seg_name 'seg-$RepresentationID$-$Number$.m4s' \
@@ -93,14 +99,7 @@ encrypt_stream piff-init          "$work/single" "--piff-init"     --piff only
 # tfxd and tfrf, no init segment); the clear init the encryptor reads track
 # facts from is the same encode remuxed per stream, so parameter sets match.
 encode_smooth_source() {
-    ffmpeg -nostdin -hide_banner -loglevel error \
-        -f lavfi -i testsrc=size=160x90:rate=25:duration=6 \
-        -f lavfi -i sine=frequency=440:sample_rate=48000:duration=5.97 \
-        -map 0:v -map 1:a \
-        -pix_fmt yuv420p -c:v libx264 -preset veryfast -profile:v main -b:v 60k \
-        -g 50 -keyint_min 50 -sc_threshold 0 -x264-params threads=1 \
-        -c:a aac -b:a 32k -ac 1 \
-        -flags +bitexact -fflags +bitexact "$1"
+    encode_test_source "$1"
 }
 
 # smooth_piff OUT: every fragment of smooth-vod PIFF-only encrypted (tfxd
