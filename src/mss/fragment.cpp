@@ -70,7 +70,7 @@ void rewrite_traf(const std::uint8_t* base, const Node& traf, Bytes& moof, TrafO
     }
   }
 
-  write_box(moof, fourcc("traf"), [&](FieldWriter& w) {
+  write_box(moof, fourcc("traf"), [&](FieldWriter&) {
     Bytes& buf = moof;
     tfhd->track_id = kTrackId;
     // One traf, no base-data-offset: its base is the moof's first byte with
@@ -99,7 +99,6 @@ void rewrite_traf(const std::uint8_t* base, const Node& traf, Bytes& moof, TrafO
       if (c.box.header.type == fourcc("trun")) out.trun_payloads.emplace_back(buf.size() + c.box.header.header_size, c.box.payload_size());
       append(buf, base, c.box);
     }
-    (void)w;
   });
 }
 

@@ -19,9 +19,11 @@
 namespace dashpiff {
 namespace {
 
-// A Smooth fragment is held whole; without a configured segment cap this
-// bounds what an origin can make a worker hold.
-constexpr std::uint64_t kMaxSmoothFragment = 64u << 20;
+// A Smooth fragment is held whole, and converted into a second buffer: without
+// a configured segment cap this bounds what an origin can make one request
+// hold (issue #12: a hostile request stays within 64 MiB of a worker's idle
+// size, copies included). A 2 s fragment at 20 Mbit/s is 5 MB.
+constexpr std::uint64_t kMaxSmoothFragment = 16u << 20;
 
 bool digits(std::string_view s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos; }
 
