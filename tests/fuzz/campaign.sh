@@ -6,7 +6,7 @@
 #
 #   tests/fuzz/campaign.sh OUT_DIR [TARGET...]
 #
-# TARGETs: fuzz_segment fuzz_boxes fuzz_mpd fuzz_mpd_prescan (default: all).
+# TARGETs: fuzz_segment fuzz_boxes fuzz_mpd fuzz_mpd_prescan fuzz_mss (default: all).
 # DASHPIFF_FUZZ_SECONDS (default 0: none) also stops each target after that
 # long, for a campaign that must end by a given time.
 # OUT_DIR/TARGET/ keeps the build, the corpus and any crash-*/oom-*/timeout-*
@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=$(mkdir -p "$1" && cd "$1" && pwd)
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_segment fuzz_boxes fuzz_mpd fuzz_mpd_prescan)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_segment fuzz_boxes fuzz_mpd fuzz_mpd_prescan fuzz_mss)
 export DASHPIFF_FUZZ_RUNS=${DASHPIFF_FUZZ_RUNS:-10000000}
 seconds=${DASHPIFF_FUZZ_SECONDS:-0}
 
@@ -27,6 +27,7 @@ run_one() {  # target
   local t=$1
   case $t in
     fuzz_mpd*) nice -n 10 "$here/run-fuzz-mpd.sh" "$seconds" "$out/$t" "$t" ;;
+    fuzz_mss) nice -n 10 "$here/run-fuzz-mss.sh" "$seconds" "$out/$t" ;;
     *) nice -n 10 "$here/run-fuzz.sh" "$t" "$seconds" "$out/$t" ;;
   esac
 }

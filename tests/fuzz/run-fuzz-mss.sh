@@ -37,5 +37,11 @@ done
 echo "$n seed files; fuzzing for $seconds s" >&2
 
 cd "$build"
-exec ./fuzz_mss -max_total_time="$seconds" -max_len=65536 -timeout=20 -rss_limit_mb=2048 \
+# The same 256 MiB allocation and resident-size limits as run-fuzz.sh (issue
+# #12): memory sized by a declared count, not by the bytes present, is a finding.
+limits="-malloc_limit_mb=${DASHPIFF_FUZZ_MEMORY_MB:-256} -rss_limit_mb=${DASHPIFF_FUZZ_MEMORY_MB:-256}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-quarantine_size_mb=16}"
+[ -z "${DASHPIFF_FUZZ_RUNS:-}" ] || limits="$limits -runs=$DASHPIFF_FUZZ_RUNS"
+# shellcheck disable=SC2086
+exec ./fuzz_mss -max_total_time="$seconds" -max_len=65536 -timeout=20 $limits \
   -print_final_stats=1 corpus seeds
