@@ -79,7 +79,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     seeds = segment_seeds() if sys.argv[1] == "segment" else mpd_seeds()
     for name, data in seeds:
-        for option in ((b"\x07", b"\x00", b"\x05") if sys.argv[1] == "segment" else (b"\x03", b"\x0e")):
+        for option in ((b"\x00", b"\x06", b"\x07", b"\x08", b"\x09") if sys.argv[1] == "segment" else (b"\x03", b"\x0e", b"\x13", b"\x1e")):
             with open(os.path.join(out, f"gen-{name}-{option[0]}"), "wb") as f:
                 f.write(option + data)
 

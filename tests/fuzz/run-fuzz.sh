@@ -33,12 +33,13 @@ echo "building $target with $CXX in $build" >&2
 $CXX -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$top/src" "$src" $sources -o "$build/$target"
 
-# Seeds: every fixture file, prefixed with the chunk-size byte the target reads.
+# Seeds: every fixture file, prefixed with the byte fuzz_segment reads its mode
+# and chunk size from (6: convert, size not kept, chunks of 1).
 n=0
 for f in "$top"/tests/data/streams/*/*.m4s "$top"/tests/data/streams/*/*.mp4; do
   [ -f "$f" ] || continue
   n=$((n + 1))
-  { printf '\007'; cat "$f"; } > "$build/seeds/seed-$n"
+  { printf '\006'; cat "$f"; } > "$build/seeds/seed-$n"
 done
 # PIFF override boxes of every IV size, with and without subsamples (issue #12).
 python3 "$top/tests/fuzz/make-seeds.py" segment "$build/seeds"
