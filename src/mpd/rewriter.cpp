@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -48,6 +49,55 @@ struct Anchor {
   CutUrl cut;           // cut.dir is the BaseURL's own directory
   std::string encoded_dir;
 };
+
+// Where an RFC 5261 patch operation puts what it carries, from its `sel`
+// (an XPath of the MPD; ISO/IEC 23009-1 §5.15.3): the local names of the
+// element path, predicates and prefixes dropped.
+struct PatchTarget {
+  std::vector<std::string> parent;  // the element new children land in
+  bool text = false;                // the op replaces the text of parent.back()
+};
+
+std::optional<PatchTarget> patch_target(const DOMElement* op) {
+  const std::string sel = to_utf8(op->getAttribute(u"sel"));
+  std::vector<std::string> steps;
+  std::string step;
+  int depth = 0;
+  char quote = 0;
+  for (char c : sel) {
+    if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '\'' || c == '"') {
+      if (depth > 0) quote = c;
+    } else if (c == '[') {
+      ++depth;
+    } else if (c == ']') {
+      depth = depth > 0 ? depth - 1 : 0;
+    } else if (depth == 0 && c == '/') {
+      if (!step.empty()) steps.push_back(std::move(step));
+      step.clear();
+    } else if (depth == 0) {
+      step += c;
+    }
+  }
+  if (!step.empty()) steps.push_back(std::move(step));
+  for (std::string& st : steps)
+    if (const auto colon = st.find(':'); colon != std::string::npos && st.front() != '@') st.erase(0, colon + 1);
+  // An attribute's value (sel ending in @name, or an add of type @name) holds no BaseURL.
+  if (steps.empty() || steps.back().front() == '@' || op->getAttribute(u"type")[0] != 0) return std::nullopt;
+  PatchTarget t;
+  const bool replace = has_local_name(op, u"replace");
+  if (steps.back() == "text()") {
+    if (!replace) return std::nullopt;
+    steps.pop_back();
+    t.text = true;
+  } else {
+    const std::string pos = to_utf8(op->getAttribute(u"pos"));
+    if (replace || pos == "before" || pos == "after") steps.pop_back();
+  }
+  t.parent = std::move(steps);
+  return t;
+}
 
 std::string dir_path_of(std::string_view absolute_url) {
   const Uri u = Uri::parse(absolute_url);
@@ -113,14 +163,27 @@ class Rewriter {
   // the player's MPD, so their references are rewritten exactly as the MPD's
   // own: Location and PatchLocation back through the manifest route, Periods
   // and the other remote-element kinds as remote elements.
+  // BaseURLs as the MPD's own: one at the MPD level (an element added under
+  // /MPD, one replacing /MPD/BaseURL, or the text of one replaced) becomes
+  // an encoded base resolved against the document, as base_urls makes it.
   void rewrite_patch(DOMElement* patch) {
     for (DOMElement* op = first_child_element(patch); op; op = next_sibling_element(op)) {
       if (!has_local_name(op, u"add") && !has_local_name(op, u"replace")) continue;
+      const std::optional<PatchTarget> target = patch_target(op);
+      if (target && target->text) {
+        const std::string& name = target->parent.back();
+        if (name == "Location" || name == "PatchLocation") rewrite_manifest_text(op);
+        else if (name == "BaseURL") rewrite_patch_base_url(op, target->parent.size() == 2 && target->parent.front() == "MPD");
+        continue;
+      }
+      const bool mpd_level = target && target->parent.size() == 1 && target->parent.front() == "MPD";
       for (DOMElement* e = first_child_element(op); e; e = next_sibling_element(e)) {
         if (has_local_name(e, u"Location") || has_local_name(e, u"PatchLocation")) rewrite_manifest_text(e);
+        else if (has_local_name(e, u"BaseURL")) rewrite_patch_base_url(e, mpd_level);
         else if (is_remote_element_root(to_utf8(e->getLocalName()))) rewrite_remote_element(e);
       }
     }
+    finish_anchors(nullptr);
   }
 
   unsigned rewritten() const { return rewritten_; }
@@ -214,15 +277,33 @@ class Rewriter {
         }
         continue;
       }
-      std::string origin = resolve_uri(primary(parents).origin, ref);
-      std::string dir = dir_path_of(origin);
-      const int anchor = new_anchor(b, origin);
-      // As for segment addresses: a hostless "//" reference must not take the proxy's scheme.
-      if (anchor == kNotProxied && classify_ref(ref) == RefKind::network_path)
-        b->setTextContent(to_xml(origin).c_str());
-      add_base(out, Base{std::move(origin), std::move(dir), anchor});
+      add_base(out, anchor_base_url(b, ref, parents));
     }
     return out;
+  }
+
+  // The BaseURL `b` (or a patch operation holding its text) with reference
+  // `ref` as an encoded base of its own, resolved against the first parent
+  // the proxy fetches from; finish_anchors writes its proxy form.
+  Base anchor_base_url(DOMElement* b, std::string_view ref, const std::vector<Base>& parents) {
+    std::string origin = resolve_uri(primary(parents).origin, ref);
+    std::string dir = dir_path_of(origin);
+    const int anchor = new_anchor(b, origin);
+    // As for segment addresses: a hostless "//" reference must not take the proxy's scheme.
+    if (anchor == kNotProxied && classify_ref(ref) == RefKind::network_path) b->setTextContent(to_xml(origin).c_str());
+    return Base{std::move(origin), std::move(dir), anchor};
+  }
+
+  // A BaseURL a patch adds or replaces. At the MPD level it is anchored as
+  // the MPD's own are; below it, a relative one resolves against the bases
+  // the player already holds in proxy form and stays as written, any other
+  // is anchored as in base_urls. The document is the patch: it is fetched
+  // beside the MPD it patches, as Location and PatchLocation assume.
+  void rewrite_patch_base_url(DOMElement* holder, bool mpd_level) {
+    const std::string text = to_utf8(holder->getTextContent());
+    const std::string_view ref = trim_ws(text);
+    if (!mpd_level && classify_ref(ref) == RefKind::relative_path) return;
+    anchor_base_url(holder, ref, {Base{document_url_, dir_path_of(document_url_), kNotProxied}});
   }
 
   // Period, AdaptationSet or Representation. Adds to `out` the bases of the

@@ -608,6 +608,71 @@ BOOST_AUTO_TEST_CASE(patch_location_location_and_periods_are_rewritten_as_the_mp
   BOOST_TEST(looks_like_mpd("application/dash-patch+xml", ""));
 }
 
+// The text the MPD's own rewrite gives an MPD-level BaseURL `ref`, for a
+// manifest at `manifest_url`.
+std::string mpd_level_base_url(const std::string& ref, const std::string& manifest_url) {
+  MpdRewriteOptions o = options();
+  o.manifest_url = manifest_url;
+  const std::string out = rewrite_mpd(mpd("<BaseURL>" + ref + "</BaseURL><Period>" + kTemplateSet + "</Period>"), o).xml;
+  const auto open = out.find("<BaseURL>") + 9;
+  return out.substr(open, out.find("</BaseURL>", open) - open);
+}
+
+std::string patch_doc(const std::string& ops) {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+         "<Patch xmlns=\"urn:mpeg:dash:schema:mpd-patch:2020\" xmlns:p=\"urn:ietf:params:xml:schema:patchops\""
+         " mpdId=\"live\" originalPublishTime=\"2026-01-01T00:00:00Z\" publishTime=\"2026-01-01T00:00:02Z\">\n" +
+         ops + "\n</Patch>\n";
+}
+
+// A patch that replaces or adds the MPD's BaseURL (a CDN switch) hands the
+// player a BaseURL that must lead back through the proxy, exactly as the
+// MPD's own did: absolute, relative to the document, scheme-relative, by
+// element, by its text, added under /MPD or beside another child of it.
+BOOST_AUTO_TEST_CASE(mpd_level_base_url_in_a_patch_is_rewritten_as_the_mpds_own) {
+  const std::string at = "http://origin.example/live/";
+  for (const std::string ref : {"http://cdn2.example/live/", "cdn2/", "/other/dir/", "//cdn3.example/x/"}) {
+    const std::string want = mpd_level_base_url(ref, at + "manifest.mpd");
+    BOOST_TEST(want.rfind("/media/", 0) == 0u, want);
+    const std::string ops[] = {
+        "<p:replace sel=\"/MPD/BaseURL[1]\"><BaseURL>" + ref + "</BaseURL></p:replace>",
+        "<p:replace sel=\"/MPD/BaseURL[@serviceLocation='a']/text()\">" + ref + "</p:replace>",
+        "<p:add sel=\"/MPD\" pos=\"prepend\"><BaseURL>" + ref + "</BaseURL></p:add>",
+        "<p:add sel=\"/MPD/BaseURL[1]\" pos=\"after\"><BaseURL serviceLocation=\"b\">" + ref + "</BaseURL></p:add>",
+    };
+    for (const std::string& op : ops) {
+      MpdRewriteOptions o = options();
+      o.manifest_url = at + "patch.mpp";
+      const auto result = rewrite_mpd(patch_doc(op), o);
+      BOOST_TEST(result.xml.find(">" + want + "</") != std::string::npos, op << " gave " << result.xml);
+      BOOST_TEST(result.urls_rewritten == 1u, op);
+    }
+  }
+}
+
+// What is not an MPD-level BaseURL is left to the rules of its level: a
+// relative one below a Period resolves against bases the player already has
+// in proxy form; an attribute is not a BaseURL; other schemes stay.
+BOOST_AUTO_TEST_CASE(patch_base_urls_below_the_mpd_and_attributes_follow_their_level) {
+  MpdRewriteOptions o = options();
+  o.manifest_url = "http://origin.example/live/patch.mpp";
+  const auto result = rewrite_mpd(
+      patch_doc("<p:replace sel=\"/MPD/Period[@id='1']/BaseURL\"><BaseURL>p1/</BaseURL></p:replace>"
+                "<p:add sel=\"/MPD/Period[@id='1']\"><BaseURL>http://cdn2.example/p1/</BaseURL></p:add>"
+                "<p:add sel=\"/MPD\" type=\"@foo\">http://x.example/</p:add>"
+                "<p:add sel=\"/MPD\"><BaseURL>ftp://files.example/</BaseURL></p:add>"
+                "<p:replace sel=\"/MPD/Location/text()\">next.mpd</p:replace>"),
+      o);
+  BOOST_TEST(result.xml.find("<BaseURL>p1/</BaseURL>") != std::string::npos, result.xml);
+  BOOST_TEST(result.xml.find(">" + media("http://cdn2.example/p1/") + "</BaseURL>") != std::string::npos, result.xml);
+  BOOST_TEST(result.xml.find(">http://x.example/</p:add>") != std::string::npos, result.xml);
+  BOOST_TEST(result.xml.find("<BaseURL>ftp://files.example/</BaseURL>") != std::string::npos, result.xml);
+  BOOST_TEST(result.xml.find(">/mpd/" + encode_url("http://origin.example/live/next.mpd") + "</p:replace>") !=
+                 std::string::npos,
+             result.xml);
+  BOOST_TEST(result.urls_rewritten == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(an_mpd_is_told_to_be_one_whatever_its_origin_type) {
   BOOST_TEST(rewrite_mpd(mpd(kTemplateSet), options()).content_type == "application/dash+xml");
 }
