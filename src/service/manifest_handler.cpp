@@ -79,9 +79,10 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
     if (!cached->origin.last_modified.empty())
       req.headers.emplace_back("If-Modified-Since", cached->origin.last_modified);
   } else {
+    // A date alone is judged here, after the rewrite (answer_manifest): the
+    // origin's 304 to it could not tell which validator the 200 would carry
+    // (RFC 9110 §15.4.5; an MPD's, a Smooth manifest's or the origin's own).
     set_origin_conditionals(ctx, req.headers, kManifestLayout);
-    if (const auto* ims = find_header(ctx.request.headers, "If-Modified-Since"))
-      req.headers.emplace_back("If-Modified-Since", *ims);
   }
 
   const XmlLimits limits = manifest_limits(ctx.config);

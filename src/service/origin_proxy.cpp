@@ -216,7 +216,14 @@ std::optional<OriginRequest> media_request(RouteContext& ctx, std::string_view e
   req.method = ctx.request.method == "HEAD" && !patching ? "HEAD" : "GET";
   // Ranges of a patched layout are cut here, never asked of the origin.
   req.headers = origin_request_headers(ctx, !patching);
-  if (patching) set_origin_conditionals(ctx, req.headers, to_string(ctx.config.piff_mode));
+  if (patching) {
+    set_origin_conditionals(ctx, req.headers, to_string(ctx.config.piff_mode));
+    // A 304 carries the validator the 200 would have carried (RFC 9110
+    // §15.4.5), and in a patching mode that depends on the layout decision,
+    // which needs the first moof: a date is judged here once the answer is
+    // decided (MediaStream::answer), never by the origin.
+    remove_header(req.headers, "If-Modified-Since");
+  }
   req.max_body_bytes = ctx.config.max_segment_bytes;
   return req;
 }
