@@ -350,10 +350,12 @@ struct EventLoop::Impl {
     // Issue #12 item 2: a failure here (out of memory while logging or
     // counting) must not end the loop and every transfer on it; an answer
     // that did not end cleanly is broken off below.
+    bool again = false;
     try {
-      t.media->finish(result);
+      again = t.media->finish(result);
     } catch (...) {
     }
+    if (again && !t.sink.failed) return restart(t);
     t.finished = true;
     if (t.sink.failed) return release(t, false);
     if (!t.sink.ended) {
@@ -373,6 +375,14 @@ struct EventLoop::Impl {
     pump(t);
     if (t.sink.failed) return release(t, false);
     if (t.sink.pending() == 0) release(t, !t.broken);
+  }
+
+  // The answer goes on with another fetch (MediaTransfer::finish said so).
+  void restart(Transfer& t) {
+    t.last_origin = Clock::now();
+    t.origin = std::make_unique<OriginTransfer>(policy, t.media->origin_request(), t);
+    if (auto result = t.origin->start()) return complete(t, *result);
+    add_to_multi(t);
   }
 
   void release(Transfer& t, bool clean) {

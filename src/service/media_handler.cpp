@@ -15,12 +15,20 @@ namespace dashpiff {
 // known, with the validator of the layout sent, and, for a Range request in a
 // patching mode, as the exact slice of that layout (fetched from the start,
 // patched, cut; RFC 9110 §14).
+//
+// A range that starts well past what has arrived when the answer turns out
+// to be the origin's own bytes (OutputPlan::identical) is asked of the
+// origin instead: this fetch ends there and range_request() is the next one,
+// with If-Range on the origin's strong validator, so the origin's 206 is the
+// slice of exactly the bytes judged here (a changed file gets its 200, which
+// is patched and cut as any other).
 class MediaStream final : public OriginHandler {
  public:
   // layout: the patching mode's name, or empty when the origin's bytes pass
   // unchanged (mode off: Range and validators go to the origin as they came).
-  MediaStream(RouteContext& ctx, std::string_view layout)
-      : ctx_(ctx), layout_(layout), head_only_(ctx.request.method == "HEAD") {}
+  // may_forward_range: false for the fetch range_request() made.
+  MediaStream(RouteContext& ctx, std::string_view layout, bool may_forward_range = true)
+      : ctx_(ctx), layout_(layout), head_only_(ctx.request.method == "HEAD"), may_forward_range_(may_forward_range) {}
 
   bool on_head(const OriginHead& head) override {
     ctx_.origin_status = head.status;
@@ -64,6 +72,7 @@ class MediaStream final : public OriginHandler {
 
   bool on_data(std::string_view chunk) override {
     if (done_) return false;
+    received_ += chunk.size();
     const bool ok = patcher_ ? patcher_->feed(chunk) : send(chunk);
     return ok && !done_;
   }
@@ -71,8 +80,23 @@ class MediaStream final : public OriginHandler {
   void on_wait() override { ctx_.sink.flush(); }
 
   // The answer is complete although the origin transfer may have been cut
-  // short on purpose (a HEAD, a range's end, a 304, a 416).
+  // short on purpose (a HEAD, a range's end, a 304, a 416), or it continues
+  // with range_request().
   bool done() const { return done_; }
+
+  // The origin request that answers the client's range, once this fetch
+  // found the answer to be the origin's own bytes: `first`'s target and
+  // headers with the range and If-Range instead of the conditionals already
+  // judged here.
+  std::optional<OriginRequest> range_request(const OriginRequest& first) const {
+    if (!forward_) return std::nullopt;
+    OriginRequest next = first;
+    for (const char* name : {"Range", "If-Range", "If-None-Match", "If-Modified-Since"}) remove_header(next.headers, name);
+    next.headers.emplace_back("Range", "bytes=" + std::to_string(forward_->range.first) + "-" +
+                                           std::to_string(forward_->range.last));
+    next.headers.emplace_back("If-Range", forward_->validator);
+    return next;
+  }
 
   // Flushes what the patcher still holds; the counts go to metrics and the log.
   bool finish(bool complete) {
@@ -117,6 +141,7 @@ class MediaStream final : public OriginHandler {
           done_ = true;
           return;
         }
+        if (r.kind == ByteRange::Kind::satisfiable && forward_range(plan, r)) return;
         if (r.kind == ByteRange::Kind::satisfiable) {
           slice_ = r;
           status = 206;
@@ -129,6 +154,26 @@ class MediaStream final : public OriginHandler {
     if (length) headers.emplace_back("Content-Length", std::to_string(*length));
     ctx_.begin(status, std::move(headers));
     done_ = head_only_;
+  }
+
+  // A range of the origin's own bytes that starts this far past what has
+  // arrived is asked of the origin rather than read up to: a round trip
+  // costs less than this much of a fast origin's bytes.
+  static constexpr std::uint64_t kForwardRangeGap = 256 * 1024;
+
+  // Ends this fetch for range_request() when the answer is the origin's own
+  // bytes, the range starts far enough ahead and the origin has a strong
+  // validator for If-Range (RFC 9110 §13.1.5: a strong tag, or the date).
+  bool forward_range(const OutputPlan& plan, const ByteRange& r) {
+    if (!may_forward_range_ || !plan.identical || r.first < received_ + kForwardRangeGap) return false;
+    std::string validator;
+    if (const auto tag = origin_tag(origin_); tag && !tag->weak) validator = tag->str();
+    else if (const auto* lm = find_header(origin_, "Last-Modified")) validator = *lm;
+    if (validator.empty()) return false;
+    forward_ = Forward{r, std::move(validator)};
+    ctx_.note = "range asked of the origin";
+    done_ = true;
+    return true;
   }
 
   // Output bytes to the client, cut to the range when there is one.
@@ -152,7 +197,14 @@ class MediaStream final : public OriginHandler {
   std::optional<SegmentPatcher> patcher_;
   std::optional<ByteRange> slice_;
   std::uint64_t sent_ = 0;  // output bytes produced so far (for the slice)
+  std::uint64_t received_ = 0;  // origin body bytes delivered so far
   bool done_ = false;
+  bool may_forward_range_;
+  struct Forward {
+    ByteRange range;
+    std::string validator;  // for If-Range
+  };
+  std::optional<Forward> forward_;
 };
 
 namespace {
@@ -209,6 +261,10 @@ void handle_media(RouteContext& ctx, std::string_view encoded_and_rest) {
   }
   MediaStream streamer(ctx, layout_of(ctx));
   finish_media(ctx, streamer, ctx.origin.fetch(*req, streamer));
+  if (auto next = streamer.range_request(*req)) {
+    MediaStream ranged(ctx, layout_of(ctx), false);
+    finish_media(ctx, ranged, ctx.origin.fetch(*next, ranged));
+  }
 }
 
 MediaTransfer::MediaTransfer(RouteContext& ctx, OriginRequest request, ResponseSink& sink)
@@ -225,9 +281,15 @@ MediaTransfer::~MediaTransfer() = default;
 bool MediaTransfer::on_head(const OriginHead& head) { return stream_->on_head(head); }
 bool MediaTransfer::on_data(std::string_view chunk) { return stream_->on_data(chunk); }
 
-void MediaTransfer::finish(const OriginResult& result) {
+bool MediaTransfer::finish(const OriginResult& result) {
   finish_media(ctx_, *stream_, result);
+  if (auto next = stream_->range_request(origin_request_)) {
+    origin_request_ = std::move(*next);
+    stream_ = std::make_unique<MediaStream>(ctx_, layout_of(ctx_), false);
+    return true;
+  }
   finish_request(ctx_);
+  return false;
 }
 
 }  // namespace dashpiff

@@ -38,8 +38,10 @@ class MediaTransfer final : public OriginHandler {
   const OriginRequest& origin_request() const { return origin_request_; }
   bool on_head(const OriginHead& head) override;
   bool on_data(std::string_view chunk) override;
-  // The fetch is over: completes or aborts the answer, counts it, logs it.
-  void finish(const OriginResult& result);
+  // The fetch is over: completes or aborts the answer, counts it, logs it;
+  // or, true, the answer goes on with another fetch of origin_request()
+  // (a range of the origin's own bytes asked of the origin, MediaStream).
+  bool finish(const OriginResult& result);
 
  private:
   Request request_;

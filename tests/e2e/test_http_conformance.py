@@ -24,11 +24,12 @@ import sys
 import tempfile
 import time
 import urllib.parse
+import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from dashpiff_stack import Stack, fetch  # noqa: E402
+from dashpiff_stack import Stack, fetch, metric  # noqa: E402
 from codec import enc  # noqa: E402
 import mpd  # noqa: E402
 
@@ -46,8 +47,17 @@ PATCH_DOC = b"""<?xml version="1.0" encoding="UTF-8"?>
   <p:replace sel="/MPD/@publishTime">2026-01-01T00:00:02Z</p:replace>
   <p:replace sel="/MPD/PatchLocation[1]"><PatchLocation ttl="60">/patch/live.mpp?t=2</PatchLocation></p:replace>
   <p:replace sel="/MPD/Location[1]"><Location>next.mpd</Location></p:replace>
+  <p:replace sel="/MPD/BaseURL[1]"><BaseURL>../streams/clear/</BaseURL></p:replace>
+  <p:add sel="/MPD" pos="prepend"><BaseURL serviceLocation="b">../streams/clear/</BaseURL></p:add>
 </Patch>
 """
+
+# The MPD whose own BaseURL the patch's must match, beside the patch.
+BASED_MPD = open(os.path.join(STREAMS_DIR, "clear", "manifest.mpd"), "rb").read().replace(
+    b"</ProgramInformation>", b"</ProgramInformation>\n\t<BaseURL>../streams/clear/</BaseURL>", 1)
+
+MiB = 1 << 20
+LARGE_MDAT = 48 * MiB
 
 results = {"passed": 0, "failed": 0}
 
@@ -96,9 +106,24 @@ def origin_root():
     shutil.copy(os.path.join(STREAMS_DIR, "clear", "manifest.mpd"), os.path.join(root, "extra", "manifest.bin"))
     with open(os.path.join(root, "extra", "live.mpp"), "wb") as f:
         f.write(PATCH_DOC)
+    with open(os.path.join(root, "extra", "based.mpd"), "wb") as f:
+        f.write(BASED_MPD)
+    # A large file whose answer is the origin's own bytes in every mode: a
+    # clear init (ftyp, moov) and one mdat, as a progressive MP4 is laid out.
+    with open(os.path.join(root, "extra", "large.mp4"), "wb") as f:
+        f.write(open(os.path.join(STREAMS_DIR, "clear", "init-0.mp4"), "rb").read())
+        f.write((LARGE_MDAT + 8).to_bytes(4, "big") + b"mdat")
+        for _ in range(LARGE_MDAT // MiB):
+            f.write(b"\x5a" * MiB)
     for f in os.listdir(os.path.join(root, "extra")):
         os.chmod(os.path.join(root, "extra", f), 0o644)
     return root
+
+
+def base_url_texts(xml_bytes):
+    """The text of every BaseURL element, in document order."""
+    return [(e.text or "").strip() for e in ET.fromstring(xml_bytes).iter()
+            if isinstance(e.tag, str) and e.tag.rsplit("}", 1)[-1] == "BaseURL"]
 
 
 def urls_of(stack, stream):
@@ -204,7 +229,8 @@ def check_url(mode, url, origin_url, is_init, seen):
     if lm:
         ns, nh, _ = get(url, headers={"If-Modified-Since": lm})
         expect(ns == 304, f"If-Modified-Since: {ns}")
-        expect(hdr(nh, "ETag") in (None, etag), f"304 to If-Modified-Since carries {hdr(nh, 'ETag')}")
+        # RFC 9110 §15.4.5: the ETag the 200 would have carried, on a date alone too.
+        expect(hdr(nh, "ETag") == etag, f"304 to If-Modified-Since carries {hdr(nh, 'ETag')}, the 200 {etag}")
 
 
 def check_manifest(url, origin_url):
@@ -222,8 +248,15 @@ def check_manifest(url, origin_url):
     expect(ns == 304 and nbody == b"" and hdr(nh, "ETag") == etag, f"If-None-Match: {ns} {hdr(nh, 'ETag')}")
     ns, _, _ = get(url, headers={"If-None-Match": hdr(og, "ETag")})
     expect(ns == 200, f"If-None-Match with the origin's own tag: {ns}")
-    ns, _, _ = get(url, headers={"If-Modified-Since": hdr(g, "Last-Modified")})
-    expect(ns == 304, f"If-Modified-Since: {ns}")
+    ns, nh, _ = get(url, headers={"If-Modified-Since": hdr(g, "Last-Modified")})
+    expect(ns == 304 and hdr(nh, "ETag") == etag, f"If-Modified-Since: {ns} {hdr(nh, 'ETag')}")
+    # The same on a URL no thread has a cached rewrite of (the origin ignores
+    # the query): RFC 9110 §15.4.5, the 304 carries the ETag the 200 would.
+    fresh = f"{url}?ims={time.monotonic_ns()}"
+    _, fg, _ = get(fresh)
+    ns, nh, _ = get(f"{url}?ims={time.monotonic_ns()}", headers={"If-Modified-Since": hdr(g, "Last-Modified")})
+    expect(ns == 304 and hdr(nh, "ETag") == hdr(fg, "ETag"),
+           f"If-Modified-Since, nothing cached: {ns} {hdr(nh, 'ETag')}, the 200 {hdr(fg, 'ETag')}")
     again = get(url)
     expect(again[0] == 200 and again[2] == body, "second GET differs")
 
@@ -317,6 +350,23 @@ def extras(stack):
         expect(b">" + want + b"</Location>" in body, "Location not rewritten")
     report("auto.extra.patch_document_references_rewritten", patch_document)
 
+    def patch_base_url():
+        # A patch's MPD-level BaseURL (replaced, added) is the MPD's own
+        # rewrite of the same BaseURL, and segments under it come back
+        # through the proxy as the origin's.
+        _, _, body = get(f"{stack.front_url}/mpd/{enc(origin + '/extra/live.mpp')}")
+        st, _, based = get(f"{stack.front_url}/mpd/{enc(origin + '/extra/based.mpd')}")
+        expect(st == 200, f"MPD with a BaseURL: {st}")
+        own = base_url_texts(based)
+        expect(len(own) == 1 and own[0].startswith("/media/"), f"the MPD's own BaseURLs {own!r}")
+        own = own[0]
+        texts = base_url_texts(body)
+        expect(texts == [own, own], f"patch BaseURLs {texts} != the MPD's own {own!r}")
+        seg_st, _, seg = get(stack.front_url + own + "seg-0-1.m4s")
+        _, _, direct = get(f"{origin}/streams/clear/seg-0-1.m4s")
+        expect(seg_st == 200 and seg == direct, f"segment under the patched BaseURL: {seg_st}")
+    report("auto.extra.patch_mpd_base_url_rewritten_as_the_mpds_own", patch_base_url)
+
     def revalidation():
         url = f"{stack.front_url}/mpd/{enc(origin + '/streams/clear/manifest.mpd')}"
         for _ in range(4):  # every worker thread has its cached rewrite
@@ -329,6 +379,38 @@ def extras(stack):
         mpd_lines = [l for l in access if "/streams/clear/manifest.mpd" in l]
         expect(any('" 304 ' in l for l in mpd_lines), "the origin never saw a conditional GET answered 304")
     report("auto.extra.manifest_revalidated_with_origin_304", revalidation)
+
+    def late_range_of_a_large_file():
+        # The answer is the origin's own bytes (decided at the moov, as HEAD
+        # decides): a late range is asked of the origin under its validator,
+        # not read from byte 0 (README "Ranges").
+        url = f"{stack.front_url}/media/{enc(origin + '/extra/')}/large.mp4"
+        _, og, _ = get(f"{origin}/extra/large.mp4", method="HEAD")
+        total = int(hdr(og, "Content-Length"))
+        first, last = total - 8 * MiB, total - 8 * MiB + 99999
+        with open(os.path.join(stack.origin_root, "extra", "large.mp4"), "rb") as f:
+            f.seek(first)
+            want = f.read(last + 1 - first)
+        for attempt in range(2):  # the second on kept connections
+            before = metric(stack, "dashpiff_origin_bytes_total")
+            t0 = time.monotonic()
+            rs, rh, rbody = get(url, headers={"Range": f"bytes={first}-{last}"})
+            seconds = time.monotonic() - t0
+            read = metric(stack, "dashpiff_origin_bytes_total") - before
+            expect(rs == 206 and rbody == want, f"{rs}, {len(rbody)} bytes, slice {'equal' if rbody == want else 'differs'}")
+            expect(hdr(rh, "Content-Range") == f"bytes {first}-{last}/{total}", f"Content-Range {hdr(rh, 'Content-Range')}")
+            expect(hdr(rh, "ETag") == hdr(og, "ETag"), f"ETag {hdr(rh, 'ETag')}, the origin's {hdr(og, 'ETag')}")
+            expect(read < 4 * MiB, f"{read / MiB:.1f} MiB read from the origin for a 0.1 MB range at {first / MiB:.0f} MiB")
+            print(f"# late range of {total / MiB:.0f} MiB: {seconds * 1000:.0f} ms, {read / MiB:.2f} MiB from the origin",
+                  file=sys.stderr)
+        # The same validator the whole answer carries; HEAD says the same.
+        hs, hh, _ = get(url, method="HEAD")
+        expect(hs == 200 and hdr(hh, "ETag") == hdr(og, "ETag") and int(hdr(hh, "Content-Length")) == total,
+               f"HEAD {hs} {hdr(hh, 'ETag')} {hdr(hh, 'Content-Length')}")
+        # If-Range with another validator: the whole answer (not read here: HEAD-sized check of the status).
+        rs, rh, _ = get(url, headers={"Range": f"bytes={first}-{last}", "If-Range": '"other"'})
+        expect(rs == 200 and int(hdr(rh, "Content-Length")) == total, f"If-Range with another tag: {rs}")
+    report("auto.extra.late_range_of_a_large_file_is_asked_of_the_origin", late_range_of_a_large_file)
 
     def vary_kept():
         st, g, _ = get(f"{stack.front_url}/mpd/{enc(origin + '/streams/clear/manifest.mpd')}",
