@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import http.client
 import os
+import resource
 import socket
 import struct
 import sys
@@ -21,7 +22,7 @@ import zlib
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from dashpiff_stack import Nginx, Stack, child_pids, free_port, site_variant, wait_for, wrap  # noqa: E402
+from dashpiff_stack import Nginx, Stack, child_pids, free_port, metric, site_variant, wait_for, wrap  # noqa: E402
 from codec import enc  # noqa: E402
 from harness import check, expect, run  # noqa: E402
 
@@ -140,6 +141,35 @@ async def gzip_bomb(target, r, w):
     return True
 
 
+GIANT = 384 * MiB  # past an address-space limit of 256 MiB above the worker's size
+_giant_gzip = []
+
+
+def giant_gzip():
+    """gzip of GIANT zero bytes, made once when first served (about 1/1000 of it)."""
+    if not _giant_gzip:
+        _giant_gzip.append(deflate_stream(GIANT, level=9))
+    return _giant_gzip[0]
+
+
+async def gzip_giant(target, r, w):
+    # Not an MPD (the pre-scan lets it by) and within the raised limits: only
+    # memory stops it.
+    body = giant_gzip()
+    await send(w, head(headers=[("Content-Type", "text/plain"), ("Content-Encoding", "gzip")],
+                       length=len(body)) + body)
+    return True
+
+
+async def giant_fragment(target, r, w):
+    # A Smooth fragment is held whole before it is converted.
+    await send(w, head(headers=[("Content-Type", "video/mp4")], length=GIANT))
+    zeros = b"\0" * MiB
+    for _ in range(GIANT // MiB):
+        await send(w, zeros)
+    return True
+
+
 def typed(content_type, body):
     async def serve(target, r, w):
         await send(w, head(headers=[("Content-Type", content_type)], length=len(body)) + body)
@@ -179,6 +209,7 @@ CASES = {
     "slowloris-head": slowloris_head, "redirect-loop": redirect_loop, "long-length": long_length,
     "gzip-bomb": gzip_bomb, "conflicting-length": conflicting_length, "interim-storm": interim_storm,
     "endless-headers": endless_headers, "huge-header-line": huge_header_line, "hang": hang,
+    "gzip-giant": gzip_giant, "Fragments(video=0)": giant_fragment,
     "page.html": typed("text/html", b"<script>alert(document.cookie)</script>"),
     "image.svg": typed("image/svg+xml", b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"),
     "code.js": typed("application/javascript", b"alert(1)"),
@@ -476,6 +507,64 @@ def a_client_that_hangs_up_is_noticed_while_the_origin_is_silent(s):
     s.report.append(("client hang-up noticed", waited, 0.0, None, True))
     expect(waited < FAST_BOUND, f"the worker kept waiting on the origin {waited:.2f}s after the client left")
     s.normal(s.stack.front_port)
+
+
+@check
+def out_of_memory_under_prlimit_is_contained(s):
+    """Issue #12 item 2: the worker under an address-space limit (prlimit)
+    256 MiB above its size, one thread, manifest and segment limits raised
+    by options so that only memory stops a large but legal answer: a
+    manifest that inflates to 384 MiB and a 384 MiB Smooth fragment (held
+    whole) run it out of memory inside libcurl's callbacks. Each is answered
+    500/502 (or visibly broken off), and normal requests then succeed on the
+    same client connection, the same kept FastCGI connections and the same
+    worker process."""
+    stack = Stack(args=["--workers", "1", "--threads", "1", "--max-manifest-bytes", "1G",
+                        "--max-manifest-gzip-ratio", "100000", "--max-segment-bytes", "1G"] + LOW_SPEED).start()
+    try:
+        pid = worker_pid(stack)
+        conn = http.client.HTTPConnection("127.0.0.1", stack.front_port, timeout=60)
+        seg_path = "/media/" + enc(stack.origin_url + "/streams/cenc-piff/") + "/seg-0-1.m4s"
+        mpd_path = "/mpd/" + enc(stack.origin_url + "/streams/cenc-piff/manifest.mpd")
+        for path in (seg_path, mpd_path):
+            warm = ask(stack.front_port, path, conn)
+            expect(warm.status == 200, f"warm-up {path}: {warm.status}")
+        giant_gzip()  # made before the clock matters
+        limit = status_kib(pid, "VmSize") * KiB + 256 * MiB
+        resource.prlimit(pid, resource.RLIMIT_AS, (limit, limit))
+        expect(resource.prlimit(pid, resource.RLIMIT_AS)[0] == limit, "the limit did not take")
+        connections = metric(stack, "dashpiff_fastcgi_connections_total")
+        idle = status_kib(pid, "VmRSS")
+        hostile = [("manifest gzip-giant", "/mpd/" + enc(s.origin.url("gzip-giant"))),
+                   ("smooth giant fragment", "/media/" + enc(f"http://127.0.0.1:{s.origin.port}/h/")
+                    + "/QualityLevels(1)/Fragments(video=0)")]
+        broken = 0
+        for round_ in range(2):
+            for name, path in hostile:
+                reset_peak(pid)
+                bomb = ask(stack.front_port, f"{path}?r={round_}", conn)
+                peak = (status_kib(pid, "VmHWM") - idle) / 1024  # up to the limit, by design
+                s.report.append((f"prlimit {name} #{round_ + 1}", bomb.seconds, peak, bomb.status, bomb.broken))
+                expect(bomb.status in (500, 502) or bomb.broken, f"{name}: {bomb.status} {bomb.text()!r}")
+                expect(peak > 64, f"{name}: peak {peak:.0f} MiB above idle, the limit was never approached")
+                if bomb.broken:  # a broken answer ends its connections, by design
+                    broken += 1
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", stack.front_port, timeout=60)
+                for _ in range(2):
+                    for path_ok in (seg_path, mpd_path):
+                        ok = ask(stack.front_port, path_ok, conn)
+                        expect(ok.status == 200 and not ok.broken, f"after {name}: {path_ok[:7]} {ok.status}")
+                seg = ask(stack.front_port, seg_path, conn)
+                expect(len(seg.body) == len(s.seg_origin), f"after {name}: segment of {len(seg.body)} bytes")
+        expect(child_pids(stack.fcgi.pid) == {pid}, "the worker was replaced")
+        opened = metric(stack, "dashpiff_fastcgi_connections_total") - connections
+        expect(opened <= 1 + broken, f"{opened} new FastCGI connections: the kept ones were dropped")
+        expect("out of memory" in stack.log_text(), "the log does not say the worker ran out of memory")
+        conn.close()
+    finally:
+        stack.stop()
+        stack.cleanup()
 
 
 if __name__ == "__main__":
