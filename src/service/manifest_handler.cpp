@@ -95,11 +95,7 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
       return;
     }
     // The client's own validator, confirmed by the origin.
-    const auto current = origin_tag(got.head.headers);
-    const auto* inm = find_header(ctx.request.headers, "If-None-Match");
-    ctx.begin(304, not_modified_headers(got.head.headers, inm ? confirmed_tag(*inm, current ? &*current : nullptr,
-                                                                              kManifestLayout)
-                                                              : std::nullopt));
+    ctx.begin(304, confirmed_not_modified(ctx, got.head.headers, kManifestLayout));
     return;
   }
   const auto* type = find_header(got.head.headers, "Content-Type");

@@ -34,15 +34,10 @@ class MediaStream final : public OriginHandler {
     ctx_.origin_status = head.status;
     origin_ = head.headers;
     if (head.status == 304) {
-      const auto* inm = find_header(ctx_.request.headers, "If-None-Match");
-      const auto current = origin_tag(head.headers);
       std::optional<std::string> held;
-      if (layout_.empty()) {
-        if (const auto* v = find_header(head.headers, "ETag")) held = *v;
-      } else if (inm) {
-        held = confirmed_tag(*inm, current ? &*current : nullptr, layout_);
-      }
-      ctx_.begin(304, not_modified_headers(head.headers, held));
+      if (const auto* v = find_header(head.headers, "ETag")) held = *v;
+      ctx_.begin(304, layout_.empty() ? not_modified_headers(head.headers, held)
+                                      : confirmed_not_modified(ctx_, head.headers, layout_));
       done_ = true;
       return false;
     }

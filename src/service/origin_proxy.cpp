@@ -124,6 +124,13 @@ Headers not_modified_headers(const Headers& origin_304, const std::optional<std:
   return out;
 }
 
+Headers confirmed_not_modified(const RouteContext& ctx, const Headers& origin_304, std::string_view layout) {
+  const auto current = origin_tag(origin_304);
+  const auto* inm = find_header(ctx.request.headers, "If-None-Match");
+  return not_modified_headers(origin_304,
+                              inm ? confirmed_tag(*inm, current ? &*current : nullptr, layout) : std::nullopt);
+}
+
 // The client's If-None-Match as the origin must see it for an answer in
 // `layout` (validators.h); the client's own list for the origin's layout.
 void set_origin_conditionals(RouteContext& ctx, Headers& origin_headers, std::string_view layout) {

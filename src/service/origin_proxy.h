@@ -42,6 +42,9 @@ std::optional<std::string> answer_etag(const Headers& origin, bool identical, st
 Headers client_response_headers(const OriginHead& head, bool body_changed, std::optional<std::uint64_t> length,
                                 bool keep_encoding);
 Headers not_modified_headers(const Headers& origin_304, const std::optional<std::string>& held_tag);
+// The client's 304 after the origin's 304 to set_origin_conditionals'
+// If-None-Match for `layout`: with the client's tag the origin's confirms.
+Headers confirmed_not_modified(const RouteContext& ctx, const Headers& origin_304, std::string_view layout);
 // Replaces the If-None-Match for the origin with the client's, mapped from
 // `layout` (empty: the origin's own layout, passed as it came).
 void set_origin_conditionals(RouteContext& ctx, Headers& origin_headers, std::string_view layout);

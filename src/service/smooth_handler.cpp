@@ -25,6 +25,9 @@ namespace {
 // size, copies included). A 2 s fragment at 20 Mbit/s is 5 MB.
 constexpr std::uint64_t kMaxSmoothFragment = 16u << 20;
 
+// The layout name of a converted fragment's validator (client_response_headers).
+constexpr std::string_view kFragmentLayout = "mss";
+
 bool digits(std::string_view s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos; }
 
 Headers without(Headers headers, std::initializer_list<std::string_view> names) {
@@ -110,6 +113,9 @@ void handle_mss_init(RouteContext& ctx, std::string_view encoded_and_rest) {
   req.url = target->decoded;
   if (!ctx.request.query.empty()) req.url += (req.url.find('?') == std::string::npos ? "?" : "&") + ctx.request.query;
   req.headers = origin_request_headers(ctx, false);
+  // The client's conditionals name the init, not the manifest: judged below.
+  remove_header(req.headers, "If-None-Match");
+  remove_header(req.headers, "If-Modified-Since");
   req.decode_body = true;
   req.max_body_bytes = ctx.config.max_manifest_bytes;
   BufferingHandler got;
@@ -140,8 +146,13 @@ void handle_mss_init(RouteContext& ctx, std::string_view encoded_and_rest) {
   Headers headers = without(client_response_headers(got.head, true, init.size(), false),
                             {"Content-Type", "ETag", "Content-Range", "Accept-Ranges"});
   headers.emplace_back("Content-Type", "video/mp4");
-  headers.emplace_back("ETag", content_etag(init));
+  const std::string etag = content_etag(init);
+  headers.emplace_back("ETag", etag);
   ctx.note = "smooth init " + std::to_string(init.size()) + " bytes";
+  if (client_holds(ctx.request, etag, find_header(got.head.headers, "Last-Modified"))) {
+    ctx.begin(304, not_modified_headers(got.head.headers, etag));
+    return;
+  }
   ctx.begin(200, std::move(headers));
   ctx.write(std::string_view(reinterpret_cast<const char*>(init.data()), init.size()));
 }
@@ -152,9 +163,21 @@ void handle_smooth_fragment(RouteContext& ctx, OriginRequest req) {
   // server answer 200 in full) and HEAD is answered from a GET.
   req.method = "GET";
   req.headers = origin_request_headers(ctx, false);
+  const bool converting = ctx.config.piff_mode != PiffMode::off;
+  if (converting) {
+    // As on the DASH media path: the client's tags of the converted layout
+    // map back to the origin's, a date is judged here (its 304 must carry
+    // the converted answer's ETag, RFC 9110 §15.4.5).
+    set_origin_conditionals(ctx, req.headers, kFragmentLayout);
+    remove_header(req.headers, "If-Modified-Since");
+  }
   req.max_body_bytes = ctx.config.max_segment_bytes ? ctx.config.max_segment_bytes : kMaxSmoothFragment;
   BufferingHandler got;
   if (!fetch_whole(ctx, req, got, "Smooth fragment")) return;
+  if (converting && got.head.status == 304) {
+    ctx.begin(304, confirmed_not_modified(ctx, got.head.headers, kFragmentLayout));
+    return;
+  }
   // Not judged by Content-Type: origins serve these extensionless URLs with
   // whatever their default is; a body that is not a fragment is refused below.
   if (got.head.status != 200 || ctx.config.piff_mode == PiffMode::off) {
@@ -187,6 +210,11 @@ void handle_smooth_fragment(RouteContext& ctx, OriginRequest req) {
   ctx.metrics.count_patch(options.mode, stats);
   ctx.note = "smooth fragment t=" + std::to_string(fragment.decode_time);
   if (stats.passthrough_events) ctx.note += "; passed through: " + stats.passthrough_reason;
+  const auto etag = answer_etag(got.head.headers, false, kFragmentLayout);
+  if (client_holds(ctx.request, etag, find_header(got.head.headers, "Last-Modified"))) {
+    ctx.begin(304, not_modified_headers(got.head.headers, etag));
+    return;
+  }
   Headers headers = without(client_response_headers(got.head, true, out.size(), false), {"Content-Range", "Accept-Ranges"});
   // A fragment the origin did not label (made inert as octet-stream) is MP4.
   if (const auto* type = find_header(headers, "Content-Type"); !type || *type == "application/octet-stream")

@@ -124,6 +124,30 @@ def head_and_range_on_a_fragment_describe_the_whole_converted_answer(state):
 
 
 @check
+def conditional_requests_on_init_and_fragment_get_304_with_the_200s_etag(state):
+    # RFC 9110 §15.4.5: a 304 carries the ETag the 200 would have, whether
+    # the client asked by tag or by date; a tag of the origin's own bytes
+    # never matches a converted fragment.
+    mpd_url, _, body = proxied_mpd(state, "smooth-vod-piff")
+    rep = next(iter(urls_by_rep(mpd_url, body).values()))
+    for what, url in (("init", rep["init"]), ("fragment", rep["media"][1])):
+        h, full = get(url)
+        etag, lm = h["ETag"], h["Last-Modified"]
+        expect(etag and lm, f"{what}: ETag {etag}, Last-Modified {lm}")
+        for cond in ({"If-None-Match": etag}, {"If-Modified-Since": lm}):
+            status, nh, nbody = fetch(url, headers=cond)
+            expect(status == 304 and nbody == b"" and nh["ETag"] == etag,
+                   f"{what} {list(cond)[0]}: {status}, ETag {nh['ETag']} (the 200's {etag})")
+        status, _, again = fetch(url, headers={"If-None-Match": '"something-else"'})
+        expect(status == 200 and again == full, f"{what} with another tag: {status}")
+    h, _ = get(rep["media"][1])
+    expect(h["ETag"].startswith("W/") and h["ETag"].endswith('.dashpiff-mss"'), f"fragment ETag {h['ETag']}")
+    origin_tag = '"' + h["ETag"][3:-len('.dashpiff-mss"')] + '"'
+    status, _, _ = fetch(rep["media"][1], headers={"If-None-Match": origin_tag})
+    expect(status == 200, f"fragment with the origin's own tag {origin_tag}: {status}")
+
+
+@check
 def converted_fragments_decrypt_to_the_clear_frames(state):
     clear_url, _, clear_body = proxied_mpd(state, "smooth-vod")
     piff_url, _, piff_body = proxied_mpd(state, "smooth-vod-piff")
