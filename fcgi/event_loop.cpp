@@ -352,10 +352,10 @@ struct EventLoop::Impl {
     // that did not end cleanly is broken off below.
     bool again = false;
     try {
-      again = t.media->finish(result);
+      again = t.media->finish(result, !t.sink.failed);
     } catch (...) {
     }
-    if (again && !t.sink.failed) return restart(t);
+    if (again) return restart(t);
     t.finished = true;
     if (t.sink.failed) return release(t, false);
     if (!t.sink.ended) {
@@ -380,8 +380,14 @@ struct EventLoop::Impl {
   // The answer goes on with another fetch (MediaTransfer::finish said so).
   void restart(Transfer& t) {
     t.last_origin = Clock::now();
-    t.origin = std::make_unique<OriginTransfer>(policy, t.media->origin_request(), t);
-    if (auto result = t.origin->start()) return complete(t, *result);
+    std::optional<OriginResult> over;
+    try {
+      t.origin = std::make_unique<OriginTransfer>(policy, t.media->origin_request(), t);
+      over = t.origin->start();
+    } catch (...) {  // out of memory: this answer fails, the loop goes on
+      over = OriginResult{OriginError::internal, "out of memory starting the next fetch", 0, 0, false};
+    }
+    if (over) return complete(t, *over);
     add_to_multi(t);
   }
 

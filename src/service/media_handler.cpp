@@ -276,9 +276,9 @@ MediaTransfer::~MediaTransfer() = default;
 bool MediaTransfer::on_head(const OriginHead& head) { return stream_->on_head(head); }
 bool MediaTransfer::on_data(std::string_view chunk) { return stream_->on_data(chunk); }
 
-bool MediaTransfer::finish(const OriginResult& result) {
+bool MediaTransfer::finish(const OriginResult& result, bool may_continue) {
   finish_media(ctx_, *stream_, result);
-  if (auto next = stream_->range_request(origin_request_)) {
+  if (auto next = may_continue ? stream_->range_request(origin_request_) : std::nullopt) {
     origin_request_ = std::move(*next);
     stream_ = std::make_unique<MediaStream>(ctx_, layout_of(ctx_), false);
     return true;

@@ -40,8 +40,9 @@ class MediaTransfer final : public OriginHandler {
   bool on_data(std::string_view chunk) override;
   // The fetch is over: completes or aborts the answer, counts it, logs it;
   // or, true, the answer goes on with another fetch of origin_request()
-  // (a range of the origin's own bytes asked of the origin, MediaStream).
-  bool finish(const OriginResult& result);
+  // (a range of the origin's own bytes asked of the origin, MediaStream),
+  // which only a client still there (`may_continue`) gets.
+  bool finish(const OriginResult& result, bool may_continue);
 
  private:
   Request request_;
