@@ -124,6 +124,15 @@ def origin_root():
         f.write((LARGE_MDAT + 8).to_bytes(4, "big") + b"mdat")
         for _ in range(LARGE_MDAT // MiB):
             f.write(b"\x5a" * MiB)
+    # A large PIFF-only segment (styp, sidx, moof, one mdat grown at its
+    # end): its answer differs from the origin's in every patching mode.
+    seg = open(os.path.join(STREAMS_DIR, "piff-only", "seg-0-1.m4s"), "rb").read()
+    mdat_at = last_box_offset(seg)
+    expect(seg[mdat_at + 4:mdat_at + 8] == b"mdat", "piff-only segment does not end with its mdat")
+    with open(os.path.join(root, "extra", "large-piff.m4s"), "wb") as f:
+        f.write(seg[:mdat_at] + (len(seg) - mdat_at + LARGE_MDAT).to_bytes(4, "big") + seg[mdat_at + 4:])
+        for _ in range(LARGE_MDAT // MiB):
+            f.write(b"\x5a" * MiB)
     for f in os.listdir(os.path.join(root, "extra")):
         os.chmod(os.path.join(root, "extra", f), 0o644)
     return root
@@ -133,6 +142,14 @@ def base_url_texts(xml_bytes):
     """The text of every BaseURL element, in document order."""
     return [(e.text or "").strip() for e in ET.fromstring(xml_bytes).iter()
             if isinstance(e.tag, str) and e.tag.rsplit("}", 1)[-1] == "BaseURL"]
+
+
+def last_box_offset(data):
+    at, last = 0, 0
+    while at + 8 <= len(data):
+        last = at
+        at += int.from_bytes(data[at:at + 4], "big")
+    return last
 
 
 def urls_of(stack, stream):
@@ -249,6 +266,44 @@ def check_url(mode, url, origin_url, is_init, seen):
         expect(hdr(nh, "ETag") == etag, f"304 to If-Modified-Since carries {hdr(nh, 'ETag')}, the 200 {etag}")
 
 
+def late_range(stack, mode, name, own_bytes):
+    """A range 8 MiB before the end of a 48 MiB file. When the answer is the
+    origin's own bytes (a clear progressive layout; any file with mode off)
+    it is asked of the origin under the origin's validator and costs about
+    the range; when the layout differs (PIFF converted or neutralised) it is
+    the exact slice of the patched answer and costs the origin's bytes up to
+    the range's end, no more (README "Ranges")."""
+    origin = stack.origin_url
+    url = f"{stack.front_url}/media/{enc(origin + '/extra/')}/{name}"
+    _, og, _ = get(f"{origin}/extra/{name}", method="HEAD")
+    total = int(hdr(og, "Content-Length"))
+    st, g, whole = get(url)
+    expect(st == 200 and int(hdr(g, "Content-Length")) == len(whole), f"GET {st}")
+    expect((hdr(g, "ETag") == hdr(og, "ETag")) == own_bytes, f"ETag {hdr(g, 'ETag')}, the origin's {hdr(og, 'ETag')}")
+    n = len(whole)
+    first, last = n - 8 * MiB, n - 8 * MiB + 99999
+    for attempt in range(2):  # the second on kept connections
+        before = metric(stack, "dashpiff_origin_bytes_total")
+        t0 = time.monotonic()
+        rs, rh, rbody = get(url, headers={"Range": f"bytes={first}-{last}"})
+        seconds = time.monotonic() - t0
+        read = metric(stack, "dashpiff_origin_bytes_total") - before
+        expect(rs == 206 and rbody == whole[first:last + 1],
+               f"{rs}, {len(rbody)} bytes, {'the' if rbody == whole[first:last + 1] else 'not the'} slice of the 200")
+        expect(hdr(rh, "Content-Range") == f"bytes {first}-{last}/{n}", f"Content-Range {hdr(rh, 'Content-Range')}")
+        expect(hdr(rh, "ETag") == hdr(g, "ETag"), f"206 ETag {hdr(rh, 'ETag')}, the 200's {hdr(g, 'ETag')}")
+        if own_bytes:
+            expect(read < 4 * MiB, f"{read / MiB:.1f} MiB read from the origin for a 0.1 MB range at {first / MiB:.0f} MiB")
+        else:
+            expect(first - 4 * MiB < read <= last + 1 + 4 * MiB, f"{read / MiB:.1f} MiB read from the origin "
+                   f"for a range ending at {last / MiB:.0f} MiB of {total / MiB:.0f}")
+        print(f"# {mode} late range of {name}: {seconds * 1000:.0f} ms, {read / MiB:.2f} MiB from the origin",
+              file=sys.stderr)
+    # If-Range with another validator: the whole answer.
+    rs, rh, rbody = get(url, headers={"Range": f"bytes={first}-{last}", "If-Range": '"other"'})
+    expect(rs == 200 and rbody == whole, f"If-Range with another tag: {rs}")
+
+
 def check_manifest(url, origin_url):
     st, g, body = get(url)
     expect(st == 200, f"GET {st}")
@@ -331,6 +386,10 @@ def main():
                                     except Failed as e:
                                         raise Failed(f"{url.rsplit('/', 1)[-1]}: {e}")
                         report(f"{mode}.{stream}.{kind}", run_kind)
+                report(f"{mode}.late_range_of_a_large_clear_file",
+                       lambda: late_range(stack, mode, "large.mp4", True))
+                report(f"{mode}.late_range_of_a_large_piff_segment",
+                       lambda: late_range(stack, mode, "large-piff.m4s", mode == "off"))
                 if mode == "auto":
                     extras(stack)
             finally:
@@ -400,38 +459,6 @@ def extras(stack):
         mpd_lines = [l for l in access if "/streams/clear/manifest.mpd" in l]
         expect(any('" 304 ' in l for l in mpd_lines), "the origin never saw a conditional GET answered 304")
     report("auto.extra.manifest_revalidated_with_origin_304", revalidation)
-
-    def late_range_of_a_large_file():
-        # The answer is the origin's own bytes (decided at the moov, as HEAD
-        # decides): a late range is asked of the origin under its validator,
-        # not read from byte 0 (README "Ranges").
-        url = f"{stack.front_url}/media/{enc(origin + '/extra/')}/large.mp4"
-        _, og, _ = get(f"{origin}/extra/large.mp4", method="HEAD")
-        total = int(hdr(og, "Content-Length"))
-        first, last = total - 8 * MiB, total - 8 * MiB + 99999
-        with open(os.path.join(stack.origin_root, "extra", "large.mp4"), "rb") as f:
-            f.seek(first)
-            want = f.read(last + 1 - first)
-        for attempt in range(2):  # the second on kept connections
-            before = metric(stack, "dashpiff_origin_bytes_total")
-            t0 = time.monotonic()
-            rs, rh, rbody = get(url, headers={"Range": f"bytes={first}-{last}"})
-            seconds = time.monotonic() - t0
-            read = metric(stack, "dashpiff_origin_bytes_total") - before
-            expect(rs == 206 and rbody == want, f"{rs}, {len(rbody)} bytes, slice {'equal' if rbody == want else 'differs'}")
-            expect(hdr(rh, "Content-Range") == f"bytes {first}-{last}/{total}", f"Content-Range {hdr(rh, 'Content-Range')}")
-            expect(hdr(rh, "ETag") == hdr(og, "ETag"), f"ETag {hdr(rh, 'ETag')}, the origin's {hdr(og, 'ETag')}")
-            expect(read < 4 * MiB, f"{read / MiB:.1f} MiB read from the origin for a 0.1 MB range at {first / MiB:.0f} MiB")
-            print(f"# late range of {total / MiB:.0f} MiB: {seconds * 1000:.0f} ms, {read / MiB:.2f} MiB from the origin",
-                  file=sys.stderr)
-        # The same validator the whole answer carries; HEAD says the same.
-        hs, hh, _ = get(url, method="HEAD")
-        expect(hs == 200 and hdr(hh, "ETag") == hdr(og, "ETag") and int(hdr(hh, "Content-Length")) == total,
-               f"HEAD {hs} {hdr(hh, 'ETag')} {hdr(hh, 'Content-Length')}")
-        # If-Range with another validator: the whole answer (not read here: HEAD-sized check of the status).
-        rs, rh, _ = get(url, headers={"Range": f"bytes={first}-{last}", "If-Range": '"other"'})
-        expect(rs == 200 and int(hdr(rh, "Content-Length")) == total, f"If-Range with another tag: {rs}")
-    report("auto.extra.late_range_of_a_large_file_is_asked_of_the_origin", late_range_of_a_large_file)
 
     def vary_kept():
         # /vary/ answers with a Vary of its own (two lines) besides gzip's.
