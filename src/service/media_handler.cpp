@@ -26,9 +26,10 @@ class MediaStream final : public OriginHandler {
  public:
   // layout: the patching mode's name, or empty when the origin's bytes pass
   // unchanged (mode off: Range and validators go to the origin as they came).
-  // may_forward_range: false for the fetch range_request() made.
-  MediaStream(RouteContext& ctx, std::string_view layout, bool may_forward_range = true)
-      : ctx_(ctx), layout_(layout), head_only_(ctx.request.method == "HEAD"), may_forward_range_(may_forward_range) {}
+  // ranged_under: for the fetch range_request() made, the validator its
+  // If-Range carries (this one never forwards again).
+  MediaStream(RouteContext& ctx, std::string_view layout, std::string ranged_under = {})
+      : ctx_(ctx), layout_(layout), head_only_(ctx.request.method == "HEAD"), ranged_under_(std::move(ranged_under)) {}
 
   bool on_head(const OriginHead& head) override {
     ctx_.origin_status = head.status;
@@ -42,6 +43,13 @@ class MediaStream final : public OriginHandler {
       return false;
     }
     const std::optional<std::uint64_t> length = content_length(head.headers);
+    if (head.status == 206 && !ranged_under_.empty() && !same_version(head.headers)) {
+      // An origin that ignores If-Range could hand over a slice of a newer
+      // file, whose answer might not be its own bytes: refused, never passed.
+      ctx_.fail(502, "origin answered a range of another version of the file (If-Range ignored)");
+      done_ = true;
+      return false;
+    }
     if (layout_.empty() || head.status != 200) {
       // The origin's bytes as they came (mode off, errors, a 206 not asked for).
       ctx_.begin(head.status, origin_layout_headers(head, length, true));
@@ -83,6 +91,8 @@ class MediaStream final : public OriginHandler {
   // found the answer to be the origin's own bytes: `first`'s target and
   // headers with the range and If-Range instead of the conditionals already
   // judged here.
+  std::string forwarded_validator() const { return forward_ ? forward_->validator : std::string(); }
+
   std::optional<OriginRequest> range_request(const OriginRequest& first) const {
     if (!forward_) return std::nullopt;
     OriginRequest next = first;
@@ -160,7 +170,7 @@ class MediaStream final : public OriginHandler {
   // bytes, the range starts far enough ahead and the origin has a strong
   // validator for If-Range (RFC 9110 §13.1.5: a strong tag, or the date).
   bool forward_range(const OutputPlan& plan, const ByteRange& r) {
-    if (!may_forward_range_ || !plan.identical || r.first < received_ + kForwardRangeGap) return false;
+    if (!ranged_under_.empty() || !plan.identical || r.first < received_ + kForwardRangeGap) return false;
     std::string validator;
     if (const auto tag = origin_tag(origin_); tag && !tag->weak) validator = tag->str();
     else if (const auto* lm = find_header(origin_, "Last-Modified")) validator = *lm;
@@ -169,6 +179,16 @@ class MediaStream final : public OriginHandler {
     ctx_.note = "range asked of the origin";
     done_ = true;
     return true;
+  }
+
+  // The origin's 206 is of the version whose validator If-Range named.
+  bool same_version(const Headers& h) const {
+    if (ranged_under_.front() == '"') {
+      const auto tag = origin_tag(h);
+      return tag && !tag->weak && tag->str() == ranged_under_;
+    }
+    const auto* lm = find_header(h, "Last-Modified");
+    return lm && *lm == ranged_under_;
   }
 
   // Output bytes to the client, cut to the range when there is one.
@@ -194,7 +214,7 @@ class MediaStream final : public OriginHandler {
   std::uint64_t sent_ = 0;  // output bytes produced so far (for the slice)
   std::uint64_t received_ = 0;  // origin body bytes delivered so far
   bool done_ = false;
-  bool may_forward_range_;
+  std::string ranged_under_;
   struct Forward {
     ByteRange range;
     std::string validator;  // for If-Range
@@ -257,7 +277,7 @@ void handle_media(RouteContext& ctx, std::string_view encoded_and_rest) {
   MediaStream streamer(ctx, layout_of(ctx));
   finish_media(ctx, streamer, ctx.origin.fetch(*req, streamer));
   if (auto next = streamer.range_request(*req)) {
-    MediaStream ranged(ctx, layout_of(ctx), false);
+    MediaStream ranged(ctx, layout_of(ctx), streamer.forwarded_validator());
     finish_media(ctx, ranged, ctx.origin.fetch(*next, ranged));
   }
 }
@@ -280,7 +300,7 @@ bool MediaTransfer::finish(const OriginResult& result, bool may_continue) {
   finish_media(ctx_, *stream_, result);
   if (auto next = may_continue ? stream_->range_request(origin_request_) : std::nullopt) {
     origin_request_ = std::move(*next);
-    stream_ = std::make_unique<MediaStream>(ctx_, layout_of(ctx_), false);
+    stream_ = std::make_unique<MediaStream>(ctx_, layout_of(ctx_), stream_->forwarded_validator());
     return true;
   }
   finish_request(ctx_);

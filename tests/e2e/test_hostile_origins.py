@@ -170,6 +170,29 @@ async def giant_fragment(target, r, w):
     return True
 
 
+# A file whose answer is the origin's own bytes (a clear init, one mdat),
+# large enough that a late range of it is asked of the origin.
+CLEAR_INIT = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "streams", "clear",
+                               "init-0.mp4"), "rb").read()
+PROGRESSIVE = CLEAR_INIT + (8 + 2 * MiB).to_bytes(4, "big") + b"mdat" + b"\x5a" * (2 * MiB)
+REQUESTS = {}  # case -> the head of the latest request for it
+
+
+async def if_range_ignored(target, r, w):
+    # Honours Range but not If-Range, and has a newer version by then.
+    request = REQUESTS["if-range-ignored"].decode("latin-1").lower()
+    if "\r\nrange: bytes=" not in request:
+        await send(w, head(headers=[("Content-Type", "video/mp4"), ("ETag", '"v1"')], length=len(PROGRESSIVE))
+                   + PROGRESSIVE)
+        return True
+    spec = request.split("\r\nrange: bytes=", 1)[1].split("\r\n", 1)[0]
+    first, last = (int(x) for x in spec.split("-"))
+    await send(w, head("206 Partial Content", [("Content-Type", "video/mp4"), ("ETag", '"v2"'),
+                                               ("Content-Range", f"bytes {first}-{last}/{len(PROGRESSIVE)}")],
+                       length=last + 1 - first) + PROGRESSIVE[first:last + 1])
+    return True
+
+
 def typed(content_type, body):
     async def serve(target, r, w):
         await send(w, head(headers=[("Content-Type", content_type)], length=len(body)) + body)
@@ -209,7 +232,7 @@ CASES = {
     "slowloris-head": slowloris_head, "redirect-loop": redirect_loop, "long-length": long_length,
     "gzip-bomb": gzip_bomb, "conflicting-length": conflicting_length, "interim-storm": interim_storm,
     "endless-headers": endless_headers, "huge-header-line": huge_header_line, "hang": hang,
-    "gzip-giant": gzip_giant, "Fragments(video=0)": giant_fragment,
+    "gzip-giant": gzip_giant, "Fragments(video=0)": giant_fragment, "if-range-ignored": if_range_ignored,
     "page.html": typed("text/html", b"<script>alert(document.cookie)</script>"),
     "image.svg": typed("image/svg+xml", b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"),
     "code.js": typed("application/javascript", b"alert(1)"),
@@ -246,6 +269,7 @@ class HostileOrigin:
                 request = await reader.readuntil(b"\r\n\r\n")
                 target = request.split(b" ", 2)[1].decode()
                 case = target.split("?")[0].rsplit("/", 1)[-1]
+                REQUESTS[case] = request
                 if not await CASES[case](target, reader, writer):
                     break
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, KeyError, OSError):
@@ -507,6 +531,30 @@ def a_client_that_hangs_up_is_noticed_while_the_origin_is_silent(s):
     s.report.append(("client hang-up noticed", waited, 0.0, None, True))
     expect(waited < FAST_BOUND, f"the worker kept waiting on the origin {waited:.2f}s after the client left")
     s.normal(s.stack.front_port)
+
+
+@check
+def a_range_of_another_version_is_refused(s):
+    # A late range of the origin's own bytes is asked of the origin with
+    # If-Range; an origin that ignores it and slices a newer version must not
+    # have that slice passed under the URL (README "Ranges").
+    n = len(PROGRESSIVE)
+    path = s.media_path("if-range-ignored")
+    full = ask(s.stack.front_port, path)
+    expect(full.status == 200 and full.body == PROGRESSIVE and full.headers.get("ETag") == '"v1"',
+           f"whole answer: {full.status} {full.headers.get('ETag')}")
+    conn = http.client.HTTPConnection("127.0.0.1", s.stack.front_port, timeout=20)
+    try:
+        t0 = time.monotonic()
+        conn.request("GET", path, headers={"Range": f"bytes={n - 1000}-{n - 1}"})
+        resp = conn.getresponse()
+        body = resp.read()
+        s.report.append(("media if-range-ignored", time.monotonic() - t0, 0.0, resp.status, False))
+        expect(resp.status == 502 and b"another version" in body, f"{resp.status} {body[:120]!r}")
+        expect(b"If-Range: \"v1\"" in REQUESTS["if-range-ignored"], "the range was not asked under If-Range")
+        s.normal(s.stack.front_port, conn)
+    finally:
+        conn.close()
 
 
 @check
