@@ -88,7 +88,7 @@ std::optional<PatchTarget> patch_target(const DOMElement* op) {
   PatchTarget t;
   const bool replace = has_local_name(op, u"replace");
   if (steps.back() == "text()") {
-    if (!replace) return std::nullopt;
+    if (!replace || steps.size() < 2) return std::nullopt;
     steps.pop_back();
     t.text = true;
   } else {

@@ -661,7 +661,10 @@ BOOST_AUTO_TEST_CASE(patch_base_urls_below_the_mpd_and_attributes_follow_their_l
                 "<p:add sel=\"/MPD/Period[@id='1']\"><BaseURL>http://cdn2.example/p1/</BaseURL></p:add>"
                 "<p:add sel=\"/MPD\" type=\"@foo\">http://x.example/</p:add>"
                 "<p:add sel=\"/MPD\"><BaseURL>ftp://files.example/</BaseURL></p:add>"
-                "<p:replace sel=\"/MPD/Location/text()\">next.mpd</p:replace>"),
+                "<p:replace sel=\"/MPD/Location/text()\">next.mpd</p:replace>"
+                // Selectors that name no element: left alone.
+                "<p:replace sel=\"text()\">a/</p:replace><p:replace sel=\"\">b/</p:replace>"
+                "<p:add sel=\"[/]/\"><BaseURL>c/</BaseURL></p:add><p:replace>d/</p:replace>"),
       o);
   BOOST_TEST(result.xml.find("<BaseURL>p1/</BaseURL>") != std::string::npos, result.xml);
   BOOST_TEST(result.xml.find(">" + media("http://cdn2.example/p1/") + "</BaseURL>") != std::string::npos, result.xml);
@@ -671,6 +674,7 @@ BOOST_AUTO_TEST_CASE(patch_base_urls_below_the_mpd_and_attributes_follow_their_l
                  std::string::npos,
              result.xml);
   BOOST_TEST(result.urls_rewritten == 2u);
+  BOOST_TEST(result.xml.find("<BaseURL>c/</BaseURL>") != std::string::npos, result.xml);
 }
 
 BOOST_AUTO_TEST_CASE(an_mpd_is_told_to_be_one_whatever_its_origin_type) {
