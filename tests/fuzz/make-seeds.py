@@ -70,6 +70,19 @@ def mpd_seeds():
     yield "long-attribute", mpd_doc("<x a=\"" + "y" * 5000 + "\"/>")
     yield "long-text", mpd_doc("<BaseURL>" + "z" * 5000 + "</BaseURL>")
     yield "comment-cdata-pi", mpd_doc("<!-- c --><![CDATA[ <a> ]]><?pi x?>")
+    # MPD patch documents (ISO/IEC 23009-1 §5.15): operations whose selectors
+    # put BaseURL, Location and Period at each level, by element and by text.
+    yield "patch", ('<?xml version="1.0"?>\n<Patch xmlns="urn:mpeg:dash:schema:mpd-patch:2020" '
+                    'xmlns:p="urn:ietf:params:xml:schema:patchops" mpdId="a" publishTime="2026-01-01T00:00:00Z">'
+                    '<p:replace sel="/MPD/BaseURL[1]"><BaseURL>cdn2/</BaseURL></p:replace>'
+                    '<p:replace sel="/MPD/BaseURL[@serviceLocation=\'a/b\']/text()">//h/x/</p:replace>'
+                    '<p:add sel="/MPD" pos="prepend"><BaseURL>http://c.example/a/</BaseURL></p:add>'
+                    '<p:add sel="/MPD/Period[@id=\'1\']"><BaseURL>/p/</BaseURL></p:add>'
+                    '<p:replace sel="/MPD/Location/text()">n.mpd</p:replace>'
+                    '<p:add sel="/MPD" type="@x">y</p:add>'
+                    '<p:add sel="/MPD"><Period id="2"><BaseURL>../q/</BaseURL><AdaptationSet>'
+                    '<SegmentTemplate media="s-$Number$.m4s"/><Representation id="r" bandwidth="1"/>'
+                    '</AdaptationSet></Period></p:add></Patch>\n').encode()
 
 
 def main():
