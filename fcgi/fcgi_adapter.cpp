@@ -12,7 +12,13 @@
 namespace dashpiff {
 namespace {
 
-bool clean(std::string_view s) { return s.find_first_of("\r\n") == std::string_view::npos; }
+// A plain loop: find_first_of with a two-byte set calls memchr once per
+// byte, which made this most of the cost of writing an answer's head.
+bool clean(std::string_view s) {
+  for (const char c : s)
+    if (c == '\r' || c == '\n') return false;
+  return true;
+}
 
 // HTTP_X_FORWARDED_PROTO -> X-Forwarded-Proto
 std::string header_name(std::string_view cgi) {
