@@ -66,15 +66,20 @@ bool write_all(int fd, iovec* iov, int count) {
 
 }  // namespace
 
-bool write_stdout_records(int fd, int request_id, std::string_view first, std::string_view second) {
+bool write_stdout_records(int fd, int request_id, std::string_view first, std::string_view second,
+                          std::string_view trailer) {
   // Each record is its header plus at most two pieces (the end of `first`
   // and the start of `second`): the caller's bytes are never copied.
   constexpr int kRecordsPerCall = 64;
   const std::size_t total = first.size() + second.size();
   std::size_t done = 0;
+  if (total == 0 && !trailer.empty()) {
+    iovec iov{const_cast<char*>(trailer.data()), trailer.size()};
+    return write_all(fd, &iov, 1);
+  }
   while (done < total) {
     unsigned char headers[kRecordsPerCall][8];
-    iovec iov[kRecordsPerCall * 3];
+    iovec iov[kRecordsPerCall * 3 + 1];
     int count = 0;
     for (int r = 0; r < kRecordsPerCall && done < total; ++r) {
       const std::size_t n = std::min(total - done, kMaxRecord);
@@ -101,6 +106,7 @@ bool write_stdout_records(int fd, int request_id, std::string_view first, std::s
       }
       done = stop;
     }
+    if (done == total && !trailer.empty()) iov[count++] = {const_cast<char*>(trailer.data()), trailer.size()};
     if (!write_all(fd, iov, count)) return false;
   }
   return true;
@@ -195,7 +201,21 @@ bool FcgiSink::send(std::string_view tail) {
   return !failed_;
 }
 
-void FcgiSink::end() { flush(); }
+void FcgiSink::end() {
+  if (!connection_ || failed_ || aborted_) {
+    flush();
+    return;
+  }
+  // The records that end the request (FastCGI 1.0 §5.3, §5.5) leave in the
+  // same writev as the last body bytes: one write, and one wake-up of the web
+  // server, per small answer instead of two. libfcgi then writes nothing more
+  // (FcgiConnection::finish).
+  std::string end_records;
+  append_end_request(end_records, request_.requestId);
+  if (!write_stdout_records(request_.ipcFd, request_.requestId, pending_, {}, end_records)) failed_ = true;
+  pending_.clear();
+  connection_->ended_ = !failed_;
+}
 
 void FcgiSink::abort() {
   if (aborted_) return;
@@ -262,6 +282,18 @@ bool FcgiConnection::prepare_handoff() {
 }
 
 bool FcgiConnection::finish() {
+  if (ended_) {
+    // The sink has written the end of the request: libfcgi's streams are
+    // dropped unwritten, as after a hand-off to the event loop.
+    ended_ = false;
+    const bool keep = request_.keepConnection && drain_stdin(request_);
+    if (keep) {
+      reset_after_handoff();
+      return true;
+    }
+    FCGX_Free(&request_, 1);
+    return false;
+  }
   // An aborted answer has already dropped the connection (ipcFd -1).
   if (request_.ipcFd >= 0 && request_.keepConnection && !drain_stdin(request_)) request_.keepConnection = 0;
   FCGX_Finish_r(&request_);  // closes unless the web server asked to keep it and all went well

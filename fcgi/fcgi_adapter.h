@@ -50,6 +50,7 @@ class FcgiConnection {
  private:
   friend class FcgiSink;
   FCGX_Request request_;
+  bool ended_ = false;  // the sink wrote the records that end the request
 };
 
 class FcgiSink final : public ResponseSink {
@@ -58,7 +59,9 @@ class FcgiSink final : public ResponseSink {
   // request, so collecting small chunks allocates (and page-faults) once per
   // thread rather than once per answer.
   FcgiSink(FCGX_Request& request, std::string& buffer);
-  FcgiSink(FcgiConnection& connection, std::string& buffer) : FcgiSink(connection.request_, buffer) {}
+  FcgiSink(FcgiConnection& connection, std::string& buffer) : FcgiSink(connection.request_, buffer) {
+    connection_ = &connection;
+  }
 
   void begin(int status, const Headers& headers) override;
   bool write(std::string_view chunk) override;
@@ -72,6 +75,7 @@ class FcgiSink final : public ResponseSink {
   bool send(std::string_view tail);
 
   FCGX_Request& request_;
+  FcgiConnection* connection_ = nullptr;  // set: end() writes the end of the request too
   std::string& pending_;  // stdout bytes (head, small body chunks) not yet sent
   bool started_ = false;
   bool failed_ = false;  // the web server side went away
@@ -81,7 +85,9 @@ class FcgiSink final : public ResponseSink {
 // Writes `first` then `second` as FCGI_STDOUT records of request
 // `request_id` straight to the connection `fd`, in as few writev calls as
 // the records need. False when the peer has gone.
-bool write_stdout_records(int fd, int request_id, std::string_view first, std::string_view second = {});
+// `trailer` (whole records already framed) follows in the last writev.
+bool write_stdout_records(int fd, int request_id, std::string_view first, std::string_view second = {},
+                          std::string_view trailer = {});
 
 // For a writer that sends on its own (the event loop's non-blocking sink):
 // the CGI head of an answer, FCGI_STDOUT records of `data`, and the records

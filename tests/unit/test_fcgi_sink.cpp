@@ -44,6 +44,8 @@ class Wire {
     ::close(fds_[1]);
   }
   int app() const { return fds_[0]; }
+  // The web server's end (read by the thread; a test may write a request to it).
+  int web() const { return fds_[1]; }
   // Everything the application side wrote, once it has closed its end.
   const std::string& received() {
     close_app();
@@ -165,4 +167,65 @@ BOOST_AUTO_TEST_CASE(sink_sends_head_then_body_whatever_the_chunk_sizes) {
     BOOST_TEST(static_cast<const void*>(buffer.data()) == static_cast<const void*>(storage), "answer " << answer);
     BOOST_TEST(buffer.capacity() >= 4 * kMaxRecord);
   }
+}
+
+namespace {
+
+// FastCGI 1.0 §3.3, §5.1: a request as nginx sends it (BEGIN_REQUEST asking
+// to keep the connection, two parameters, empty stdin).
+std::string web_request(int id) {
+  auto record = [&](unsigned char type, const std::string& content) {
+    std::string r = {1, static_cast<char>(type), static_cast<char>(id >> 8), static_cast<char>(id & 0xff),
+                     static_cast<char>(content.size() >> 8), static_cast<char>(content.size() & 0xff), 0, 0};
+    return r + content;
+  };
+  auto param = [](const std::string& k, const std::string& v) {
+    return std::string(1, static_cast<char>(k.size())) + std::string(1, static_cast<char>(v.size())) + k + v;
+  };
+  const std::string begin = {0, 1, 1 /* FCGI_KEEP_CONN */, 0, 0, 0, 0, 0};
+  return record(1, begin) + record(4, param("REQUEST_METHOD", "GET") + param("REQUEST_URI", "/healthz")) +
+         record(4, "") + record(5, "");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_sink_over_a_connection_ends_the_request_with_its_last_bytes_and_libfcgi_adds_nothing) {
+  BOOST_REQUIRE(FCGX_Init() == 0);
+  int fds[2];
+  BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+  const int web = fds[1];
+  const std::string request = web_request(3);
+  BOOST_REQUIRE(::write(web, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+  // Everything the web server can read right now (small answers fit the socket buffer).
+  auto readable = [web] {
+    std::string got;
+    char chunk[4096];
+    for (ssize_t n; (n = ::recv(web, chunk, sizeof chunk, MSG_DONTWAIT)) > 0;) got.append(chunk, static_cast<std::size_t>(n));
+    return got;
+  };
+  const std::string answer = "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nok\n";
+  // STDOUT with the answer, the empty STDOUT that closes the stream, then
+  // END_REQUEST {appStatus 0, FCGI_REQUEST_COMPLETE} (FastCGI 1.0 §5.3, §5.5).
+  std::string expected = {1, 6, 0, 3, 0, static_cast<char>(answer.size()), 0, 0};
+  expected += answer;
+  expected += std::string{1, 6, 0, 3, 0, 0, 0, 0};
+  expected += std::string{1, 3, 0, 3, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  std::string buffer;
+  {
+    FcgiConnection connection(fds[0]);  // owns and closes it
+    BOOST_REQUIRE(connection.accept());
+    BOOST_TEST(connection.read_request(0).path == "/healthz");
+    {
+      FcgiSink sink(connection, buffer);
+      sink.begin(200, {{"Content-Type", "text/plain"}});
+      BOOST_TEST(sink.write("ok\n"));
+      sink.end();
+    }
+    // The whole end of the request left with the answer...
+    BOOST_TEST((readable() == expected));
+    // ...and libfcgi writes nothing after it; the kept connection stays open.
+    BOOST_TEST(connection.finish());
+    BOOST_TEST(readable().empty());
+  }
+  ::close(web);
 }
