@@ -273,7 +273,7 @@ class Bench:
         runs seconds apart; with several rounds the order alternates
         (ABCD DCBA) so that a drifting background load biases no stack."""
         checked = set()
-        for workload in WORKLOADS:
+        for workload in self.args.workloads:
             for conns in self.args.connections:
                 runs = {}
                 for rnd in range(self.args.rounds):
@@ -460,6 +460,8 @@ def main():
     p.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per stack and workload")
     p.add_argument("--connections", type=lambda s: [int(x) for x in s.split(",")],
                    help="comma-separated connection counts (default 1,8,64)")
+    p.add_argument("--workloads", type=lambda s: [w for w in s.split(",") if w], default=list(WORKLOADS),
+                   help="throughput workloads to run (default mpd,seg250k,seg1m)")
     p.add_argument("--modes", type=lambda s: [m for m in s.split(",") if m], default=list(MODES),
                    help="dashpiff piff modes to run (default off,free,auto)")
     p.add_argument("--ttfb-reps", type=int, help="TTFB repetitions per stack (default 9, --quick 5)")
@@ -478,6 +480,9 @@ def main():
     args.rounds = args.rounds or (1 if args.quick else 4)
     args.connections = args.connections or ([8, 64] if args.quick else [1, 8, 64])
     args.ttfb_reps = args.ttfb_reps or (5 if args.quick else 9)
+    unknown = [w for w in args.workloads if w not in WORKLOADS]
+    if unknown:
+        p.error(f"unknown workload(s) {','.join(unknown)}; known: {','.join(WORKLOADS)}")
 
     bench = Bench(args)
     if not os.access(bench.binary, os.X_OK):

@@ -31,4 +31,9 @@ if [ "${1:-}" = "--slow-clients" ]; then
     shift
     exec python3 "$top/bench/slow_clients.py" "$@"
 fi
+# The designs issue 13 weighed, under that load: bench/run.sh --alternatives [options]
+if [ "${1:-}" = "--alternatives" ]; then
+    shift
+    exec python3 "$top/bench/alternatives.py" "$@"
+fi
 exec python3 "$top/bench/bench.py" "$@"
