@@ -87,12 +87,13 @@ class MediaStream final : public OriginHandler {
   // with range_request().
   bool done() const { return done_; }
 
+  // The validator range_request()'s If-Range carries; empty without one.
+  std::string forwarded_validator() const { return forward_ ? forward_->validator : std::string(); }
+
   // The origin request that answers the client's range, once this fetch
   // found the answer to be the origin's own bytes: `first`'s target and
   // headers with the range and If-Range instead of the conditionals already
   // judged here.
-  std::string forwarded_validator() const { return forward_ ? forward_->validator : std::string(); }
-
   std::optional<OriginRequest> range_request(const OriginRequest& first) const {
     if (!forward_) return std::nullopt;
     OriginRequest next = first;
@@ -168,12 +169,16 @@ class MediaStream final : public OriginHandler {
 
   // Ends this fetch for range_request() when the answer is the origin's own
   // bytes, the range starts far enough ahead and the origin has a strong
-  // validator for If-Range (RFC 9110 §13.1.5: a strong tag, or the date).
+  // validator for If-Range (RFC 9110 §13.1.5: a strong tag; a date only
+  // when there is no tag at all).
   bool forward_range(const OutputPlan& plan, const ByteRange& r) {
     if (!ranged_under_.empty() || !plan.identical || r.first < received_ + kForwardRangeGap) return false;
     std::string validator;
-    if (const auto tag = origin_tag(origin_); tag && !tag->weak) validator = tag->str();
-    else if (const auto* lm = find_header(origin_, "Last-Modified")) validator = *lm;
+    if (find_header(origin_, "ETag")) {
+      if (const auto tag = origin_tag(origin_); tag && !tag->weak) validator = tag->str();
+    } else if (const auto* lm = find_header(origin_, "Last-Modified")) {
+      validator = *lm;
+    }
     if (validator.empty()) return false;
     forward_ = Forward{r, std::move(validator)};
     ctx_.note = "range asked of the origin";

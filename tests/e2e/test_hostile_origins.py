@@ -178,19 +178,26 @@ PROGRESSIVE = CLEAR_INIT + (8 + 2 * MiB).to_bytes(4, "big") + b"mdat" + b"\x5a" 
 REQUESTS = {}  # case -> the head of the latest request for it
 
 
-async def if_range_ignored(target, r, w):
-    # Honours Range but not If-Range, and has a newer version by then.
-    request = REQUESTS["if-range-ignored"].decode("latin-1").lower()
-    if "\r\nrange: bytes=" not in request:
-        await send(w, head(headers=[("Content-Type", "video/mp4"), ("ETag", '"v1"')], length=len(PROGRESSIVE))
-                   + PROGRESSIVE)
+def ranged(case, validators, slice_validators=None):
+    """Serves PROGRESSIVE with `validators`; honours Range, and answers its
+    206 with `slice_validators` (another version when they differ), If-Range
+    or not."""
+    async def serve(target, r, w):
+        request = REQUESTS[case].decode("latin-1").lower()
+        if "\r\nrange: bytes=" not in request:
+            await send(w, head(headers=[("Content-Type", "video/mp4")] + validators, length=len(PROGRESSIVE))
+                       + PROGRESSIVE)
+            return True
+        spec = request.split("\r\nrange: bytes=", 1)[1].split("\r\n", 1)[0]
+        first, last = (int(x) for x in spec.split("-"))
+        await send(w, head("206 Partial Content", [("Content-Type", "video/mp4"),
+                                                   ("Content-Range", f"bytes {first}-{last}/{len(PROGRESSIVE)}")]
+                           + (slice_validators or validators), length=last + 1 - first) + PROGRESSIVE[first:last + 1])
         return True
-    spec = request.split("\r\nrange: bytes=", 1)[1].split("\r\n", 1)[0]
-    first, last = (int(x) for x in spec.split("-"))
-    await send(w, head("206 Partial Content", [("Content-Type", "video/mp4"), ("ETag", '"v2"'),
-                                               ("Content-Range", f"bytes {first}-{last}/{len(PROGRESSIVE)}")],
-                       length=last + 1 - first) + PROGRESSIVE[first:last + 1])
-    return True
+    return serve
+
+
+LAST_MODIFIED = "Sat, 05 Dec 2026 10:00:00 GMT"
 
 
 def typed(content_type, body):
@@ -232,7 +239,11 @@ CASES = {
     "slowloris-head": slowloris_head, "redirect-loop": redirect_loop, "long-length": long_length,
     "gzip-bomb": gzip_bomb, "conflicting-length": conflicting_length, "interim-storm": interim_storm,
     "endless-headers": endless_headers, "huge-header-line": huge_header_line, "hang": hang,
-    "gzip-giant": gzip_giant, "Fragments(video=0)": giant_fragment, "if-range-ignored": if_range_ignored,
+    "gzip-giant": gzip_giant, "Fragments(video=0)": giant_fragment,
+    # Honours Range but not If-Range, and has a newer version by then.
+    "if-range-ignored": ranged("if-range-ignored", [("ETag", '"v1"')], [("ETag", '"v2"')]),
+    "dated": ranged("dated", [("Last-Modified", LAST_MODIFIED)]),
+    "weak-tag": ranged("weak-tag", [("ETag", 'W/"w1"'), ("Last-Modified", LAST_MODIFIED)]),
     "page.html": typed("text/html", b"<script>alert(document.cookie)</script>"),
     "image.svg": typed("image/svg+xml", b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"),
     "code.js": typed("application/javascript", b"alert(1)"),
@@ -555,6 +566,30 @@ def a_range_of_another_version_is_refused(s):
         s.normal(s.stack.front_port, conn)
     finally:
         conn.close()
+
+
+@check
+def a_range_is_asked_under_a_date_only_without_a_tag(s):
+    # RFC 9110 §13.1.5: If-Range carries a date only when there is no entity
+    # tag; a weak tag allows neither, so that range is read from the start.
+    n = len(PROGRESSIVE)
+    for case, asked in (("dated", f"If-Range: {LAST_MODIFIED}".encode()), ("weak-tag", None)):
+        REQUESTS.pop(case, None)
+        answer = None
+        conn = http.client.HTTPConnection("127.0.0.1", s.stack.front_port, timeout=20)
+        try:
+            conn.request("GET", s.media_path(case), headers={"Range": f"bytes={n - 1000}-{n - 1}"})
+            resp = conn.getresponse()
+            answer = (resp.status, resp.read(), resp.headers.get("Content-Range"))
+        finally:
+            conn.close()
+        expect(answer[0] == 206 and answer[1] == PROGRESSIVE[n - 1000:] and answer[2] == f"bytes {n - 1000}-{n - 1}/{n}",
+               f"{case}: {answer[0]} {answer[2]}")
+        last = REQUESTS[case]
+        if asked:
+            expect(asked in last and b"Range: bytes=" in last, f"{case}: the range was not asked under {asked!r}")
+        else:
+            expect(b"Range:" not in last and b"If-Range" not in last, f"{case}: asked {last!r}")
 
 
 @check
