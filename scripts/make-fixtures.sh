@@ -2,7 +2,8 @@
 # Regenerates every test stream under tests/data/streams: ffmpeg encodes a tiny
 # clear H.264/AAC DASH presentation, piffcrypt (tests/fixtures) encrypts it
 # into the CENC/PIFF shapes the proxy must handle, mpd_fixtures.py adds
-# ContentProtection and writes the manifest variants.
+# ContentProtection and writes the manifest variants, ondemand_fixtures.py
+# packs live streams into on-demand files (SegmentBase + sidx).
 #
 # Usage: scripts/make-fixtures.sh
 #   PIFFCRYPT=/path/to/piffcrypt  use an already built encryptor
@@ -134,6 +135,13 @@ python3 "$fixtures/mss_fixtures.py" tidy "$streams/smooth-vod"
 smooth_piff "$streams/smooth-vod-piff"
 smooth_piff "$streams/smooth-live-piff"
 python3 "$fixtures/mss_fixtures.py" live "$streams/smooth-live-piff" --window 2
+
+# On-demand profile (SegmentBase + sidx, one file per representation): each
+# made from a live stream above, fragments and encryption byte-identical.
+for name in clear cenc-piff piff-only; do
+    rm -rf "$streams/ondemand-$name"
+    python3 "$fixtures/ondemand_fixtures.py" make "$streams/$name" "$streams/ondemand-$name"
+done
 
 rm -rf "$streams/mpd-variants"
 python3 "$fixtures/mpd_fixtures.py" variants "$streams" "$streams/mpd-variants"

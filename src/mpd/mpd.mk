@@ -9,12 +9,14 @@ src_mpd_libmpd_a_SOURCES = \
 	src/mpd/prolog.cpp src/mpd/prolog.h \
 	src/mpd/prescan.cpp src/mpd/prescan.h \
 	src/mpd/protection.cpp src/mpd/protection.h \
-	src/mpd/urls.cpp src/mpd/urls.h
+	src/mpd/urls.cpp src/mpd/urls.h \
+	src/mpd/segment_index.cpp src/mpd/segment_index.h \
+	src/mpd/on_demand.cpp src/mpd/on_demand.h
 
 check_PROGRAMS += tests/unit/test_mpd
 TESTS += tests/unit/test_mpd
 tests_unit_test_mpd_SOURCES = tests/unit/test_mpd.cpp tests/unit/test_mpd_hostile.cpp tests/unit/test_mpd_units.cpp \
-	tests/unit/test_mpd_corpus.cpp tests/unit/test_mpd_prescan.cpp \
+	tests/unit/test_mpd_corpus.cpp tests/unit/test_mpd_prescan.cpp tests/unit/test_on_demand.cpp \
 	tests/unit/mpd_player_model.cpp tests/unit/mpd_player_model.h
 tests_unit_test_mpd_CPPFLAGS = $(TEST_CPPFLAGS) $(XERCES_CFLAGS)
 tests_unit_test_mpd_LDADD = $(MPD_LIBS) $(TEST_LDFLAGS) $(BOOST_TEST_LIB)

@@ -12,6 +12,7 @@
 #include <xercesc/util/XMLException.hpp>
 
 #include "mpd/dom.h"
+#include "mpd/on_demand.h"
 #include "mpd/prolog.h"
 #include "mpd/protection.h"
 #include "mpd/urls.h"
@@ -133,6 +134,10 @@ class Rewriter {
         walk(c, bases, Level::period, unused);
       }
     }
+    // After the walk: an inherited SegmentBase must stay in place until every
+    // Representation below it has been seen.
+    on_demand_ = expand_on_demand(on_demand_targets_, options_, ns_, carried_);
+    rewritten_ += on_demand_.urls;
     finish_anchors(mpd);
     if (options_.add_cenc_protection) add_cenc_descriptors(mpd, ns_);
   }
@@ -187,6 +192,7 @@ class Rewriter {
   }
 
   unsigned rewritten() const { return rewritten_; }
+  const OnDemandOutcome& on_demand() const { return on_demand_; }
 
  private:
   enum class Level { period, adaptation_set, representation };
@@ -328,6 +334,8 @@ class Rewriter {
         rewrite_xlink(c);
       }
     }
+    if (level == Level::representation && options_.fetch_index)
+      on_demand_targets_.push_back(OnDemandTarget{e, primary(bases).origin});
     if (leaves.list.empty())
       for (const Base& b : bases) leaves.add(b);
     for (DOMElement* s : segment_info) segment_information(s, leaves.list);
@@ -451,6 +459,8 @@ class Rewriter {
   const XMLCh* ns_ = nullptr;
   std::vector<Anchor> anchors_;
   unsigned rewritten_ = 0;
+  std::vector<OnDemandTarget> on_demand_targets_;
+  OnDemandOutcome on_demand_;
 };
 
 }  // namespace
@@ -522,6 +532,9 @@ MpdRewriteResult rewrite_mpd(std::string_view xml, const MpdRewriteOptions& opti
   MpdRewriteResult result;
   result.xml = serialize_xml(parsed.document(), wrapper);
   result.urls_rewritten = rewriter.rewritten();
+  result.on_demand_expanded = rewriter.on_demand().expanded;
+  result.on_demand_kept = rewriter.on_demand().kept;
+  result.on_demand_reason = rewriter.on_demand().reason;
   result.content_type = std::move(content_type);
   return result;
 }

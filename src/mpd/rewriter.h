@@ -4,10 +4,14 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "http/byte_span.h"
 #include "mpd/error.h"
 #include "mpd/prescan.h"
 
@@ -23,6 +27,18 @@ struct MpdRewriteOptions {
   std::size_t max_bytes = 16u << 20;
   std::size_t max_entity_expansions = 10000;
   XmlLimits limits;  // the document's shape, checked before Xerces-C sees it
+
+  // On-demand Representations (SegmentBase + sidx, README "On-demand DASH"):
+  // given a way to read an index range of a file (exactly those bytes, or
+  // nullopt with the reason), each one becomes a SegmentList whose
+  // Initialization and SegmentURLs name a /media/{first}-{last}/ URL per
+  // subsegment, so that every answer is a whole object the proxy can
+  // convert. Unset: SegmentBase is rewritten like any other address.
+  using IndexFetcher =
+      std::function<std::optional<std::string>(const std::string& url, const ByteSpan& range, std::string& error)>;
+  IndexFetcher fetch_index;
+  std::uint64_t max_index_bytes = 1u << 20;    // a sidx of 65535 references is 786 KB
+  std::size_t max_subsegments = 200000;        // all Representations of the MPD together
 };
 
 struct MpdRewriteResult {
@@ -32,6 +48,12 @@ struct MpdRewriteResult {
   // application/dash+xml (an MPD), application/dash-patch+xml (an MPD patch);
   // empty for remote elements, which keep the origin's type.
   std::string content_type;
+  // On-demand Representations given a SegmentList, and those left as the
+  // origin wrote them (their index could not be read or expanded; the first
+  // reason says why).
+  unsigned on_demand_expanded = 0;
+  unsigned on_demand_kept = 0;
+  std::string on_demand_reason;
 };
 
 // Recognised by content type (application/dash+xml, application/dash-patch+xml)

@@ -119,6 +119,7 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
   options.add_cenc_protection = add_cenc;
   options.max_bytes = ctx.config.max_manifest_bytes;
   options.limits = limits;
+  if (ctx.config.piff_mode != PiffMode::off) options.fetch_index = index_fetcher(ctx);  // on-demand (subsegment.cpp)
   OriginValidation validation;
   validation.fetch_key = fetch_key;
   if (const auto* etag = find_header(got.head.headers, "ETag")) validation.etag = *etag;
@@ -138,6 +139,8 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
     rewritten = &fresh;
   }
   answer_manifest(ctx, got.head.headers, *rewritten);
+  if (rewritten->on_demand_expanded || rewritten->on_demand_kept)
+    note_on_demand(ctx, *rewritten, rewritten == &fresh);
   // Same bytes: the entry only takes this fetch's validators (no copy).
   ctx.rewrites.store(got.body, options, *rewritten, std::move(validation));
 }

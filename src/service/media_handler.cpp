@@ -31,8 +31,18 @@ class MediaStream final : public OriginHandler {
   MediaStream(RouteContext& ctx, std::string_view layout, std::string ranged_under = {})
       : ctx_(ctx), layout_(layout), head_only_(ctx.request.method == "HEAD"), ranged_under_(std::move(ranged_under)) {}
 
-  bool on_head(const OriginHead& head) override {
-    ctx_.origin_status = head.status;
+  // An on-demand subsegment (subsegment.cpp): asked of the origin as this
+  // byte range and answered as a whole object of its own.
+  void answer_whole(const ByteSpan& span) { whole_ = span; }
+
+  bool on_head(const OriginHead& origin_head) override {
+    ctx_.origin_status = origin_head.status;
+    std::optional<OriginHead> as_whole;
+    if (whole_ && !(as_whole = subsegment_head(ctx_, origin_head, *whole_))) {
+      done_ = true;
+      return false;
+    }
+    const OriginHead& head = as_whole ? *as_whole : origin_head;
     origin_ = head.headers;
     if (head.status == 304) {
       std::optional<std::string> held;
@@ -172,7 +182,7 @@ class MediaStream final : public OriginHandler {
   // validator for If-Range (RFC 9110 §13.1.5: a strong tag; a date only
   // when there is no tag at all).
   bool forward_range(const OutputPlan& plan, const ByteRange& r) {
-    if (!ranged_under_.empty() || !plan.identical || r.first < received_ + kForwardRangeGap) return false;
+    if (!ranged_under_.empty() || whole_ || !plan.identical || r.first < received_ + kForwardRangeGap) return false;
     std::string validator;
     if (find_header(origin_, "ETag")) {
       if (const auto tag = origin_tag(origin_); tag && !tag->weak) validator = tag->str();
@@ -220,6 +230,7 @@ class MediaStream final : public OriginHandler {
   std::uint64_t received_ = 0;  // origin body bytes delivered so far
   bool done_ = false;
   std::string ranged_under_;
+  std::optional<ByteSpan> whole_;
   struct Forward {
     ByteRange range;
     std::string validator;  // for If-Range
@@ -259,6 +270,23 @@ void finish_media(RouteContext& ctx, MediaStream& streamer, const OriginResult& 
 }  // namespace
 
 void handle_media(RouteContext& ctx, std::string_view encoded_and_rest) {
+  if (is_subsegment_path(encoded_and_rest)) {
+    // On-demand subsegments (subsegment.cpp) are answered on the serving
+    // thread, from one fetch of their byte range.
+    auto sub = subsegment_request(ctx, encoded_and_rest);
+    if (!sub) return;
+    MediaStream streamer(ctx, subsegment_layout(ctx));
+    streamer.answer_whole(sub->span);
+    const OriginResult result = ctx.origin.fetch(sub->request, streamer);
+    if (result.error == OriginError::too_large && !result.head_delivered) {
+      // More bytes announced than the range holds: a 200 of the whole file.
+      ctx.metrics.observe_origin(result.seconds, result.error);
+      ctx.fail(502, "origin ignored the byte range of an on-demand subsegment");
+      return;
+    }
+    finish_media(ctx, streamer, result);
+    return;
+  }
   auto req = media_request(ctx, encoded_and_rest);
   if (!req) return;
   if (is_smooth_fragment_path(encoded_and_rest)) {

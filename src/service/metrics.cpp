@@ -155,6 +155,11 @@ std::string MetricsBlock::prometheus_text() const {
     << "dashpiff_segments_passed_unparsed_total " << segments_passed_unparsed.load(relaxed) << '\n'
     << "# TYPE dashpiff_manifests_rewritten_total counter\n"
     << "dashpiff_manifests_rewritten_total " << manifests_rewritten.load(relaxed) << '\n'
+    << "# HELP dashpiff_on_demand_representations_total On-demand (SegmentBase) Representations per rewrite: "
+       "expanded to one URL per subsegment, or kept as the origin wrote them.\n"
+       "# TYPE dashpiff_on_demand_representations_total counter\n"
+    << "dashpiff_on_demand_representations_total{result=\"expanded\"} " << on_demand_expanded.load(relaxed) << '\n'
+    << "dashpiff_on_demand_representations_total{result=\"kept\"} " << on_demand_kept.load(relaxed) << '\n'
     << "# HELP dashpiff_fastcgi_connections_total Connections accepted from the web server (kept ones serve many requests).\n"
        "# TYPE dashpiff_fastcgi_connections_total counter\n"
     << "dashpiff_fastcgi_connections_total " << fastcgi_connections.load(relaxed) << '\n'

@@ -46,6 +46,8 @@ struct MetricsBlock {
   std::atomic<std::uint64_t> piff_converted[kModes];
   std::atomic<std::uint64_t> segments_passed_unparsed;
   std::atomic<std::uint64_t> manifests_rewritten;
+  std::atomic<std::uint64_t> on_demand_expanded;  // SegmentBase Representations given a SegmentList
+  std::atomic<std::uint64_t> on_demand_kept;      // ... left as they were (index unreadable)
   std::atomic<std::uint64_t> fastcgi_connections;  // accepted from the web server
   std::atomic<std::uint64_t> workers_alive;
   std::atomic<std::uint64_t> workers_restarted;

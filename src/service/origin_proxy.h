@@ -7,7 +7,9 @@
 #include <string>
 #include <string_view>
 
+#include "http/byte_span.h"
 #include "mpd/prescan.h"
+#include "mpd/rewriter.h"
 #include "origin/client.h"
 #include "service/route_context.h"
 #include "service/validators.h"
@@ -103,5 +105,25 @@ bool is_smooth_fragment_path(std::string_view rest);
 void answer_smooth_manifest(RouteContext& ctx, const OriginHead& head, const std::string& body,
                             const std::string& effective_url);
 void handle_smooth_fragment(RouteContext& ctx, OriginRequest req);
+
+// On-demand DASH (subsegment.cpp): the MPD rewrite's reader of index ranges
+// (one Range request each, on this thread's client); a /media/ path whose
+// first segment is a byte range, its origin request (400 for a malformed or
+// oversized range), the layout its answers are validated under (the mode,
+// "off" included: the answer is never the origin's whole file), and the
+// origin's 206 for it as the head of a whole answer (nullopt after a 502:
+// the origin ignored the range or answered another).
+MpdRewriteOptions::IndexFetcher index_fetcher(RouteContext& ctx);
+// Counts a rewrite's on-demand outcome (once, when it was made: `fresh`) and
+// says it in the log line.
+void note_on_demand(RouteContext& ctx, const MpdRewriteResult& rewritten, bool fresh);
+bool is_subsegment_path(std::string_view rest);
+struct Subsegment {
+  OriginRequest request;
+  ByteSpan span;
+};
+std::optional<Subsegment> subsegment_request(RouteContext& ctx, std::string_view range_and_rest);
+std::string_view subsegment_layout(const RouteContext& ctx);
+std::optional<OriginHead> subsegment_head(RouteContext& ctx, const OriginHead& head, const ByteSpan& span);
 
 }  // namespace dashpiff

@@ -12,6 +12,7 @@ src_service_libservice_a_SOURCES = \
 	src/service/router.cpp src/service/router.h src/service/route_context.h \
 	src/service/origin_proxy.cpp src/service/origin_proxy.h \
 	src/service/create_handler.cpp src/service/manifest_handler.cpp src/service/smooth_handler.cpp src/service/media_handler.cpp \
+	src/service/subsegment.cpp \
 	src/service/media_transfer.h \
 	src/service/inspect_handler.cpp \
 	src/service/rewrite_cache.cpp src/service/rewrite_cache.h \

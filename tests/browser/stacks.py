@@ -12,7 +12,9 @@ Every stream under tests/data/streams (a directory with manifest.mpd, or a
 Smooth presentation's Manifest, and each MPD in mpd-variants/) is played by
 dash.js and Shaka Player, direct and through dashpiff. What a stream must do direct follows from its bytes: media
 segments that carry CENC `senc` (or no encryption) must play; segments whose
-sample encryption is only in PIFF boxes must not — Chromium reads only CENC
+sample encryption is only in PIFF boxes must not (on-demand files included:
+the PIFF-only one is the control that the SegmentBase expansion is what makes
+it play) — Chromium reads only CENC
 (`senc`, or `saiz`/`saio`: a stream whose saio points into the PIFF box plays
 direct, so it is recorded there, not asserted).
 """
@@ -86,7 +88,9 @@ def classify(origin_url, rel):
     if status != 200:
         raise RuntimeError(f"{mpd_url}: {status}")
     kinds = set()
-    media = [u for _, kind, u in mpdlib.segment_urls(body, mpd_url) if kind == "media"]
+    # An on-demand (SegmentBase) Representation is one file: its fragments
+    # are judged in it.
+    media = [u for _, kind, u in mpdlib.segment_urls(body, mpd_url) if kind in ("media", "file")]
     for url in media:
         status, _, data = fetch(url)
         if status == 404:

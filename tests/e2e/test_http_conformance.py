@@ -14,11 +14,15 @@ dashpiff-fcgi against a local origin nginx:
   - 304s carry the validator of what the client holds; another layout's
     validator never gets a 304;
   - manifests: application/dash+xml by root element, patch documents' own
-    references rewritten, revalidation answered from the cached rewrite.
+    references rewritten, revalidation answered from the cached rewrite;
+  - on-demand streams (SegmentBase): in the patching modes each subsegment
+    URL (/media/{first}-{last}/...) is its own object, judged against the
+    origin's 206 for that byte range of the file (its bytes and ETag).
 
 One PASS:/FAIL: line per (mode, stream, check).
 """
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -30,7 +34,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from dashpiff_stack import Stack, fetch, metric  # noqa: E402
-from codec import enc  # noqa: E402
+from codec import dec, enc  # noqa: E402
 import mpd  # noqa: E402
 
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -161,8 +165,27 @@ def urls_of(stack, stream):
     _, _, original = get(origin_mpd)
     proxied = mpd.segment_urls(rewritten, proxy_mpd)
     direct = mpd.segment_urls(original, origin_mpd)
+    if direct and all(kind == "file" for _, kind, _ in direct) and len(proxied) > len(direct):
+        # On-demand, expanded: each URL names its origin file and byte range.
+        out = []
+        for rid, kind, url in proxied:
+            m = re.search(r"/media/(\d+)-(\d+)/([^/]+)/([^/?]+)$", url)
+            expect(m, f"{stream}: {url} is not a subsegment URL")
+            origin = (dec(m.group(3)) + m.group(4), f"bytes={m.group(1)}-{m.group(2)}")
+            expect(any(origin[0] == d[2] for d in direct), f"{stream}: {origin[0]} is not a file the MPD names")
+            out.append((url, origin, kind == "init"))
+        return proxy_mpd, out
     expect(len(proxied) == len(direct) and proxied, f"{stream}: segment lists differ")
     return proxy_mpd, [(p[2], d[2], p[1] == "init") for p, d in zip(proxied, direct)]
+
+
+def origin_get(origin):
+    """The origin's answer for a proxied URL's bytes: a URL, or (file URL, Range)."""
+    if isinstance(origin, tuple):
+        status, h, body = get(origin[0], headers={"Range": origin[1]})
+        expect(status == 206, f"origin answered {status} to {origin[1]}")
+        return status, h, body
+    return get(origin)
 
 
 def fragments(body):
@@ -189,7 +212,7 @@ def check_url(mode, url, origin_url, is_init, seen):
     """All checks of one proxy URL; raises on the first that fails."""
     st, g, body = get(url)
     expect(st == 200, f"GET {st}")
-    _, og, obody = get(origin_url)
+    _, og, obody = origin_get(origin_url)
     etag = hdr(g, "ETag")
     origin_etag = hdr(og, "ETag")
     seen.setdefault(url, {})[mode] = (etag, body)

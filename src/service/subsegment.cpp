@@ -1,0 +1,120 @@
+// On-demand DASH through the proxy (README "On-demand DASH"). The MPD rewrite
+// reads each SegmentBase Representation's sidx with one Range request and
+// lists every subsegment as /media/{first}-{last}/{enc(base)}/{file}; such a
+// URL is answered as a whole object: the origin's bytes first..last, fetched
+// with a Range request and converted like any one-fragment segment (its own
+// length and validator; a client's Range is a slice of that answer).
+#include "http/byte_span.h"
+#include "mpd/urls.h"
+#include "service/origin_proxy.h"
+
+namespace dashpiff {
+namespace {
+
+// Without max-segment-bytes: more than any subsegment a real file has (2 s at
+// 100 Mbit/s is 25 MB), few enough that a URL cannot ask for a whole film.
+constexpr std::uint64_t kDefaultMaxSubsegment = 64u << 20;
+
+// "bytes first-last/total" naming exactly `want` (RFC 9110 §14.4).
+bool content_range_is(const Headers& headers, const ByteSpan& want) {
+  const auto* v = find_header(headers, "Content-Range");
+  if (!v) return false;
+  const std::string_view text = mpd::trim_ws(*v);
+  if (text.substr(0, 6) != "bytes ") return false;
+  const std::string_view rest = text.substr(6);
+  const auto slash = rest.find('/');
+  const auto span = parse_byte_span(rest.substr(0, slash));
+  return span && span->first == want.first && span->last == want.last;
+}
+
+}  // namespace
+
+MpdRewriteOptions::IndexFetcher index_fetcher(RouteContext& ctx) {
+  return [&ctx](const std::string& url, const ByteSpan& range, std::string& error) -> std::optional<std::string> {
+    OriginRequest req;
+    req.url = url;
+    req.headers = origin_request_headers(ctx, false);
+    for (const char* name : {"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"})
+      remove_header(req.headers, name);
+    req.headers.emplace_back("Range", "bytes=" + byte_span_text(range));
+    req.max_body_bytes = range.size();
+    BufferingHandler got;
+    const OriginResult result = ctx.origin.fetch(req, got);
+    ctx.metrics.observe_origin(result.seconds, result.error);
+    ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
+    if (!result.ok()) {
+      error = result.client_message.empty() ? "origin failed" : result.client_message;
+      return std::nullopt;
+    }
+    if (got.head.status != 206 || !content_range_is(got.head.headers, range)) {
+      error = got.head.status == 206 ? "origin answered another byte range"
+                                     : "origin answered " + std::to_string(got.head.status) + " to a byte range";
+      return std::nullopt;
+    }
+    return std::move(got.body);
+  };
+}
+
+void note_on_demand(RouteContext& ctx, const MpdRewriteResult& rewritten, bool fresh) {
+  if (fresh) {
+    ctx.metrics.on_demand_expanded.fetch_add(rewritten.on_demand_expanded, std::memory_order_relaxed);
+    ctx.metrics.on_demand_kept.fetch_add(rewritten.on_demand_kept, std::memory_order_relaxed);
+  }
+  ctx.note += ", on-demand " + std::to_string(rewritten.on_demand_expanded) + " expanded";
+  if (rewritten.on_demand_kept)
+    ctx.note += ", " + std::to_string(rewritten.on_demand_kept) + " kept (" + rewritten.on_demand_reason + ")";
+  if (!fresh) ctx.note += " (cached rewrite)";
+}
+
+bool is_subsegment_path(std::string_view rest) { return looks_like_byte_span(rest.substr(0, rest.find('/'))); }
+
+std::optional<Subsegment> subsegment_request(RouteContext& ctx, std::string_view range_and_rest) {
+  const auto slash = range_and_rest.find('/');
+  const std::string_view text = range_and_rest.substr(0, slash);
+  const auto span = parse_byte_span(text);
+  if (!span) {
+    ctx.fail(400, "byte range in the media path is not first-last (decimal, first <= last)");
+    return std::nullopt;
+  }
+  const std::uint64_t limit = ctx.config.max_segment_bytes ? ctx.config.max_segment_bytes : kDefaultMaxSubsegment;
+  if (span->size() > limit) {
+    ctx.fail(400, "byte range of " + std::to_string(span->size()) + " bytes is larger than a subsegment may be (" +
+                      std::to_string(limit) + ", max-segment-bytes)");
+    return std::nullopt;
+  }
+  if (slash == std::string_view::npos) {
+    ctx.fail(400, "media route with a byte range needs a file: /media/{first}-{last}/{encoded base}/{path}");
+    return std::nullopt;
+  }
+  auto req = media_request(ctx, range_and_rest.substr(slash + 1));
+  if (!req) return std::nullopt;
+  // The answer is the whole converted subsegment, whatever the client asked:
+  // its own Range and HEAD are answered from it (media_handler's MediaStream).
+  req->method = "GET";
+  req->headers = origin_request_headers(ctx, false);
+  set_origin_conditionals(ctx, req->headers, subsegment_layout(ctx));
+  req->headers.emplace_back("Range", "bytes=" + byte_span_text(*span));
+  req->max_body_bytes = span->size();
+  return Subsegment{std::move(*req), *span};
+}
+
+std::string_view subsegment_layout(const RouteContext& ctx) { return to_string(ctx.config.piff_mode); }
+
+std::optional<OriginHead> subsegment_head(RouteContext& ctx, const OriginHead& head, const ByteSpan& span) {
+  if (head.status == 200) {
+    ctx.fail(502, "origin ignored the byte range of an on-demand subsegment");
+    return std::nullopt;
+  }
+  if (head.status != 206) return head;  // errors, 304: as for any segment
+  if (!content_range_is(head.headers, span)) {
+    ctx.fail(502, "origin answered another byte range than the subsegment's");
+    return std::nullopt;
+  }
+  OriginHead whole = head;
+  whole.status = 200;
+  remove_header(whole.headers, "Content-Range");
+  set_header(whole.headers, "Content-Length", std::to_string(span.size()));
+  return whole;
+}
+
+}  // namespace dashpiff
