@@ -93,6 +93,9 @@ std::optional<Subsegment> subsegment_request(RouteContext& ctx, std::string_view
   req->method = "GET";
   req->headers = origin_request_headers(ctx, false);
   set_origin_conditionals(ctx, req->headers, subsegment_layout(ctx));
+  // As for any patched layout (media_request): a date is judged here once
+  // the answer is decided, so that the 304 carries the 200's validator.
+  remove_header(req->headers, "If-Modified-Since");
   req->headers.emplace_back("Range", "bytes=" + byte_span_text(*span));
   req->max_body_bytes = span->size();
   return Subsegment{std::move(*req), *span};
@@ -106,7 +109,8 @@ std::optional<OriginHead> subsegment_head(RouteContext& ctx, const OriginHead& h
     return std::nullopt;
   }
   if (head.status != 206) return head;  // errors, 304: as for any segment
-  if (!content_range_is(head.headers, span)) {
+  const auto length = content_length(head.headers);
+  if (!content_range_is(head.headers, span) || (length && *length != span.size())) {
     ctx.fail(502, "origin answered another byte range than the subsegment's");
     return std::nullopt;
   }
