@@ -3,8 +3,8 @@
 // -malloc_limit_mb (see run-fuzz.sh) so that an allocation sized by a
 // declared count, rather than by the bytes present, is a finding (issue #12).
 // The first input byte picks the IV size and flags for the sample entries;
-// the rest is parsed as one box, as the payload of each described box, and
-// as a file for the dump.
+// the rest is parsed as one box, as the payload of each described box, as a
+// file for the dump, and as an on-demand index range (mpd/segment_index).
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -12,6 +12,7 @@
 
 #include "bmff/box.h"
 #include "bmff/fields.h"
+#include "mpd/segment_index.h"
 #include "piff/dump.h"
 
 namespace bm = dashpiff::bmff;
@@ -49,6 +50,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   read_as<bm::SbgpOneRun>(p, n);
   read_as<bm::SgpdSeig>(p, n);
   read_as<bm::Sidx>(p, n);
+  // An index range at a file offset the first byte picks (near 0 or near
+  // 2^63, where the reference offsets must not overflow).
+  const std::uint64_t offset = (data[0] & 8) ? dashpiff::kMaxBytePosition - (data[0] >> 4) * 4096u : data[0];
+  const auto index = dashpiff::mpd::read_segment_index(p, n, offset);
+  if (index.index)
+    for (const auto& sub : index.index->subsegments)
+      if (sub.bytes.first > sub.bytes.last || sub.bytes.last > dashpiff::kMaxBytePosition) __builtin_trap();
   for (bool piff : {false, true}) {
     bm::SampleEncryption se;
     se.piff = piff;

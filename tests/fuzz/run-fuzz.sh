@@ -23,7 +23,7 @@ build=${3:-$(mktemp -d /tmp/dashpiff-fuzz.XXXXXX)}
 mkdir -p "$build/corpus" "$build/seeds"
 
 # The engine's sources, linked directly (no autotools build needed).
-engine="$(cd "$top" && ls src/util/*.cpp src/bmff/*.cpp src/piff/*.cpp)"
+engine="$(cd "$top" && ls src/util/*.cpp src/bmff/*.cpp src/piff/*.cpp src/mpd/segment_index.cpp src/http/byte_span.cpp)"
 sources=""
 for f in $engine; do sources="$sources $top/$f"; done
 
