@@ -128,6 +128,9 @@ def run_design(design, args, stream_root, big_dir, with_baseline):
         patch_file(stack.front.conf, ORIGIN_PORT_MARK, str(stack.origin_port))
         patch_file(stack.front.conf, "worker_processes 1;", "worker_processes auto;")
         patch_file(stack.front.conf, "worker_connections 4096;", "worker_connections 16384;")
+        # Every held answer holds an origin connection too (proxy_pass and
+        # dashpiff alike): the origin's 1024 would refuse the rest with 502s.
+        patch_file(stack.origin.conf, "worker_connections 1024;", "worker_connections 16384;")
         if design["media_buffering"]:
             link = os.path.join(stack.front.dir, "snippets")
             os.unlink(link)
@@ -192,6 +195,11 @@ def render(results, args, designs, notes):
     for r in results:
         for workload, c in r["rows"].items():
             failed = c.non_2xx + c.socket_errors
+            if c.requests == 0:
+                # wrk saw no answer at all: a stall, not a latency.
+                lines.append(f"| {r['label']} | {workload} | 0 | — | — | — | all: no answer in {args.seconds} s "
+                             f"| stalled |")
+                continue
             ratio = f"{c.p99_ms / base[workload].p99_ms:.2f}" if workload in base and base[workload].p99_ms else ""
             lines.append(f"| {r['label']} | {workload} | {c.rps:.0f} | {c.p50_ms:.1f} | {c.p99_ms:.1f} | "
                          f"{c.max_ms:.1f} | {failed} | {ratio} |")
