@@ -1,6 +1,7 @@
 #include "mpd/on_demand.h"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <set>
 #include <utility>
@@ -207,6 +208,14 @@ class Expander {
   static std::pair<DOMElement*, std::string> fail(std::string why) { return {nullptr, std::move(why)}; }
 
   IndexRead fetch_and_read(const std::string& url, const ByteSpan& range) {
+    if (reads_ == 0) started_ = std::chrono::steady_clock::now();
+    if (reads_ >= options_.max_index_reads || std::chrono::steady_clock::now() - started_ > options_.index_read_budget) {
+      IndexRead r;
+      r.error = "index reads of this MPD at their bound (" + std::to_string(options_.max_index_reads) + " reads, " +
+                std::to_string(options_.index_read_budget.count()) + " ms)";
+      return r;
+    }
+    ++reads_;
     if (range.size() > options_.max_index_bytes) {
       IndexRead r;
       r.error = "index range of " + std::to_string(range.size()) + " bytes exceeds " +
@@ -257,6 +266,8 @@ class Expander {
   std::string_view carried_;
   std::size_t budget_;
   unsigned urls_ = 0;
+  std::size_t reads_ = 0;
+  std::chrono::steady_clock::time_point started_;
 };
 
 // Removes `e` and the indentation before it.

@@ -3,6 +3,7 @@
 // nothing of HTTP or FastCGI.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -39,6 +40,11 @@ struct MpdRewriteOptions {
   IndexFetcher fetch_index;
   std::uint64_t max_index_bytes = 1u << 20;    // a sidx of 65535 references is 786 KB
   std::size_t max_subsegments = 200000;        // all Representations of the MPD together
+  // Index reads are made one after another while the player waits for the
+  // MPD: at most this many per rewrite, and none started after the budget
+  // (the Representations beyond are kept as they were).
+  std::size_t max_index_reads = 64;
+  std::chrono::milliseconds index_read_budget{10000};
 };
 
 struct MpdRewriteResult {

@@ -5,7 +5,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>
+#include <chrono>
 #include <map>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -425,6 +427,42 @@ BOOST_AUTO_TEST_CASE(the_mpd_as_a_whole_lists_a_bounded_number_of_subsegments) {
   BOOST_TEST(r.on_demand_expanded == 1u);
   BOOST_TEST(r.on_demand_kept == 1u);
   BOOST_TEST(count(r.xml, "<SegmentURL ") == 30u);
+}
+
+
+BOOST_AUTO_TEST_CASE(index_reads_per_rewrite_are_bounded_in_number_and_time) {
+  FakeOrigin origin;
+  const std::string index = sidx(0, 1000, 0, 0, {{10, 10}});
+  const std::string range = "50-" + std::to_string(50 + index.size() - 1);
+  std::string reps;
+  for (int i = 0; i < 5; ++i) {
+    origin.files[kDir + "f" + std::to_string(i) + ".mp4"] = file(50, index);
+    reps += rep(std::to_string(i), "f" + std::to_string(i) + ".mp4", "<SegmentBase indexRange=\"" + range + "\"/>");
+  }
+  MpdRewriteOptions o = options(origin);
+  o.max_index_reads = 3;
+  MpdRewriteResult r = rewrite_mpd(doc("<Period><AdaptationSet>" + reps + "</AdaptationSet></Period>"), o);
+  BOOST_TEST(r.on_demand_expanded == 3u);
+  BOOST_TEST(r.on_demand_kept == 2u);
+  BOOST_TEST(origin.asked.size() == 3u);
+
+  // A slow origin: once the budget is spent no further read starts.
+  FakeOrigin slow = origin;
+  slow.asked.clear();
+  MpdRewriteOptions t = options(slow);
+  auto inner = t.fetch_index;
+  t.fetch_index = [inner](const std::string& url, const ByteSpan& range, std::string& error) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    return inner(url, range, error);
+  };
+  // The first read starts at once; it outlasts the budget (150 ms against
+  // 100), so no second one starts, however loaded the machine.
+  t.index_read_budget = std::chrono::milliseconds(100);
+  r = rewrite_mpd(doc("<Period><AdaptationSet>" + reps + "</AdaptationSet></Period>"), t);
+  BOOST_TEST(slow.asked.size() == 1u);
+  BOOST_TEST(r.on_demand_expanded == 1u);
+  BOOST_TEST(r.on_demand_kept == 4u);
+  BOOST_TEST(r.on_demand_reason.find("at their bound") != std::string::npos, r.on_demand_reason);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
