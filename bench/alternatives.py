@@ -42,7 +42,7 @@ import dashpiff_stack  # noqa: E402
 import procmem  # noqa: E402
 import slow_clients  # noqa: E402
 import stream  # noqa: E402
-from bench import BASELINE_DIRECTIVES, BASELINE_SERVER, ORIGIN_PORT_MARK, loadavg, patch_file, url_encode  # noqa: E402
+from bench import loadavg  # noqa: E402
 
 MIB = 1024 * 1024
 
@@ -96,88 +96,35 @@ class FrontSampler:
         return False
 
 
-def big_segment(stream_root, tmp):
-    """slow_clients' 8 MiB segment: a real segment's bytes repeated."""
-    big_dir = os.path.join(tmp, "big")
-    os.makedirs(big_dir)
-    os.chmod(tmp, 0o755)
-    os.chmod(big_dir, 0o755)
-    seg = os.path.join(stream_root, "bench", stream.segment_names(stream_root, stream.LARGE_REP)[0])
-    data = open(seg, "rb").read()
-    with open(os.path.join(big_dir, "big.m4s"), "wb") as f:
-        f.write((data * (slow_clients.BIG // len(data) + 1))[:slow_clients.BIG])
-    os.chmod(os.path.join(big_dir, "big.m4s"), 0o644)
-    return big_dir
-
-
 def run_design(design, args, stream_root, big_dir, with_baseline):
     """One fresh stack for one design; returns slow_clients.measure's
     results (proxy_pass first when with_baseline) with the front's figures."""
     temp_dir = tempfile.mkdtemp(prefix="dashpiff-alt-temp-")
     os.chmod(temp_dir, 0o777)  # nginx workers run as nobody
-    baseline_port = dashpiff_stack.free_port()
-    extra = BASELINE_SERVER.format(origin_port=ORIGIN_PORT_MARK, port=baseline_port, directives=BASELINE_DIRECTIVES)
-    extra = extra.replace("        location / {", "        " + slow_clients.BASELINE_HEALTHZ + "\n        location / {", 1)
-    extra += f"\n    fastcgi_temp_path {temp_dir};\n    proxy_temp_path {temp_dir};\n"
-    saved_build = dashpiff_stack.BUILD
-    dashpiff_stack.BUILD = design["build"]
-    stack = dashpiff_stack.Stack(args=[], origin_root=stream_root, front_extra=extra,
-                                 origin_extra=f"location /big/ {{ alias {big_dir}/; }}\n        {slow_clients.TRICKLE}")
     results = []
     try:
-        patch_file(stack.front.conf, ORIGIN_PORT_MARK, str(stack.origin_port))
-        patch_file(stack.front.conf, "worker_processes 1;", "worker_processes auto;")
-        patch_file(stack.front.conf, "worker_connections 4096;", "worker_connections 16384;")
-        # Every held answer holds an origin connection too (proxy_pass and
-        # dashpiff alike): the origin's 1024 would refuse the rest with 502s.
-        patch_file(stack.origin.conf, "worker_connections 1024;", "worker_connections 16384;")
-        if design["media_buffering"]:
-            link = os.path.join(stack.front.dir, "snippets")
-            os.unlink(link)
-            shutil.copytree(os.path.join(TOP, "nginx-conf", "snippets"), link)
-            patch_file(os.path.join(link, "dashpiff-locations.conf"),
-                       "include snippets/dashpiff-fastcgi.conf;\n    fastcgi_buffering off;",
-                       "include snippets/dashpiff-fastcgi.conf;\n    fastcgi_buffering on;")
-        stack.origin.start(stack.origin_port)
-        stack.start_fcgi(design["fcgi_args"])
-        pool_pid = stack.fcgi.pid
-        procmem.wait_for_workers(pool_pid, 1, timeout=5)
-        stack.front.start(stack.front_port)
-        dashpiff_stack.wait_for(lambda: dashpiff_stack.port_open(baseline_port), what="baseline server")
-        origin = stack.origin_url
-        mpd = "/mpd/" + url_encode(origin + "/bench/manifest.mpd")
-        media = "/media/" + url_encode(origin + "/bench/") + "/"
-        small = stream.segment_names(stream_root, stream.SMALL_REP)
-        dp_paths = {"manifest": [mpd], "segment250k": [media + n for n in small], "healthz": ["/healthz"]}
-        base_paths = {"manifest": ["/bench/manifest.mpd"], "segment250k": ["/bench/" + n for n in small],
-                      "healthz": ["/healthz"]}
-        big_media = "/media/" + url_encode(origin + "/big/") + "/big.m4s"
-        trickle_name = stream.segment_names(stream_root, stream.LARGE_REP)[1]
-        trickle_media = "/media/" + url_encode(origin + "/trickle/") + "/" + trickle_name
-        for path in (mpd, big_media, dp_paths["segment250k"][0]):
-            status, _, _ = dashpiff_stack.fetch(stack.front_url + path, timeout=30)
-            if status != 200:
-                raise RuntimeError(f"{design['name']}: {path} answered {status}")
-        if with_baseline:
-            with FrontSampler(stack.front.proc.pid, temp_dir) as front:
-                r = slow_clients.measure("proxy_pass", f"http://127.0.0.1:{baseline_port}", base_paths,
-                                         (baseline_port, "/big/big.m4s", args.slow_readers,
-                                          "/trickle/" + trickle_name, args.trickles, args.read_rate), args)
+        stack = slow_clients.CellStack(stream_root, big_dir, design["fcgi_args"], design["media_buffering"],
+                                       front_extra=f"\n    fastcgi_temp_path {temp_dir};\n"
+                                                   f"    proxy_temp_path {temp_dir};\n",
+                                       build=design["build"])
+        try:
+            front_pid = stack.stack.front.proc.pid
+            if with_baseline:
+                with FrontSampler(front_pid, temp_dir) as front:
+                    r = slow_clients.measure("proxy_pass", stack.baseline_url, stack.base_paths,
+                                             stack.holders(args, baseline=True), args)
+                r["front"] = front
+                results.append(r)
+                time.sleep(2)
+            with FrontSampler(front_pid, temp_dir) as front:
+                r = slow_clients.measure(design["name"], stack.front_url, stack.dp_paths, stack.holders(args), args,
+                                         pool_pid=stack.pool_pid, metrics_url=stack.front_url + "/metrics")
             r["front"] = front
+            r["restarts"] = stack.stack.log_text().count("started worker pid=") - len(procmem.workers(stack.pool_pid))
             results.append(r)
-            time.sleep(2)
-        with FrontSampler(stack.front.proc.pid, temp_dir) as front:
-            r = slow_clients.measure(design["name"], stack.front_url, dp_paths,
-                                     (stack.front_port, big_media, args.slow_readers, trickle_media, args.trickles,
-                                      args.read_rate), args, pool_pid=pool_pid,
-                                     metrics_url=stack.front_url + "/metrics")
-        r["front"] = front
-        r["restarts"] = stack.log_text().count("started worker pid=") - len(procmem.workers(pool_pid))
-        results.append(r)
+        finally:
+            stack.close()
     finally:
-        stack.stop()
-        stack.cleanup()
-        dashpiff_stack.BUILD = saved_build
         shutil.rmtree(temp_dir, ignore_errors=True)
     return results
 
@@ -265,7 +212,7 @@ def main():
     stream_root = stream.ensure_stream(build, log=slow_clients.log)
     results = []
     try:
-        big_dir = big_segment(stream_root, args.tmp)
+        big_dir = slow_clients.write_big_segment(stream_root, args.tmp)
         for i, design in enumerate(designs):
             results += run_design(design, args, stream_root, big_dir, with_baseline=(i == 0))
     finally:

@@ -184,6 +184,106 @@ def scrape(url):
     return wanted
 
 
+def write_big_segment(stream_root, tmp):
+    """An 8 MiB segment in tmp/big/ (the origin's /big/): a real segment's
+    bytes repeated (the engine walks its boxes as far as they parse and
+    passes the rest on unchanged)."""
+    big_dir = os.path.join(tmp, "big")
+    os.makedirs(big_dir)
+    os.chmod(tmp, 0o755)
+    os.chmod(big_dir, 0o755)
+    seg = os.path.join(stream_root, "bench", stream.segment_names(stream_root, stream.LARGE_REP)[0])
+    data = open(seg, "rb").read()
+    with open(os.path.join(big_dir, "big.m4s"), "wb") as f:
+        f.write((data * (BIG // len(data) + 1))[:BIG])
+    os.chmod(os.path.join(big_dir, "big.m4s"), 0o644)
+    return big_dir
+
+
+class CellStack:
+    """The stack a slow-client cell runs on, started here: the origin (the
+    stream, /big/, the trickle), the dashpiff pool (the binary of `build`,
+    default the harness's) and the front nginx with the baseline proxy_pass
+    server beside the project's locations. `media_buffering` gives the front
+    a private copy of the snippets that spools /media/ answers
+    (fastcgi_buffering on); `front_extra` goes into its http block."""
+
+    def __init__(self, stream_root, big_dir, fcgi_args=(), media_buffering=False, front_extra="", build=None):
+        self.stream_root = stream_root
+        self.baseline_port = dashpiff_stack.free_port()
+        extra = BASELINE_SERVER.format(origin_port=ORIGIN_PORT_MARK, port=self.baseline_port,
+                                       directives=BASELINE_DIRECTIVES)
+        extra = extra.replace("        location / {", "        " + BASELINE_HEALTHZ + "\n        location / {", 1)
+        self.stack = dashpiff_stack.Stack(args=[], origin_root=stream_root, front_extra=extra + front_extra,
+                                          origin_extra=f"location /big/ {{ alias {big_dir}/; }}\n        {TRICKLE}")
+        try:
+            self._start(fcgi_args, media_buffering, build)
+        except Exception:
+            self.close()
+            raise
+
+    def _start(self, fcgi_args, media_buffering, build):
+        stack = self.stack
+        patch_file(stack.front.conf, ORIGIN_PORT_MARK, str(stack.origin_port))
+        patch_file(stack.front.conf, "worker_processes 1;", "worker_processes auto;")
+        patch_file(stack.front.conf, "worker_connections 4096;", "worker_connections 16384;")
+        # Every held answer holds an origin connection too (proxy_pass and
+        # dashpiff alike): the origin's 1024 would refuse the rest with 502s.
+        patch_file(stack.origin.conf, "worker_connections 1024;", "worker_connections 16384;")
+        if media_buffering:
+            # A private copy of the project's snippets with segments spooled by nginx.
+            link = os.path.join(stack.front.dir, "snippets")
+            os.unlink(link)
+            shutil.copytree(os.path.join(TOP, "nginx-conf", "snippets"), link)
+            patch_file(os.path.join(link, "dashpiff-locations.conf"),
+                       "include snippets/dashpiff-fastcgi.conf;\n    fastcgi_buffering off;",
+                       "include snippets/dashpiff-fastcgi.conf;\n    fastcgi_buffering on;")
+        stack.origin.start(stack.origin_port)
+        saved, dashpiff_stack.BUILD = dashpiff_stack.BUILD, build or dashpiff_stack.BUILD
+        try:
+            stack.start_fcgi(list(fcgi_args))
+        finally:
+            dashpiff_stack.BUILD = saved
+        self.pool_pid = stack.fcgi.pid
+        procmem.wait_for_workers(self.pool_pid, 1, timeout=5)
+        stack.front.start(stack.front_port)
+        dashpiff_stack.wait_for(lambda: dashpiff_stack.port_open(self.baseline_port), what="baseline server")
+        origin = stack.origin_url
+        mpd = "/mpd/" + url_encode(origin + "/bench/manifest.mpd")
+        media = "/media/" + url_encode(origin + "/bench/") + "/"
+        small = stream.segment_names(self.stream_root, stream.SMALL_REP)
+        self.dp_paths = {"manifest": [mpd], "segment250k": [media + n for n in small], "healthz": ["/healthz"]}
+        self.base_paths = {"manifest": ["/bench/manifest.mpd"], "segment250k": ["/bench/" + n for n in small],
+                           "healthz": ["/healthz"]}
+        self.big_media = "/media/" + url_encode(origin + "/big/") + "/big.m4s"
+        self.trickle_name = stream.segment_names(self.stream_root, stream.LARGE_REP)[1]
+        self.trickle_media = "/media/" + url_encode(origin + "/trickle/") + "/" + self.trickle_name
+        for path in (mpd, self.big_media, self.dp_paths["segment250k"][0]):
+            status, _, _ = dashpiff_stack.fetch(stack.front_url + path, timeout=30)
+            if status != 200:
+                raise RuntimeError(f"{path} answered {status}")
+
+    @property
+    def front_url(self):
+        return self.stack.front_url
+
+    @property
+    def baseline_url(self):
+        return f"http://127.0.0.1:{self.baseline_port}"
+
+    def holders(self, args, baseline=False):
+        """Holders' arguments for the baseline server or dashpiff's front."""
+        if baseline:
+            return (self.baseline_port, "/big/big.m4s", args.slow_readers, "/trickle/" + self.trickle_name,
+                    args.trickles, args.read_rate)
+        return (self.stack.front_port, self.big_media, args.slow_readers, self.trickle_media, args.trickles,
+                args.read_rate)
+
+    def close(self):
+        self.stack.stop()
+        self.stack.cleanup()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--slow-readers", type=int, default=1000)
@@ -207,68 +307,19 @@ def main():
     build = dashpiff_stack.BUILD
     stream_root = stream.ensure_stream(build, log=log)
     args.tmp = tempfile.mkdtemp(prefix="dashpiff-slow-")
-    big_dir = os.path.join(args.tmp, "big")
-    os.makedirs(big_dir)
-    os.chmod(args.tmp, 0o755)
-    os.chmod(big_dir, 0o755)
-    # An 8 MiB segment: a real segment's bytes repeated (the engine walks its
-    # boxes as far as they parse and passes the rest on unchanged).
-    seg = os.path.join(stream_root, "bench", stream.segment_names(stream_root, stream.LARGE_REP)[0])
-    data = open(seg, "rb").read()
-    with open(os.path.join(big_dir, "big.m4s"), "wb") as f:
-        f.write((data * (BIG // len(data) + 1))[:BIG])
-    os.chmod(os.path.join(big_dir, "big.m4s"), 0o644)
-
-    baseline_port = dashpiff_stack.free_port()
-    extra = BASELINE_SERVER.format(origin_port=ORIGIN_PORT_MARK, port=baseline_port, directives=BASELINE_DIRECTIVES)
-    extra = extra.replace("        location / {", "        " + BASELINE_HEALTHZ + "\n        location / {", 1)
-    stack = dashpiff_stack.Stack(args=[], origin_root=stream_root, front_extra=extra,
-                                 origin_extra=f"location /big/ {{ alias {big_dir}/; }}\n        {TRICKLE}")
     results = []
     try:
-        patch_file(stack.front.conf, ORIGIN_PORT_MARK, str(stack.origin_port))
-        patch_file(stack.front.conf, "worker_processes 1;", "worker_processes auto;")
-        patch_file(stack.front.conf, "worker_connections 4096;", "worker_connections 16384;")
-        if args.media_buffering:
-            # A private copy of the project's snippets with segments spooled by nginx.
-            link = os.path.join(stack.front.dir, "snippets")
-            os.unlink(link)
-            shutil.copytree(os.path.join(TOP, "nginx-conf", "snippets"), link)
-            patch_file(os.path.join(link, "dashpiff-locations.conf"),
-                       "include snippets/dashpiff-fastcgi.conf;\n    fastcgi_buffering off;",
-                       "include snippets/dashpiff-fastcgi.conf;\n    fastcgi_buffering on;")
-        stack.origin.start(stack.origin_port)
-        stack.start_fcgi(args.fcgi_arg)
-        pool_pid = stack.fcgi.pid
-        procmem.wait_for_workers(pool_pid, 1, timeout=5)
-        stack.front.start(stack.front_port)
-        dashpiff_stack.wait_for(lambda: dashpiff_stack.port_open(baseline_port), what="baseline server")
-        origin = stack.origin_url
-        mpd = "/mpd/" + url_encode(origin + "/bench/manifest.mpd")
-        media = "/media/" + url_encode(origin + "/bench/") + "/"
-        small = stream.segment_names(stream_root, stream.SMALL_REP)
-        dp_paths = {"manifest": [mpd], "segment250k": [media + n for n in small], "healthz": ["/healthz"]}
-        base_paths = {"manifest": ["/bench/manifest.mpd"], "segment250k": ["/bench/" + n for n in small],
-                      "healthz": ["/healthz"]}
-        big_media = "/media/" + url_encode(origin + "/big/") + "/big.m4s"
-        trickle_media = "/media/" + url_encode(origin + "/trickle/") + "/" + stream.segment_names(
-            stream_root, stream.LARGE_REP)[1]
-        for path in (mpd, big_media, dp_paths["segment250k"][0]):
-            status, _, _ = dashpiff_stack.fetch(stack.front_url + path, timeout=30)
-            if status != 200:
-                raise RuntimeError(f"{path} answered {status}")
-        if not args.skip_baseline:
-            results.append(measure("proxy_pass", f"http://127.0.0.1:{baseline_port}", base_paths,
-                                   (baseline_port, "/big/big.m4s", args.slow_readers, "/trickle/" +
-                                    trickle_media.rsplit("/", 1)[1], args.trickles, args.read_rate), args))
-            time.sleep(2)
-        results.append(measure("dashpiff", stack.front_url, dp_paths,
-                               (stack.front_port, big_media, args.slow_readers, trickle_media, args.trickles,
-                                args.read_rate), args, pool_pid=pool_pid,
-                               metrics_url=stack.front_url + "/metrics"))
+        stack = CellStack(stream_root, write_big_segment(stream_root, args.tmp), args.fcgi_arg, args.media_buffering)
+        try:
+            if not args.skip_baseline:
+                results.append(measure("proxy_pass", stack.baseline_url, stack.base_paths,
+                                       stack.holders(args, baseline=True), args))
+                time.sleep(2)
+            results.append(measure("dashpiff", stack.front_url, stack.dp_paths, stack.holders(args), args,
+                                   pool_pid=stack.pool_pid, metrics_url=stack.front_url + "/metrics"))
+        finally:
+            stack.close()
     finally:
-        stack.stop()
-        stack.cleanup()
         shutil.rmtree(args.tmp, ignore_errors=True)
 
     lines = [f"## Slow-client cell: {args.slow_readers} readers of an 8 MiB segment at {args.read_rate} B/s, "
