@@ -112,6 +112,24 @@ BOOST_AUTO_TEST_CASE(malformed_encoding_is_400_before_any_fetch) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(subsegment_range_paths_are_parsed_strictly_before_any_fetch) {
+  // The origin is unreachable (port 9 on a documentation address): any of
+  // these reaching it would answer 502/504/403, not 400.
+  const std::string base = "/http!0!1!1192.0.2.1!09!1v!1/video.mp4";
+  for (const char* range : {"5-1", "1-", "-5", "1--2", "1-2-3", "00000000000000000001-2",
+                            "9223372036854775808-9223372036854775809", "0-67108864"}) {
+    auto s = call("GET", "/media/" + std::string(range) + base);
+    BOOST_TEST(s.status == 400, range);
+    BOOST_TEST(s.body.find('\n') == s.body.size() - 1, range);
+  }
+  BOOST_TEST(call("GET", "/media/0-99").status == 400);
+  BOOST_TEST(call("GET", "/media/0-99/http!0!1!1h!").status == 400);  // the base after it still decodes strictly
+  config.max_segment_bytes = 1000;
+  auto s = call("GET", "/media/0-1000" + base);
+  BOOST_TEST(s.status == 400);
+  BOOST_TEST(s.body.find("max-segment-bytes") != std::string::npos, s.body);
+}
+
 BOOST_AUTO_TEST_CASE(unknown_route_is_404_and_wrong_method_405) {
   BOOST_TEST(call("GET", "/nope").status == 404);
   auto s = call("DELETE", "/mpd/x");
