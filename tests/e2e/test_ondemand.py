@@ -17,6 +17,7 @@ import shutil
 import struct
 import sys
 import tempfile
+import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 
@@ -24,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
 sys.path.insert(0, HERE)
 
-from dashpiff_stack import Stack, fetch, metric  # noqa: E402
+from dashpiff_stack import Stack, child_pids, fetch, metric  # noqa: E402
 from harness import check, expect, run  # noqa: E402
 from codec import dec, enc  # noqa: E402
 import bmff  # noqa: E402
@@ -266,6 +267,63 @@ def a_cached_rewrite_reads_no_index_again(state):
     expect(index_reads() - first == cold, f"{index_reads() - first - cold} index reads for a cached rewrite")
 
 
+def kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} for {pid}")
+
+
+@check
+def an_index_bomb_is_bounded_in_time_and_memory(state):
+    """64 Representations, each naming a sidx of 19,000 references (228 KB):
+    the first is expanded, the MPD's budget of 20,000 subsegments keeps the
+    rest; the worker's peak stays within issue #12's 64 MiB of idle."""
+    stack = state["stack"]
+    kids = child_pids(stack.fcgi.pid)
+    expect(len(kids) == 1, f"workers {kids}")
+    worker = min(kids)
+    idle = kib(worker, "VmRSS")
+    start = time.monotonic()
+    status, _, body = fetch(f"{stack.front_url}/mpd/{enc(stack.origin_url + '/bomb/manifest.mpd')}", timeout=120)
+    took = time.monotonic() - start
+    peak_mib = (kib(worker, "VmHWM") - idle) / 1024
+    print(f"  index bomb: {status} in {took * 1000:.0f} ms, {body.count(b'<SegmentURL')} URLs, "
+          f"worker peak {peak_mib:.1f} MiB above idle", flush=True)
+    expect(status == 200, f"{status} {body[:200]!r}")
+    expect(body.count(b"<SegmentURL") == 19000 and body.count(b"<SegmentBase") == 63,
+           f"{body.count(b'<SegmentURL')} URLs, {body.count(b'<SegmentBase')} SegmentBases kept")
+    expect(peak_mib < 64, f"worker peak {peak_mib:.1f} MiB above idle")
+    expect(took < 30, f"{took:.1f} s")
+    status, _, _ = fetch(f"{stack.front_url}/mpd/{enc(stack.origin_url + '/streams/ondemand-clear/manifest.mpd')}")
+    expect(status == 200, f"a normal MPD afterwards: {status}")
+
+
+def bomb_origin(root):
+    d = os.path.join(root, "bomb")
+    os.makedirs(d)
+    sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))
+    import ondemand_fixtures as od
+    with open(os.path.join(STREAMS, "ondemand-clear", "video.mp4"), "rb") as f:
+        data = f.read()
+    sidx_at = next(b for b in bmff.walk(data) if b[1] == b"sidx")[2]
+    index = od.make_sidx(0, 1, 12800, 0, [(10000, 25600)] * 19000)
+    with open(os.path.join(d, "v.mp4"), "wb") as f:
+        f.write(data[:sidx_at] + index)
+    reps = "".join(f'<Representation id="{i}" bandwidth="{i + 1}" mimeType="video/mp4" codecs="avc1.4d400b">'
+                   f'<BaseURL>v.mp4</BaseURL><SegmentBase indexRange="{sidx_at}-{sidx_at + len(index) - 1}">'
+                   f'<Initialization range="0-{sidx_at - 1}"/></SegmentBase></Representation>' for i in range(64))
+    with open(os.path.join(d, "manifest.mpd"), "w") as f:
+        f.write('<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" '
+                'mediaPresentationDuration="PT40000S" minBufferTime="PT2S" '
+                f'profiles="urn:mpeg:dash:profile:isoff-on-demand:2011"><Period><AdaptationSet>{reps}'
+                '</AdaptationSet></Period></MPD>')
+    for name in os.listdir(d):
+        os.chmod(os.path.join(d, name), 0o644)
+    os.chmod(d, 0o755)
+
+
 def hostile_origin(root):
     """hostile/: the PIFF-only on-demand stream with the video sidx's
     reference count raised to 65535 (its entries' bytes stay three)."""
@@ -294,6 +352,7 @@ def setup():
     os.chmod(root, 0o755)
     os.symlink(os.path.abspath(STREAMS), os.path.join(root, "streams"))
     hostile_origin(root)
+    bomb_origin(root)
     # One worker, one thread: the rewrite cache check sees its own cache.
     stack = Stack(args=["--workers", "1", "--threads", "1"], origin_root=root, origin_extra=ORIGIN_EXTRA)
     return {"stack": stack.start(), "tmp": tmp, "origin": root}
