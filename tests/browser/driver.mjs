@@ -119,7 +119,7 @@ function pageChangesProblem(r) {
 }
 
 function played(r) {
-  return r.errors.length === 0 && r.frames >= play.min_frames && r.time >= (r.min_time ?? play.min_time);
+  return r.errors.length === 0 && r.frames >= (r.min_frames ?? play.min_frames) && r.time >= (r.min_time ?? play.min_time);
 }
 
 function why(r) {
