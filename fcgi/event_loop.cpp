@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -37,6 +38,10 @@ int fd_of(std::uint64_t t) { return static_cast<int>(t & 0xffffffffu); }
 // How often paused transfers and deadlines are looked at, and the gauges
 // published.
 constexpr auto kSweep = std::chrono::milliseconds(200);
+// How often the front door is looked at while every serving thread is busy:
+// the longest a /healthz waits for the loop then. Looking costs one
+// epoll_wait of the worker's set, so it is not done on every event.
+constexpr auto kFrontPoll = std::chrono::milliseconds(10);
 
 bool set_nonblocking(int fd, bool on) {
   const int flags = ::fcntl(fd, F_GETFL);
@@ -60,11 +65,13 @@ struct EventLoop::Impl {
       started_ = true;
       std::string head;
       append_cgi_head(head, status, headers);
+      make_room();
       append_stdout_records(out, t_.request_id, head);
       loop_.mark_dirty(t_);
     }
     bool write(std::string_view chunk) override {
       if (failed || aborted) return false;
+      make_room();
       append_stdout_records(out, t_.request_id, chunk);
       // Larger batches leave at once; smaller ones at the end of this round
       // of events, so that one origin read becomes one write.
@@ -80,6 +87,7 @@ struct EventLoop::Impl {
     void end() override {
       if (failed || aborted || ended) return;
       ended = true;
+      make_room();
       append_end_request(out, t_.request_id);
       loop_.pump(t_);
     }
@@ -89,6 +97,25 @@ struct EventLoop::Impl {
     bool started() const override { return started_; }
 
     std::size_t pending() const { return out.size() - sent; }
+
+    // Before an append: what has left is dropped (so `out` never grows with
+    // the answer while a client reads slowly) and the buffer is the one
+    // allocation of its bounded size (appends then never double it).
+    void make_room() {
+      if (sent > 0) {
+        out.erase(0, sent);
+        sent = 0;
+      }
+      if (out.capacity() < loop_.out_capacity) out.reserve(loop_.out_capacity);
+    }
+    // A drained buffer of a transfer that waits (on a trickling origin) is
+    // given back; the next append takes it again.
+    void release_if_drained() {
+      if (pending() == 0 && out.capacity() > 0) {
+        std::string().swap(out);
+        sent = 0;
+      }
+    }
 
     std::string out;
     std::size_t sent = 0;
@@ -137,8 +164,8 @@ struct EventLoop::Impl {
     Clock::time_point last_origin = Clock::now();
   };
 
-  Impl(const Config& c, const PoolConfig& p, MetricsBlock& m, MetricsBlock::WorkerSlot* s, Done d)
-      : config(c), pool(p), metrics(m), slot(s), done(std::move(d)), policy(c.origin),
+  Impl(const Config& c, const PoolConfig& p, MetricsBlock& m, MetricsBlock::WorkerSlot* s, Done d, Front f)
+      : config(c), pool(p), metrics(m), slot(s), done(std::move(d)), front(std::move(f)), policy(c.origin),
         epoll_fd(::epoll_create1(EPOLL_CLOEXEC)), wake_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     if (epoll_fd.get() < 0 || wake_fd.get() < 0)
       throw std::system_error(errno, std::generic_category(), "event loop descriptors");
@@ -182,6 +209,13 @@ struct EventLoop::Impl {
     stopping.store(true);
     wake();
     thread.join();
+  }
+
+  // Every kFrontPoll while no serving thread is free.
+  void look_at_front(Clock::time_point now) {
+    if (!front.overflow || stopping.load() || now < next_front) return;
+    next_front = now + kFrontPoll;
+    if (front.saturated()) front.overflow();
   }
 
   void wake() {
@@ -247,10 +281,8 @@ struct EventLoop::Impl {
   void add_to_multi(Transfer& t) {
     CURL* easy = static_cast<CURL*>(t.origin->easy_handle());
     curl_easy_setopt(easy, CURLOPT_PRIVATE, &t);
-    // libcurl's receive buffer is held per transfer too: the transfer
-    // buffer's size, so a paused transfer holds about twice that.
-    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE,
-                     static_cast<long>(std::clamp<std::size_t>(pool.transfer_buffer, 16 * 1024, 512 * 1024)));
+    // libcurl's receive buffer is held per transfer too (see the header).
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, static_cast<long>(receive_buffer));
     if (curl_multi_add_handle(multi, easy) != CURLM_OK) {
       complete(t, t.origin->abandoned(OriginError::protocol, "curl_multi_add_handle failed"));
       return;
@@ -288,8 +320,6 @@ struct EventLoop::Impl {
     if (s.pending() == 0) {
       s.out.clear();
       s.sent = 0;
-      // A buffer grown past the limit (one large origin read) is given back.
-      if (s.out.capacity() > 4 * pool.transfer_buffer) std::string().swap(s.out);
     }
     arm(t, s.pending() > 0 && !s.failed);
   }
@@ -448,6 +478,7 @@ struct EventLoop::Impl {
     std::uint64_t paused = 0, waiting = 0;
     for (auto& [fd, owned] : transfers) {
       Transfer& t = *owned;
+      t.sink.release_if_drained();
       if (t.finished) {
         if (t.sink.pending() > 0 && now - t.last_client > pool.client_idle_timeout) expired_client.push_back(fd);
         continue;
@@ -484,6 +515,15 @@ struct EventLoop::Impl {
               "origin sent nothing for " + std::to_string(pool.origin_idle_timeout.count()) + " ms");
     });
     each(timed_out, [&](Transfer& t) { abandon(t, OriginError::timeout, "deadline"); });
+    // Once many transfers have ended, the pages their buffers used go back
+    // to the system (glibc keeps freed memory in its arenas otherwise, and
+    // the worker would stay at its peak).
+    peak_transfers = std::max(peak_transfers, transfers.size());
+    if (peak_transfers >= transfers.size() + 32 && now - last_trim >= std::chrono::seconds(1)) {
+      ::malloc_trim(0);
+      last_trim = now;
+      peak_transfers = transfers.size();
+    }
   }
 
   void run() {
@@ -494,6 +534,7 @@ struct EventLoop::Impl {
       auto now = Clock::now();
       auto until = next_sweep;
       if (curl_deadline && *curl_deadline < until) until = *curl_deadline;
+      if (front.saturated && front.saturated() && now + kFrontPoll < until) until = now + kFrontPoll;
       const auto wait = std::max<long long>(
           0, std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count() + (until > now ? 1 : 0));
       const int n = ::epoll_wait(epoll_fd.get(), events.data(), static_cast<int>(events.size()),
@@ -533,6 +574,7 @@ struct EventLoop::Impl {
         socket_action(CURL_SOCKET_TIMEOUT, 0);
       }
       flush_dirty();
+      look_at_front(now);
       if (now >= next_sweep) {
         sweep(now);
         next_sweep = now + kSweep;
@@ -546,9 +588,18 @@ struct EventLoop::Impl {
 
   const Config& config;
   const PoolConfig& pool;
+  // libcurl's receive buffer per transfer: half the transfer buffer, so a
+  // paused transfer holds at most transfer-buffer + 2 x this (the answer's
+  // buffer, libcurl's buffer and the chunk libcurl keeps while paused).
+  const std::size_t receive_buffer = std::clamp<std::size_t>(pool.transfer_buffer / 2, 16 * 1024, 256 * 1024);
+  // The answer's buffer: below transfer-buffer a transfer takes one more
+  // chunk (one record header with it), so this never has to grow.
+  const std::size_t out_capacity = pool.transfer_buffer + receive_buffer + 64;
   MetricsBlock& metrics;
   MetricsBlock::WorkerSlot* slot;
   Done done;
+  Front front;
+  Clock::time_point next_front = Clock::now();
   OriginClient policy;  // lends its options (allow-list, address policy, timeouts) to every transfer
   UniqueFd epoll_fd;
   UniqueFd wake_fd;
@@ -556,6 +607,8 @@ struct EventLoop::Impl {
   std::optional<Clock::time_point> curl_deadline;
   std::unordered_map<int, std::unique_ptr<Transfer>> transfers;  // by connection descriptor
   std::vector<int> dirty;
+  std::size_t peak_transfers = 0;
+  Clock::time_point last_trim;
 
   std::mutex queue_mutex;
   std::deque<std::unique_ptr<Transfer>> queue;
@@ -565,8 +618,8 @@ struct EventLoop::Impl {
 };
 
 EventLoop::EventLoop(const Config& config, const PoolConfig& pool, MetricsBlock& metrics,
-                     MetricsBlock::WorkerSlot* slot, Done done)
-    : impl_(std::make_unique<Impl>(config, pool, metrics, slot, std::move(done))) {}
+                     MetricsBlock::WorkerSlot* slot, Done done, Front front)
+    : impl_(std::make_unique<Impl>(config, pool, metrics, slot, std::move(done), std::move(front))) {}
 EventLoop::~EventLoop() = default;
 
 bool EventLoop::has_room() const { return impl_->in_flight.load() < impl_->pool.max_transfers; }

@@ -7,11 +7,26 @@
 // non-blocking while the loop has it). Backpressure runs end to end: once a
 // transfer holds `transfer-buffer` bytes its socket could not take, libcurl
 // pauses the origin (CURL_WRITEFUNC_PAUSE, TCP flow control does the rest);
-// when the socket drains the transfer resumes. Memory per transfer is that
-// buffer plus libcurl's receive buffer of the same size.
+// when the socket drains the transfer resumes.
+//
+// Memory per paused transfer, the bound README "Limits" states: the answer's
+// buffer, allocated once at transfer-buffer + R (R = libcurl's receive buffer,
+// max(16K, transfer-buffer / 2): below transfer-buffer a transfer takes one
+// more chunk of at most R), libcurl's receive buffer R, and the chunk libcurl
+// keeps while the transfer is paused (at most R), so transfer-buffer + 3R,
+// plus the transfer's state (easy handle, request, headers: about 16K).
+// At the default 32K: 32 + 48 + 16 = 96K at most; measured 80-97K per paused
+// transfer (bench/transfer_memory.py, tests/e2e/test_slow_clients.py). An
+// answer the engine patches adds the moof it holds (max-moof-bytes, issue
+// 12's per-request budget). Buffers of transfers that wait with nothing to
+// send are given back at the next sweep, and the allocator's free pages once
+// many transfers have ended (malloc_trim).
 //
 // The serving threads still read requests (libfcgi) and answer everything
 // else, manifest rewriting included: they are the small pool beside the loop.
+// While every one of them is busy the loop also minds the worker's door
+// (Front): it answers /healthz itself, so the load balancer hears whether
+// the worker can take work, not whether a thread happened to be free.
 #pragma once
 
 #include <atomic>
@@ -33,9 +48,18 @@ class EventLoop {
   // next request on it (the connection is then blocking again).
   using Done = std::function<void(void* conn, bool keep)>;
 
+  // The worker's front door, looked after by the loop when no serving thread
+  // is free (issue 13: /healthz answers while every thread is busy).
+  // `saturated` (any thread) says no serving thread is waiting for a request;
+  // `overflow` (on the loop thread) takes what waits at the door then.
+  struct Front {
+    std::function<bool()> saturated;
+    std::function<void()> overflow;
+  };
+
   // `slot` (may be null) takes the worker's transfer gauges.
   EventLoop(const Config& config, const PoolConfig& pool, MetricsBlock& metrics, MetricsBlock::WorkerSlot* slot,
-            Done done);
+            Done done, Front front = {});
   ~EventLoop();  // finish() and join
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;

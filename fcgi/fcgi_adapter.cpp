@@ -1,5 +1,6 @@
 #include "fcgi_adapter.h"
 
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -307,6 +308,77 @@ void FcgiConnection::reset_after_handoff() {
 
 void FcgiConnection::drop() {
   if (request_.ipcFd >= 0) FCGX_Free(&request_, 1);
+}
+
+PeekedRequest parse_request_records(std::string_view bytes) {
+  // FastCGI 1.0 §3.3 (record header), §3.4 (name-value pairs), §5.1-5.3.
+  constexpr unsigned char kBeginRequest = 1, kParams = 4, kStdin = 5;
+  PeekedRequest out;
+  std::string params;
+  bool begun = false, params_done = false;
+  std::size_t at = 0;
+  while (bytes.size() - at >= 8) {
+    const auto* h = reinterpret_cast<const unsigned char*>(bytes.data() + at);
+    const std::size_t length = (std::size_t(h[4]) << 8) | h[5];
+    const std::size_t total = 8 + length + h[6];
+    if (h[0] != kFcgiVersion || bytes.size() - at < total) return out;
+    const std::string_view content = bytes.substr(at + 8, length);
+    at += total;
+    if (!begun) {
+      if (h[1] != kBeginRequest) return out;
+      begun = true;
+    } else if (h[1] == kParams && !params_done) {
+      if (length == 0) params_done = true;
+      else params.append(content);
+    } else if (h[1] == kStdin && params_done) {
+      if (length == 0) {
+        out.complete = true;
+        break;
+      }
+    } else {
+      return out;  // anything else is for libfcgi to judge
+    }
+  }
+  if (!out.complete) return out;
+  // Name-value pairs: each length one byte below 128, else four with the top bit set.
+  std::string_view p = params;
+  auto read_length = [&p](std::size_t& n) {
+    if (p.empty()) return false;
+    const auto b0 = static_cast<unsigned char>(p[0]);
+    if (b0 < 128) {
+      n = b0;
+      p.remove_prefix(1);
+      return true;
+    }
+    if (p.size() < 4) return false;
+    n = (std::size_t(b0 & 0x7f) << 24) | (std::size_t(static_cast<unsigned char>(p[1])) << 16) |
+        (std::size_t(static_cast<unsigned char>(p[2])) << 8) | static_cast<unsigned char>(p[3]);
+    p.remove_prefix(4);
+    return true;
+  };
+  while (!p.empty()) {
+    std::size_t name_length = 0, value_length = 0;
+    if (!read_length(name_length) || !read_length(value_length) || p.size() < name_length ||
+        p.size() - name_length < value_length) {
+      out.complete = false;
+      return out;
+    }
+    const auto name = p.substr(0, name_length);
+    const auto value = p.substr(name_length, value_length);
+    p.remove_prefix(name_length + value_length);
+    if (name == "REQUEST_METHOD") out.method = std::string(value);
+    else if (name == "REQUEST_URI") out.path = std::string(value.substr(0, value.find('?')));
+  }
+  return out;
+}
+
+PeekedRequest peek_request(int fd) {
+  // nginx sends a GET's records in one write of a few KiB; a request that
+  // does not fit here is simply left to a serving thread.
+  char buffer[16 * 1024];
+  const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_PEEK | MSG_DONTWAIT);
+  if (n <= 0) return {};
+  return parse_request_records(std::string_view(buffer, static_cast<std::size_t>(n)));
 }
 
 Request to_request(FCGX_Request& request, std::size_t max_body) {

@@ -99,6 +99,20 @@ void append_end_request(std::string& out, int request_id);
 // a record boundary just before the connection is dropped (see the .cpp).
 void append_break_record(std::string& out);
 
+// What a connection's receive queue already holds, looked at without taking
+// it (MSG_PEEK): a whole request (FCGI_BEGIN_REQUEST, the parameters up to
+// their empty record, stdin up to its empty record) and its method and path.
+// The event loop answers /healthz from this when every serving thread is busy:
+// libfcgi then reads the request from bytes already there, never waiting.
+struct PeekedRequest {
+  bool complete = false;  // everything up to the empty stdin record is queued
+  std::string method;
+  std::string path;       // REQUEST_URI up to '?'
+};
+PeekedRequest peek_request(int fd);
+// The same, over bytes already read (what peek_request looks at; unit tests).
+PeekedRequest parse_request_records(std::string_view bytes);
+
 // Fills a plain Request from the FastCGI parameters and stdin.
 Request to_request(FCGX_Request& request, std::size_t max_body);
 

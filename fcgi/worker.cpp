@@ -76,8 +76,9 @@ Worker::Worker(const Config& config, const PoolConfig& pool, MetricsBlock& metri
       listen_fd_(listen_fd),
       stop_fd_(::eventfd(0, EFD_CLOEXEC)),
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
+      queued_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE)),
       max_connections_(connection_limit(pool.threads)) {
-  if (stop_fd_.get() < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+  if (stop_fd_.get() < 0 || queued_fd_.get() < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   if (epoll_fd_.get() < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   // A non-blocking listen socket turns a lost accept race (another thread or
   // worker took the connection) into EAGAIN instead of a thread blocked in
@@ -95,9 +96,14 @@ Worker::Worker(const Config& config, const PoolConfig& pool, MetricsBlock& metri
   wake_ev.events = EPOLLIN;
   wake_ev.data.ptr = &stop_tag_;
   epoll_event stop_ev = wake_ev;
+  // Level-triggered too: readable while the loop has queued connections.
+  epoll_event queued_ev{};
+  queued_ev.events = EPOLLIN;
+  queued_ev.data.ptr = &queued_tag_;
   if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, listen_fd_, &listen_ev) < 0 ||
       ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, wake_fd, &wake_ev) < 0 ||
-      ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, stop_fd_.get(), &stop_ev) < 0)
+      ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, stop_fd_.get(), &stop_ev) < 0 ||
+      ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, queued_fd_.get(), &queued_ev) < 0)
     throw std::system_error(errno, std::generic_category(), "epoll_ctl");
 }
 
@@ -228,6 +234,56 @@ void Worker::transfer_done(Connection* conn, bool keep) {
   close_connection(conn);
 }
 
+void Worker::serve_and_settle(Connection& conn, Router& router, OriginClient& origin, std::string& out_buffer) {
+  const Served served = serve(conn, router, origin, out_buffer);
+  if (served == Served::closed || (served == Served::kept && !rearm(conn))) close_connection(&conn);
+}
+
+void Worker::queue_for_threads(Connection* conn) {
+  {
+    std::lock_guard<std::mutex> lock(conn_mutex_);
+    if (!queue_closed_) {
+      queued_.push_back(conn);
+      const std::uint64_t one = 1;
+      [[maybe_unused]] const auto w = ::write(queued_fd_.get(), &one, sizeof one);
+      return;
+    }
+  }
+  // The threads have stopped (a drain): the request is answered here rather
+  // than left unread (nginx would not retry it on a fresh connection).
+  serve_and_settle(*conn, *loop_router_, *loop_origin_, loop_buffer_);
+}
+
+Worker::Connection* Worker::take_queued() {
+  std::uint64_t one = 0;
+  if (::read(queued_fd_.get(), &one, sizeof one) != sizeof one) return nullptr;  // another thread took it
+  std::lock_guard<std::mutex> lock(conn_mutex_);
+  if (queued_.empty()) return nullptr;
+  Connection* conn = queued_.front();
+  queued_.pop_front();
+  return conn;
+}
+
+void Worker::overflow() {
+  // Bounded: the set's level-triggered members (stop, queued) come round
+  // again and again while they are ready.
+  for (int i = 0; i < 64; ++i) {
+    if (stopping_.load() || waiting_.load() > 0) return;
+    epoll_event ev{};
+    if (::epoll_wait(epoll_fd_.get(), &ev, 1, 0) <= 0) return;
+    if (ev.data.ptr == &stop_tag_ || ev.data.ptr == &queued_tag_) continue;
+    Connection* conn = ev.data.ptr == &listen_tag_ ? accept_connection() : static_cast<Connection*>(ev.data.ptr);
+    if (!conn) continue;
+    // Only a request that is here in full, so libfcgi reads it without
+    // waiting and the loop never blocks on the web server.
+    const PeekedRequest peeked = peek_request(conn->fcgi.fd());
+    if (peeked.complete && peeked.path == "/healthz" && (peeked.method == "GET" || peeked.method == "HEAD"))
+      serve_and_settle(*conn, *loop_router_, *loop_origin_, loop_buffer_);
+    else
+      queue_for_threads(conn);
+  }
+}
+
 void Worker::serve_loop() {
   OriginClient origin(config_.origin);
   Router router(config_, metrics_);
@@ -236,19 +292,28 @@ void Worker::serve_loop() {
     // One event at a time: a thread must not take a second connection's
     // request while it serves the first.
     epoll_event ev{};
+    waiting_.fetch_add(1);
     const int n = ::epoll_wait(epoll_fd_.get(), &ev, 1, -1);
+    waiting_.fetch_sub(1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw std::system_error(errno, std::generic_category(), "epoll_wait");
     if (n == 0) continue;
-    if (ev.data.ptr == &stop_tag_) break;
+    if (ev.data.ptr == &stop_tag_) {
+      stopping_.store(true);
+      // What the loop queued was read from the set already: it is answered.
+      while (Connection* queued = take_queued()) serve_and_settle(*queued, router, origin, out_buffer);
+      break;
+    }
     // A new connection is served by the thread that accepted it (nginx sends
     // the request right after connecting). Parking it in the set instead
     // would let a stopping worker close it with the request unread: nginx
     // retries a failed kept connection, not a fresh one, and would answer 502.
-    Connection* conn = ev.data.ptr == &listen_tag_ ? accept_connection() : static_cast<Connection*>(ev.data.ptr);
+    Connection* conn = nullptr;
+    if (ev.data.ptr == &queued_tag_) conn = take_queued();
+    else if (ev.data.ptr == &listen_tag_) conn = accept_connection();
+    else conn = static_cast<Connection*>(ev.data.ptr);
     if (!conn) continue;
-    const Served served = serve(*conn, router, origin, out_buffer);
-    if (served == Served::closed || (served == Served::kept && !rearm(*conn))) close_connection(conn);
+    serve_and_settle(*conn, router, origin, out_buffer);
     if (recycle_due()) {
       log_line(LogLevel::info, "worker reached max-requests=" + std::to_string(pool_.max_requests) +
                                    ", recycling");
@@ -260,9 +325,14 @@ void Worker::serve_loop() {
 }
 
 int Worker::run() {
-  loop_ = std::make_unique<EventLoop>(config_, pool_, metrics_, slot_, [this](void* conn, bool keep) {
-    transfer_done(static_cast<Connection*>(conn), keep);
-  });
+  loop_origin_ = std::make_unique<OriginClient>(config_.origin);
+  loop_router_ = std::make_unique<Router>(config_, metrics_);
+  EventLoop::Front front;
+  front.saturated = [this] { return waiting_.load() == 0 && !stopping_.load(); };
+  front.overflow = [this] { overflow(); };
+  loop_ = std::make_unique<EventLoop>(
+      config_, pool_, metrics_, slot_,
+      [this](void* conn, bool keep) { transfer_done(static_cast<Connection*>(conn), keep); }, std::move(front));
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (unsigned i = 0; i < pool_.threads; ++i) {
@@ -276,6 +346,23 @@ int Worker::run() {
     });
   }
   for (auto& t : threads) t.join();
+  stopping_.store(true);
+  {
+    // From now on the loop answers what it takes itself; what it queued
+    // after the last thread looked is answered here.
+    std::deque<Connection*> left;
+    {
+      std::lock_guard<std::mutex> lock(conn_mutex_);
+      queue_closed_ = true;
+      left.swap(queued_);
+    }
+    if (!left.empty()) {
+      OriginClient origin(config_.origin);
+      Router router(config_, metrics_);
+      std::string out_buffer;
+      for (Connection* conn : left) serve_and_settle(*conn, router, origin, out_buffer);
+    }
+  }
   // Transfers in flight finish first (a drain waits for them as for any
   // request; the supervisor's shutdown deadline bounds it).
   loop_->finish();

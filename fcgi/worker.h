@@ -6,11 +6,18 @@
 // no thread: listen socket and idle connections sit in one epoll set per
 // worker, and whichever thread is free takes the next new connection or the
 // next request on a kept one.
+//
+// When no serving thread is free, the worker's event loop minds the door
+// (issue 13): it looks at what waits in the set, answers a /healthz whose
+// request has fully arrived on the spot, and queues everything else for the
+// next free thread (a semaphore eventfd in the same set), so /healthz says
+// whether the worker can take work, not whether a thread happened to be free.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -57,6 +64,13 @@ class Worker {
   void close_connection(Connection* conn);
   void set_listening(bool on);  // callers hold conn_mutex_
   bool recycle_due();
+  // On the loop thread, while every serving thread is busy: what waits in
+  // the set is answered there (/healthz) or queued for the threads.
+  void overflow();
+  void queue_for_threads(Connection* conn);
+  Connection* take_queued();
+  // Serves `conn`'s request on the calling thread and settles the connection.
+  void serve_and_settle(Connection& conn, Router& router, OriginClient& origin, std::string& out_buffer);
 
   const Config& config_;
   const PoolConfig& pool_;
@@ -71,15 +85,26 @@ class Worker {
   // epoll tags for the non-connection descriptors.
   char listen_tag_ = 0;
   char stop_tag_ = 0;
+  char queued_tag_ = 0;
+
+  std::atomic<int> waiting_{0};  // serving threads in epoll_wait, ready for a request
+  std::atomic<bool> stopping_{false};
+  UniqueFd queued_fd_;  // eventfd (semaphore): one count per connection in queued_
 
   std::mutex conn_mutex_;  // guards the members below; taken per connection, not per request
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   std::size_t max_connections_;
   bool listening_ = true;        // the listen socket is in the epoll set
   bool listen_closed_ = false;   // accept failed for good (the pool is draining)
+  std::deque<Connection*> queued_;  // requests the loop took while every thread was busy
+  bool queue_closed_ = false;       // the threads are gone: the loop serves what it takes
 
   // Segment transfers (issue 13); created by run(), before the threads.
   std::unique_ptr<EventLoop> loop_;
+  // What the loop thread answers with at the door.
+  std::unique_ptr<OriginClient> loop_origin_;
+  std::unique_ptr<Router> loop_router_;
+  std::string loop_buffer_;
 };
 
 }  // namespace dashpiff

@@ -11,6 +11,7 @@ import os
 import socket
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
@@ -192,5 +193,103 @@ def a_client_that_takes_nothing_for_the_idle_timeout_is_cut_off(stack):
         reader.close()
 
 
+class SilentOrigin:
+    """An origin that takes requests and never answers: each manifest fetched
+    from it holds whatever waits for its head."""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.held = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def stop(self):
+        self.listener.close()
+        for c in self.held:
+            c.close()
+
+
+def worker_pid(stack):
+    wait_for(lambda: dashpiff_stack.child_pids(stack.fcgi.pid), what="the worker")
+    return sorted(dashpiff_stack.child_pids(stack.fcgi.pid))[0]
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+@check
+def healthz_is_answered_by_the_event_loop_while_every_serving_thread_is_busy(stack):
+    # Manifests wait for their origin on a serving thread: with both threads
+    # held by a silent origin, only the loop is left to answer /healthz.
+    # The origin's silence outlasts the checks below (first-byte-timeout),
+    # so no thread comes free to answer in their place.
+    restart_pool(stack, ["--first-byte-timeout", "8s"])
+    silent = SilentOrigin()
+    holders = []
+    try:
+        for _ in range(THREADS):
+            s = socket.create_connection(("127.0.0.1", stack.front_port))
+            path = "/mpd/" + enc(f"http://127.0.0.1:{silent.port}/live.mpd")
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            holders.append(s)
+        wait_for(lambda: len(silent.held) >= THREADS, timeout=5, what="every serving thread waiting on the origin")
+        started = time.monotonic()
+        for attempt in range(5):
+            status, seconds, body = timed_fetch(stack.front_url + "/healthz")
+            expect(status == 200, f"/healthz #{attempt + 1} with every serving thread busy answered "
+                                  f"{body if status is None else status}")
+            # Milliseconds in fact (the loop looks at the door every 10 ms);
+            # generous for a loaded machine, far below the origin's 8 s.
+            expect(seconds < 2.0, f"/healthz #{attempt + 1} with every serving thread busy took {seconds:.2f} s")
+        expect(time.monotonic() - started < 6.0, "the threads may have come free before the checks ended")
+    finally:
+        for h in holders:
+            h.close()
+        silent.stop()
+
+
+@check
+def a_paused_transfer_holds_a_bounded_amount_of_memory(stack):
+    # README "Limits": transfer-buffer + 2 x half of it + about 16 KiB of
+    # state per paused transfer, 80 KiB at the default 32K. Checked with room
+    # for the allocator's granularity on a small count.
+    bound_kib = 128
+    count = 60
+    restart_pool(stack, [])
+    pid = worker_pid(stack)
+    status, _, body = fetch(big_url(stack), timeout=60)
+    expect(status == 200 and len(body) == BIG, f"warm-up answered {status}")
+    idle = rss_kib(pid)
+    readers = [open_stalled_reader(stack) for _ in range(count)]
+    try:
+        wait_for(lambda: (metric_value(stack, "dashpiff_transfers_paused_on_client") or 0) >= count,
+                 timeout=20, what=f"{count} transfers paused on their clients")
+        time.sleep(0.5)
+        loaded = rss_kib(pid)
+    finally:
+        for r in readers:
+            r.close()
+    per = (loaded - idle) / count
+    print(f"  worker RSS {idle / 1024:.1f} MiB idle, {loaded / 1024:.1f} MiB with {count} paused transfers: "
+          f"{per:.0f} KiB each")
+    expect(per <= bound_kib, f"{per:.0f} KiB per paused transfer, over the {bound_kib} KiB bound")
+
+
 if __name__ == "__main__":
-    sys.exit(run("slow_clients", setup=setup, teardown=teardown))
+    sys.exit(run("slow_clients", setup=setup, teardown=teardown, only=os.environ.get("ONLY")))

@@ -187,6 +187,48 @@ std::string web_request(int id) {
          record(4, "") + record(5, "");
 }
 
+// FastCGI 1.0 records as nginx sends a request: BEGIN_REQUEST, PARAMS (name-
+// value pairs, then an empty record), STDIN (then an empty record).
+std::string record(unsigned char type, std::string_view content, unsigned char padding = 0) {
+  std::string r;
+  r += static_cast<char>(1);
+  r += static_cast<char>(type);
+  r += '\0';
+  r += '\1';
+  r += static_cast<char>((content.size() >> 8) & 0xff);
+  r += static_cast<char>(content.size() & 0xff);
+  r += static_cast<char>(padding);
+  r += '\0';
+  r.append(content);
+  r.append(padding, '\0');
+  return r;
+}
+
+std::string pair(std::string_view name, std::string_view value) {
+  std::string p;
+  auto length = [&p](std::size_t n) {
+    if (n < 128) {
+      p += static_cast<char>(n);
+    } else {
+      p += static_cast<char>(0x80 | ((n >> 24) & 0x7f));
+      p += static_cast<char>((n >> 16) & 0xff);
+      p += static_cast<char>((n >> 8) & 0xff);
+      p += static_cast<char>(n & 0xff);
+    }
+  };
+  length(name.size());
+  length(value.size());
+  p.append(name).append(value);
+  return p;
+}
+
+std::string request_bytes(std::string_view method, std::string_view uri) {
+  const std::string begin_body("\0\1\1\0\0\0\0\0", 8);  // responder, keep-conn
+  std::string params = pair("REQUEST_METHOD", method) + pair("REQUEST_URI", uri) +
+                       pair("HTTP_X_LONG", std::string(300, 'x'));
+  return record(1, begin_body) + record(4, params, 3) + record(4, "") + record(5, "");
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_sink_over_a_connection_ends_the_request_with_its_last_bytes_and_libfcgi_adds_nothing) {
@@ -228,4 +270,41 @@ BOOST_AUTO_TEST_CASE(a_sink_over_a_connection_ends_the_request_with_its_last_byt
     BOOST_TEST(readable().empty());
   }
   ::close(web);
+BOOST_AUTO_TEST_CASE(a_whole_request_is_recognised_from_its_records_and_a_partial_one_is_not) {
+  const std::string whole = request_bytes("GET", "/healthz?probe=1");
+  const PeekedRequest got = parse_request_records(whole);
+  BOOST_TEST(got.complete);
+  BOOST_TEST(got.method == "GET");
+  BOOST_TEST(got.path == "/healthz");
+  // Every cut short of the empty stdin record leaves it to a serving thread.
+  for (std::size_t n = 0; n < whole.size(); ++n)
+    BOOST_TEST(!parse_request_records(std::string_view(whole).substr(0, n)).complete, "cut at " << n);
+  // Stdin with a body before its end is still whole once the end is there.
+  std::string with_body = whole.substr(0, whole.size() - 8) + record(5, "a=b") + record(5, "");
+  BOOST_TEST(parse_request_records(with_body).complete);
+  // Not a request: another record first, or a version other than 1.
+  BOOST_TEST(!parse_request_records(record(5, "") + whole).complete);
+  std::string bad_version = whole;
+  bad_version[0] = 2;
+  BOOST_TEST(!parse_request_records(bad_version).complete);
+  // A pair whose lengths run past the parameters is not a request.
+  const std::string begin_body("\0\1\1\0\0\0\0\0", 8);
+  const std::string broken = record(1, begin_body) + record(4, std::string("\x7f\x01x", 3)) + record(4, "") + record(5, "");
+  BOOST_TEST(!parse_request_records(broken).complete);
+}
+
+BOOST_AUTO_TEST_CASE(peeking_takes_nothing_from_the_connection) {
+  int fds[2];
+  BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+  const std::string whole = request_bytes("HEAD", "/healthz");
+  BOOST_REQUIRE(::write(fds[1], whole.data(), whole.size()) == static_cast<ssize_t>(whole.size()));
+  const PeekedRequest got = peek_request(fds[0]);
+  BOOST_TEST(got.complete);
+  BOOST_TEST(got.method == "HEAD");
+  std::string back(whole.size(), '\0');
+  BOOST_TEST(::read(fds[0], back.data(), back.size()) == static_cast<ssize_t>(whole.size()));
+  BOOST_TEST(back == whole);
+  BOOST_TEST(!peek_request(fds[0]).complete);  // nothing queued now
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
