@@ -138,6 +138,9 @@ def run_holders_while(holders, seconds, action):
 def measure(label, base_url, paths, holders_args, args, pool_pid=None, metrics_url=None):
     """One cell: the holders connect and settle, then wrk measures each fresh
     workload in turn; worker RSS is sampled throughout."""
+    # Each worker's RSS before the holders come: the idle size the
+    # per-transfer figure is measured from.
+    idle = procmem.snapshot(pool_pid) if pool_pid else {}
     log(f"{label}: opening {args.slow_readers} slow readers and {args.trickles} trickling origins")
     holders = Holders(*holders_args)
     sampler = procmem.RssSampler(pool_pid, interval=0.1) if pool_pid else None
@@ -151,6 +154,9 @@ def measure(label, base_url, paths, holders_args, args, pool_pid=None, metrics_u
         out["open_settled"] = holders.open_count()
         if metrics_url:
             out["metrics"] = scrape(metrics_url)
+        if pool_pid:
+            out["rss_idle"] = {pid: v[0] for pid, v in idle.items()}
+            out["rss_settled"] = {pid: v[0] for pid, v in procmem.snapshot(pool_pid).items()}
         for workload, plist in paths.items():
             f = os.path.join(args.tmp, f"{label}-{workload}.txt")
             write_paths(f, plist)
@@ -332,6 +338,8 @@ def main():
     ok = True
     for r in results:
         for workload, c in r["rows"].items():
+            # wrk counts statuses >= 400 as errors (a 304 from the origin's
+            # revalidation is a success) plus socket errors and timeouts.
             failed = c.non_2xx + c.socket_errors
             ratio = f"{c.p99_ms / base[workload].p99_ms:.2f}" if workload in base and base[workload].p99_ms else "-"
             lines.append(f"| {r['label']} | {workload} | {c.rps:.0f} | {c.p50_ms:.1f} | {c.p99_ms:.1f} | "
@@ -346,6 +354,20 @@ def main():
             peaks = r["rss"]
             lines.append(f"- {r['label']} worker RSS peak: " +
                          ", ".join(f"pid {pid} {kib / 1024:.1f} MiB" for pid, kib in sorted(peaks.items())))
+        if r.get("rss_settled"):
+            # Transfers spread over the workers; the gauge is their sum.
+            idle, settled = r["rss_idle"], r["rss_settled"]
+            in_flight = (r.get("metrics") or {}).get("dashpiff_transfers_in_flight", 0)
+            workers = [pid for pid in settled if pid in idle]
+            per_worker = in_flight / len(workers) if workers else 0
+            lines.append(f"- {r['label']} worker RSS idle -> with the holders settled ({in_flight:.0f} transfers, "
+                         f"~{per_worker:.0f} per worker): " +
+                         ", ".join(f"pid {pid} {idle[pid] / 1024:.1f} -> {settled[pid] / 1024:.1f} MiB"
+                                   for pid in sorted(workers)))
+            if per_worker:
+                grown = sum(settled[pid] - idle[pid] for pid in workers) / len(workers)
+                lines.append(f"- {r['label']} memory per transfer: {grown / per_worker:.0f} KiB "
+                             "(mean RSS growth per worker / transfers per worker)")
         if "metrics" in r:
             lines.append(f"- {r['label']} /metrics after settling: {r['metrics']}")
             lines.append(f"- {r['label']} /metrics at the end: {r.get('metrics_after')}")

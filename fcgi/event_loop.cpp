@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -38,6 +39,11 @@ int fd_of(std::uint64_t t) { return static_cast<int>(t & 0xffffffffu); }
 // How often paused transfers and deadlines are looked at, and the gauges
 // published.
 constexpr auto kSweep = std::chrono::milliseconds(200);
+// Threads beside the loop for manifest parses and rewrites: a rewrite takes
+// milliseconds, and most manifest answers (origin 304, bytes rewritten
+// before) need none.
+constexpr int kPoolThreads = 2;
+
 // How often the front door is looked at while every serving thread is busy:
 // the longest a /healthz waits for the loop then. Looking costs one
 // epoll_wait of the worker's set, so it is not done on every event.
@@ -134,10 +140,10 @@ struct EventLoop::Impl {
     Transfer(Impl& loop, void* conn, int fd, int request_id, bool keep)
         : loop(loop), conn(conn), fd(fd), request_id(request_id), keep(keep), sink(loop, *this) {}
 
-    bool on_head(const OriginHead& head) override { return media->on_head(head); }
+    bool on_head(const OriginHead& head) override { return answer->on_head(head); }
     bool on_data(std::string_view chunk) override {
       last_origin = Clock::now();
-      return media->on_data(chunk);
+      return answer->on_data(chunk);
     }
     bool accepting() override {
       if (sink.failed || sink.aborted) return true;  // on_data refuses; curl then ends the transfer
@@ -152,8 +158,10 @@ struct EventLoop::Impl {
     int request_id;
     bool keep;
     Sink sink;
-    std::unique_ptr<MediaTransfer> media;
+    std::unique_ptr<LoopAnswer> answer;
     std::unique_ptr<OriginTransfer> origin;
+    bool in_work = false;      // a pool thread runs the answer's work; the loop leaves it alone
+    bool client_gone = false;  // the web server hung up meanwhile
     bool in_multi = false;
     bool broken = false;  // ends with the break record and the close, not FCGI_END_REQUEST
     bool paused = false;      // curl holds the origin back until the socket drains
@@ -182,19 +190,26 @@ struct EventLoop::Impl {
     curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
     // Kept origin connections for the segment hosts (as the threads' clients keep theirs).
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 64L);
+    for (int i = 0; i < kPoolThreads; ++i) pool_threads.emplace_back([this] { pool_thread(); });
     thread = std::thread([this] { run(); });
   }
 
   ~Impl() {
     finish();
+    {
+      std::lock_guard<std::mutex> lock(work_mutex);
+      pool_stopping = true;
+    }
+    work_ready.notify_all();
+    for (auto& p : pool_threads) p.join();
     curl_multi_cleanup(multi);
   }
 
   // --- from the serving threads -------------------------------------------
 
-  void launch(void* conn, int fd, int request_id, bool keep, RouteContext& ctx, OriginRequest request) {
+  void launch(void* conn, int fd, int request_id, bool keep, const TransferLauncher::Make& make) {
     auto t = std::make_unique<Transfer>(*this, conn, fd, request_id, keep);
-    t->media = std::make_unique<MediaTransfer>(ctx, std::move(request), t->sink);
+    t->answer = make(t->sink);
     in_flight.fetch_add(1);
     if (slot) slot->transfers.fetch_add(1, std::memory_order_relaxed);
     {
@@ -341,6 +356,15 @@ struct EventLoop::Impl {
   }
 
   void on_client_event(Transfer& t, std::uint32_t events) {
+    if (t.in_work) {
+      // Only readable or hung up while nothing is queued: the web server
+      // has gone. Out of the set until the work is back (a hang-up would
+      // be reported again and again).
+      t.client_gone = true;
+      epoll_event none{};
+      ::epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, t.fd, &none);
+      return;
+    }
     if (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP | EPOLLIN)) t.sink.failed = true;
     if (!t.sink.failed) pump(t);
     after_progress(t);
@@ -380,12 +404,66 @@ struct EventLoop::Impl {
     // Issue #12 item 2: a failure here (out of memory while logging or
     // counting) must not end the loop and every transfer on it; an answer
     // that did not end cleanly is broken off below.
-    bool again = false;
+    LoopAnswer::Next next = LoopAnswer::Next::done;
     try {
-      again = t.media->finish(result, !t.sink.failed);
+      next = t.answer->finish(result, !t.sink.failed);
     } catch (...) {
     }
-    if (again) return restart(t);
+    if (next == LoopAnswer::Next::again) return restart(t);
+    if (next == LoopAnswer::Next::work) return hand_to_pool(t);
+    end_answer(t);
+  }
+
+  // --- work off the loop (a manifest's parse and rewrite) -------------------
+
+  void hand_to_pool(Transfer& t) {
+    t.in_work = true;
+    {
+      std::lock_guard<std::mutex> lock(work_mutex);
+      work_queue.push_back(&t);
+    }
+    work_ready.notify_one();
+  }
+
+  void pool_thread() {
+    OriginClient origin(config.origin);  // this thread's, for what the work fetches itself
+    for (;;) {
+      Transfer* t = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(work_mutex);
+        work_ready.wait(lock, [this] { return pool_stopping || !work_queue.empty(); });
+        if (work_queue.empty()) return;
+        t = work_queue.front();
+        work_queue.pop_front();
+      }
+      t->answer->run_work(origin);  // touches the answer's own state only, never the sink
+      {
+        std::lock_guard<std::mutex> lock(work_mutex);
+        work_done.push_back(t);
+      }
+      wake();
+    }
+  }
+
+  void take_worked() {
+    std::deque<Transfer*> worked;
+    {
+      std::lock_guard<std::mutex> lock(work_mutex);
+      worked.swap(work_done);
+    }
+    for (Transfer* t : worked) {
+      t->in_work = false;
+      if (t->client_gone) t->sink.failed = true;
+      try {
+        t->answer->resume();
+      } catch (...) {
+      }
+      end_answer(*t);
+    }
+  }
+
+  // The answer is made: it ends (or aborts) as on the threaded path.
+  void end_answer(Transfer& t) {
     t.finished = true;
     if (t.sink.failed) return release(t, false);
     if (!t.sink.ended) {
@@ -407,12 +485,12 @@ struct EventLoop::Impl {
     if (t.sink.pending() == 0) release(t, !t.broken);
   }
 
-  // The answer goes on with another fetch (MediaTransfer::finish said so).
+  // The answer goes on with another fetch (LoopAnswer::finish said so).
   void restart(Transfer& t) {
     t.last_origin = Clock::now();
     std::optional<OriginResult> over;
     try {
-      t.origin = std::make_unique<OriginTransfer>(policy, t.media->origin_request(), t);
+      t.origin = std::make_unique<OriginTransfer>(policy, t.answer->start(manifests), t);
       over = t.origin->start();
     } catch (...) {  // out of memory: this answer fails, the loop goes on
       over = OriginResult{OriginError::internal, "out of memory starting the next fetch", 0, 0, false};
@@ -454,7 +532,7 @@ struct EventLoop::Impl {
         complete(t, OriginResult{OriginError::aborted, "connection unusable", 0, 0, false});
         continue;
       }
-      t.origin = std::make_unique<OriginTransfer>(policy, t.media->origin_request(), t);
+      t.origin = std::make_unique<OriginTransfer>(policy, t.answer->start(manifests), t);
       if (auto result = t.origin->start()) complete(t, *result);
       else add_to_multi(t);
     }
@@ -478,6 +556,7 @@ struct EventLoop::Impl {
     std::uint64_t paused = 0, waiting = 0;
     for (auto& [fd, owned] : transfers) {
       Transfer& t = *owned;
+      if (t.in_work) continue;
       t.sink.release_if_drained();
       if (t.finished) {
         if (t.sink.pending() > 0 && now - t.last_client > pool.client_idle_timeout) expired_client.push_back(fd);
@@ -551,6 +630,7 @@ struct EventLoop::Impl {
             std::uint64_t count = 0;
             [[maybe_unused]] const auto r = ::read(wake_fd.get(), &count, sizeof count);
             take_new();
+            take_worked();
             break;
           }
           case kCurl: {
@@ -614,6 +694,18 @@ struct EventLoop::Impl {
   std::deque<std::unique_ptr<Transfer>> queue;
   std::atomic<std::size_t> in_flight{0};
   std::atomic<bool> stopping{false};
+
+  // Manifests rewritten by this worker (loop thread only): revalidated with
+  // the origin's validators, answered from here on a 304.
+  RewriteCache manifests;
+  // The small pool beside the loop for the answers' work.
+  std::mutex work_mutex;
+  std::condition_variable work_ready;
+  std::deque<Transfer*> work_queue;  // handed out, in_work
+  std::deque<Transfer*> work_done;   // back from a pool thread
+  bool pool_stopping = false;
+  std::vector<std::thread> pool_threads;
+
   std::thread thread;  // last: starts after everything above exists
 };
 
@@ -624,8 +716,8 @@ EventLoop::~EventLoop() = default;
 
 bool EventLoop::has_room() const { return impl_->in_flight.load() < impl_->pool.max_transfers; }
 
-void EventLoop::launch(void* conn, int fd, int request_id, bool keep, RouteContext& ctx, OriginRequest request) {
-  impl_->launch(conn, fd, request_id, keep, ctx, std::move(request));
+void EventLoop::launch(void* conn, int fd, int request_id, bool keep, const TransferLauncher::Make& make) {
+  impl_->launch(conn, fd, request_id, keep, make);
 }
 
 void EventLoop::finish() { impl_->finish(); }

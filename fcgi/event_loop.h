@@ -1,6 +1,6 @@
-// One event loop per worker process (issue 13): every segment transfer of the
-// worker runs here, on one thread, so a transfer that waits — on its client,
-// on nginx or on its origin — holds no thread.
+// One event loop per worker process (issue 13): every segment and manifest
+// transfer of the worker runs here, on one thread, so a transfer that waits
+// — on its client, on nginx or on its origin — holds no thread.
 //
 // The loop owns an epoll set, a libcurl multi handle driven through its
 // multi socket interface, and each transfer's FastCGI connection (made
@@ -22,9 +22,11 @@
 // send are given back at the next sweep, and the allocator's free pages once
 // many transfers have ended (malloc_trim).
 //
-// The serving threads still read requests (libfcgi) and answer everything
-// else, manifest rewriting included: they are the small pool beside the loop.
-// While every one of them is busy the loop also minds the worker's door
+// A manifest's parse and rewrite (LoopAnswer::run_work) run on two threads
+// beside the loop; an origin 304 or bytes rewritten before are answered on
+// the loop from its rewrite cache, with no thread hand-off. The serving
+// threads read requests (libfcgi) and answer everything else (/create,
+// /metrics, Smooth fragments and /mss-init/). While every one of them is busy the loop also minds the worker's door
 // (Front): it answers /healthz itself, so the load balancer hears whether
 // the worker can take work, not whether a thread happened to be free.
 #pragma once
@@ -37,7 +39,7 @@
 #include "origin/client.h"
 #include "service/config.h"
 #include "service/metrics.h"
-#include "service/route_context.h"
+#include "service/media_transfer.h"
 
 namespace dashpiff {
 
@@ -66,10 +68,11 @@ class EventLoop {
 
   // Below the cap of concurrent transfers (max-transfers).
   bool has_room() const;
-  // From a serving thread: the answer in `ctx` and its connection (`fd`,
-  // FastCGI request `request_id`; `keep` false when the connection cannot
-  // serve another request) go to the loop.
-  void launch(void* conn, int fd, int request_id, bool keep, RouteContext& ctx, OriginRequest request);
+  // From a serving thread: the answer `make` gives and its connection
+  // (`fd`, FastCGI request `request_id`; `keep` false when the connection
+  // cannot serve another request) go to the loop. `make` runs before this
+  // returns.
+  void launch(void* conn, int fd, int request_id, bool keep, const TransferLauncher::Make& make);
   // The loop thread ends once every transfer is over; returns after it has.
   void finish();
 

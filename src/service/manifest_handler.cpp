@@ -4,6 +4,7 @@
 #include "mpd/rewriter.h"
 #include "mss/manifest.h"
 #include "service/inert.h"
+#include "service/media_transfer.h"
 #include "service/origin_proxy.h"
 
 namespace dashpiff {
@@ -35,6 +36,17 @@ void answer_manifest(RouteContext& ctx, const Headers& origin, const MpdRewriteR
   ctx.write(rewritten.xml);
 }
 
+// What the entry keeps of this fetch.
+OriginValidation validation_of(const ManifestPlan& plan, const BufferingHandler& got) {
+  OriginValidation validation;
+  validation.fetch_key = plan.fetch_key;
+  if (const auto* etag = find_header(got.head.headers, "ETag")) validation.etag = *etag;
+  if (const auto* lm = find_header(got.head.headers, "Last-Modified")) validation.last_modified = *lm;
+  validation.effective_url = got.head.effective_url;
+  validation.headers = got.head.headers;
+  return validation;
+}
+
 // The cached 200's headers brought up to date by a 304 (RFC 9111 §4.3.4):
 // every field the 304 carries replaces the stored one.
 Headers refreshed(const Headers& stored, const Headers& not_modified) {
@@ -46,14 +58,15 @@ Headers refreshed(const Headers& stored, const Headers& not_modified) {
 
 }  // namespace
 
-void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
+std::optional<ManifestPlan> plan_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
   const auto target = decode_leading(ctx, encoded_and_rest);
-  if (!target) return;
+  if (!target) return std::nullopt;
   if (!target->rest.empty()) {
     ctx.fail(400, "manifest route takes one encoded URL: /mpd/{encoded}");
-    return;
+    return std::nullopt;
   }
-  OriginRequest req;
+  ManifestPlan plan;
+  OriginRequest& req = plan.request;
   req.url = target->decoded;
   if (!ctx.request.query.empty()) req.url += "?" + ctx.request.query;
   req.headers = origin_request_headers(ctx, false);
@@ -63,86 +76,132 @@ void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
 
   // Both modes hand CENC-only players senc data for PIFF-only segments, so
   // those players must also find the cenc descriptor they look for.
-  const bool add_cenc = ctx.config.piff_mode == PiffMode::convert || ctx.config.piff_mode == PiffMode::automatic;
-  const bool carry_query = ctx.config.token_mode == TokenMode::pass;
+  plan.add_cenc = ctx.config.piff_mode == PiffMode::convert || ctx.config.piff_mode == PiffMode::automatic;
+  plan.carry_query = ctx.config.token_mode == TokenMode::pass;
   // What the answer depends on besides the origin's bytes (the rewrite options
   // other than the effective URL, which the entry keeps).
-  const std::string fetch_key = req.url + (carry_query ? "\n1" : "\n0") + (add_cenc ? "1" : "0");
+  plan.fetch_key = req.url + (plan.carry_query ? "\n1" : "\n0") + (plan.add_cenc ? "1" : "0");
+  plan.limits = manifest_limits(ctx.config);
+  return plan;
+}
 
-  // Revalidate what this thread rewrote last time: the origin's validators
+void add_manifest_conditionals(RouteContext& ctx, ManifestPlan& plan, RewriteCache& cache) {
+  // Revalidate what was rewritten last time: the origin's validators
   // instead of the client's, which are answered here (RFC 9111 §4.3.1).
-  const CachedRewrite* cached = ctx.rewrites.find_revalidatable(fetch_key);
-  remove_header(req.headers, "If-Modified-Since");
+  Headers& headers = plan.request.headers;
+  const CachedRewrite* cached = cache.find_revalidatable(plan.fetch_key);
+  remove_header(headers, "If-Modified-Since");
   if (cached) {
-    remove_header(req.headers, "If-None-Match");
-    if (!cached->origin.etag.empty()) req.headers.emplace_back("If-None-Match", cached->origin.etag);
-    if (!cached->origin.last_modified.empty())
-      req.headers.emplace_back("If-Modified-Since", cached->origin.last_modified);
+    plan.cached = *cached;
+    remove_header(headers, "If-None-Match");
+    if (!cached->origin.etag.empty()) headers.emplace_back("If-None-Match", cached->origin.etag);
+    if (!cached->origin.last_modified.empty()) headers.emplace_back("If-Modified-Since", cached->origin.last_modified);
   } else {
     // A date alone is judged here, after the rewrite (answer_manifest): the
     // origin's 304 to it could not tell which validator the 200 would carry
     // (RFC 9110 §15.4.5; an MPD's, a Smooth manifest's or the origin's own).
-    set_origin_conditionals(ctx, req.headers, kManifestLayout);
+    set_origin_conditionals(ctx, headers, kManifestLayout);
   }
+}
 
-  const XmlLimits limits = manifest_limits(ctx.config);
-  BufferingHandler got(limits);
-  if (!fetch_whole(ctx, req, got, "manifest")) return;
+ManifestWork answer_fetched_manifest(RouteContext& ctx, ManifestPlan& plan, const BufferingHandler& got,
+                                     const OriginResult& result, RewriteCache& cache) {
+  ManifestWork work;
+  const OriginRequest& req = plan.request;
+  if (!fetched_whole(ctx, req, got, result, "manifest")) return work;
   if (got.head.status == 304) {
+    const auto& cached = plan.cached;
     if (cached && (got.head.effective_url.empty() || got.head.effective_url == cached->origin.effective_url)) {
       answer_manifest(ctx, refreshed(cached->origin.headers, got.head.headers), cached->result);
       ctx.note += ", revalidated";
-      return;
+      return work;
     }
     // The client's own validator, confirmed by the origin.
     ctx.begin(304, confirmed_not_modified(ctx, got.head.headers, kManifestLayout));
-    return;
+    return work;
   }
   const auto* type = find_header(got.head.headers, "Content-Type");
   const bool ok = got.head.status >= 200 && got.head.status < 300;
   if (ok && mss::looks_like_smooth(std::string_view(got.body).substr(0, 4096))) {
-    answer_smooth_manifest(ctx, got.head, got.body, got.head.effective_url.empty() ? req.url : got.head.effective_url);
-    return;
+    work.kind = ManifestWork::smooth_mpd;
+    work.effective_url = got.head.effective_url.empty() ? req.url : got.head.effective_url;
+    return work;
   }
   if (!ok || !looks_like_mpd(type ? *type : "", std::string_view(got.body).substr(0, 4096))) {
     // Not ours to change: pass it on (already decoded, so no Content-Encoding).
     ctx.begin(got.head.status, origin_layout_headers(got.head, got.body.size(), false));
     ctx.write(got.body);
-    return;
+    return work;
   }
 
   const Uri effective = Uri::parse(got.head.effective_url.empty() ? req.url : got.head.effective_url);
-  MpdRewriteOptions options;
+  MpdRewriteOptions& options = work.options;
   options.manifest_url = strip_query(effective.str());
   options.manifest_query = effective.query.value_or("");
-  options.carry_query = carry_query;
-  options.add_cenc_protection = add_cenc;
+  options.carry_query = plan.carry_query;
+  options.add_cenc_protection = plan.add_cenc;
   options.max_bytes = ctx.config.max_manifest_bytes;
-  options.limits = limits;
-  if (ctx.config.piff_mode != PiffMode::off) options.fetch_index = index_fetcher(ctx);  // on-demand (subsegment.cpp)
-  OriginValidation validation;
-  validation.fetch_key = fetch_key;
-  if (const auto* etag = find_header(got.head.headers, "ETag")) validation.etag = *etag;
-  if (const auto* lm = find_header(got.head.headers, "Last-Modified")) validation.last_modified = *lm;
-  validation.effective_url = got.head.effective_url;
-  validation.headers = got.head.headers;
-
-  MpdRewriteResult fresh;
-  const MpdRewriteResult* rewritten = ctx.rewrites.find(got.body, options);
-  if (!rewritten) {
-    try {
-      fresh = rewrite_mpd(got.body, options);
-    } catch (const MpdError& e) {
-      ctx.fail(502, std::string("origin MPD refused: ") + e.what());
-      return;
-    }
-    rewritten = &fresh;
+  options.limits = plan.limits;
+  // On-demand Representations (subsegment.cpp): their indexes are read
+  // during the rewrite, by the thread that runs it.
+  work.fetch_index = ctx.config.piff_mode != PiffMode::off;
+  // The same bytes rewritten before: answered from the cache, no parse.
+  if (const MpdRewriteResult* rewritten = cache.find(got.body, options)) {
+    answer_manifest(ctx, got.head.headers, *rewritten);
+    if (rewritten->on_demand_expanded || rewritten->on_demand_kept) note_on_demand(ctx, *rewritten, false);
+    // Same bytes: the entry only takes this fetch's validators (no copy).
+    cache.store(got.body, options, *rewritten, validation_of(plan, got));
+    return work;
   }
-  answer_manifest(ctx, got.head.headers, *rewritten);
-  if (rewritten->on_demand_expanded || rewritten->on_demand_kept)
-    note_on_demand(ctx, *rewritten, rewritten == &fresh);
-  // Same bytes: the entry only takes this fetch's validators (no copy).
-  ctx.rewrites.store(got.body, options, *rewritten, std::move(validation));
+  work.kind = ManifestWork::rewrite_mpd;
+  return work;
+}
+
+void run_manifest_work(ManifestWork& work, const BufferingHandler& got, RouteContext& ctx, OriginClient& origin) {
+  if (work.kind == ManifestWork::rewrite_mpd) {
+    if (work.fetch_index) work.options.fetch_index = index_fetcher(ctx, origin);
+    try {
+      work.rewritten = rewrite_mpd(got.body, work.options);
+    } catch (const MpdError& e) {
+      work.error = std::string("origin MPD refused: ") + e.what();
+    }
+  } else if (work.kind == ManifestWork::smooth_mpd) {
+    work.smooth = smooth_to_mpd(got.body, work.effective_url, work.options.carry_query ? TokenMode::pass : TokenMode::drop,
+                                work.error);
+  }
+}
+
+void answer_manifest_work(RouteContext& ctx, ManifestPlan& plan, BufferingHandler& got, ManifestWork& work,
+                          RewriteCache& cache) {
+  if (!work.error.empty()) {
+    ctx.fail(502, work.error);
+    return;
+  }
+  if (work.kind == ManifestWork::smooth_mpd) {
+    answer_smooth_mpd(ctx, got.head, work.smooth);
+    return;
+  }
+  answer_manifest(ctx, got.head.headers, work.rewritten);
+  if (work.rewritten.on_demand_expanded || work.rewritten.on_demand_kept) note_on_demand(ctx, work.rewritten, true);
+  work.options.fetch_index = nullptr;  // it holds the context and a thread's client
+  cache.store(got.body, work.options, work.rewritten, validation_of(plan, got));
+}
+
+void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {
+  auto plan = plan_manifest(ctx, encoded_and_rest);
+  if (!plan) return;
+  if (ctx.launcher) {
+    // Issue 13: the fetch waits on the event loop, holding no thread.
+    launch_manifest(ctx, std::move(*plan));
+    return;
+  }
+  add_manifest_conditionals(ctx, *plan, ctx.rewrites);
+  BufferingHandler got(plan->limits);
+  const OriginResult result = ctx.origin.fetch(plan->request, got);
+  ManifestWork work = answer_fetched_manifest(ctx, *plan, got, result, ctx.rewrites);
+  if (work.kind == ManifestWork::none) return;
+  run_manifest_work(work, got, ctx, ctx.origin);
+  answer_manifest_work(ctx, *plan, got, work, ctx.rewrites);
 }
 
 }  // namespace dashpiff

@@ -295,16 +295,7 @@ void handle_media(RouteContext& ctx, std::string_view encoded_and_rest) {
     return;
   }
   if (ctx.launcher) {
-    if (!ctx.launcher->has_room()) {
-      // Issue 13: beyond the cap a fast refusal, never a silent queue.
-      ctx.metrics.transfers_refused.fetch_add(1, std::memory_order_relaxed);
-      ctx.note = "at the cap of concurrent transfers";
-      ctx.answer(503, "text/plain; charset=utf-8", "busy: at the cap of concurrent transfers\n",
-                 {{"Retry-After", "1"}, {"Cache-Control", "no-store"}});
-      return;
-    }
-    ctx.launcher->launch(ctx, std::move(*req));
-    ctx.deferred = true;
+    launch_media(ctx, std::move(*req));
     return;
   }
   MediaStream streamer(ctx, layout_of(ctx));
@@ -313,6 +304,32 @@ void handle_media(RouteContext& ctx, std::string_view encoded_and_rest) {
     MediaStream ranged(ctx, layout_of(ctx), streamer.forwarded_validator());
     finish_media(ctx, ranged, ctx.origin.fetch(*next, ranged));
   }
+}
+
+namespace {
+
+bool refused_at_cap(RouteContext& ctx) {
+  if (ctx.launcher->has_room()) return false;
+  // Issue 13: beyond the cap a fast refusal, never a silent queue.
+  ctx.metrics.transfers_refused.fetch_add(1, std::memory_order_relaxed);
+  ctx.note = "at the cap of concurrent transfers";
+  ctx.answer(503, "text/plain; charset=utf-8", "busy: at the cap of concurrent transfers\n",
+             {{"Retry-After", "1"}, {"Cache-Control", "no-store"}});
+  return true;
+}
+
+}  // namespace
+
+void launch_media(RouteContext& ctx, OriginRequest request) {
+  if (refused_at_cap(ctx)) return;
+  ctx.launcher->launch([&](ResponseSink& sink) { return std::make_unique<MediaTransfer>(ctx, std::move(request), sink); });
+  ctx.deferred = true;
+}
+
+void launch_manifest(RouteContext& ctx, ManifestPlan plan) {
+  if (refused_at_cap(ctx)) return;
+  ctx.launcher->launch([&](ResponseSink& sink) { return std::make_unique<ManifestTransfer>(ctx, std::move(plan), sink); });
+  ctx.deferred = true;
 }
 
 MediaTransfer::MediaTransfer(RouteContext& ctx, OriginRequest request, ResponseSink& sink)
@@ -329,15 +346,51 @@ MediaTransfer::~MediaTransfer() = default;
 bool MediaTransfer::on_head(const OriginHead& head) { return stream_->on_head(head); }
 bool MediaTransfer::on_data(std::string_view chunk) { return stream_->on_data(chunk); }
 
-bool MediaTransfer::finish(const OriginResult& result, bool may_continue) {
+LoopAnswer::Next MediaTransfer::finish(const OriginResult& result, bool may_continue) {
   finish_media(ctx_, *stream_, result);
   if (auto next = may_continue ? stream_->range_request(origin_request_) : std::nullopt) {
     origin_request_ = std::move(*next);
     stream_ = std::make_unique<MediaStream>(ctx_, layout_of(ctx_), stream_->forwarded_validator());
-    return true;
+    return Next::again;
   }
   finish_request(ctx_);
-  return false;
+  return Next::done;
+}
+
+ManifestTransfer::ManifestTransfer(RouteContext& ctx, ManifestPlan plan, ResponseSink& sink)
+    : request_(std::move(ctx.request)),
+      ctx_(request_, sink, ctx.origin, ctx.config, ctx.metrics, ctx.rewrites),
+      plan_(std::move(plan)) {
+  ctx_.route = ctx.route;
+  ctx_.started = ctx.started;
+}
+
+OriginRequest ManifestTransfer::start(RewriteCache& manifests) {
+  cache_ = &manifests;
+  add_manifest_conditionals(ctx_, plan_, manifests);
+  got_.emplace(plan_.limits);
+  return plan_.request;
+}
+
+LoopAnswer::Next ManifestTransfer::finish(const OriginResult& result, bool) {
+  work_ = answer_fetched_manifest(ctx_, plan_, *got_, result, *cache_);
+  if (work_.kind != ManifestWork::none) return Next::work;
+  finish_request(ctx_);
+  return Next::done;
+}
+
+void ManifestTransfer::run_work(OriginClient& origin) {
+  try {
+    run_manifest_work(work_, *got_, ctx_, origin);
+  } catch (...) {
+    work_failed_ = true;  // issue #12 item 2: answered 500 on the loop, the pool thread goes on
+  }
+}
+
+void ManifestTransfer::resume() {
+  if (work_failed_) ctx_.fail(500, "internal error");
+  else answer_manifest_work(ctx_, plan_, *got_, work_, *cache_);
+  finish_request(ctx_);
 }
 
 }  // namespace dashpiff

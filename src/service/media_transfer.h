@@ -1,17 +1,44 @@
-// The /media/ answer as an object that outlives the router call (issue 13):
-// the front end's event loop runs its origin transfer and the answer streams
-// through the same handler as on the threaded path, with the same ending
-// (abort on a broken origin body, counts, the log line).
+// Answers whose origin fetch runs on the front end's event loop (issue 13):
+// a /media/ answer streams through the same handler as on the threaded path,
+// with the same ending (abort on a broken origin body, counts, the log
+// line); a /mpd/ answer waits for its whole manifest there, holding no
+// thread, is answered on the loop when the origin says 304 or the bytes were
+// rewritten before, and has its parse and rewrite run on a small pool beside
+// the loop otherwise. Either outlives the router call that made it.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 
 #include "origin/client.h"
+#include "service/origin_proxy.h"
+#include "service/rewrite_cache.h"
 #include "service/route_context.h"
 
 namespace dashpiff {
 
 class MediaStream;
+
+// What the loop drives: the origin handler plus the steps around the fetch.
+// Every call but run_work() is made on the loop thread.
+class LoopAnswer : public OriginHandler {
+ public:
+  // Before each fetch: the origin request. `manifests` is the loop's
+  // rewrite cache (the manifest's conditionals come from it).
+  virtual OriginRequest start(RewriteCache& manifests) = 0;
+  // The fetch is over. done: the answer is complete (or broken off),
+  // counted and logged; again: it goes on with another fetch, of start()'s
+  // request (only when `may_continue`: the client is still there); work: it
+  // still needs work off the loop, run_work() on a pool thread, then
+  // resume() on the loop.
+  enum class Next { done, again, work };
+  virtual Next finish(const OriginResult& result, bool may_continue) = 0;
+  // Never throws. `origin` is the pool thread's own client (an on-demand
+  // MPD's indexes are read with it).
+  virtual void run_work(OriginClient& /*origin*/) {}
+  virtual void resume() {}
+};
 
 // What the front end offers the router for taking answers over.
 class TransferLauncher {
@@ -20,12 +47,18 @@ class TransferLauncher {
   // False when the worker is at its cap of concurrent transfers (then the
   // router refuses at once with 503 and Retry-After; /healthz turns 503).
   virtual bool has_room() const = 0;
-  // Takes the answer over: `ctx`'s request moves into the transfer and the
-  // front end gives it its own sink. The router only returns afterwards.
-  virtual void launch(RouteContext& ctx, OriginRequest request) = 0;
+  // Takes the answer over: `make` is called before launch returns, with the
+  // front end's own sink for it (ctx's request may be moved into the answer).
+  using Make = std::function<std::unique_ptr<LoopAnswer>(ResponseSink& sink)>;
+  virtual void launch(const Make& make) = 0;
 };
 
-class MediaTransfer final : public OriginHandler {
+// Hands the answer to ctx's launcher (ctx.deferred), or refuses it with 503
+// when the worker is at its cap of concurrent transfers.
+void launch_media(RouteContext& ctx, OriginRequest request);
+void launch_manifest(RouteContext& ctx, ManifestPlan plan);
+
+class MediaTransfer final : public LoopAnswer {
  public:
   // Copies what `ctx` knows so far and moves its request; `sink` (the front
   // end's, outliving this) answers from now on. ctx.origin and ctx.rewrites
@@ -35,20 +68,43 @@ class MediaTransfer final : public OriginHandler {
   MediaTransfer(const MediaTransfer&) = delete;
   MediaTransfer& operator=(const MediaTransfer&) = delete;
 
-  const OriginRequest& origin_request() const { return origin_request_; }
+  OriginRequest start(RewriteCache&) override { return origin_request_; }
   bool on_head(const OriginHead& head) override;
   bool on_data(std::string_view chunk) override;
   // The fetch is over: completes or aborts the answer, counts it, logs it;
-  // or, true, the answer goes on with another fetch of origin_request()
-  // (a range of the origin's own bytes asked of the origin, MediaStream),
-  // which only a client still there (`may_continue`) gets.
-  bool finish(const OriginResult& result, bool may_continue);
+  // or, again, the answer goes on with another fetch (a range of the
+  // origin's own bytes asked of the origin, MediaStream), which only a
+  // client still there (`may_continue`) gets.
+  Next finish(const OriginResult& result, bool may_continue) override;
 
  private:
   Request request_;
   RouteContext ctx_;
   std::unique_ptr<MediaStream> stream_;
   OriginRequest origin_request_;
+};
+
+class ManifestTransfer final : public LoopAnswer {
+ public:
+  ManifestTransfer(RouteContext& ctx, ManifestPlan plan, ResponseSink& sink);
+  ManifestTransfer(const ManifestTransfer&) = delete;
+  ManifestTransfer& operator=(const ManifestTransfer&) = delete;
+
+  OriginRequest start(RewriteCache& manifests) override;
+  bool on_head(const OriginHead& head) override { return got_->on_head(head); }
+  bool on_data(std::string_view chunk) override { return got_->on_data(chunk); }
+  Next finish(const OriginResult& result, bool may_continue) override;
+  void run_work(OriginClient& origin) override;
+  void resume() override;
+
+ private:
+  Request request_;
+  RouteContext ctx_;
+  ManifestPlan plan_;
+  RewriteCache* cache_ = nullptr;  // the loop's
+  std::optional<BufferingHandler> got_;
+  ManifestWork work_;
+  bool work_failed_ = false;  // out of memory or the like off the loop
 };
 
 }  // namespace dashpiff

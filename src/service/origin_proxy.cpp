@@ -261,7 +261,11 @@ XmlLimits manifest_limits(const Config& c) {
 }
 
 bool fetch_whole(RouteContext& ctx, const OriginRequest& req, BufferingHandler& got, const char* what) {
-  const OriginResult result = ctx.origin.fetch(req, got);
+  return fetched_whole(ctx, req, got, ctx.origin.fetch(req, got), what);
+}
+
+bool fetched_whole(RouteContext& ctx, const OriginRequest& req, const BufferingHandler& got,
+                   const OriginResult& result, const char* what) {
   ctx.metrics.observe_origin(result.seconds, result.error);
   ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
   if (!got.refusal.empty()) {

@@ -10,7 +10,9 @@
 #include "http/byte_span.h"
 #include "mpd/prescan.h"
 #include "mpd/rewriter.h"
+#include "mss/mpd_writer.h"
 #include "origin/client.h"
+#include "service/rewrite_cache.h"
 #include "service/route_context.h"
 #include "service/validators.h"
 
@@ -98,12 +100,59 @@ XmlLimits manifest_limits(const Config& c);
 // 502 naming the manifest limit crossed, or status_for's) and returns false;
 // otherwise sets ctx.origin_status.
 bool fetch_whole(RouteContext& ctx, const OriginRequest& req, BufferingHandler& got, const char* what);
+// The same for a fetch that has already run (on an event loop).
+bool fetched_whole(RouteContext& ctx, const OriginRequest& req, const BufferingHandler& got,
+                   const OriginResult& result, const char* what);
+
+struct SmoothMpd {
+  mss::MpdResult mpd;
+  bool is_live = false;
+};
+
+// /mpd/ in steps, so that the origin fetch can run on an event loop and the
+// parse off it (manifest_handler.cpp). The threaded path runs them in a row.
+struct ManifestPlan {
+  OriginRequest request;
+  std::string fetch_key;  // what the answer depends on besides the origin's bytes
+  XmlLimits limits;
+  bool carry_query = false;
+  bool add_cenc = false;
+  // The rewrite being revalidated (a copy: the cache may change while the
+  // fetch runs), when the origin was asked with its validators.
+  std::optional<CachedRewrite> cached;
+};
+// nullopt after answering 400.
+std::optional<ManifestPlan> plan_manifest(RouteContext& ctx, std::string_view encoded_and_rest);
+// Conditionals for the origin: the cached rewrite's validators, else the client's.
+void add_manifest_conditionals(RouteContext& ctx, ManifestPlan& plan, RewriteCache& cache);
+// What the fetched answer still needs once answer_fetched_manifest has
+// answered what needs no parse.
+struct ManifestWork {
+  enum Kind { none, rewrite_mpd, smooth_mpd } kind = none;
+  MpdRewriteOptions options;  // rewrite_mpd
+  bool fetch_index = false;   // rewrite_mpd: expand on-demand Representations
+  std::string effective_url;  // smooth_mpd
+  // Filled by run_manifest_work (any thread; touches no context).
+  MpdRewriteResult rewritten;
+  std::string error;          // the parse refused the document
+  SmoothMpd smooth;           // smooth_mpd
+};
+ManifestWork answer_fetched_manifest(RouteContext& ctx, ManifestPlan& plan, const BufferingHandler& got,
+                                     const OriginResult& result, RewriteCache& cache);
+// Any thread: `origin` is that thread's client (an on-demand MPD's indexes
+// are read with it); `ctx` is only read.
+void run_manifest_work(ManifestWork& work, const BufferingHandler& got, RouteContext& ctx, OriginClient& origin);
+void answer_manifest_work(RouteContext& ctx, ManifestPlan& plan, BufferingHandler& got, ManifestWork& work,
+                          RewriteCache& cache);
 
 // Smooth Streaming (smooth_handler.cpp): a /media/ path naming a Smooth
 // fragment, the MPD answered for a Smooth manifest, the fragment rewrite.
 bool is_smooth_fragment_path(std::string_view rest);
-void answer_smooth_manifest(RouteContext& ctx, const OriginHead& head, const std::string& body,
-                            const std::string& effective_url);
+// The MPD for a Smooth manifest: made on any thread (touches no context;
+// `error` says why not), answered on the request's.
+SmoothMpd smooth_to_mpd(const std::string& body, const std::string& effective_url, TokenMode tokens,
+                        std::string& error);
+void answer_smooth_mpd(RouteContext& ctx, const OriginHead& head, const SmoothMpd& made);
 void handle_smooth_fragment(RouteContext& ctx, OriginRequest req);
 
 // On-demand DASH (subsegment.cpp): the MPD rewrite's reader of index ranges
@@ -113,7 +162,7 @@ void handle_smooth_fragment(RouteContext& ctx, OriginRequest req);
 // "off" included: the answer is never the origin's whole file), and the
 // origin's 206 for it as the head of a whole answer (nullopt after a 502:
 // the origin ignored the range or answered another).
-MpdRewriteOptions::IndexFetcher index_fetcher(RouteContext& ctx);
+MpdRewriteOptions::IndexFetcher index_fetcher(RouteContext& ctx, OriginClient& origin);
 // Counts a rewrite's on-demand outcome (once, when it was made: `fresh`) and
 // says it in the log line.
 void note_on_demand(RouteContext& ctx, const MpdRewriteResult& rewritten, bool fresh);

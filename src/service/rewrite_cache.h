@@ -5,7 +5,8 @@
 // also keeps the origin's validators and headers under the URL it was
 // fetched by, so the next request asks the origin "changed since?" and a 304
 // is answered from the entry without a body, an inflate or a parse
-// (RFC 9111 §4.3). One cache per thread: no locks, no shared state.
+// (RFC 9111 §4.3). One cache per owner thread (a worker's event loop, or a
+// serving thread on the threaded path): no locks, no shared state.
 #pragma once
 
 #include <cstddef>

@@ -1,7 +1,8 @@
 // Turns a plain HTTP request into an answer: /create, /mpd/, /media/, and
 // the operational routes. Knows nothing of FastCGI; the front end fills a
 // Request and supplies a ResponseSink and this thread's OriginClient.
-// One Router per thread: it keeps that thread's recent manifest rewrites.
+// One Router per thread. Its rewrite cache serves the threaded manifest path
+// (no launcher, as in tests); a worker's manifests use its event loop's.
 #pragma once
 
 #include "service/config.h"

@@ -65,30 +65,34 @@ bool is_smooth_fragment_path(std::string_view rest) {
   return eq != std::string_view::npos && digits(last.substr(eq + 1, last.size() - eq - 2));
 }
 
-void answer_smooth_manifest(RouteContext& ctx, const OriginHead& head, const std::string& body,
-                            const std::string& effective_url) {
+SmoothMpd smooth_to_mpd(const std::string& body, const std::string& effective_url, TokenMode tokens,
+                        std::string& error) {
   const Uri effective = Uri::parse(effective_url);
   mss::MpdOptions options;
   options.manifest_url = strip_query(effective.str());
   options.manifest_query = effective.query.value_or("");
-  options.carry_query = ctx.config.token_mode == TokenMode::pass;
+  options.carry_query = tokens == TokenMode::pass;
   options.now = std::chrono::system_clock::now();
-  mss::Manifest manifest;
-  mss::MpdResult mpd;
+  SmoothMpd made;
   try {
-    manifest = mss::parse_manifest(body);
-    mpd = mss::write_mpd(manifest, options);
+    const mss::Manifest manifest = mss::parse_manifest(body);
+    made.mpd = mss::write_mpd(manifest, options);
+    made.is_live = manifest.is_live;
   } catch (const mss::MssError& e) {
-    ctx.fail(502, std::string("origin Smooth manifest refused: ") + e.what());
-    return;
+    error = std::string("origin Smooth manifest refused: ") + e.what();
   }
+  return made;
+}
+
+void answer_smooth_mpd(RouteContext& ctx, const OriginHead& head, const SmoothMpd& made) {
+  const mss::MpdResult& mpd = made.mpd;
   ctx.metrics.manifests_rewritten.fetch_add(1, std::memory_order_relaxed);
   ctx.note = "smooth -> " + std::to_string(mpd.representations) + " representations";
   if (!mpd.skipped.empty()) ctx.note += "; skipped " + mpd.skipped.front();
   Headers headers = without(client_response_headers(head, true, mpd.xml.size(), false), {"Content-Type"});
   // A live MPD is anchored at the time of this answer: the origin's
   // validators do not describe it.
-  if (manifest.is_live) headers = without(std::move(headers), {"ETag", "Last-Modified"});
+  if (made.is_live) headers = without(std::move(headers), {"ETag", "Last-Modified"});
   headers.emplace_back("Content-Type", "application/dash+xml");
   ctx.begin(head.status, std::move(headers));
   ctx.write(mpd.xml);

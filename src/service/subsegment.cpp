@@ -29,8 +29,8 @@ bool content_range_is(const Headers& headers, const ByteSpan& want) {
 
 }  // namespace
 
-MpdRewriteOptions::IndexFetcher index_fetcher(RouteContext& ctx) {
-  return [&ctx](const std::string& url, const ByteSpan& range, std::string& error) -> std::optional<std::string> {
+MpdRewriteOptions::IndexFetcher index_fetcher(RouteContext& ctx, OriginClient& origin) {
+  return [&ctx, &origin](const std::string& url, const ByteSpan& range, std::string& error) -> std::optional<std::string> {
     OriginRequest req;
     req.url = url;
     req.headers = origin_request_headers(ctx, false);
@@ -39,7 +39,7 @@ MpdRewriteOptions::IndexFetcher index_fetcher(RouteContext& ctx) {
     req.headers.emplace_back("Range", "bytes=" + byte_span_text(range));
     req.max_body_bytes = range.size();
     BufferingHandler got;
-    const OriginResult result = ctx.origin.fetch(req, got);
+    const OriginResult result = origin.fetch(req, got);
     ctx.metrics.observe_origin(result.seconds, result.error);
     ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
     if (!result.ok()) {

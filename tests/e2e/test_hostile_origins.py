@@ -527,11 +527,10 @@ def errors_say_what_failed_without_addresses(s):
            "the log line with the request id lacks the detail")
 
 
-@check
-def a_client_that_hangs_up_is_noticed_while_the_origin_is_silent(s):
+def hang_up_while_the_origin_is_silent(s, path, label):
     s.origin.closed.pop("hang", None)
     client = socket.create_connection(("127.0.0.1", s.stack.front_port))
-    client.sendall(f"GET {s.media_path('hang')} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     wait_for(lambda: "hang" not in s.origin.closed, timeout=2, what="the origin request")
     time.sleep(0.3)
     hung_up = time.monotonic()
@@ -539,8 +538,11 @@ def a_client_that_hangs_up_is_noticed_while_the_origin_is_silent(s):
     # The first-byte timeout is 15 s: only the hang-up can end it this soon.
     wait_for(lambda: "hang" in s.origin.closed, timeout=5, what="the worker to drop the origin connection")
     waited = s.origin.closed["hang"] - hung_up
-    s.report.append(("client hang-up noticed", waited, 0.0, None, True))
-    expect(waited < FAST_BOUND, f"the worker kept waiting on the origin {waited:.2f}s after the client left")
+    s.report.append((f"client hang-up noticed ({label})", waited, 0.0, None, True))
+    expect(waited < FAST_BOUND, f"{label}: the worker kept waiting on the origin {waited:.2f}s after the client left")
+    # The transfer has ended with it: nothing left in flight on the worker.
+    wait_for(lambda: metric(s.stack, "dashpiff_transfers_in_flight") == 0, timeout=FAST_BOUND,
+             what=f"{label}: the worker's transfer to end")
     s.normal(s.stack.front_port)
 
 
@@ -590,6 +592,17 @@ def a_range_is_asked_under_a_date_only_without_a_tag(s):
             expect(asked in last and b"Range: bytes=" in last, f"{case}: the range was not asked under {asked!r}")
         else:
             expect(b"Range:" not in last and b"If-Range" not in last, f"{case}: asked {last!r}")
+
+
+@check
+def a_client_that_hangs_up_is_noticed_while_the_origin_is_silent(s):
+    hang_up_while_the_origin_is_silent(s, s.media_path("hang"), "segment")
+
+
+@check
+def a_client_that_hangs_up_is_noticed_while_a_manifest_origin_is_silent(s):
+    # Issue #12 item 5 for manifests: their fetch waits on the event loop too.
+    hang_up_while_the_origin_is_silent(s, s.mpd_path("hang"), "manifest")
 
 
 @check

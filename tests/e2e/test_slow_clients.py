@@ -235,8 +235,8 @@ def rss_kib(pid):
 
 @check
 def healthz_is_answered_by_the_event_loop_while_every_serving_thread_is_busy(stack):
-    # Manifests wait for their origin on a serving thread: with both threads
-    # held by a silent origin, only the loop is left to answer /healthz.
+    # Smooth fragments are still fetched whole on a serving thread: with both
+    # threads held by a silent origin, only the loop is left to answer /healthz.
     # The origin's silence outlasts the checks below (first-byte-timeout),
     # so no thread comes free to answer in their place.
     restart_pool(stack, ["--first-byte-timeout", "8s"])
@@ -245,7 +245,7 @@ def healthz_is_answered_by_the_event_loop_while_every_serving_thread_is_busy(sta
     try:
         for _ in range(THREADS):
             s = socket.create_connection(("127.0.0.1", stack.front_port))
-            path = "/mpd/" + enc(f"http://127.0.0.1:{silent.port}/live.mpd")
+            path = "/media/" + enc(f"http://127.0.0.1:{silent.port}/ss/") + "/QualityLevels(1)/Fragments(video=0)"
             s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
             holders.append(s)
         wait_for(lambda: len(silent.held) >= THREADS, timeout=5, what="every serving thread waiting on the origin")
