@@ -266,12 +266,14 @@ def healthz_is_answered_by_the_event_loop_while_every_serving_thread_is_busy(sta
 
 @check
 def a_paused_transfer_holds_a_bounded_amount_of_memory(stack):
-    # README "Limits": transfer-buffer + 2 x half of it + about 16 KiB of
-    # state per paused transfer, 80 KiB at the default 32K. Checked with room
-    # for the allocator's granularity on a small count.
-    bound_kib = 128
-    count = 60
-    restart_pool(stack, [])
+    # README "Limits": with T = transfer-buffer and R = 2T within 16K..64K,
+    # a paused transfer holds at most T + 3R + 48K of state; at T = 8K that
+    # is 104 KiB (measured 60-81 KiB), far below what the old layout held
+    # (a buffer that grew with the answer, 238-254 KiB at 64K).
+    t, r = 8, 16
+    bound_kib = t + 3 * r + 48
+    count = 200  # enough that the allocator's granularity averages out
+    restart_pool(stack, ["--transfer-buffer", f"{t}K"])
     pid = worker_pid(stack)
     status, _, body = fetch(big_url(stack), timeout=60)
     expect(status == 200 and len(body) == BIG, f"warm-up answered {status}")
@@ -279,15 +281,15 @@ def a_paused_transfer_holds_a_bounded_amount_of_memory(stack):
     readers = [open_stalled_reader(stack) for _ in range(count)]
     try:
         wait_for(lambda: (metric_value(stack, "dashpiff_transfers_paused_on_client") or 0) >= count,
-                 timeout=20, what=f"{count} transfers paused on their clients")
+                 timeout=30, what=f"{count} transfers paused on their clients")
         time.sleep(0.5)
         loaded = rss_kib(pid)
     finally:
-        for r in readers:
-            r.close()
+        for reader in readers:
+            reader.close()
     per = (loaded - idle) / count
-    print(f"  worker RSS {idle / 1024:.1f} MiB idle, {loaded / 1024:.1f} MiB with {count} paused transfers: "
-          f"{per:.0f} KiB each")
+    print(f"  worker RSS {idle / 1024:.1f} MiB idle, {loaded / 1024:.1f} MiB with {count} paused transfers "
+          f"(transfer-buffer {t}K): {per:.0f} KiB each, bound {bound_kib} KiB")
     expect(per <= bound_kib, f"{per:.0f} KiB per paused transfer, over the {bound_kib} KiB bound")
 
 
