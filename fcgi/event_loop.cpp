@@ -383,8 +383,14 @@ struct EventLoop::Impl {
     }
     if (t.paused && t.sink.pending() < pool.transfer_buffer / 2 + 1) {
       set_paused(t, false);
-      // May deliver the held chunk at once (and pause again).
-      curl_easy_pause(static_cast<CURL*>(t.origin->easy_handle()), CURLPAUSE_CONT);
+      // May deliver the held chunk at once (and pause again). When the
+      // handler refuses it (it is done: a range's end; or a limit failed the
+      // hop, which keeps that failure) curl would only say so once the origin
+      // socket next reads: the fetch ends here, so the answer ends (its
+      // counts, its last record) now and not after the client has seen its
+      // last byte.
+      if (curl_easy_pause(static_cast<CURL*>(t.origin->easy_handle()), CURLPAUSE_CONT) != CURLE_OK)
+        abandon(t, OriginError::aborted, "transfer abandoned by the receiver");
     }
   }
 

@@ -270,6 +270,8 @@ BOOST_AUTO_TEST_CASE(a_sink_over_a_connection_ends_the_request_with_its_last_byt
     BOOST_TEST(readable().empty());
   }
   ::close(web);
+}
+
 BOOST_AUTO_TEST_CASE(a_whole_request_is_recognised_from_its_records_and_a_partial_one_is_not) {
   const std::string whole = request_bytes("GET", "/healthz?probe=1");
   const PeekedRequest got = parse_request_records(whole);
