@@ -1,6 +1,7 @@
 // /media/{enc(base)}/{path}: stream the origin's segment to the client,
 // through the segment engine when it is media.
 #include <algorithm>
+#include <memory>
 #include <optional>
 
 #include "piff/segment_patcher.h"
@@ -34,6 +35,7 @@ class MediaStream final : public OriginHandler {
   // An on-demand subsegment (subsegment.cpp): asked of the origin as this
   // byte range and answered as a whole object of its own.
   void answer_whole(const ByteSpan& span) { whole_ = span; }
+  bool whole() const { return whole_.has_value(); }
 
   bool on_head(const OriginHead& origin_head) override {
     ctx_.origin_status = origin_head.status;
@@ -240,9 +242,18 @@ class MediaStream final : public OriginHandler {
 
 namespace {
 
-// The patching mode's layout name, or empty when the origin's bytes pass unchanged.
+// The patching mode's layout name, or empty when the origin's bytes pass
+// unchanged; a subsegment's answer is never the origin's whole file.
 std::string_view layout_of(const RouteContext& ctx) {
+  if (ctx.subsegment) return subsegment_layout(ctx);
   return ctx.config.piff_mode == PiffMode::off ? "" : to_string(ctx.config.piff_mode);
+}
+
+// The stream of a /media/ answer, on either path.
+std::unique_ptr<MediaStream> media_stream(RouteContext& ctx) {
+  auto stream = std::make_unique<MediaStream>(ctx, layout_of(ctx));
+  if (ctx.subsegment) stream->answer_whole(*ctx.subsegment);
+  return stream;
 }
 
 // The end of a /media/ answer once its fetch is over, on either path.
@@ -256,7 +267,10 @@ void finish_media(RouteContext& ctx, MediaStream& streamer, const OriginResult& 
     return;
   }
   if (!result.head_delivered || !ctx.sink.started()) {
-    if (result.error == OriginError::too_large)
+    if (result.error == OriginError::too_large && streamer.whole())
+      // More bytes announced than the range holds: a 200 of the whole file.
+      fail_from_origin(ctx, result, "origin ignored the byte range of an on-demand subsegment");
+    else if (result.error == OriginError::too_large)
       fail_from_origin(ctx, result,
                        "origin segment larger than " + std::to_string(ctx.config.max_segment_bytes) + " bytes");
     else
@@ -270,35 +284,28 @@ void finish_media(RouteContext& ctx, MediaStream& streamer, const OriginResult& 
 }  // namespace
 
 void handle_media(RouteContext& ctx, std::string_view encoded_and_rest) {
+  std::optional<OriginRequest> req;
   if (is_subsegment_path(encoded_and_rest)) {
-    // On-demand subsegments (subsegment.cpp) are answered on the serving
-    // thread, from one fetch of their byte range.
+    // An on-demand subsegment (subsegment.cpp): one fetch of its byte range.
     auto sub = subsegment_request(ctx, encoded_and_rest);
     if (!sub) return;
-    MediaStream streamer(ctx, subsegment_layout(ctx));
-    streamer.answer_whole(sub->span);
-    const OriginResult result = ctx.origin.fetch(sub->request, streamer);
-    if (result.error == OriginError::too_large && !result.head_delivered) {
-      // More bytes announced than the range holds: a 200 of the whole file.
-      ctx.metrics.observe_origin(result.seconds, result.error);
-      ctx.fail(502, "origin ignored the byte range of an on-demand subsegment");
+    ctx.subsegment = sub->span;
+    req = std::move(sub->request);
+  } else {
+    req = media_request(ctx, encoded_and_rest);
+    if (!req) return;
+    if (is_smooth_fragment_path(encoded_and_rest)) {
+      // Smooth fragments are rebuilt whole on the serving thread.
+      handle_smooth_fragment(ctx, *req);
       return;
     }
-    finish_media(ctx, streamer, result);
-    return;
-  }
-  auto req = media_request(ctx, encoded_and_rest);
-  if (!req) return;
-  if (is_smooth_fragment_path(encoded_and_rest)) {
-    // Smooth fragments are rebuilt whole on the serving thread.
-    handle_smooth_fragment(ctx, *req);
-    return;
   }
   if (ctx.launcher) {
     launch_media(ctx, std::move(*req));
     return;
   }
-  MediaStream streamer(ctx, layout_of(ctx));
+  const auto stream = media_stream(ctx);
+  MediaStream& streamer = *stream;
   finish_media(ctx, streamer, ctx.origin.fetch(*req, streamer));
   if (auto next = streamer.range_request(*req)) {
     MediaStream ranged(ctx, layout_of(ctx), streamer.forwarded_validator());
@@ -335,10 +342,11 @@ void launch_manifest(RouteContext& ctx, ManifestPlan plan) {
 MediaTransfer::MediaTransfer(RouteContext& ctx, OriginRequest request, ResponseSink& sink)
     : request_(std::move(ctx.request)),
       ctx_(request_, sink, ctx.origin, ctx.config, ctx.metrics, ctx.rewrites),
-      stream_(std::make_unique<MediaStream>(ctx_, layout_of(ctx))),
       origin_request_(std::move(request)) {
   ctx_.route = ctx.route;
   ctx_.started = ctx.started;
+  ctx_.subsegment = ctx.subsegment;
+  stream_ = media_stream(ctx_);
 }
 
 MediaTransfer::~MediaTransfer() = default;

@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "service/config.h"
+#include "http/byte_span.h"
 #include "http/message.h"
 #include "service/metrics.h"
 #include "origin/client.h"
@@ -42,6 +44,10 @@ struct RouteContext {
   // ends nor logs it: the transfer does when it is over).
   TransferLauncher* launcher = nullptr;
   bool deferred = false;
+  // An on-demand subsegment's byte range (/media/{first}-{last}/...): the
+  // answer is that range of the origin's file as a whole object, on either
+  // path (service/subsegment.cpp).
+  std::optional<ByteSpan> subsegment;
 
   // Headers every answer carries: CORS, request id.
   Headers base_headers() const;

@@ -89,7 +89,8 @@ std::optional<Subsegment> subsegment_request(RouteContext& ctx, std::string_view
   auto req = media_request(ctx, range_and_rest.substr(slash + 1));
   if (!req) return std::nullopt;
   // The answer is the whole converted subsegment, whatever the client asked:
-  // its own Range and HEAD are answered from it (media_handler's MediaStream).
+  // its own Range and HEAD are answered from it (media_handler's MediaStream,
+  // on the thread or the event loop: RouteContext::subsegment).
   req->method = "GET";
   req->headers = origin_request_headers(ctx, false);
   set_origin_conditionals(ctx, req->headers, subsegment_layout(ctx));

@@ -17,6 +17,7 @@ import shutil
 import struct
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -265,6 +266,30 @@ def a_cached_rewrite_reads_no_index_again(state):
     _, two = get(url)  # one worker, one thread: its rewrite cache holds it
     expect(two == one, "the second answer differs")
     expect(index_reads() - first == cold, f"{index_reads() - first - cold} index reads for a cached rewrite")
+
+
+@check
+def subsegments_stream_on_the_event_loop_under_its_cap(state):
+    """A subsegment is a transfer of the worker's event loop like any segment:
+    with --max-transfers 1 and one held by a slow origin, the next is 503."""
+    stack = Stack(args=["--workers", "1", "--threads", "2", "--max-transfers", "1"], origin_root=state["origin"],
+                  slow_rate="2k").start()
+    try:
+        base = enc(stack.origin_url + "/slow/streams/ondemand-piff-only/")
+        out = {}
+        first = threading.Thread(target=lambda: out.setdefault(
+            "first", fetch(f"{stack.front_url}/media/990-11066/{base}/video.mp4", timeout=60)))
+        first.start()
+        deadline = time.monotonic() + 20
+        while metric(stack, "dashpiff_transfers_in_flight") != 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        status, _, text = fetch(f"{stack.front_url}/media/11067-23928/{base}/video.mp4")
+        first.join()
+        expect(status == 503 and b"cap of concurrent transfers" in text, f"second: {status} {text!r}")
+        expect(out["first"][0] == 200 and len(out["first"][2]) == 10098, f"first: {out['first'][0]}")
+    finally:
+        stack.stop()
+        stack.cleanup()
 
 
 def kib(pid, field):
