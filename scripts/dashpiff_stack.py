@@ -295,6 +295,15 @@ def child_pids(pid):
     return found
 
 
+def proc_kib(pid, field):
+    """A /proc/PID/status size in KiB, e.g. VmRSS, VmHWM."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} for {pid}")
+
+
 def metric(stack, name):
     """One sample of the stack's /metrics page, e.g.
     'dashpiff_requests_total{route="mpd",status="200"}'; None when absent."""

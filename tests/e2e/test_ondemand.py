@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
 sys.path.insert(0, HERE)
 
-from dashpiff_stack import Stack, child_pids, fetch, metric  # noqa: E402
+from dashpiff_stack import Stack, child_pids, fetch, metric, proc_kib  # noqa: E402
 from harness import check, expect, run  # noqa: E402
 from codec import dec, enc  # noqa: E402
 import bmff  # noqa: E402
@@ -292,14 +292,6 @@ def subsegments_stream_on_the_event_loop_under_its_cap(state):
         stack.cleanup()
 
 
-def kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} for {pid}")
-
-
 @check
 def an_index_bomb_is_bounded_in_time_and_memory(state):
     """64 Representations, each naming a sidx of 19,000 references (228 KB):
@@ -309,11 +301,11 @@ def an_index_bomb_is_bounded_in_time_and_memory(state):
     kids = child_pids(stack.fcgi.pid)
     expect(len(kids) == 1, f"workers {kids}")
     worker = min(kids)
-    idle = kib(worker, "VmRSS")
+    idle = proc_kib(worker, "VmRSS")
     start = time.monotonic()
     status, _, body = fetch(f"{stack.front_url}/mpd/{enc(stack.origin_url + '/bomb/manifest.mpd')}", timeout=120)
     took = time.monotonic() - start
-    peak_mib = (kib(worker, "VmHWM") - idle) / 1024
+    peak_mib = (proc_kib(worker, "VmHWM") - idle) / 1024
     print(f"  index bomb: {status} in {took * 1000:.0f} ms, {body.count(b'<SegmentURL')} URLs, "
           f"worker peak {peak_mib:.1f} MiB above idle", flush=True)
     expect(status == 200, f"{status} {body[:200]!r}")
