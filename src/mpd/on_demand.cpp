@@ -17,9 +17,11 @@ using namespace xercesc;
 
 namespace {
 
-DOMElement* child_named(const DOMElement* parent, const XMLCh* ns, std::u16string_view name) {
+// By local name whatever the namespace, as players read them (and as the
+// rewriter walks, rewriter.cpp is_dash).
+DOMElement* child_named(const DOMElement* parent, std::u16string_view name) {
   for (DOMElement* c = first_child_element(parent); c; c = next_sibling_element(c))
-    if (same_namespace(c, ns) && has_local_name(c, name)) return c;
+    if (has_local_name(c, name)) return c;
   return nullptr;
 }
 
@@ -36,13 +38,13 @@ struct Chain {
   bool other_addressing = false;  // a SegmentList or SegmentTemplate at one of the levels
 };
 
-Chain chain_of(DOMElement* rep, const XMLCh* ns) {
+Chain chain_of(DOMElement* rep) {
   Chain c;
   DOMElement* level = rep;
   for (int i = 0; i < 3 && level; ++i, level = parent_element(level)) {
-    if (child_named(level, ns, u"SegmentList") || child_named(level, ns, u"SegmentTemplate"))
+    if (child_named(level, u"SegmentList") || child_named(level, u"SegmentTemplate"))
       c.other_addressing = true;
-    if (DOMElement* sb = child_named(level, ns, u"SegmentBase")) c.bases.push_back(sb);
+    if (DOMElement* sb = child_named(level, u"SegmentBase")) c.bases.push_back(sb);
   }
   return c;
 }
@@ -64,7 +66,7 @@ struct Merged {
   }
 };
 
-Merged merge(const Chain& chain, const XMLCh* ns) {
+Merged merge(const Chain& chain) {
   Merged m;
   for (DOMElement* sb : chain.bases) {
     DOMNamedNodeMap* attrs = sb->getAttributes();
@@ -74,8 +76,8 @@ Merged merge(const Chain& chain, const XMLCh* ns) {
       const XMLCh* local = a->getLocalName() ? a->getLocalName() : a->getNodeName();
       if (!m.find(local)) m.attributes.emplace_back(local, a->getNodeValue());
     }
-    if (!m.initialization) m.initialization = child_named(sb, ns, u"Initialization");
-    if (!m.representation_index) m.representation_index = child_named(sb, ns, u"RepresentationIndex");
+    if (!m.initialization) m.initialization = child_named(sb, u"Initialization");
+    if (!m.representation_index) m.representation_index = child_named(sb, u"RepresentationIndex");
   }
   return m;
 }
@@ -303,10 +305,10 @@ void materialise(DOMElement* rep, const Chain& chain, const Merged& m, const XML
   }
   for (const auto& [k, v] : m.attributes)
     if (!own->getAttributeNode(k.c_str())) own->setAttribute(k.c_str(), v.c_str());
-  if (m.initialization && parent_element(m.initialization) != own && !child_named(own, ns, u"Initialization"))
+  if (m.initialization && parent_element(m.initialization) != own && !child_named(own, u"Initialization"))
     own->insertBefore(m.initialization->cloneNode(true), own->getFirstChild());
   if (m.representation_index && parent_element(m.representation_index) != own &&
-      !child_named(own, ns, u"RepresentationIndex"))
+      !child_named(own, u"RepresentationIndex"))
     own->appendChild(m.representation_index->cloneNode(true));
 }
 
@@ -325,14 +327,14 @@ OnDemandOutcome expand_on_demand(const std::vector<OnDemandTarget>& targets, con
   std::vector<Entry> entries;
   std::set<DOMElement*> blocked;  // inherited SegmentBases also seen by otherwise addressed Representations
   for (const OnDemandTarget& t : targets) {
-    Chain chain = chain_of(t.representation, ns);
+    Chain chain = chain_of(t.representation);
     if (chain.bases.empty()) continue;
     if (chain.other_addressing) {
       for (DOMElement* sb : chain.bases)
         if (parent_element(sb) != t.representation) blocked.insert(sb);
       continue;
     }
-    Merged merged = merge(chain, ns);
+    Merged merged = merge(chain);
     entries.push_back(Entry{&t, std::move(chain), std::move(merged)});
   }
 

@@ -126,7 +126,6 @@ class Rewriter {
       bases = {Base{document_url_, dir_path_of(dir), new_anchor(nullptr, dir)}};
     }
     for (DOMElement* c = first_child_element(mpd); c; c = next_sibling_element(c)) {
-      if (!same_namespace(c, ns_)) continue;
       if (has_local_name(c, u"Location") || has_local_name(c, u"PatchLocation")) {
         rewrite_manifest_text(c);
       } else if (has_local_name(c, u"Period")) {
@@ -197,9 +196,13 @@ class Rewriter {
  private:
   enum class Level { period, adaptation_set, representation };
 
-  bool is_dash(const DOMElement* e, std::u16string_view name) const {
-    return same_namespace(e, ns_) && has_local_name(e, name);
-  }
+  // Players match MPD elements by local name whatever their namespace
+  // (dash.js and Shaka read a Period that re-declares the default namespace,
+  // as a stitched ad Period may, or a prefixed BaseURL), so every element a
+  // player could read as DASH is rewritten: one left alone would send the
+  // player straight to the origin, past the proxy. ns_ is only the namespace
+  // of the elements this rewriter creates.
+  static bool is_dash(const DOMElement* e, std::u16string_view name) { return has_local_name(e, name); }
 
   static void add_base(std::vector<Base>& bases, Base base) {
     if (bases.size() >= kMaxBases) return;
@@ -322,7 +325,6 @@ class Rewriter {
     Contexts leaves;
     std::vector<DOMElement*> segment_info;
     for (DOMElement* c = first_child_element(e); c; c = next_sibling_element(c)) {
-      if (!same_namespace(c, ns_)) continue;
       if (level == Level::period && has_local_name(c, u"AdaptationSet")) {
         walk(c, bases, Level::adaptation_set, leaves);
       } else if (level == Level::adaptation_set && has_local_name(c, u"Representation")) {
@@ -352,7 +354,6 @@ class Rewriter {
     }
     const bool list = has_local_name(s, u"SegmentList");
     for (DOMElement* c = first_child_element(s); c; c = next_sibling_element(c)) {
-      if (!same_namespace(c, ns_)) continue;
       if (has_local_name(c, u"Initialization") || has_local_name(c, u"RepresentationIndex") ||
           has_local_name(c, u"BitstreamSwitching")) {
         rewrite_segment_address(c, u"sourceURL", contexts, memo);

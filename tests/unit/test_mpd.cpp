@@ -488,11 +488,35 @@ BOOST_AUTO_TEST_CASE(prefixed_dash_namespace_is_understood) {
   BOOST_TEST(out.xml.find("media=\"" + media("http://cdn.example/s/") + "$Number$.m4s\"") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(elements_of_other_namespaces_are_not_taken_for_dash_ones) {
-  const auto out = rewrite_mpd(mpd("<x:BaseURL xmlns:x=\"urn:example\">http://cdn.example/no/</x:BaseURL>"
-                                   "<Period>" + kTemplateSet + "</Period>"),
-                               options());
-  BOOST_TEST(out.xml.find("<x:BaseURL xmlns:x=\"urn:example\">http://cdn.example/no/</x:BaseURL>") != std::string::npos);
+// Players read MPD elements by local name whatever their namespace, so a
+// BaseURL of another namespace is rewritten like the MPD's own: left alone it
+// would send a player that reads it straight to the origin.
+BOOST_AUTO_TEST_CASE(elements_of_other_namespaces_are_read_as_players_read_them) {
+  const std::string out = rewrite_checked(mpd("<x:BaseURL xmlns:x=\"urn:example\">http://cdn.example/no/</x:BaseURL>"
+                                              "<Period>" + kTemplateSet + "</Period>"),
+                                          options());
+  BOOST_TEST(out.find("http://cdn.example/no/<") == std::string::npos);
+  BOOST_TEST(out.find(media("http://cdn.example/no/")) != std::string::npos);
+}
+
+// Fuzz finding (fuzz_mpd, long campaign): a stitched ad Period that
+// re-declares the default namespace as another DASH schema than the root's
+// (2011 under a 2010 MPD) was skipped, and its absolute SegmentTemplate sent
+// players to the ad CDN past the proxy.
+BOOST_AUTO_TEST_CASE(a_period_in_another_default_namespace_is_rewritten) {
+  const std::string original =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2010\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\""
+      " type=\"static\" mediaPresentationDuration=\"PT2M\" minBufferTime=\"PT4S\">\n"
+      "<Period id=\"p0\">" + kTemplateSet + "</Period>\n"
+      "<Period xmlns=\"urn:mpeg:dash:schema:mpd:2011\" id=\"ad\" duration=\"PT5S\">"
+      "<AdaptationSet mimeType=\"video/mp4\"><SegmentTemplate timescale=\"90000\" duration=\"180000\""
+      " initialization=\"https://ad-cdn.example/c/$RepresentationID$_init.mp4\""
+      " media=\"https://ad-cdn.example/c/$RepresentationID$_$Number$.m4s\"/>"
+      "<Representation id=\"a\" bandwidth=\"96000\"/></AdaptationSet></Period>\n</MPD>\n";
+  const std::string out = rewrite_checked(original, options());
+  BOOST_TEST(out.find("\"https://ad-cdn.example/") == std::string::npos);
+  BOOST_TEST(out.find(media("https://ad-cdn.example/") + "c/$RepresentationID$_$Number$.m4s") != std::string::npos, out);
 }
 
 BOOST_AUTO_TEST_CASE(output_is_utf8_whatever_the_input_encoding) {
