@@ -55,9 +55,17 @@ def redirect_to_other_loopback_address_refused(st):
     # The requester learns what failed, not where the redirect led; the log
     # line with the request id keeps that.
     expect(b"127.0.0.2" not in body and b"loopback" not in body, f"internal address disclosed: {body!r}")
+    # The worker writes its log line after the answer has gone out, so the
+    # client can read the answer first: wait for the line, a bounded while.
     rid = headers["X-Request-Id"]
-    expect(any(rid in line and "127.0.0.2" in line for line in st.narrow.log_text().splitlines()),
-           "the log line with the request id lacks the refused address")
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [line for line in st.narrow.log_text().splitlines() if rid in line]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    expect(any("127.0.0.2" in line for line in lines),
+           f"the log line with the request id lacks the refused address: {lines!r}")
 
 
 @check
@@ -124,7 +132,15 @@ def metrics_count_what_was_asked(st):
     before = metric(st.narrow, 'dashpiff_requests_total{route="mpd",status="200"}')
     for _ in range(3):
         fetch(mpd_url(st.narrow, "/streams/clear/manifest.mpd"))
-    after = metric(st.narrow, 'dashpiff_requests_total{route="mpd",status="200"}')
+    # Counted after the answer has gone out: the third count may land a moment
+    # after the client has its bytes. Wait for it a bounded while, then check
+    # it moved by exactly three (not more).
+    deadline = time.monotonic() + 5
+    while True:
+        after = metric(st.narrow, 'dashpiff_requests_total{route="mpd",status="200"}')
+        if after - before >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     expect(after - before == 3, f"mpd 200 counter moved by {after - before}, wanted 3")
     refused = metric(st.narrow, 'dashpiff_origin_errors_total{kind="address_refused"}')
     expect(refused >= 1, f"address_refused errors: {refused}")
