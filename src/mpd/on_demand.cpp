@@ -211,7 +211,10 @@ class Expander {
 
   IndexRead fetch_and_read(const std::string& url, const ByteSpan& range) {
     if (reads_ == 0) started_ = std::chrono::steady_clock::now();
-    if (reads_ >= options_.max_index_reads || std::chrono::steady_clock::now() - started_ > options_.index_read_budget) {
+    // What is left of the budget bounds this read too (rewriter.h).
+    const auto left = options_.index_read_budget - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                       std::chrono::steady_clock::now() - started_);
+    if (reads_ >= options_.max_index_reads || left.count() <= 0) {
       IndexRead r;
       r.error = "index reads of this MPD at their bound (" + std::to_string(options_.max_index_reads) + " reads, " +
                 std::to_string(options_.index_read_budget.count()) + " ms)";
@@ -227,7 +230,7 @@ class Expander {
     std::string error;
     std::optional<std::string> bytes;
     try {
-      bytes = options_.fetch_index(url, range, error);
+      bytes = options_.fetch_index(url, range, left, error);
     } catch (const std::exception& e) {
       error = e.what();
     }

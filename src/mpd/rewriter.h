@@ -35,8 +35,10 @@ struct MpdRewriteOptions {
   // Initialization and SegmentURLs name a /media/{first}-{last}/ URL per
   // subsegment, so that every answer is a whole object the proxy can
   // convert. Unset: SegmentBase is rewritten like any other address.
-  using IndexFetcher =
-      std::function<std::optional<std::string>(const std::string& url, const ByteSpan& range, std::string& error)>;
+  // `time_left`: the read must end within it (what is left of
+  // index_time_budget).
+  using IndexFetcher = std::function<std::optional<std::string>(
+      const std::string& url, const ByteSpan& range, std::chrono::milliseconds time_left, std::string& error)>;
   IndexFetcher fetch_index;
   std::uint64_t max_index_bytes = 1u << 20;    // a sidx of 65535 references is 786 KB
   // All Representations of the MPD together. Each listed subsegment costs
@@ -46,8 +48,10 @@ struct MpdRewriteOptions {
   // every 2.5 s fits.
   std::size_t max_subsegments = 20000;
   // Index reads are made one after another while the player waits for the
-  // MPD: at most this many per rewrite, and none started after the budget
-  // (the Representations beyond are kept as they were).
+  // MPD: at most this many per rewrite, and all of them within the budget
+  // (each read is given what is left of it, so a stalling origin costs the
+  // request the budget, not an origin timeout per Representation); the
+  // Representations beyond are kept as they were.
   std::size_t max_index_reads = 64;
   std::chrono::milliseconds index_read_budget{10000};
 };

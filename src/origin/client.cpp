@@ -702,7 +702,9 @@ struct Fetch {
   char* error_buffer;
 
   const Clock::time_point start = Clock::now();
-  const Clock::time_point total_deadline = start + impl.options.total_timeout;
+  const Clock::time_point total_deadline =
+      start + (request.time_limit.count() > 0 ? std::min(request.time_limit, impl.options.total_timeout)
+                                              : impl.options.total_timeout);
   Clock::time_point head_deadline;
   UrlHandle url;
   Headers outgoing;

@@ -77,6 +77,11 @@ struct OriginRequest {
   // than this many times the bytes received is cut as too_large: a gzip
   // bomb is stopped by its ratio, not after max_body_bytes of it (issue #12).
   unsigned max_decoded_ratio = 0;
+  // 0: the client's total_timeout. Otherwise the whole transfer (every hop)
+  // ends within this, when it is the shorter: a caller that makes many
+  // fetches for one answer (an MPD rewrite's index reads) gives them one
+  // budget instead of a timeout each (issue #12 item 1).
+  std::chrono::milliseconds time_limit{0};
 };
 
 struct OriginHead {

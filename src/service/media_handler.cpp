@@ -64,7 +64,22 @@ class MediaStream final : public OriginHandler {
     }
     if (layout_.empty() || head.status != 200) {
       // The origin's bytes as they came (mode off, errors, a 206 not asked for).
-      ctx_.begin(head.status, origin_layout_headers(head, length, true));
+      std::optional<std::uint64_t> sent_length = length;
+      if (head.status == 206) {
+        // A 206's Content-Range says how many bytes it holds, with or
+        // without a Content-Length (chunked, or ended by a close): one that
+        // ends cleanly with fewer, or goes on past them, is broken off, never
+        // passed as a whole slice (issue #12 item 3).
+        if (const auto span = content_range_span(head.headers)) {
+          if (length && *length != span->size()) {
+            ctx_.fail(502, "origin answered a 206 whose Content-Length is not its Content-Range's");
+            done_ = true;
+            return false;
+          }
+          sent_length = promised_ = span->size();
+        }
+      }
+      ctx_.begin(head.status, origin_layout_headers(head, sent_length, true));
       done_ = head_only_;
       return !done_;
     }
@@ -88,6 +103,7 @@ class MediaStream final : public OriginHandler {
   bool on_data(std::string_view chunk) override {
     if (done_) return false;
     received_ += chunk.size();
+    if (promised_ && received_ > *promised_) return false;  // past its Content-Range: broken_promise()
     const bool ok = patcher_ ? patcher_->feed(chunk) : send(chunk);
     return ok && !done_;
   }
@@ -98,6 +114,9 @@ class MediaStream final : public OriginHandler {
   // short on purpose (a HEAD, a range's end, a 304, a 416), or it continues
   // with range_request().
   bool done() const { return done_; }
+
+  // The origin's 206 held other than the bytes its Content-Range named.
+  bool broken_promise() const { return promised_ && received_ != *promised_; }
 
   // The validator range_request()'s If-Range carries; empty without one.
   std::string forwarded_validator() const { return forward_ ? forward_->validator : std::string(); }
@@ -230,6 +249,7 @@ class MediaStream final : public OriginHandler {
   std::optional<ByteRange> slice_;
   std::uint64_t sent_ = 0;  // output bytes produced so far (for the slice)
   std::uint64_t received_ = 0;  // origin body bytes delivered so far
+  std::optional<std::uint64_t> promised_;  // a passed 206's length, from its Content-Range
   bool done_ = false;
   std::string ranged_under_;
   std::optional<ByteSpan> whole_;
@@ -262,6 +282,11 @@ void finish_media(RouteContext& ctx, MediaStream& streamer, const OriginResult& 
   ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
   const bool flushed = streamer.finish(result.ok());
   if (streamer.done()) return;  // answered in full; the origin transfer may have been cut on purpose
+  if (streamer.broken_promise() && ctx.sink.started()) {
+    ctx.note = "origin's 206 held other than the bytes its Content-Range named";
+    ctx.sink.abort();
+    return;
+  }
   if (result.ok()) {
     if (!flushed) ctx.note = "client went away";
     return;

@@ -10,6 +10,7 @@
 #include "http/uri.h"
 #include "http/url_codec.h"
 #include "mpd/rewriter.h"
+#include "mpd/urls.h"
 #include "mss/manifest.h"
 #include "service/validators.h"
 
@@ -184,6 +185,15 @@ std::optional<std::uint64_t> content_length(const Headers& headers) {
   const auto* value = find_header(headers, "Content-Length");
   if (!value || value->empty() || value->find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
   return std::strtoull(value->c_str(), nullptr, 10);
+}
+
+std::optional<ByteSpan> content_range_span(const Headers& headers) {
+  const auto* v = find_header(headers, "Content-Range");
+  if (!v) return std::nullopt;
+  const std::string_view text = mpd::trim_ws(*v);
+  if (text.substr(0, 6) != "bytes ") return std::nullopt;
+  const std::string_view rest = text.substr(6);
+  return parse_byte_span(rest.substr(0, rest.find('/')));
 }
 
 bool looks_like_text(const OriginHead& head) {

@@ -65,6 +65,9 @@ struct Encoded {
 std::optional<Encoded> decode_leading(RouteContext& ctx, std::string_view encoded_and_rest);
 
 std::optional<std::uint64_t> content_length(const Headers& headers);
+// The one range a 206's Content-Range names ("bytes first-last/total",
+// RFC 9110 §14.4); nullopt without one (a multipart 206 has none).
+std::optional<ByteSpan> content_range_span(const Headers& headers);
 bool looks_like_text(const OriginHead& head);
 
 // The origin request a /media/ (or /inspect/) path stands for; nullopt after

@@ -17,22 +17,18 @@ constexpr std::uint64_t kDefaultMaxSubsegment = 64u << 20;
 
 // "bytes first-last/total" naming exactly `want` (RFC 9110 §14.4).
 bool content_range_is(const Headers& headers, const ByteSpan& want) {
-  const auto* v = find_header(headers, "Content-Range");
-  if (!v) return false;
-  const std::string_view text = mpd::trim_ws(*v);
-  if (text.substr(0, 6) != "bytes ") return false;
-  const std::string_view rest = text.substr(6);
-  const auto slash = rest.find('/');
-  const auto span = parse_byte_span(rest.substr(0, slash));
+  const auto span = content_range_span(headers);
   return span && span->first == want.first && span->last == want.last;
 }
 
 }  // namespace
 
 MpdRewriteOptions::IndexFetcher index_fetcher(RouteContext& ctx, OriginClient& origin) {
-  return [&ctx, &origin](const std::string& url, const ByteSpan& range, std::string& error) -> std::optional<std::string> {
+  return [&ctx, &origin](const std::string& url, const ByteSpan& range, std::chrono::milliseconds time_left,
+                         std::string& error) -> std::optional<std::string> {
     OriginRequest req;
     req.url = url;
+    req.time_limit = time_left;
     req.headers = origin_request_headers(ctx, false);
     for (const char* name : {"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"})
       remove_header(req.headers, name);

@@ -4,11 +4,11 @@
 // origin.
 #include <boost/test/unit_test.hpp>
 
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <map>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "http/byte_span.h"
@@ -187,7 +187,8 @@ struct FakeOrigin {
   std::map<std::string, std::string> files;
   std::vector<std::string> asked;
   MpdRewriteOptions::IndexFetcher fetcher() {
-    return [this](const std::string& url, const ByteSpan& range, std::string& error) -> std::optional<std::string> {
+    return [this](const std::string& url, const ByteSpan& range, std::chrono::milliseconds,
+                  std::string& error) -> std::optional<std::string> {
       asked.push_back(url + " " + byte_span_text(range));
       const auto f = files.find(url);
       if (f == files.end()) {
@@ -318,6 +319,38 @@ BOOST_AUTO_TEST_CASE(an_unreadable_index_leaves_the_representation_exactly_as_wi
   BOOST_TEST(r.xml == rewrite_mpd(in, plain).xml);
   // Only the two with an index range in the same file and an init before it were read.
   BOOST_TEST(origin.asked.size() == 2u);
+}
+
+// Issue #12 item 1: a read is bounded by what is left of the budget, so a
+// stalling origin costs the MPD the budget, not an origin timeout per
+// Representation (the reader is given the time left as its own limit).
+BOOST_AUTO_TEST_CASE(each_index_read_is_given_what_is_left_of_the_budget) {
+  FakeOrigin origin;
+  const std::string index = sidx(0, 12800, 0, 0, {{1000, 25600}});
+  const std::string range = "922-" + std::to_string(922 + index.size() - 1);
+  std::string reps;
+  for (int i = 0; i < 6; ++i) {
+    origin.files[kDir + "v" + std::to_string(i) + ".mp4"] = file(922, index);
+    reps += rep(std::to_string(i), "v" + std::to_string(i) + ".mp4", "<SegmentBase indexRange=\"" + range + "\"/>");
+  }
+  MpdRewriteOptions o = options(origin);
+  o.index_read_budget = std::chrono::milliseconds(300);
+  std::vector<std::chrono::milliseconds> given;
+  const auto inner = origin.fetcher();
+  o.fetch_index = [&](const std::string& url, const ByteSpan& span, std::chrono::milliseconds left, std::string& error) {
+    given.push_back(left);
+    std::this_thread::sleep_for(std::chrono::milliseconds(120));
+    return inner(url, span, left, error);
+  };
+  const MpdRewriteResult r = rewrite_mpd(doc("<Period><AdaptationSet>" + reps + "</AdaptationSet></Period>"), o);
+  BOOST_TEST(given.size() >= 1u);
+  BOOST_TEST(given.size() <= 3u);  // each read takes at least 120 ms of the 300
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    BOOST_TEST(given[i].count() > 0);
+    BOOST_TEST(given[i].count() <= 300);
+    if (i) BOOST_TEST(given[i].count() <= given[i - 1].count() - 120);
+  }
+  BOOST_TEST(r.on_demand_kept == 6u - given.size());
 }
 
 BOOST_AUTO_TEST_CASE(an_index_range_too_large_to_read_is_not_read) {
@@ -451,9 +484,10 @@ BOOST_AUTO_TEST_CASE(index_reads_per_rewrite_are_bounded_in_number_and_time) {
   slow.asked.clear();
   MpdRewriteOptions t = options(slow);
   auto inner = t.fetch_index;
-  t.fetch_index = [inner](const std::string& url, const ByteSpan& range, std::string& error) {
+  t.fetch_index = [inner](const std::string& url, const ByteSpan& range, std::chrono::milliseconds left,
+                          std::string& error) {
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
-    return inner(url, range, error);
+    return inner(url, range, left, error);
   };
   // The first read starts at once; it outlasts the budget (150 ms against
   // 100), so no second one starts, however loaded the machine.
