@@ -1,5 +1,7 @@
 // /mpd/{enc(manifest URL)}: fetch the MPD, rewrite it so that every request
 // the player makes comes back through the proxy, answer it.
+#include <cstdio>
+
 #include "http/uri.h"
 #include "mpd/rewriter.h"
 #include "mss/manifest.h"
@@ -12,11 +14,27 @@ namespace {
 
 constexpr std::string_view kManifestLayout = "mpd";
 
+// An on-demand MPD's rewrite also depends on its files' indexes as read
+// then (a read that failed keeps its Representation as written; a later
+// rewrite, on another thread or once the rewrite cache has moved on, expands
+// it): its entity tag names the bytes (a digest of them in the layout, so
+// that the same bytes get the same tag in every worker; RFC 9110 §8.8.3: a
+// tag changes when the representation does). The origin's date stays the
+// Last-Modified (a weak validator, §8.8.2.2), as for any rewrite.
+std::string manifest_layout(const MpdRewriteResult& r) {
+  if (!r.on_demand_expanded && !r.on_demand_kept) return std::string(kManifestLayout);
+  std::uint64_t h = 14695981039346656037ull;  // FNV-1a: the same in every build and worker
+  for (const char c : r.xml) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  char digest[17];
+  std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(h));
+  return std::string(kManifestLayout) + "-" + digest;  // costs a pass over the bytes it answers
+}
+
 // Answers a rewritten manifest: its own validator and type, the origin's
 // freshness (`origin` holds the headers that apply now, a 304's over the
 // cached 200's).
 void answer_manifest(RouteContext& ctx, const Headers& origin, const MpdRewriteResult& rewritten) {
-  const auto etag = answer_etag(origin, false, kManifestLayout);
+  const auto etag = answer_etag(origin, false, manifest_layout(rewritten));
   const auto* last_modified = find_header(origin, "Last-Modified");
   ctx.metrics.manifests_rewritten.fetch_add(1, std::memory_order_relaxed);
   ctx.note = std::to_string(rewritten.urls_rewritten) + " urls rewritten";

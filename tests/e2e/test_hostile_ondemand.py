@@ -299,5 +299,41 @@ def an_mpd_of_many_representations_makes_a_bounded_number_of_index_reads(s):
     expect(reads <= 64, f"one manifest request made {reads} origin requests")
 
 
+@check
+def an_on_demand_mpd_rewritten_into_other_bytes_has_another_validator(s):
+    # The rewrite of an on-demand MPD depends on its files' indexes as read
+    # then, not only on the MPD's bytes: an index read that failed once
+    # keeps its Representation as written, a later rewrite (another thread,
+    # or once the rewrite cache has moved on) expands it. Same MPD ETag from
+    # the origin, other bytes: the validators must differ (issue #14), and a
+    # client holding the first must not be told it is current.
+    stack = Stack(args=["--workers", "1", "--threads", "1"]).start()
+    try:
+        COUNTS.pop("idx-flaky.mp4", None)
+        path = "/mpd/" + enc(s.origin.url("flaky.mpd"))
+        first = ask(stack.front_port, path)
+        for i in range(40):  # past the thread's rewrite cache (32 entries)
+            filler = ask(stack.front_port, "/mpd/" + enc(s.origin.url("filler.mpd")) + f"?n={i}")
+            expect(filler.status == 200, f"filler {i}: {filler.status}")
+        second = ask(stack.front_port, path)
+        expect(first.status == 200 and second.status == 200, f"{first.status} {second.status}")
+        expect(b"<SegmentBase" in first.body and b"<SegmentList" in second.body,
+               "the first rewrite was not kept and the second expanded (the test's premise)")
+        e1, e2 = first.headers.get("ETag"), second.headers.get("ETag")
+        expect(e1 and e2 and e1 != e2, f"two different bodies under one ETag {e1}")
+        conn = http.client.HTTPConnection("127.0.0.1", stack.front_port, timeout=20)
+        try:
+            conn.request("GET", path, headers={"If-None-Match": e1})
+            resp = conn.getresponse()
+            body = resp.read()
+        finally:
+            conn.close()
+        expect(resp.status == 200 and body == second.body,
+               f"a client holding the unexpanded MPD was answered {resp.status}")
+    finally:
+        stack.stop()
+        stack.cleanup()
+
+
 if __name__ == "__main__":
     sys.exit(run("e2e.hostile_ondemand", Suite, lambda s: s.stop(), only=os.environ.get("ONLY")))
