@@ -202,6 +202,10 @@ void answer_manifest_work(RouteContext& ctx, ManifestPlan& plan, BufferingHandle
   answer_manifest(ctx, got.head.headers, work.rewritten);
   if (work.rewritten.on_demand_expanded || work.rewritten.on_demand_kept) note_on_demand(ctx, work.rewritten, true);
   work.options.fetch_index = nullptr;  // it holds the context and a thread's client
+  // A Representation kept because its index could not be read (an origin
+  // error, the read budget) may expand next time: such a rewrite is not
+  // the MPD's for as long as the MPD stays the same, so it is not kept.
+  if (work.rewritten.on_demand_kept) return;
   cache.store(got.body, work.options, work.rewritten, validation_of(plan, got));
 }
 

@@ -107,13 +107,15 @@ async def index_trickle(target, r, w):
         await asyncio.sleep(1)
 
 
-async def index_flaky(target, r, w):
+def index_flaky(case):
     """The first read fails (503), every later one is answered."""
-    COUNTS["idx-flaky.mp4"] = COUNTS.get("idx-flaky.mp4", 0) + 1
-    if COUNTS["idx-flaky.mp4"] == 1:
-        await send(w, head("503 Service Unavailable", length=0))
-        return True
-    return await exact("idx-flaky.mp4", w)
+    async def serve(target, r, w):
+        COUNTS[case] = COUNTS.get(case, 0) + 1
+        if COUNTS[case] == 1:
+            await send(w, head("503 Service Unavailable", length=0))
+            return True
+        return await exact(case, w)
+    return serve
 
 
 FILLER_MPD = (b'<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static"'
@@ -186,8 +188,10 @@ CASES.update({
     "idx-stall.mp4": index_stall,
     "idx-ok.mp4": index_ok("idx-ok.mp4"),
     "idx-trickle.mp4": index_trickle,
-    "idx-flaky.mp4": index_flaky,
+    "idx-flaky.mp4": index_flaky("idx-flaky.mp4"),
     "flaky.mpd": typed_mpd(on_demand_mpd(1, lambda i: "idx-flaky.mp4")),
+    "idx-flaky2.mp4": index_flaky("idx-flaky2.mp4"),
+    "flaky2.mpd": typed_mpd(on_demand_mpd(1, lambda i: "idx-flaky2.mp4")),
     "filler.mpd": typed_mpd(FILLER_MPD),
     "trickle.mpd": typed_mpd(trickle_mpd()),
     "stall.mpd": typed_mpd(on_demand_mpd(STALL_REPS, lambda i: f"s{i}/idx-stall.mp4")),
@@ -330,6 +334,27 @@ def an_on_demand_mpd_rewritten_into_other_bytes_has_another_validator(s):
             conn.close()
         expect(resp.status == 200 and body == second.body,
                f"a client holding the unexpanded MPD was answered {resp.status}")
+    finally:
+        stack.stop()
+        stack.cleanup()
+
+
+@check
+def an_index_read_that_failed_once_is_tried_again_on_the_next_request(s):
+    # A rewrite that kept a Representation because its index could not be
+    # read is not the MPD's rewrite for as long as the MPD stays the same:
+    # the next request reads the index again (one failed read must not leave
+    # a PIFF-only stream unplayable through that worker until its rewrite
+    # cache moves on).
+    stack = Stack(args=["--workers", "1", "--threads", "1"]).start()
+    try:
+        COUNTS.pop("idx-flaky2.mp4", None)
+        path = "/mpd/" + enc(s.origin.url("flaky2.mpd"))
+        first = ask(stack.front_port, path)
+        second = ask(stack.front_port, path)
+        expect(first.status == 200 and b"<SegmentBase" in first.body, f"first: {first.status}")
+        expect(second.status == 200 and b"<SegmentList" in second.body,
+               f"second: {second.status}, {COUNTS.get('idx-flaky2.mp4', 0)} index reads: the failed rewrite was kept")
     finally:
         stack.stop()
         stack.cleanup()
