@@ -674,13 +674,13 @@ struct EventLoop::Impl {
 
   const Config& config;
   const PoolConfig& pool;
-  // libcurl's receive buffer per transfer: twice the transfer buffer, 16K
-  // to 64K. Each read of the origin costs a callback, a FastCGI record and a
-  // write to nginx: at 16K or 32K reads the worker spent 1.3-1.5 times the
-  // CPU per 1 MB segment it does at 64K (bench --quick, this machine), so
-  // the default transfer buffer (32K) keeps 64K reads; a smaller one trades
-  // that CPU for memory per paused transfer (README "Limits").
-  const std::size_t receive_buffer = std::clamp<std::size_t>(2 * pool.transfer_buffer, 16 * 1024, 64 * 1024);
+  // libcurl's receive buffer per transfer: half the transfer buffer, 16K to
+  // 64K. Below the transfer buffer, so that a transfer flowing to a fast
+  // client does not pause on every read: with the transfer buffer at or
+  // under one read (32K and 64K) each chunk paused and resumed the transfer
+  // (and libcurl kept a copy), and the worker spent 1.3-1.6 times the CPU
+  // per 1 MB segment (bench --quick); 64K/32K costs what 64K/64K did.
+  const std::size_t receive_buffer = std::clamp<std::size_t>(pool.transfer_buffer / 2, 16 * 1024, 64 * 1024);
   // The answer's buffer: below transfer-buffer a transfer takes one more
   // chunk (one record header with it), so this never has to grow.
   const std::size_t out_capacity = pool.transfer_buffer + receive_buffer + 64;

@@ -11,11 +11,11 @@
 //
 // Memory per paused transfer, the bound README "Limits" states: the answer's
 // buffer, allocated once at T + R (T = transfer-buffer; R = libcurl's receive
-// buffer, 2T within 16K..64K: below T a transfer takes one more chunk of at
+// buffer, T/2 within 16K..64K: below T a transfer takes one more chunk of at
 // most R), libcurl's receive buffer R, and the chunk libcurl keeps while the
 // transfer is paused (at most R), so T + 3R, plus the transfer's state (easy
-// handle, request, headers; 48K allowed). Default T = 32K: 272K at most,
-// measured 179-233K; T = 8K: 104K at most, measured 60-81K
+// handle, request, headers; 48K allowed). Default T = 64K: 208K at most,
+// measured 161-173K; T = 8K: 104K at most, measured 60-82K
 // (bench/transfer_memory.py; tests/e2e/test_slow_clients.py checks it). An
 // answer the engine patches adds the moof it holds (max-moof-bytes, issue
 // 12's per-request budget). Buffers of transfers that wait with nothing to

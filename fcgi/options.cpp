@@ -58,7 +58,7 @@ Group<PoolConfig> pool_settings() {
            [](PoolConfig& c, const std::string& v) {
              c.max_transfers = static_cast<unsigned>(parse_count(v, 1, 65536));
            }},
-          {"transfer-buffer", "SIZE", "bytes a transfer holds for a slow client before its origin is paused; a paused transfer holds at most this + 3R + 48K, R = 2 x this within 16K..64K (4K..16M)",
+          {"transfer-buffer", "SIZE", "bytes a transfer holds for a slow client before its origin is paused; a paused transfer holds at most this + 3R + 48K, R = half of this within 16K..64K (4K..16M)",
            [](const PoolConfig& c) { return format_size(c.transfer_buffer); },
            [](PoolConfig& c, const std::string& v) { c.transfer_buffer = size_in(v, 4 * KiB, 16 * MiB); }},
           {"client-idle-timeout", "DURATION",

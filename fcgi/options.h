@@ -23,7 +23,7 @@ struct PoolConfig {
   bool supervise = true;         // false: one process, for debugging
   // Issue 13: each worker's event loop runs the segment transfers.
   unsigned max_transfers = 2048;  // concurrent transfers per worker; beyond it 503 + Retry-After
-  std::size_t transfer_buffer = 32u << 10;  // bytes held per transfer before its origin is paused
+  std::size_t transfer_buffer = 64u << 10;  // bytes held per transfer before its origin is paused
   std::chrono::milliseconds client_idle_timeout{60000};  // client side took nothing for this long: abort
   std::chrono::milliseconds origin_idle_timeout{30000};  // origin sent nothing for this long (not paused): abort
 };

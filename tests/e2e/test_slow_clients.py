@@ -266,7 +266,7 @@ def healthz_is_answered_by_the_event_loop_while_every_serving_thread_is_busy(sta
 
 @check
 def a_paused_transfer_holds_a_bounded_amount_of_memory(stack):
-    # README "Limits": with T = transfer-buffer and R = 2T within 16K..64K,
+    # README "Limits": with T = transfer-buffer and R = T/2 within 16K..64K,
     # a paused transfer holds at most T + 3R + 48K of state; at T = 8K that
     # is 104 KiB (measured 60-81 KiB), far below what the old layout held
     # (a buffer that grew with the answer, 238-254 KiB at 64K).
