@@ -202,8 +202,8 @@ def main():
         if args.threaded_build:
             designs.append({"name": f"threads={args.threads}", "build": args.threaded_build,
                             "fcgi_args": [f"--threads={args.threads}"], "media_buffering": False,
-                            "what": f"thread per transfer: the build in {args.threaded_build} "
-                                    f"(before the event loop), --threads={args.threads} per worker"})
+                            "what": "thread per transfer: the --threaded-build binary (from before the event loop), "
+                                    f"--threads={args.threads} per worker"})
         else:
             notes.append("- threads: not measured; the current build has no thread-per-transfer mode "
                          "(give --threaded-build DIR, a build of the commit before the event loop)")
