@@ -457,9 +457,19 @@ struct EventLoop::Impl {
     for (Transfer* t : worked) {
       t->in_work = false;
       if (t->client_gone) t->sink.failed = true;
+      LoopAnswer::Next next = LoopAnswer::Next::done;
       try {
-        t->answer->resume();
+        next = t->answer->resume(!t->sink.failed);
       } catch (...) {
+      }
+      // An on-demand MPD's index reads are fetches of this loop too.
+      if (next == LoopAnswer::Next::again) {
+        restart(*t);
+        continue;
+      }
+      if (next == LoopAnswer::Next::work) {
+        hand_to_pool(*t);
+        continue;
       }
       end_answer(*t);
     }

@@ -175,13 +175,55 @@ ManifestWork answer_fetched_manifest(RouteContext& ctx, ManifestPlan& plan, cons
   return work;
 }
 
+namespace {
+
+// Passes of one rewrite that may ask for index reads: the first asks for
+// every index, the second for what an inexact index range left out; one
+// more for luck. A later pass gets no new reads (their Representations are
+// kept as the origin wrote them).
+constexpr int kMaxIndexPasses = 3;
+
+// The reader of a pass whose index reads the event loop makes: what was read
+// is given back; what was not is asked for (ManifestWork::IndexRead), within
+// the MPD's index time budget counted from the first read asked.
+MpdRewriteOptions::IndexFetcher loop_index_reader(ManifestWork& work) {
+  return [&work](const std::string& url, const ByteSpan& range, std::chrono::milliseconds,
+                 std::string& error) -> std::optional<std::string> {
+    for (const auto& read : work.index_reads) {
+      if (read.url != url || read.range.first != range.first || read.range.last != range.last) continue;
+      if (!read.done) {
+        error = "index read pending";
+        return std::nullopt;
+      }
+      if (!read.bytes) error = read.error;
+      return read.bytes;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!work.index_started) work.index_started = now;
+    if (work.passes > kMaxIndexPasses || now - *work.index_started >= work.options.index_read_budget) {
+      error = "index reads of this MPD at their bound (" + std::to_string(work.options.index_read_budget.count()) +
+              " ms)";
+      return std::nullopt;
+    }
+    work.index_reads.push_back(ManifestWork::IndexRead{url, range, false, std::nullopt, std::string()});
+    work.index_wanted = true;
+    error = "index read pending";
+    return std::nullopt;
+  };
+}
+
+}  // namespace
+
 void run_manifest_work(ManifestWork& work, const BufferingHandler& got, RouteContext& ctx, OriginClient& origin) {
   if (work.kind == ManifestWork::rewrite_mpd) {
-    if (work.fetch_index) work.options.fetch_index = index_fetcher(ctx, origin);
+    if (work.fetch_index) work.options.fetch_index = work.reads_on_loop ? loop_index_reader(work) : index_fetcher(ctx, origin);
+    ++work.passes;
+    work.index_wanted = false;
     try {
       work.rewritten = rewrite_mpd(got.body, work.options);
     } catch (const MpdError& e) {
       work.error = std::string("origin MPD refused: ") + e.what();
+      work.index_wanted = false;  // refused whatever the indexes say
     }
   } else if (work.kind == ManifestWork::smooth_mpd) {
     work.smooth = smooth_to_mpd(got.body, work.effective_url, work.options.carry_query ? TokenMode::pass : TokenMode::drop,

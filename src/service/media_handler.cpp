@@ -399,17 +399,41 @@ ManifestTransfer::ManifestTransfer(RouteContext& ctx, ManifestPlan plan, Respons
 }
 
 OriginRequest ManifestTransfer::start(RewriteCache& manifests) {
+  if (work_.index_wanted) {
+    // The next index read a pass of the rewrite asked for, within what is
+    // left of the MPD's index budget (resume() and finish() see to it that
+    // there is one and that time is left).
+    reading_ = next_read();
+    auto& read = work_.index_reads[reading_];
+    const auto left = work_.options.index_read_budget - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                            std::chrono::steady_clock::now() - *work_.index_started);
+    index_got_.emplace();
+    return index_read_request(ctx_, read.url, read.range, std::max(left, std::chrono::milliseconds(1)));
+  }
   cache_ = &manifests;
   add_manifest_conditionals(ctx_, plan_, manifests);
   got_.emplace(plan_.limits);
   return plan_.request;
 }
 
-LoopAnswer::Next ManifestTransfer::finish(const OriginResult& result, bool) {
+std::size_t ManifestTransfer::next_read() const {
+  std::size_t i = 0;
+  while (i < work_.index_reads.size() && work_.index_reads[i].done) ++i;
+  return i;
+}
+
+LoopAnswer::Next ManifestTransfer::finish(const OriginResult& result, bool may_continue) {
+  if (reading()) {
+    auto& read = work_.index_reads[reading_];
+    read.bytes = index_read_bytes(ctx_, result, *index_got_, read.range, read.error);
+    read.done = true;
+    index_got_.reset();
+    return resume(may_continue);
+  }
   work_ = answer_fetched_manifest(ctx_, plan_, *got_, result, *cache_);
+  work_.reads_on_loop = true;
   if (work_.kind != ManifestWork::none) return Next::work;
-  finish_request(ctx_);
-  return Next::done;
+  return end();
 }
 
 void ManifestTransfer::run_work(OriginClient& origin) {
@@ -420,10 +444,29 @@ void ManifestTransfer::run_work(OriginClient& origin) {
   }
 }
 
-void ManifestTransfer::resume() {
+LoopAnswer::Next ManifestTransfer::resume(bool may_continue) {
+  if (!work_failed_ && work_.index_wanted && may_continue) {
+    const bool time_left = std::chrono::steady_clock::now() - *work_.index_started < work_.options.index_read_budget;
+    if (time_left && next_read() < work_.index_reads.size()) return Next::again;
+    // Out of time: the reads not made fail, and the next pass keeps their
+    // Representations as the origin wrote them.
+    for (auto& read : work_.index_reads)
+      if (!read.done) {
+        read.done = true;
+        read.error = "index reads of this MPD at their bound (" +
+                     std::to_string(work_.options.index_read_budget.count()) + " ms)";
+      }
+    return Next::work;
+  }
   if (work_failed_) ctx_.fail(500, "internal error");
+  else if (work_.index_wanted) ctx_.fail(502, "client gone during the index reads");  // not seen: counted, logged
   else answer_manifest_work(ctx_, plan_, *got_, work_, *cache_);
+  return end();
+}
+
+LoopAnswer::Next ManifestTransfer::end() {
   finish_request(ctx_);
+  return Next::done;
 }
 
 }  // namespace dashpiff

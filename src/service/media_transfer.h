@@ -37,7 +37,10 @@ class LoopAnswer : public OriginHandler {
   // Never throws. `origin` is the pool thread's own client (an on-demand
   // MPD's indexes are read with it).
   virtual void run_work(OriginClient& /*origin*/) {}
-  virtual void resume() {}
+  // After run_work, on the loop: done, or again (another fetch, of start()'s
+  // request: an on-demand MPD's index reads), or work (run_work once more).
+  // `may_continue`: the client is still there.
+  virtual Next resume(bool /*may_continue*/) { return Next::done; }
 };
 
 // What the front end offers the router for taking answers over.
@@ -90,19 +93,31 @@ class ManifestTransfer final : public LoopAnswer {
   ManifestTransfer(const ManifestTransfer&) = delete;
   ManifestTransfer& operator=(const ManifestTransfer&) = delete;
 
+  // The manifest's fetch, then (an on-demand MPD) its index reads, one
+  // after another on the loop (ManifestWork::IndexRead).
   OriginRequest start(RewriteCache& manifests) override;
-  bool on_head(const OriginHead& head) override { return got_->on_head(head); }
-  bool on_data(std::string_view chunk) override { return got_->on_data(chunk); }
+  bool on_head(const OriginHead& head) override { return reading() ? index_got_->on_head(head) : got_->on_head(head); }
+  bool on_data(std::string_view chunk) override {
+    return reading() ? index_got_->on_data(chunk) : got_->on_data(chunk);
+  }
   Next finish(const OriginResult& result, bool may_continue) override;
   void run_work(OriginClient& origin) override;
-  void resume() override;
+  Next resume(bool may_continue) override;
 
  private:
+  bool reading() const { return index_got_.has_value(); }
+  // The next index read not made yet (work_.index_reads.size() when none).
+  std::size_t next_read() const;
+  // Answers, counts and logs: the answer is over.
+  Next end();
+
   Request request_;
   RouteContext ctx_;
   ManifestPlan plan_;
   RewriteCache* cache_ = nullptr;  // the loop's
   std::optional<BufferingHandler> got_;
+  std::optional<BufferingHandler> index_got_;  // while an index read is the fetch
+  std::size_t reading_ = 0;                    // which, in work_.index_reads
   ManifestWork work_;
   bool work_failed_ = false;  // out of memory or the like off the loop
 };

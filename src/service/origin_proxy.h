@@ -2,10 +2,12 @@
 // inspect) share. Not for the router or the front end.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "http/byte_span.h"
 #include "mpd/prescan.h"
@@ -134,6 +136,25 @@ struct ManifestWork {
   enum Kind { none, rewrite_mpd, smooth_mpd } kind = none;
   MpdRewriteOptions options;  // rewrite_mpd
   bool fetch_index = false;   // rewrite_mpd: expand on-demand Representations
+  // An on-demand MPD's index reads made by the event loop, not by the thread
+  // that rewrites (issue 13: a read that waits holds no thread; two MPDs
+  // whose index origins stall held both pool threads for the whole index
+  // budget, and every other rewrite of the worker waited). A pass of the
+  // rewrite asks for the reads it lacks (`index_wanted`: its result is not
+  // the answer), the loop makes them, the next pass has them; a read that
+  // needs another (an inexact index range) takes a pass more.
+  struct IndexRead {
+    std::string url;
+    ByteSpan range;
+    bool done = false;
+    std::optional<std::string> bytes;  // done: the bytes, or nullopt with `error`
+    std::string error;
+  };
+  bool reads_on_loop = false;
+  std::vector<IndexRead> index_reads;
+  bool index_wanted = false;
+  int passes = 0;
+  std::optional<std::chrono::steady_clock::time_point> index_started;  // the first read asked
   std::string effective_url;  // smooth_mpd
   // Filled by run_manifest_work (any thread; touches no context).
   MpdRewriteResult rewritten;
@@ -166,6 +187,14 @@ void handle_smooth_fragment(RouteContext& ctx, OriginRequest req);
 // origin's 206 for it as the head of a whole answer (nullopt after a 502:
 // the origin ignored the range or answered another).
 MpdRewriteOptions::IndexFetcher index_fetcher(RouteContext& ctx, OriginClient& origin);
+// One index read as its parts, for a reader that is not a blocking call
+// (the event loop's, ManifestTransfer): the origin request for bytes `range`
+// of `url`, and the bytes its answer gives (nullopt with the reason: the
+// fetch failed, or it was not a 206 of exactly that range). Counted.
+OriginRequest index_read_request(RouteContext& ctx, const std::string& url, const ByteSpan& range,
+                                 std::chrono::milliseconds time_left);
+std::optional<std::string> index_read_bytes(RouteContext& ctx, const OriginResult& result, BufferingHandler& got,
+                                            const ByteSpan& range, std::string& error);
 // Counts a rewrite's on-demand outcome (once, when it was made: `fresh`) and
 // says it in the log line.
 void note_on_demand(RouteContext& ctx, const MpdRewriteResult& rewritten, bool fresh);

@@ -23,31 +23,41 @@ bool content_range_is(const Headers& headers, const ByteSpan& want) {
 
 }  // namespace
 
+OriginRequest index_read_request(RouteContext& ctx, const std::string& url, const ByteSpan& range,
+                                 std::chrono::milliseconds time_left) {
+  OriginRequest req;
+  req.url = url;
+  req.time_limit = time_left;
+  req.headers = origin_request_headers(ctx, false);
+  for (const char* name : {"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"})
+    remove_header(req.headers, name);
+  req.headers.emplace_back("Range", "bytes=" + byte_span_text(range));
+  req.max_body_bytes = range.size();
+  return req;
+}
+
+std::optional<std::string> index_read_bytes(RouteContext& ctx, const OriginResult& result, BufferingHandler& got,
+                                            const ByteSpan& range, std::string& error) {
+  ctx.metrics.observe_origin(result.seconds, result.error);
+  ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
+  if (!result.ok()) {
+    error = result.client_message.empty() ? "origin failed" : result.client_message;
+    return std::nullopt;
+  }
+  if (got.head.status != 206 || !content_range_is(got.head.headers, range)) {
+    error = got.head.status == 206 ? "origin answered another byte range"
+                                   : "origin answered " + std::to_string(got.head.status) + " to a byte range";
+    return std::nullopt;
+  }
+  return std::move(got.body);
+}
+
 MpdRewriteOptions::IndexFetcher index_fetcher(RouteContext& ctx, OriginClient& origin) {
   return [&ctx, &origin](const std::string& url, const ByteSpan& range, std::chrono::milliseconds time_left,
                          std::string& error) -> std::optional<std::string> {
-    OriginRequest req;
-    req.url = url;
-    req.time_limit = time_left;
-    req.headers = origin_request_headers(ctx, false);
-    for (const char* name : {"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"})
-      remove_header(req.headers, name);
-    req.headers.emplace_back("Range", "bytes=" + byte_span_text(range));
-    req.max_body_bytes = range.size();
     BufferingHandler got;
-    const OriginResult result = origin.fetch(req, got);
-    ctx.metrics.observe_origin(result.seconds, result.error);
-    ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
-    if (!result.ok()) {
-      error = result.client_message.empty() ? "origin failed" : result.client_message;
-      return std::nullopt;
-    }
-    if (got.head.status != 206 || !content_range_is(got.head.headers, range)) {
-      error = got.head.status == 206 ? "origin answered another byte range"
-                                     : "origin answered " + std::to_string(got.head.status) + " to a byte range";
-      return std::nullopt;
-    }
-    return std::move(got.body);
+    const OriginResult result = origin.fetch(index_read_request(ctx, url, range, time_left), got);
+    return index_read_bytes(ctx, result, got, range, error);
   };
 }
 

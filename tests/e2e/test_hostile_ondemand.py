@@ -19,6 +19,7 @@ import http.client
 import os
 import struct
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -276,6 +277,34 @@ def a_stalling_index_origin_cannot_hold_the_manifest_for_a_timeout_per_represent
     # Representation would be a minute; the index reads of one rewrite
     # share one budget.
     expect(took < 25, f"the manifest took {took:.1f}s: each Representation's index read waited its own timeout")
+
+
+@check
+def stalling_index_reads_hold_no_thread_other_rewrites_need(s):
+    # Index reads are fetches of the event loop, not blocking calls on the
+    # threads that rewrite (issue 13): two MPDs whose index origins stall,
+    # as many as the worker has rewriting threads, once left every other
+    # uncached rewrite of that worker waiting for the 10 s index budget.
+    results = []
+
+    def stalled():
+        results.append(ask(s.stack.front_port, "/mpd/" + enc(s.origin.url("stall.mpd")) + f"?h={time.monotonic()}",
+                           timeout=120))
+
+    holders = [threading.Thread(target=stalled) for _ in range(2)]
+    for h in holders:
+        h.start()
+    time.sleep(1.0)  # both are waiting on their index origin
+    t0 = time.monotonic()
+    fresh = ask(s.stack.front_port, "/mpd/" + enc(s.origin.url("filler.mpd")) + f"?fresh={t0}", timeout=60)
+    took = time.monotonic() - t0
+    for h in holders:
+        h.join()
+    print(f"INFO: a fresh MPD while two index reads stall: {fresh.status} in {took:.2f}s", flush=True)
+    expect(fresh.status == 200 and not fresh.broken, f"filler.mpd: {fresh.status}")
+    expect(took < 4, f"a fresh MPD waited {took:.1f}s behind stalled index reads")
+    expect(len(results) == 2 and all(r.status == 200 and b"<SegmentBase" in r.body for r in results),
+           f"the stalled MPDs: {[r.status for r in results]}")
 
 
 @check
