@@ -390,6 +390,32 @@ LoopAnswer::Next MediaTransfer::finish(const OriginResult& result, bool may_cont
   return Next::done;
 }
 
+void fetch_then_answer(RouteContext& ctx, AfterFetch job) {
+  if (!ctx.launcher) {
+    const OriginResult result = ctx.origin.fetch(job.request, *job.handler);
+    job.answer(ctx, result);
+    return;
+  }
+  if (refused_at_cap(ctx)) return;
+  ctx.launcher->launch(
+      [&](ResponseSink& sink) { return std::make_unique<AfterFetchTransfer>(ctx, std::move(job), sink); });
+  ctx.deferred = true;
+}
+
+AfterFetchTransfer::AfterFetchTransfer(RouteContext& ctx, AfterFetch job, ResponseSink& sink)
+    : request_(std::move(ctx.request)),
+      ctx_(request_, sink, ctx.origin, ctx.config, ctx.metrics, ctx.rewrites),
+      job_(std::move(job)) {
+  ctx_.route = ctx.route;
+  ctx_.started = ctx.started;
+}
+
+LoopAnswer::Next AfterFetchTransfer::finish(const OriginResult& result, bool) {
+  job_.answer(ctx_, result);
+  finish_request(ctx_);
+  return Next::done;
+}
+
 ManifestTransfer::ManifestTransfer(RouteContext& ctx, ManifestPlan plan, ResponseSink& sink)
     : request_(std::move(ctx.request)),
       ctx_(request_, sink, ctx.origin, ctx.config, ctx.metrics, ctx.rewrites),

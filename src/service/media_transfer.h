@@ -87,6 +87,24 @@ class MediaTransfer final : public LoopAnswer {
   OriginRequest origin_request_;
 };
 
+// fetch_then_answer's job on the loop (origin_proxy.h AfterFetch).
+class AfterFetchTransfer final : public LoopAnswer {
+ public:
+  AfterFetchTransfer(RouteContext& ctx, AfterFetch job, ResponseSink& sink);
+  AfterFetchTransfer(const AfterFetchTransfer&) = delete;
+  AfterFetchTransfer& operator=(const AfterFetchTransfer&) = delete;
+
+  OriginRequest start(RewriteCache&) override { return job_.request; }
+  bool on_head(const OriginHead& head) override { return job_.handler->on_head(head); }
+  bool on_data(std::string_view chunk) override { return job_.handler->on_data(chunk); }
+  Next finish(const OriginResult& result, bool may_continue) override;
+
+ private:
+  Request request_;
+  RouteContext ctx_;
+  AfterFetch job_;
+};
+
 class ManifestTransfer final : public LoopAnswer {
  public:
   ManifestTransfer(RouteContext& ctx, ManifestPlan plan, ResponseSink& sink);

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -96,6 +98,19 @@ class BufferingHandler final : public OriginHandler {
  private:
   std::optional<XmlPrescan> scan_;
 };
+
+// An answer made once the origin's answer is over (Smooth fragments and init
+// segments, held whole; /inspect, counted through the engine): the handler
+// that takes the origin's answer, and what answers the client then, with the
+// handler still alive. fetch_then_answer runs it on the event loop when the
+// front end has one (issue 13: waiting on the origin holds no thread), here
+// otherwise.
+struct AfterFetch {
+  OriginRequest request;
+  std::unique_ptr<OriginHandler> handler;
+  std::function<void(RouteContext& ctx, const OriginResult& result)> answer;
+};
+void fetch_then_answer(RouteContext& ctx, AfterFetch job);
 
 // The manifest limits of the configuration.
 XmlLimits manifest_limits(const Config& c);

@@ -50,6 +50,10 @@ std::string content_etag(const mss::Bytes& body) {
   return buf;
 }
 
+// After the fetch (fetch_then_answer): the init segment, the fragment.
+void answer_mss_init(RouteContext& ctx, const BufferingHandler& got, std::size_t stream, std::size_t level);
+void answer_smooth_fragment(RouteContext& ctx, const BufferingHandler& got);
+
 }  // namespace
 
 bool is_smooth_fragment_path(std::string_view rest) {
@@ -122,8 +126,19 @@ void handle_mss_init(RouteContext& ctx, std::string_view encoded_and_rest) {
   remove_header(req.headers, "If-Modified-Since");
   req.decode_body = true;
   req.max_body_bytes = ctx.config.max_manifest_bytes;
-  BufferingHandler got;
-  if (!fetch_whole(ctx, req, got, "manifest")) return;
+  auto handler = std::make_unique<BufferingHandler>();
+  BufferingHandler& got = *handler;
+  AfterFetch job{req, std::move(handler), [&got, req, stream, level](RouteContext& ctx, const OriginResult& result) {
+                   if (fetched_whole(ctx, req, got, result, "manifest")) answer_mss_init(ctx, got, stream, level);
+                 }};
+  fetch_then_answer(ctx, std::move(job));
+}
+
+namespace {
+
+// The init segment of quality level `level` of stream `stream`, synthesised
+// from the Smooth manifest in `got`.
+void answer_mss_init(RouteContext& ctx, const BufferingHandler& got, std::size_t stream, std::size_t level) {
   if (got.head.status != 200) {
     ctx.fail(502, "origin answered " + std::to_string(got.head.status) + " for the Smooth manifest");
     return;
@@ -161,6 +176,8 @@ void handle_mss_init(RouteContext& ctx, std::string_view encoded_and_rest) {
   ctx.write(std::string_view(reinterpret_cast<const char*>(init.data()), init.size()));
 }
 
+}  // namespace
+
 void handle_smooth_fragment(RouteContext& ctx, OriginRequest req) {
   // The answer is the whole converted fragment: a Range asks for a slice of
   // bytes the origin does not have, so it is ignored (RFC 9110 §14.2 lets a
@@ -176,8 +193,19 @@ void handle_smooth_fragment(RouteContext& ctx, OriginRequest req) {
     remove_header(req.headers, "If-Modified-Since");
   }
   req.max_body_bytes = ctx.config.max_segment_bytes ? ctx.config.max_segment_bytes : kMaxSmoothFragment;
-  BufferingHandler got;
-  if (!fetch_whole(ctx, req, got, "Smooth fragment")) return;
+  auto handler = std::make_unique<BufferingHandler>();
+  BufferingHandler& got = *handler;
+  AfterFetch job{req, std::move(handler), [&got, req](RouteContext& ctx, const OriginResult& result) {
+                   if (fetched_whole(ctx, req, got, result, "Smooth fragment")) answer_smooth_fragment(ctx, got);
+                 }};
+  fetch_then_answer(ctx, std::move(job));
+}
+
+namespace {
+
+// The fragment in `got`, rebuilt for the synthesised init and converted.
+void answer_smooth_fragment(RouteContext& ctx, const BufferingHandler& got) {
+  const bool converting = ctx.config.piff_mode != PiffMode::off;
   if (converting && got.head.status == 304) {
     ctx.begin(304, confirmed_not_modified(ctx, got.head.headers, kFragmentLayout));
     return;
@@ -226,5 +254,7 @@ void handle_smooth_fragment(RouteContext& ctx, OriginRequest req) {
   ctx.begin(200, std::move(headers));
   ctx.write(out);
 }
+
+}  // namespace
 
 }  // namespace dashpiff

@@ -234,30 +234,43 @@ def rss_kib(pid):
 
 
 @check
-def healthz_is_answered_by_the_event_loop_while_every_serving_thread_is_busy(stack):
-    # Smooth fragments are still fetched whole on a serving thread: with both
-    # threads held by a silent origin, only the loop is left to answer /healthz.
-    # The origin's silence outlasts the checks below (first-byte-timeout),
-    # so no thread comes free to answer in their place.
-    restart_pool(stack, ["--first-byte-timeout", "8s"])
+def no_route_holds_a_serving_thread_while_its_origin_is_silent(stack):
+    # Every route that waits on an origin waits on the event loop (issue 13):
+    # segments, manifests, Smooth fragments and init segments, /inspect.
+    # Twice as many of each as the worker has serving threads wait on a
+    # silent origin (first-byte-timeout outlasts the checks), and /healthz,
+    # a fresh segment and a fresh manifest are still answered at once. Smooth
+    # fragments, init segments and /inspect used to be fetched on a serving
+    # thread: two of them left nothing to route the next request.
+    restart_pool(stack, ["--first-byte-timeout", "8s", "--player-page", "true"])  # /inspect with it
     silent = SilentOrigin()
+    base = f"http://127.0.0.1:{silent.port}"
+    paths = ["/media/" + enc(base + "/ss/") + "/QualityLevels(1)/Fragments(video=0)",
+             "/mss-init/" + enc(base + "/ss/Manifest") + "/0-0.mp4",
+             "/inspect/" + enc(base + "/seg/") + "/seg-1.m4s",
+             "/media/" + enc(base + "/seg/") + "/seg-1.m4s",
+             "/mpd/" + enc(base + "/live/manifest.mpd")]
     holders = []
     try:
-        for _ in range(THREADS):
-            s = socket.create_connection(("127.0.0.1", stack.front_port))
-            path = "/media/" + enc(f"http://127.0.0.1:{silent.port}/ss/") + "/QualityLevels(1)/Fragments(video=0)"
-            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            holders.append(s)
-        wait_for(lambda: len(silent.held) >= THREADS, timeout=5, what="every serving thread waiting on the origin")
+        for path in paths:
+            for _ in range(2 * THREADS):
+                s = socket.create_connection(("127.0.0.1", stack.front_port))
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                holders.append(s)
+        want = len(holders)
+        wait_for(lambda: len(silent.held) >= want, timeout=10, what=f"{want} requests waiting on the origin")
         started = time.monotonic()
-        for attempt in range(5):
-            status, seconds, body = timed_fetch(stack.front_url + "/healthz")
-            expect(status == 200, f"/healthz #{attempt + 1} with every serving thread busy answered "
+        fresh = [("/healthz", stack.front_url + "/healthz"),
+                 ("segment", stack.front_url + "/media/" + enc(stack.origin_url + "/streams/clear/") + "/seg-0-1.m4s"),
+                 ("manifest", stack.front_url + "/mpd/" + enc(stack.origin_url + "/streams/clear/manifest.mpd"))]
+        for what, url in fresh:
+            status, seconds, body = timed_fetch(url)
+            expect(status == 200, f"fresh {what} with {want} requests waiting answered "
                                   f"{body if status is None else status}")
-            # Milliseconds in fact (the loop looks at the door every 10 ms);
-            # generous for a loaded machine, far below the origin's 8 s.
-            expect(seconds < 2.0, f"/healthz #{attempt + 1} with every serving thread busy took {seconds:.2f} s")
-        expect(time.monotonic() - started < 6.0, "the threads may have come free before the checks ended")
+            # Milliseconds in fact; generous for a loaded machine, far below
+            # the origin's 8 s.
+            expect(seconds < 2.0, f"fresh {what} with {want} requests waiting took {seconds:.2f} s")
+        expect(time.monotonic() - started < 6.0, "the waiting requests may have ended before the checks did")
     finally:
         for h in holders:
             h.close()
