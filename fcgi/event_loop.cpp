@@ -708,6 +708,7 @@ struct EventLoop::Impl {
   std::mutex queue_mutex;
   std::deque<std::unique_ptr<Transfer>> queue;
   std::atomic<std::size_t> in_flight{0};
+  HeldBytes held{config.max_held_bytes};
   std::atomic<bool> stopping{false};
 
   // Manifests rewritten by this worker (loop thread only): revalidated with
@@ -728,6 +729,8 @@ EventLoop::EventLoop(const Config& config, const PoolConfig& pool, MetricsBlock&
                      MetricsBlock::WorkerSlot* slot, Done done, Front front)
     : impl_(std::make_unique<Impl>(config, pool, metrics, slot, std::move(done), std::move(front))) {}
 EventLoop::~EventLoop() = default;
+
+HeldBytes* EventLoop::held_bytes() { return &impl_->held; }
 
 bool EventLoop::has_room() const { return impl_->in_flight.load() < impl_->pool.max_transfers; }
 

@@ -68,6 +68,8 @@ class EventLoop {
 
   // Below the cap of concurrent transfers (max-transfers).
   bool has_room() const;
+  // The budget of bytes this worker's answers hold whole (max-held-bytes).
+  HeldBytes* held_bytes();
   // From a serving thread: the answer `make` gives and its connection
   // (`fd`, FastCGI request `request_id`; `keep` false when the connection
   // cannot serve another request) go to the loop. `make` runs before this

@@ -187,6 +187,7 @@ class Worker::Launcher final : public TransferLauncher {
  public:
   Launcher(EventLoop& loop, Connection& conn) : loop_(loop), conn_(conn) {}
   bool has_room() const override { return loop_.has_room(); }
+  HeldBytes* held_bytes() override { return loop_.held_bytes(); }
   void launch(const Make& make) override {
     const bool keep = conn_.fcgi.prepare_handoff();
     loop_.launch(&conn_, conn_.fcgi.fd(), conn_.fcgi.request_id(), keep, make);

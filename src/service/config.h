@@ -33,6 +33,9 @@ struct Config {
   // Origin
   OriginOptions origin;
   std::size_t max_manifest_bytes = 16u << 20;
+  // All whole answers a worker holds at once (HeldBytes, origin_proxy.h):
+  // sixteen manifests at their cap, thousands of real ones.
+  std::uint64_t max_held_bytes = 256u << 20;
   // Manifest shape, checked while it arrives (mpd/prescan.h has the reasons
   // for the defaults) and the most a gzip'd manifest may expand.
   std::size_t max_manifest_elements = 50000;

@@ -419,7 +419,8 @@ LoopAnswer::Next AfterFetchTransfer::finish(const OriginResult& result, bool) {
 ManifestTransfer::ManifestTransfer(RouteContext& ctx, ManifestPlan plan, ResponseSink& sink)
     : request_(std::move(ctx.request)),
       ctx_(request_, sink, ctx.origin, ctx.config, ctx.metrics, ctx.rewrites),
-      plan_(std::move(plan)) {
+      plan_(std::move(plan)),
+      held_(ctx.launcher ? ctx.launcher->held_bytes() : nullptr) {
   ctx_.route = ctx.route;
   ctx_.started = ctx.started;
 }
@@ -434,11 +435,13 @@ OriginRequest ManifestTransfer::start(RewriteCache& manifests) {
     const auto left = work_.options.index_read_budget - std::chrono::duration_cast<std::chrono::milliseconds>(
                                                             std::chrono::steady_clock::now() - *work_.index_started);
     index_got_.emplace();
+    index_got_->hold_within(held_);
     return index_read_request(ctx_, read.url, read.range, std::max(left, std::chrono::milliseconds(1)));
   }
   cache_ = &manifests;
   add_manifest_conditionals(ctx_, plan_, manifests);
   got_.emplace(plan_.limits);
+  got_->hold_within(held_);
   return plan_.request;
 }
 

@@ -50,6 +50,8 @@ class TransferLauncher {
   // False when the worker is at its cap of concurrent transfers (then the
   // router refuses at once with 503 and Retry-After; /healthz turns 503).
   virtual bool has_room() const = 0;
+  // What whole answers held on this front end count against (may be null).
+  virtual HeldBytes* held_bytes() { return nullptr; }
   // Takes the answer over: `make` is called before launch returns, with the
   // front end's own sink for it (ctx's request may be moved into the answer).
   using Make = std::function<std::unique_ptr<LoopAnswer>(ResponseSink& sink)>;
@@ -135,6 +137,7 @@ class ManifestTransfer final : public LoopAnswer {
   RewriteCache* cache_ = nullptr;  // the loop's
   std::optional<BufferingHandler> got_;
   std::optional<BufferingHandler> index_got_;  // while an index read is the fetch
+  HeldBytes* held_ = nullptr;                  // the front end's budget for held answers
   std::size_t reading_ = 0;                    // which, in work_.index_reads
   ManifestWork work_;
   bool work_failed_ = false;  // out of memory or the like off the loop

@@ -246,6 +246,13 @@ std::optional<OriginRequest> media_request(RouteContext& ctx, std::string_view e
 }
 
 bool BufferingHandler::on_data(std::string_view chunk) {
+  if (budget_) {
+    if (!budget_->take(chunk.size())) {
+      over_budget = true;
+      return false;
+    }
+    held_ += chunk.size();
+  }
   body.append(chunk);
   if (scan_ && !scan_->feed(chunk)) {
     const std::string_view start = std::string_view(body).substr(0, 4096);
@@ -278,6 +285,14 @@ bool fetched_whole(RouteContext& ctx, const OriginRequest& req, const BufferingH
                    const OriginResult& result, const char* what) {
   ctx.metrics.observe_origin(result.seconds, result.error);
   ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
+  if (got.over_budget) {
+    // The worker's capacity, not the origin's fault: a fast refusal to try
+    // again, as at the cap of concurrent transfers.
+    ctx.note = "at max-held-bytes";
+    ctx.answer(503, "text/plain; charset=utf-8", "busy: at the worker's budget of held answers (max-held-bytes)\n",
+               {{"Retry-After", "1"}, {"Cache-Control", "no-store"}});
+    return false;
+  }
   if (!got.refusal.empty()) {
     ctx.fail(502, std::string("origin ") + what + " refused: " + got.refusal);
     return false;

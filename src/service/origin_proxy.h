@@ -2,6 +2,7 @@
 // inspect) share. Not for the router or the front end.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -82,13 +83,46 @@ std::optional<OriginRequest> media_request(RouteContext& ctx, std::string_view e
 // it pre-scans the shape of a 2xx MPD or Smooth manifest as it arrives and
 // ends the fetch at the byte that crosses one (issue #12): a bomb costs what
 // the limits allow, not what it declares. Other bodies pass unjudged.
+// The bytes a worker holds in whole answers at once (manifests, Smooth
+// fragments and the manifests behind init segments, index reads): on the
+// event loop any number of them may wait at once, so each one's cap
+// (max-manifest-bytes, the fragment cap) no longer bounds their sum as the
+// serving threads' count did. Beyond max-held-bytes a new chunk is refused
+// and its request answered 503 (issue #12: a budget per worker, not only per
+// request; many small gzip manifests inflating to 16 MiB each).
+class HeldBytes {
+ public:
+  explicit HeldBytes(std::uint64_t limit) : limit_(limit) {}
+  bool take(std::uint64_t n) {
+    std::uint64_t now = used_.load(std::memory_order_relaxed);
+    do {
+      if (n > limit_ || now > limit_ - n) return false;
+    } while (!used_.compare_exchange_weak(now, now + n, std::memory_order_relaxed));
+    return true;
+  }
+  void give(std::uint64_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
+  std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
+
+ private:
+  const std::uint64_t limit_;
+  std::atomic<std::uint64_t> used_{0};
+};
+
 class BufferingHandler final : public OriginHandler {
  public:
   BufferingHandler() = default;
   explicit BufferingHandler(const XmlLimits& limits) : scan_(limits) {}
+  ~BufferingHandler() override {
+    if (budget_) budget_->give(held_);
+  }
+  BufferingHandler(const BufferingHandler&) = delete;
+  BufferingHandler& operator=(const BufferingHandler&) = delete;
+  // The body counts against `budget` (may be null: no budget) while this lives.
+  void hold_within(HeldBytes* budget) { budget_ = budget; }
   OriginHead head;
   std::string body;
-  std::string refusal;  // the limit a manifest crossed
+  std::string refusal;       // the limit a manifest crossed
+  bool over_budget = false;  // the worker's max-held-bytes was reached
   bool on_head(const OriginHead& h) override {
     head = h;
     return true;
@@ -97,6 +131,8 @@ class BufferingHandler final : public OriginHandler {
 
  private:
   std::optional<XmlPrescan> scan_;
+  HeldBytes* budget_ = nullptr;
+  std::uint64_t held_ = 0;
 };
 
 // An answer made once the origin's answer is over (Smooth fragments and init

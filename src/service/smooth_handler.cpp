@@ -14,6 +14,7 @@
 #include "mss/manifest.h"
 #include "mss/mpd_writer.h"
 #include "piff/segment_patcher.h"
+#include "service/media_transfer.h"
 #include "service/origin_proxy.h"
 
 namespace dashpiff {
@@ -128,6 +129,7 @@ void handle_mss_init(RouteContext& ctx, std::string_view encoded_and_rest) {
   req.max_body_bytes = ctx.config.max_manifest_bytes;
   auto handler = std::make_unique<BufferingHandler>();
   BufferingHandler& got = *handler;
+  got.hold_within(ctx.launcher ? ctx.launcher->held_bytes() : nullptr);
   AfterFetch job{req, std::move(handler), [&got, req, stream, level](RouteContext& ctx, const OriginResult& result) {
                    if (fetched_whole(ctx, req, got, result, "manifest")) answer_mss_init(ctx, got, stream, level);
                  }};
@@ -195,6 +197,7 @@ void handle_smooth_fragment(RouteContext& ctx, OriginRequest req) {
   req.max_body_bytes = ctx.config.max_segment_bytes ? ctx.config.max_segment_bytes : kMaxSmoothFragment;
   auto handler = std::make_unique<BufferingHandler>();
   BufferingHandler& got = *handler;
+  got.hold_within(ctx.launcher ? ctx.launcher->held_bytes() : nullptr);
   AfterFetch job{req, std::move(handler), [&got, req](RouteContext& ctx, const OriginResult& result) {
                    if (fetched_whole(ctx, req, got, result, "Smooth fragment")) answer_smooth_fragment(ctx, got);
                  }};

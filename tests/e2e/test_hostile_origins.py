@@ -161,6 +161,16 @@ async def gzip_giant(target, r, w):
     return True
 
 
+async def held_3m(target, r, w):
+    # 3 MiB at once, then a trickle fast enough for the low-speed limit (4K
+    # per second): a whole answer that stays held for 20 s.
+    await send(w, head(headers=[("Content-Type", "video/mp4")], length=4 * MiB) + b"x" * (3 * MiB))
+    for _ in range(200):
+        await send(w, b"x" * 1024)
+        await asyncio.sleep(0.1)
+    return True
+
+
 async def giant_fragment(target, r, w):
     # A Smooth fragment is held whole before it is converted.
     await send(w, head(headers=[("Content-Type", "video/mp4")], length=GIANT))
@@ -239,7 +249,7 @@ CASES = {
     "slowloris-head": slowloris_head, "redirect-loop": redirect_loop, "long-length": long_length,
     "gzip-bomb": gzip_bomb, "conflicting-length": conflicting_length, "interim-storm": interim_storm,
     "endless-headers": endless_headers, "huge-header-line": huge_header_line, "hang": hang,
-    "gzip-giant": gzip_giant, "Fragments(video=0)": giant_fragment,
+    "gzip-giant": gzip_giant, "Fragments(video=0)": giant_fragment, "held-3m": held_3m,
     # Honours Range but not If-Range, and has a newer version by then.
     "if-range-ignored": ranged("if-range-ignored", [("ETag", '"v1"')], [("ETag", '"v2"')]),
     "dated": ranged("dated", [("Last-Modified", LAST_MODIFIED)]),
@@ -616,7 +626,8 @@ def out_of_memory_under_prlimit_is_contained(s):
     same client connection, the same kept FastCGI connections and the same
     worker process."""
     stack = Stack(args=["--workers", "1", "--threads", "1", "--max-manifest-bytes", "1G",
-                        "--max-manifest-gzip-ratio", "100000", "--max-segment-bytes", "1G"] + LOW_SPEED).start()
+                        "--max-manifest-gzip-ratio", "100000", "--max-segment-bytes", "1G",
+                        "--max-held-bytes", "4G"] + LOW_SPEED).start()
     try:
         pid = worker_pid(stack)
         conn = http.client.HTTPConnection("127.0.0.1", stack.front_port, timeout=60)
@@ -658,6 +669,34 @@ def out_of_memory_under_prlimit_is_contained(s):
         expect(opened <= 1 + broken, f"{opened} new FastCGI connections: the kept ones were dropped")
         expect("out of memory" in stack.log_text(), "the log does not say the worker ran out of memory")
         conn.close()
+    finally:
+        stack.stop()
+        stack.cleanup()
+
+
+@check
+def whole_answers_held_at_once_are_bounded_per_worker(s):
+    """On the event loop any number of whole answers (manifests, Smooth
+    fragments) may be held at once, so their sum has a budget per worker
+    (max-held-bytes): beyond it a request is refused at once with 503 and
+    Retry-After, and once the held answer is gone the next one is served."""
+    stack = Stack(args=["--workers", "1", "--threads", "2", "--max-held-bytes", "4M"] + LOW_SPEED).start()
+    try:
+        held_path = "/mpd/" + enc(s.origin.url("held-3m"))
+        holder = socket.create_connection(("127.0.0.1", stack.front_port))
+        holder.sendall(f"GET {held_path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        wait_for(lambda: "held-3m" in REQUESTS, timeout=10, what="the held manifest asked of the origin")
+        time.sleep(1.0)  # its 3 MiB arrive
+        second = ask(stack.front_port, held_path + "?n=2")
+        print(f"INFO: a second held manifest beyond max-held-bytes: {second.status} in {second.seconds:.2f}s",
+              flush=True)
+        expect(second.status == 503 and second.headers.get("Retry-After") == "1",
+               f"beyond max-held-bytes: {second.status} {second.text()!r}")
+        expect(second.seconds < 5, f"the refusal took {second.seconds:.1f}s")
+        holder.close()
+        mpd_path = "/mpd/" + enc(stack.origin_url + "/streams/cenc-piff/manifest.mpd")
+        wait_for(lambda: ask(stack.front_port, mpd_path).status == 200, timeout=10,
+                 what="a normal manifest once the held one is gone")
     finally:
         stack.stop()
         stack.cleanup()
