@@ -352,17 +352,22 @@ bool refused_at_cap(RouteContext& ctx) {
 
 }  // namespace
 
-void launch_media(RouteContext& ctx, OriginRequest request) {
+namespace {
+
+// Hands the answer to the loop as an `Answer` made from `what`, or refuses
+// it at the cap of concurrent transfers.
+template <class Answer, class What>
+void launch_on_loop(RouteContext& ctx, What what) {
   if (refused_at_cap(ctx)) return;
-  ctx.launcher->launch([&](ResponseSink& sink) { return std::make_unique<MediaTransfer>(ctx, std::move(request), sink); });
+  ctx.launcher->launch([&](ResponseSink& sink) { return std::make_unique<Answer>(ctx, std::move(what), sink); });
   ctx.deferred = true;
 }
 
-void launch_manifest(RouteContext& ctx, ManifestPlan plan) {
-  if (refused_at_cap(ctx)) return;
-  ctx.launcher->launch([&](ResponseSink& sink) { return std::make_unique<ManifestTransfer>(ctx, std::move(plan), sink); });
-  ctx.deferred = true;
-}
+}  // namespace
+
+void launch_media(RouteContext& ctx, OriginRequest request) { launch_on_loop<MediaTransfer>(ctx, std::move(request)); }
+
+void launch_manifest(RouteContext& ctx, ManifestPlan plan) { launch_on_loop<ManifestTransfer>(ctx, std::move(plan)); }
 
 MediaTransfer::MediaTransfer(RouteContext& ctx, OriginRequest request, ResponseSink& sink)
     : request_(std::move(ctx.request)),
@@ -396,10 +401,7 @@ void fetch_then_answer(RouteContext& ctx, AfterFetch job) {
     job.answer(ctx, result);
     return;
   }
-  if (refused_at_cap(ctx)) return;
-  ctx.launcher->launch(
-      [&](ResponseSink& sink) { return std::make_unique<AfterFetchTransfer>(ctx, std::move(job), sink); });
-  ctx.deferred = true;
+  launch_on_loop<AfterFetchTransfer>(ctx, std::move(job));
 }
 
 AfterFetchTransfer::AfterFetchTransfer(RouteContext& ctx, AfterFetch job, ResponseSink& sink)

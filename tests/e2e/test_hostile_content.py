@@ -16,7 +16,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from dashpiff_stack import Stack, TOP, child_pids, fetch  # noqa: E402
+from dashpiff_stack import Stack, TOP, child_pids, fetch, proc_kib  # noqa: E402
 from codec import enc  # noqa: E402
 from harness import check, expect, run  # noqa: E402
 
@@ -97,12 +97,6 @@ class Origin(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} for {pid}")
 
 
 class QuietServer(http.server.ThreadingHTTPServer):
@@ -126,7 +120,7 @@ class State:
         # Warm up (first requests load libraries, TLS stores, thread stacks).
         for _ in range(3):
             self.normal_requests()
-        self.idle_kib = kib(self.worker, "VmRSS")
+        self.idle_kib = proc_kib(self.worker, "VmRSS")
         self.results = []
 
     def normal_requests(self):
@@ -147,7 +141,7 @@ class State:
 
     def measure(self, name, url):
         status, body, took = self.timed(url)
-        peak_mib = (kib(self.worker, "VmHWM") - self.idle_kib) / 1024
+        peak_mib = (proc_kib(self.worker, "VmHWM") - self.idle_kib) / 1024
         self.results.append((name, status, took, peak_mib))
         print(f"  {name}: {status} in {took * 1000:.0f} ms, worker peak {peak_mib:.1f} MiB above idle",
               flush=True)

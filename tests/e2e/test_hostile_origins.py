@@ -22,7 +22,7 @@ import zlib
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from dashpiff_stack import Nginx, Stack, child_pids, free_port, metric, site_variant, wait_for, wrap  # noqa: E402
+from dashpiff_stack import Nginx, Stack, child_pids, free_port, metric, proc_kib, site_variant, wait_for, wrap  # noqa: E402
 from codec import enc  # noqa: E402
 from harness import check, expect, run  # noqa: E402
 
@@ -315,12 +315,6 @@ def worker_pid(stack):
     return next(iter(pids))
 
 
-def status_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} missing for {pid}")
 
 
 def reset_peak(pid):
@@ -376,7 +370,7 @@ class Suite:
         # Idle after a warm-up (threads, origin connections, allocator arenas).
         for _ in range(3):
             self.normal(self.stack.front_port)
-        self.idle_kib = status_kib(self.pid, "VmRSS")
+        self.idle_kib = proc_kib(self.pid, "VmRSS")
         self.report = []
 
     def media_path(self, case):
@@ -399,7 +393,7 @@ class Suite:
         port = port or self.stack.front_port
         reset_peak(self.pid)
         answer = ask(port, path)
-        peak_mib = (status_kib(self.pid, "VmHWM") - self.idle_kib) / 1024
+        peak_mib = (proc_kib(self.pid, "VmHWM") - self.idle_kib) / 1024
         self.report.append((name, answer.seconds, peak_mib, answer.status, answer.broken))
         expect(answer.seconds <= bound, f"{name} answered in {answer.seconds:.2f}s (bound {bound}s)")
         expect(peak_mib <= MEMORY_BOUND, f"{name}: worker peak {peak_mib:.0f} MiB above idle")
@@ -637,11 +631,11 @@ def out_of_memory_under_prlimit_is_contained(s):
             warm = ask(stack.front_port, path, conn)
             expect(warm.status == 200, f"warm-up {path}: {warm.status}")
         giant_gzip()  # made before the clock matters
-        limit = status_kib(pid, "VmSize") * KiB + 256 * MiB
+        limit = proc_kib(pid, "VmSize") * KiB + 256 * MiB
         resource.prlimit(pid, resource.RLIMIT_AS, (limit, limit))
         expect(resource.prlimit(pid, resource.RLIMIT_AS)[0] == limit, "the limit did not take")
         connections = metric(stack, "dashpiff_fastcgi_connections_total")
-        idle = status_kib(pid, "VmRSS")
+        idle = proc_kib(pid, "VmRSS")
         hostile = [("manifest gzip-giant", "/mpd/" + enc(s.origin.url("gzip-giant"))),
                    ("smooth giant fragment", "/media/" + enc(f"http://127.0.0.1:{s.origin.port}/h/")
                     + "/QualityLevels(1)/Fragments(video=0)")]
@@ -650,7 +644,7 @@ def out_of_memory_under_prlimit_is_contained(s):
             for name, path in hostile:
                 reset_peak(pid)
                 bomb = ask(stack.front_port, f"{path}?r={round_}", conn)
-                peak = (status_kib(pid, "VmHWM") - idle) / 1024  # up to the limit, by design
+                peak = (proc_kib(pid, "VmHWM") - idle) / 1024  # up to the limit, by design
                 s.report.append((f"prlimit {name} #{round_ + 1}", bomb.seconds, peak, bomb.status, bomb.broken))
                 expect(bomb.status in (500, 502) or bomb.broken, f"{name}: {bomb.status} {bomb.text()!r}")
                 expect(peak > 64, f"{name}: peak {peak:.0f} MiB above idle, the limit was never approached")

@@ -225,12 +225,6 @@ def worker_pid(stack):
     return sorted(dashpiff_stack.child_pids(stack.fcgi.pid))[0]
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 @check
@@ -290,13 +284,13 @@ def a_paused_transfer_holds_a_bounded_amount_of_memory(stack):
     pid = worker_pid(stack)
     status, _, body = fetch(big_url(stack), timeout=60)
     expect(status == 200 and len(body) == BIG, f"warm-up answered {status}")
-    idle = rss_kib(pid)
+    idle = dashpiff_stack.proc_kib(pid, "VmRSS")
     readers = [open_stalled_reader(stack) for _ in range(count)]
     try:
         wait_for(lambda: (metric_value(stack, "dashpiff_transfers_paused_on_client") or 0) >= count,
                  timeout=30, what=f"{count} transfers paused on their clients")
         time.sleep(0.5)
-        loaded = rss_kib(pid)
+        loaded = dashpiff_stack.proc_kib(pid, "VmRSS")
     finally:
         for reader in readers:
             reader.close()
