@@ -134,10 +134,30 @@ struct EventLoop::Impl {
     Transfer(Impl& loop, void* conn, int fd, int request_id, bool keep)
         : loop(loop), conn(conn), fd(fd), request_id(request_id), keep(keep), sink(loop, *this) {}
 
-    bool on_head(const OriginHead& head) override { return answer->on_head(head); }
+    // What the origin sends goes to this answer and to every answer that
+    // shares its fetch. A sharer that refuses a part (a limit of its own)
+    // is sent nothing more and fails when the fetch ends; the fetch goes on
+    // for the others.
+    bool on_head(const OriginHead& head) override {
+      loop.stop_sharing(*this);  // a later one would miss what came before
+      const bool wanted = answer->on_head(head);
+      for (Transfer* f : followers) f->take([&] { return f->answer->on_head(head); });
+      return wanted;
+    }
     bool on_data(std::string_view chunk) override {
       last_origin = Clock::now();
-      return answer->on_data(chunk);
+      const bool wanted = answer->on_data(chunk);
+      for (Transfer* f : followers) f->take([&] { return f->answer->on_data(chunk); });
+      return wanted;
+    }
+    template <class Part>
+    void take(const Part& part) {
+      if (refused) return;
+      try {
+        refused = !part();
+      } catch (...) {  // called from libcurl's callback: nothing escapes
+        refused = true;
+      }
     }
     bool accepting() override {
       if (sink.failed || sink.aborted) return true;  // on_data refuses; curl then ends the transfer
@@ -162,6 +182,13 @@ struct EventLoop::Impl {
     bool out_armed = false;   // waiting for EPOLLOUT on the connection
     bool finished = false;    // the answer is complete; its last bytes may still be queued
     bool dirty = false;
+    // Sharing one fetch (issue 14): a follower has no origin transfer of its
+    // own and gets its leader's head, bytes and result; a leader's key is in
+    // `sharing` until its head arrives.
+    Transfer* leader = nullptr;
+    std::vector<Transfer*> followers;
+    std::string shared_key;
+    bool refused = false;  // a follower that refused a part of the shared answer
     Clock::time_point last_client = Clock::now();
     Clock::time_point last_origin = Clock::now();
   };
@@ -372,6 +399,10 @@ struct EventLoop::Impl {
   void after_progress(Transfer& t) {
     if (t.sink.failed) {
       if (t.finished) return release(t, false);
+      // Others wait on this fetch: it goes on for them, and this answer
+      // ends (unseen) with it. Out of the set meanwhile, or the hang-up
+      // would be reported again and again.
+      if (!t.followers.empty()) return stop_watching(t);
       return abandon(t, OriginError::aborted, "client went away");
     }
     if (t.finished) {
@@ -394,6 +425,10 @@ struct EventLoop::Impl {
   // --- ending -------------------------------------------------------------
 
   void abandon(Transfer& t, OriginError error, const std::string& why) {
+    if (t.leader) {
+      unfollow(t);
+      return complete(t, failed_fetch(error, why));
+    }
     if (t.in_multi) {
       curl_multi_remove_handle(multi, static_cast<CURL*>(t.origin->easy_handle()));
       t.in_multi = false;
@@ -404,6 +439,18 @@ struct EventLoop::Impl {
   // The fetch is over: the answer ends (or aborts) as on the threaded path.
   void complete(Transfer& t, const OriginResult& result) {
     set_paused(t, false);
+    stop_sharing(t);
+    // The answers that shared this fetch end with its result, after this
+    // one (which may be gone by then: the result is theirs to keep).
+    std::vector<Transfer*> followers;
+    followers.swap(t.followers);
+    std::optional<OriginResult> shared;
+    if (!followers.empty()) {
+      try {
+        shared = result;
+      } catch (...) {
+      }
+    }
     // Issue #12 item 2: a failure here (out of memory while logging or
     // counting) must not end the loop and every transfer on it; an answer
     // that did not end cleanly is broken off below.
@@ -412,9 +459,48 @@ struct EventLoop::Impl {
       next = t.answer->finish(result, !t.sink.failed);
     } catch (...) {
     }
-    if (next == LoopAnswer::Next::again) return restart(t);
-    if (next == LoopAnswer::Next::work) return hand_to_pool(t);
-    end_answer(t);
+    if (next == LoopAnswer::Next::again) restart(t);
+    else if (next == LoopAnswer::Next::work) hand_to_pool(t);
+    else end_answer(t);
+    for (Transfer* f : followers) {
+      f->leader = nullptr;
+      if (f->refused || !shared) complete(*f, failed_fetch(OriginError::aborted, "transfer abandoned by the receiver"));
+      else complete(*f, *shared);
+    }
+  }
+
+  // --- one fetch for identical requests (issue 14) ---------------------------
+
+  // `t` takes `leader`'s fetch: what the origin answers from now on is its
+  // answer too. Only before the head has arrived (stop_sharing), so nothing
+  // was missed.
+  void follow(Transfer& t, Transfer& leader) {
+    leader.followers.push_back(&t);
+    t.leader = &leader;
+    metrics.origin_fetches_shared.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // A follower leaves (its client went): the fetch goes on for the others;
+  // with no one left for it, a fetch whose own client has gone ends too.
+  void unfollow(Transfer& t) {
+    Transfer& leader = *t.leader;
+    t.leader = nullptr;
+    auto& list = leader.followers;
+    list.erase(std::remove(list.begin(), list.end(), &t), list.end());
+    if (list.empty() && leader.sink.failed && !leader.finished) abandon(leader, OriginError::aborted, "client went away");
+  }
+
+  // No one joins this fetch from now on.
+  void stop_sharing(Transfer& t) {
+    if (t.shared_key.empty()) return;
+    const auto it = sharing.find(t.shared_key);
+    if (it != sharing.end() && it->second == &t) sharing.erase(it);
+    t.shared_key.clear();
+  }
+
+  void stop_watching(Transfer& t) {
+    epoll_event none{};
+    ::epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, t.fd, &none);
   }
 
   // --- work off the loop (a manifest's parse and rewrite) -------------------
@@ -498,18 +584,34 @@ struct EventLoop::Impl {
     if (t.sink.pending() == 0) release(t, !t.broken);
   }
 
-  // The answer goes on with another fetch (LoopAnswer::finish said so).
+  // The answer's next fetch (its first, or another LoopAnswer::finish
+  // asked for): its own, or a share of an identical one in flight.
   void restart(Transfer& t) {
     t.last_origin = Clock::now();
     std::optional<OriginResult> over;
     try {
-      t.origin = std::make_unique<OriginTransfer>(policy, t.answer->start(manifests), t);
+      OriginRequest request = t.answer->start(manifests);
+      if (std::string key = t.answer->shared_fetch_key(); !key.empty()) {
+        if (const auto it = sharing.find(key); it != sharing.end()) return follow(t, *it->second);
+        t.shared_key = std::move(key);
+      }
+      t.origin = std::make_unique<OriginTransfer>(policy, std::move(request), t);
       over = t.origin->start();
     } catch (...) {  // out of memory: this answer fails, the loop goes on
-      over = OriginResult{OriginError::internal, "out of memory starting the next fetch", 0, 0, false};
+      over = failed_fetch(OriginError::internal, "out of memory starting a fetch");
     }
-    if (over) return complete(t, *over);
+    if (over) {
+      t.shared_key.clear();
+      return complete(t, *over);
+    }
     add_to_multi(t);
+    if (t.shared_key.empty()) return;
+    try {
+      if (t.in_multi) sharing.emplace(t.shared_key, &t);
+      else t.shared_key.clear();
+    } catch (...) {
+      t.shared_key.clear();  // not shared, that is all
+    }
   }
 
   void release(Transfer& t, bool clean) {
@@ -541,12 +643,10 @@ struct EventLoop::Impl {
       transfers[t.fd] = std::move(owned);
       if (!watch(t, EPOLL_CTL_ADD, false)) {
         t.sink.failed = true;
-        complete(t, OriginResult{OriginError::aborted, "connection unusable", 0, 0, false});
+        complete(t, failed_fetch(OriginError::aborted, "connection unusable"));
         continue;
       }
-      t.origin = std::make_unique<OriginTransfer>(policy, t.answer->start(manifests), t);
-      if (auto result = t.origin->start()) complete(t, *result);
-      else add_to_multi(t);
+      restart(t);
     }
   }
 
@@ -701,6 +801,7 @@ struct EventLoop::Impl {
   CURLM* multi = nullptr;
   std::optional<Clock::time_point> curl_deadline;
   std::unordered_map<int, std::unique_ptr<Transfer>> transfers;  // by connection descriptor
+  std::unordered_map<std::string, Transfer*> sharing;             // fetches others may join, by fetch_key
   std::vector<int> dirty;
   std::size_t peak_transfers = 0;
   Clock::time_point last_trim;

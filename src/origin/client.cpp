@@ -871,6 +871,14 @@ std::optional<CURLcode> OriginClient::Impl::run_hop(Fetch& f) {
   return code;
 }
 
+OriginResult failed_fetch(OriginError error, std::string message) {
+  OriginResult result;
+  result.error = error;
+  result.message = std::move(message);
+  result.client_message = client_text(error);
+  return result;
+}
+
 OriginResult OriginClient::Impl::fetch(const OriginRequest& request, OriginHandler& handler) {
   Fetch f(*this, request, handler, handle);
   auto result = f.begin();

@@ -121,6 +121,11 @@ struct OriginResult {
   bool ok() const { return error == OriginError::none; }
 };
 
+// A fetch that failed before or apart from libcurl (no memory to start it,
+// a receiver that refused its share of another's fetch): `message` for the
+// log, the kind's own words for the requester (client_message).
+OriginResult failed_fetch(OriginError error, std::string message);
+
 class OriginTransfer;
 
 class OriginClient {

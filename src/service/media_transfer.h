@@ -41,6 +41,11 @@ class LoopAnswer : public OriginHandler {
   // request: an on-demand MPD's index reads), or work (run_work once more).
   // `may_continue`: the client is still there.
   virtual Next resume(bool /*may_continue*/) { return Next::done; }
+  // Not empty when the fetch start() just gave may be shared with other
+  // answers of the same key (shared_fetch_key): they then get the same
+  // head, bytes and result (issue 14: concurrent revalidations of one
+  // manifest are one conditional GET).
+  virtual std::string shared_fetch_key() const { return {}; }
 };
 
 // What the front end offers the router for taking answers over.
@@ -123,6 +128,9 @@ class ManifestTransfer final : public LoopAnswer {
   Next finish(const OriginResult& result, bool may_continue) override;
   void run_work(OriginClient& origin) override;
   Next resume(bool may_continue) override;
+  // The manifest's own fetch, not an index read: what it asks depends on the
+  // URL and the loop's rewrite cache alone, and its bytes are held whole.
+  std::string shared_fetch_key() const override { return reading() ? std::string() : dashpiff::shared_fetch_key(plan_.request); }
 
  private:
   bool reading() const { return index_got_.has_value(); }

@@ -166,6 +166,10 @@ std::string MetricsBlock::prometheus_text() const {
     << "# HELP dashpiff_transfers_refused_total Segment requests refused with 503 at the cap of concurrent transfers.\n"
        "# TYPE dashpiff_transfers_refused_total counter\n"
     << "dashpiff_transfers_refused_total " << transfers_refused.load(relaxed) << '\n'
+    << "# HELP dashpiff_origin_fetches_shared_total Manifest requests answered from an identical origin fetch already "
+       "in flight (one conditional GET for concurrent revalidations).\n"
+       "# TYPE dashpiff_origin_fetches_shared_total counter\n"
+    << "dashpiff_origin_fetches_shared_total " << origin_fetches_shared.load(relaxed) << '\n'
     << "# TYPE dashpiff_workers_alive gauge\n"
     << "dashpiff_workers_alive " << workers_alive.load(relaxed) << '\n'
     << "# TYPE dashpiff_workers_restarted_total counter\n"

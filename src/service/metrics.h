@@ -53,6 +53,7 @@ struct MetricsBlock {
   std::atomic<std::uint64_t> workers_restarted;
   std::atomic<std::uint64_t> draining;  // nonzero while the pool shuts down
   std::atomic<std::uint64_t> transfers_refused;  // segment requests refused at max-transfers (issue 13)
+  std::atomic<std::uint64_t> origin_fetches_shared;  // answers given another's identical fetch (issue 14)
 
   // Pool saturation: one slot per live worker process, so that a worker that
   // dies mid-request takes its busy threads with it (the supervisor frees

@@ -58,6 +58,28 @@ Headers origin_request_headers(const RouteContext& ctx, bool allow_range) {
   return out;
 }
 
+std::string shared_fetch_key(const OriginRequest& request) {
+  // Lengths before every variable part: no two different requests make one
+  // key, whatever their strings.
+  std::string key;
+  auto put = [&key](std::string_view part) {
+    key += std::to_string(part.size());
+    key += ':';
+    key += part;
+  };
+  put(request.method);
+  put(request.url);
+  for (const auto& [name, value] : request.headers) {
+    if (iequals(name, "X-Request-Id") || iequals(name, "X-Forwarded-For")) continue;
+    put(name);
+    put(value);
+  }
+  key += request.decode_body ? 'd' : '-';
+  key += std::to_string(request.max_body_bytes) + '/' + std::to_string(request.max_decoded_ratio) + '/' +
+         std::to_string(request.time_limit.count());
+  return key;
+}
+
 // The origin response headers that describe the representation and go on to
 // the client (RFC 9110 §6.6, §8; RFC 9111 §5): its type, freshness, date,
 // language, disposition and Vary. Length, range and validator are the

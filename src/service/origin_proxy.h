@@ -37,6 +37,14 @@ std::string origin_detail(const OriginResult& r);
 // or a client's X-Forwarded-*; our own X-Forwarded-For and X-Request-Id added.
 Headers origin_request_headers(const RouteContext& ctx, bool allow_range);
 
+// Requests with the same key ask the origin the same: method, URL, the
+// headers but the two that only name the requester (X-Request-Id,
+// X-Forwarded-For: a shared fetch carries its first requester's, as a
+// cache's collapsed fetch does), and the options that shape the transfer.
+// An event loop lets such requests share one fetch (issue 14: concurrent
+// revalidations of one manifest are one conditional GET).
+std::string shared_fetch_key(const OriginRequest& request);
+
 // Response headers per byte layout (validators.h): what describes the
 // representation (type, freshness, Vary merged); the origin's answer as it
 // came (its own validator, length and range); the validator of an answer in

@@ -94,3 +94,55 @@ BOOST_AUTO_TEST_CASE(keeps_origin_validators_per_fetch_for_revalidation) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Issue 14: concurrent revalidations of one manifest share one origin fetch
+// when, and only when, they would ask the origin the same.
+#include "service/origin_proxy.h"
+
+BOOST_AUTO_TEST_SUITE(shared_fetches)
+
+namespace {
+OriginRequest manifest_request(std::string request_id, std::string client) {
+  OriginRequest r;
+  r.url = "http://o.example/live/manifest.mpd?t=1";
+  r.decode_body = true;
+  r.max_body_bytes = 16u << 20;
+  r.headers = {{"If-None-Match", "\"v1\""}, {"X-Forwarded-For", std::move(client)},
+               {"X-Request-Id", std::move(request_id)}};
+  return r;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(requests_differing_only_in_who_asks_share) {
+  BOOST_TEST(shared_fetch_key(manifest_request("a1", "10.0.0.1")) ==
+             shared_fetch_key(manifest_request("b2", "10.0.0.2")));
+}
+
+BOOST_AUTO_TEST_CASE(anything_the_origin_could_answer_differently_to_does_not_share) {
+  const auto base = shared_fetch_key(manifest_request("a", "c"));
+  auto other_url = manifest_request("a", "c");
+  other_url.url += "2";
+  auto other_conditional = manifest_request("a", "c");
+  other_conditional.headers[0].second = "\"v2\"";
+  auto forwarded_cookie = manifest_request("a", "c");
+  forwarded_cookie.headers.emplace_back("Cookie", "s=1");
+  auto head = manifest_request("a", "c");
+  head.method = "HEAD";
+  auto raw = manifest_request("a", "c");
+  raw.decode_body = false;
+  auto smaller = manifest_request("a", "c");
+  smaller.max_body_bytes = 1;
+  for (const auto& r : {other_url, other_conditional, forwarded_cookie, head, raw, smaller})
+    BOOST_TEST(shared_fetch_key(r) != base);
+}
+
+BOOST_AUTO_TEST_CASE(parts_cannot_run_into_each_other) {
+  // The same bytes split differently between name and value are another request.
+  auto a = manifest_request("a", "c");
+  a.headers.emplace_back("X-A", "bc");
+  auto b = manifest_request("a", "c");
+  b.headers.emplace_back("X-Ab", "c");
+  BOOST_TEST(shared_fetch_key(a) != shared_fetch_key(b));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
