@@ -78,8 +78,11 @@ std::optional<Subsegment> subsegment_request(RouteContext& ctx, std::string_view
   const auto slash = range_and_rest.find('/');
   const std::string_view text = range_and_rest.substr(0, slash);
   const auto span = parse_byte_span(text);
-  if (!span) {
-    ctx.fail(400, "byte range in the media path is not first-last (decimal, first <= last)");
+  // Only the form the rewriter writes (byte_span_text: no leading zeros):
+  // "0990-1999" and "990-1999" name the same bytes, and a cache would keep
+  // them twice.
+  if (!span || byte_span_text(*span) != text) {
+    ctx.fail(400, "byte range in the media path is not first-last (decimal without leading zeros, first <= last)");
     return std::nullopt;
   }
   const std::uint64_t limit = ctx.config.max_segment_bytes ? ctx.config.max_segment_bytes : kDefaultMaxSubsegment;
