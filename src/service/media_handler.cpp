@@ -369,12 +369,14 @@ void launch_media(RouteContext& ctx, OriginRequest request) { launch_on_loop<Med
 
 void launch_manifest(RouteContext& ctx, ManifestPlan plan) { launch_on_loop<ManifestTransfer>(ctx, std::move(plan)); }
 
-MediaTransfer::MediaTransfer(RouteContext& ctx, OriginRequest request, ResponseSink& sink)
-    : request_(std::move(ctx.request)),
-      ctx_(request_, sink, ctx.origin, ctx.config, ctx.metrics, ctx.rewrites),
-      origin_request_(std::move(request)) {
+LoopAnswerBase::LoopAnswerBase(RouteContext& ctx, ResponseSink& sink)
+    : request_(std::move(ctx.request)), ctx_(request_, sink, ctx.origin, ctx.config, ctx.metrics, ctx.rewrites) {
   ctx_.route = ctx.route;
   ctx_.started = ctx.started;
+}
+
+MediaTransfer::MediaTransfer(RouteContext& ctx, OriginRequest request, ResponseSink& sink)
+    : LoopAnswerBase(ctx, sink), origin_request_(std::move(request)) {
   ctx_.subsegment = ctx.subsegment;
   stream_ = media_stream(ctx_);
 }
@@ -405,12 +407,7 @@ void fetch_then_answer(RouteContext& ctx, AfterFetch job) {
 }
 
 AfterFetchTransfer::AfterFetchTransfer(RouteContext& ctx, AfterFetch job, ResponseSink& sink)
-    : request_(std::move(ctx.request)),
-      ctx_(request_, sink, ctx.origin, ctx.config, ctx.metrics, ctx.rewrites),
-      job_(std::move(job)) {
-  ctx_.route = ctx.route;
-  ctx_.started = ctx.started;
-}
+    : LoopAnswerBase(ctx, sink), job_(std::move(job)) {}
 
 LoopAnswer::Next AfterFetchTransfer::finish(const OriginResult& result, bool) {
   job_.answer(ctx_, result);
@@ -419,13 +416,7 @@ LoopAnswer::Next AfterFetchTransfer::finish(const OriginResult& result, bool) {
 }
 
 ManifestTransfer::ManifestTransfer(RouteContext& ctx, ManifestPlan plan, ResponseSink& sink)
-    : request_(std::move(ctx.request)),
-      ctx_(request_, sink, ctx.origin, ctx.config, ctx.metrics, ctx.rewrites),
-      plan_(std::move(plan)),
-      held_(ctx.launcher ? ctx.launcher->held_bytes() : nullptr) {
-  ctx_.route = ctx.route;
-  ctx_.started = ctx.started;
-}
+    : LoopAnswerBase(ctx, sink), plan_(std::move(plan)), held_(ctx.launcher ? ctx.launcher->held_bytes() : nullptr) {}
 
 OriginRequest ManifestTransfer::start(RewriteCache& manifests) {
   if (work_.index_wanted) {

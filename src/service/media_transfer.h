@@ -63,16 +63,25 @@ class TransferLauncher {
   virtual void launch(const Make& make) = 0;
 };
 
+// What every answer on the loop keeps of the router's context: the request
+// (moved in) and a context of its own that answers through the front end's
+// sink. ctx.origin and ctx.rewrites belong to the launching thread and are
+// never used from it.
+class LoopAnswerBase : public LoopAnswer {
+ protected:
+  LoopAnswerBase(RouteContext& ctx, ResponseSink& sink);
+  Request request_;
+  RouteContext ctx_;
+};
+
 // Hands the answer to ctx's launcher (ctx.deferred), or refuses it with 503
 // when the worker is at its cap of concurrent transfers.
 void launch_media(RouteContext& ctx, OriginRequest request);
 void launch_manifest(RouteContext& ctx, ManifestPlan plan);
 
-class MediaTransfer final : public LoopAnswer {
+class MediaTransfer final : public LoopAnswerBase {
  public:
-  // Copies what `ctx` knows so far and moves its request; `sink` (the front
-  // end's, outliving this) answers from now on. ctx.origin and ctx.rewrites
-  // belong to the launching thread and are never used here.
+  // `sink` (the front end's, outliving this) answers from now on.
   MediaTransfer(RouteContext& ctx, OriginRequest request, ResponseSink& sink);
   ~MediaTransfer() override;
   MediaTransfer(const MediaTransfer&) = delete;
@@ -88,14 +97,12 @@ class MediaTransfer final : public LoopAnswer {
   Next finish(const OriginResult& result, bool may_continue) override;
 
  private:
-  Request request_;
-  RouteContext ctx_;
   std::unique_ptr<MediaStream> stream_;
   OriginRequest origin_request_;
 };
 
 // fetch_then_answer's job on the loop (origin_proxy.h AfterFetch).
-class AfterFetchTransfer final : public LoopAnswer {
+class AfterFetchTransfer final : public LoopAnswerBase {
  public:
   AfterFetchTransfer(RouteContext& ctx, AfterFetch job, ResponseSink& sink);
   AfterFetchTransfer(const AfterFetchTransfer&) = delete;
@@ -107,12 +114,10 @@ class AfterFetchTransfer final : public LoopAnswer {
   Next finish(const OriginResult& result, bool may_continue) override;
 
  private:
-  Request request_;
-  RouteContext ctx_;
   AfterFetch job_;
 };
 
-class ManifestTransfer final : public LoopAnswer {
+class ManifestTransfer final : public LoopAnswerBase {
  public:
   ManifestTransfer(RouteContext& ctx, ManifestPlan plan, ResponseSink& sink);
   ManifestTransfer(const ManifestTransfer&) = delete;
@@ -139,8 +144,6 @@ class ManifestTransfer final : public LoopAnswer {
   // Answers, counts and logs: the answer is over.
   Next end();
 
-  Request request_;
-  RouteContext ctx_;
   ManifestPlan plan_;
   RewriteCache* cache_ = nullptr;  // the loop's
   std::optional<BufferingHandler> got_;
