@@ -253,7 +253,10 @@ class Rewriter {
   // What a reference that depends on its base's host (path-absolute, or one
   // made absolute because it climbs too far) is resolved against when there
   // are several: the first the proxy fetches from; the others can only be
-  // followed through the same rewritten address.
+  // followed through the same rewritten address. For alternatives of one
+  // Representation that keeps the media right: ISO/IEC 23009-1 §5.6.5 has
+  // identical Segments at every alternative and lets a client use the first;
+  // what is lost is only the fallback to the others.
   static const Base& primary(const std::vector<Base>& bases) {
     for (const Base& b : bases)
       if (b.anchor != kNotProxied) return b;

@@ -7,9 +7,11 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mpd/rewriter.h"
@@ -32,6 +34,17 @@ struct PlayerRequest {
   // or a host-dependent reference ("/p", "//h/p") under alternatives on
   // several hosts, which the rewrite pins to the first (a known limit).
   bool unchecked = false;
+  // Set for a request that hangs from a relative reference which climbs
+  // above the origin's root under one of the Representation's alternatives
+  // and means different URLs under the others. RFC 3986 §5.2.4 stops ".." at
+  // a root, a proxy URL cannot (the player's ".." would leave the encoded
+  // base), so the rewrite resolves such a reference against one alternative
+  // for all of them. ISO/IEC 23009-1 §5.6.5 allows that: alternative base
+  // URLs hold identical Segments and a client may use the first. Reaching
+  // what any alternative means is then right: these are those URLs, with the
+  // query of the document each hangs from, as `url` and `document_query`
+  // (one list shared by the requests of an address under every alternative).
+  std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> alternatives;
 };
 
 // Returns the text of the remote element entity at an absolute URL, or

@@ -12,6 +12,8 @@
 #include <string>
 
 #include "mpd/rewriter.h"
+#include "mpd_player_model.h"
+#include "http/url_codec.h"
 
 using namespace dashpiff;
 
@@ -229,6 +231,55 @@ BOOST_AUTO_TEST_CASE(parser_errors_never_reach_stderr) {
     }
   }
   BOOST_TEST(capture.text() == "");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Findings of the long fuzzing campaign (tests/fuzz/campaign.sh), each as the
+// few lines that matter.
+BOOST_AUTO_TEST_SUITE(fuzz_findings)
+
+// fuzz_mpd-crash-879cd84d, a mutation of dvb-several-base-urls.mpd: the first
+// MPD-level BaseURL has no path (a '#' cut it), and an AdaptationSet BaseURL
+// that is empty makes that host's root one of the bases the Representation's
+// "../video-sd/" is resolved against. RFC 3986 §5.2.4 stops ".." at the root;
+// the proxy form cannot, so the rewrite resolves the reference against the
+// first alternative for all of them, and the alternatives on cdn-c reach
+// cdn-a. That is what ISO/IEC 23009-1 §5.6.5 allows (alternatives hold
+// identical Segments; a client may use the first), and the player model
+// reported it as a wrong address: it now accepts what any alternative of the
+// Representation means for such a reference, and nothing else.
+BOOST_AUTO_TEST_CASE(reference_climbing_above_the_root_of_one_alternative_is_pinned_to_the_first) {
+  MpdRewriteOptions o;
+  o.manifest_url = "https://o.example/m.mpd";
+  o.manifest_query = "token=abc~1&x=%2F";
+  o.carry_query = true;
+  const std::string original =
+      "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" mediaPresentationDuration=\"PT1H\""
+      " minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n"
+      "<BaseURL>https://cdn-a.example#w</BaseURL>\n"
+      "<BaseURL>http://cdn-c.example:8080/origin/ref/</BaseURL>\n"
+      "<Period><AdaptationSet mimeType=\"video/mp4\"><BaseURL>video/</BaseURL><BaseURL/>\n"
+      "<SegmentTemplate duration=\"4\" media=\"$RepresentationID$/$Number$.m4s\"/>\n"
+      "<Representation id=\"v540\" bandwidth=\"1800000\"><BaseURL>../video-sd/</BaseURL></Representation>\n"
+      "</AdaptationSet></Period></MPD>\n";
+  const std::string out = rewrite_mpd(original, o).xml;
+  const auto base_url = [&](const std::string& origin) {
+    const std::string encoded = encode_url(origin + "?" + o.manifest_query);
+    const auto amp = encoded.find('&');
+    return "<BaseURL>/media/" + encoded.substr(0, amp) + "&amp;" + encoded.substr(amp + 1) + "/</BaseURL>";
+  };
+  const std::string pinned = base_url("https://cdn-a.example/video-sd/");
+  BOOST_REQUIRE_MESSAGE(out.find(pinned) != std::string::npos, out);
+
+  const test::Verdict verdict = test::compare_with_origin(original, out, o);
+  BOOST_TEST(verdict.checked == 4u);  // the segment under each of the 4 alternatives
+  for (const std::string& problem : verdict.problems) BOOST_ERROR(problem);
+
+  // What no alternative means is still a wrong address.
+  std::string elsewhere = out;
+  elsewhere.replace(elsewhere.find(pinned), pinned.size(), base_url("https://cdn-a.example/other/"));
+  BOOST_TEST(!test::compare_with_origin(original, elsewhere, o).problems.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
