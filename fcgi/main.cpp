@@ -37,6 +37,12 @@ bool is_listening_socket(int fd) {
 
 int run_worker(const dashpiff::FcgiConfig& config, dashpiff::MetricsBlock& metrics, int wake_fd,
                const std::function<void()>& ready) {
+  // The worker's log lines leave through a thread of their own: its event
+  // loop logs every answer and must never wait on the log's reader
+  // (service/log.h). Made here, in the worker process (a thread does not
+  // survive fork), and gone after the worker and all of its threads.
+  dashpiff::LogWriter log_writer(STDERR_FILENO);
+  dashpiff::LogWriterInstalled logging(log_writer);
   dashpiff::Worker worker(config, config.pool, metrics, kListenFd, wake_fd);
   ready();
   return worker.run();

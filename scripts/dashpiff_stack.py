@@ -245,6 +245,17 @@ class Stack:
         except OSError:
             return ""
 
+    def settled_log(self, ready, timeout=5.0):
+        """The log once `ready(text)` holds, or as it is after `timeout`:
+        a worker writes its lines through a thread of its own, a moment after
+        the answer has gone out (src/service/log.h)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log_text()
+            if ready(text) or time.monotonic() >= deadline:
+                return text
+            time.sleep(0.02)
+
     def cleanup(self):
         shutil.rmtree(self.workdir, ignore_errors=True)
 

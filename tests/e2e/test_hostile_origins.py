@@ -527,7 +527,8 @@ def errors_say_what_failed_without_addresses(s):
     dns = ask(s.stack.front_port, "/mpd/" + enc("http://no-such-origin.invalid/x.mpd"))
     expect_error(dns, "dns", 502, "did not resolve")
     rid = refused.headers["X-Request-Id"]
-    expect(any(rid in line and f"127.0.0.1:{dead}" in line for line in s.stack.log_text().splitlines()),
+    log = s.stack.settled_log(lambda text: any(rid in line for line in text.splitlines()))
+    expect(any(rid in line and f"127.0.0.1:{dead}" in line for line in log.splitlines()),
            "the log line with the request id lacks the detail")
 
 
@@ -661,7 +662,8 @@ def out_of_memory_under_prlimit_is_contained(s):
         expect(child_pids(stack.fcgi.pid) == {pid}, "the worker was replaced")
         opened = metric(stack, "dashpiff_fastcgi_connections_total") - connections
         expect(opened <= 1 + broken, f"{opened} new FastCGI connections: the kept ones were dropped")
-        expect("out of memory" in stack.log_text(), "the log does not say the worker ran out of memory")
+        expect("out of memory" in stack.settled_log(lambda text: "out of memory" in text),
+               "the log does not say the worker ran out of memory")
         conn.close()
     finally:
         stack.stop()

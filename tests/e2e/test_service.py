@@ -335,7 +335,8 @@ def health_and_metrics(stack):
 @check
 def requests_are_logged_one_line_each(stack):
     fetch(stack.front_url + "/healthz", headers={"X-Request-Id": "e2e-log-check"})
-    lines = [l for l in stack.log_text().splitlines() if "id=e2e-log-check" in l]
+    log = stack.settled_log(lambda text: "id=e2e-log-check" in text)
+    lines = [l for l in log.splitlines() if "id=e2e-log-check" in l]
     expect(len(lines) == 1 and "route=healthz" in lines[0] and "status=200" in lines[0], lines)
 
 

@@ -90,3 +90,89 @@ BOOST_AUTO_TEST_CASE(directory_and_strip) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The worker's log writer (service/log.h): lines leave in order through a
+// thread of their own; a reader that falls behind costs lines, never a wait.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "service/log.h"
+
+BOOST_AUTO_TEST_SUITE(log_writer)
+
+namespace {
+
+std::string read_available(int fd) {
+  std::string out;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) return out;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(lines_arrive_whole_and_in_order) {
+  int fds[2];
+  BOOST_REQUIRE(::pipe2(fds, O_NONBLOCK) == 0);
+  {
+    dashpiff::LogWriter writer(fds[1]);
+    for (int i = 0; i < 1000; ++i) BOOST_TEST(writer.enqueue("line " + std::to_string(i) + "\n"));
+  }  // the destructor writes what is queued
+  const std::string got = read_available(fds[0]);
+  std::string want;
+  for (int i = 0; i < 1000; ++i) want += "line " + std::to_string(i) + "\n";
+  BOOST_TEST(got == want);
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+BOOST_AUTO_TEST_CASE(a_reader_that_stops_costs_lines_not_waits) {
+  // A blocking pipe nobody reads: the writer thread blocks in write(2) once
+  // it is full; the logging side must go on at once, dropping beyond its bound.
+  int fds[2];
+  BOOST_REQUIRE(::pipe(fds) == 0);
+  const std::string line(1000, 'x');
+  std::thread reader;
+  {
+    dashpiff::LogWriter writer(fds[1], 64 * 1024);
+    const auto start = std::chrono::steady_clock::now();
+    std::uint64_t accepted = 0;
+    for (int i = 0; i < 2000; ++i) accepted += writer.enqueue(line + "\n") ? 1 : 0;
+    const auto took = std::chrono::steady_clock::now() - start;
+    BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(took).count() < 1000);
+    const std::uint64_t dropped = writer.dropped();
+    BOOST_TEST(dropped > 0u);
+    BOOST_TEST(accepted + dropped == 2000u);
+    // Now a reader: the writer finishes what it holds and stops.
+    reader = std::thread([fd = fds[0]] {
+      char buffer[65536];
+      while (::read(fd, buffer, sizeof buffer) > 0) {
+      }
+    });
+  }
+  ::close(fds[1]);
+  reader.join();
+  ::close(fds[0]);
+}
+
+BOOST_AUTO_TEST_CASE(log_line_goes_through_the_installed_writer) {
+  int fds[2];
+  BOOST_REQUIRE(::pipe2(fds, O_NONBLOCK) == 0);
+  {
+    dashpiff::LogWriter writer(fds[1]);
+    dashpiff::LogWriterInstalled installed(writer);
+    dashpiff::log_line(dashpiff::LogLevel::error, "through the writer");
+  }
+  const std::string got = read_available(fds[0]);
+  BOOST_TEST(got.find(" error through the writer\n") != std::string::npos);
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
