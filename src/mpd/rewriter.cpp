@@ -215,12 +215,22 @@ class Rewriter {
   // resolved: one entry per distinct (anchor, directory), however many
   // Representations share it. Not capped like the bases of one level: each
   // Representation adds at most kMaxBases, and lookups are hashed.
+  // `leaves` keeps the same bases by Representation (its BaseURL
+  // alternatives), one entry per distinct set: an address above
+  // Representation level must mean one thing to each of them.
   struct Contexts {
     std::vector<Base> list;
     std::unordered_set<std::string> seen;
+    std::vector<std::vector<Base>> leaves;
+    std::unordered_set<std::string> seen_leaves;
 
-    void add(const Base& b) {
-      if (seen.insert(std::to_string(b.anchor) + ' ' + b.dir).second) list.push_back(b);
+    void add_leaf(const std::vector<Base>& bases) {
+      std::string key;
+      for (const Base& b : bases) key += std::to_string(b.anchor) + ' ' + b.origin + '\n';
+      if (!seen_leaves.insert(std::move(key)).second) return;
+      leaves.push_back(bases);
+      for (const Base& b : bases)
+        if (seen.insert(std::to_string(b.anchor) + ' ' + b.dir).second) list.push_back(b);
     }
   };
 
@@ -233,15 +243,21 @@ class Rewriter {
     return static_cast<int>(anchors_.size() - 1);
   }
 
-  // True when the relative `ref` may stay as written under every base in
-  // `contexts`; raises the anchors it climbs above. False when it climbs above
-  // the origin's root somewhere (RFC 3986 clamps there, the proxy form could not).
-  bool keep_relative(std::string_view ref, const std::vector<Base>& contexts) {
+  // Whether the relative `ref` may stay as written under every base in
+  // `contexts`: not when it climbs above the origin's root somewhere (RFC 3986
+  // clamps there, the proxy form could not).
+  bool stays_relative(std::string_view ref, const std::vector<Base>& contexts) const {
     if (!keep_empty_path(ref, contexts)) return false;
     const std::size_t climb = climb_of(ref);
-    if (climb == 0) return true;
     for (const Base& c : contexts)
       if (c.anchor != kNotProxied && climb > dir_depth(c.dir)) return false;
+    return true;
+  }
+
+  // stays_relative(), and then raises the anchors `ref` climbs above.
+  bool keep_relative(std::string_view ref, const std::vector<Base>& contexts) {
+    if (!stays_relative(ref, contexts)) return false;
+    const std::size_t climb = climb_of(ref);
     for (const Base& c : contexts) {
       if (c.anchor == kNotProxied) continue;
       Anchor& a = anchors_[static_cast<std::size_t>(c.anchor)];
@@ -341,16 +357,22 @@ class Rewriter {
     }
     if (level == Level::representation && options_.fetch_index)
       on_demand_targets_.push_back(OnDemandTarget{e, primary(bases).origin});
-    if (leaves.list.empty())
-      for (const Base& b : bases) leaves.add(b);
-    for (DOMElement* s : segment_info) segment_information(s, leaves.list);
-    for (const Base& b : leaves.list) out.add(b);
+    if (leaves.leaves.empty()) leaves.add_leaf(bases);
+    for (DOMElement* s : segment_info) segment_information(s, leaves);
+    for (const std::vector<Base>& leaf : leaves.leaves) out.add_leaf(leaf);
   }
 
   // SegmentTemplate, SegmentList or SegmentBase with the elements they hold.
   void segment_information(DOMElement* s, const std::vector<Base>& contexts) {
+    Contexts one;
+    one.add_leaf(contexts);
+    segment_information(s, one);
+  }
+
+  void segment_information(DOMElement* s, const Contexts& below) {
+    const std::vector<Base>& contexts = below.list;
     rewrite_xlink(s);
-    ClimbMemo memo;
+    ClimbMemo memo{{}, {}, &below.leaves};
     if (has_local_name(s, u"SegmentTemplate")) {
       for (const char16_t* attr : {u"media", u"initialization", u"index", u"bitstreamSwitching"})
         rewrite_segment_address(s, attr, contexts, memo);
@@ -368,9 +390,12 @@ class Rewriter {
   }
 
   // A SegmentList can name thousands of segments with the same "../" prefix:
-  // the answer depends only on how far a reference climbs.
+  // the answer depends only on how far a reference climbs. `checked`: the
+  // shapes (probe_of) check_one_meaning has passed for this element.
   struct ClimbMemo {
     std::vector<std::pair<std::size_t, bool>> seen;
+    std::unordered_set<std::string> checked;
+    const std::vector<std::vector<Base>>* leaves;  // the Representations the element applies to
   };
 
   bool keep_relative(std::string_view ref, const std::vector<Base>& contexts, ClimbMemo& memo) {
@@ -393,6 +418,7 @@ class Rewriter {
     const Uri parsed = Uri::parse(ref);
     const RefKind kind = classify_ref(parsed);
     if (kind == RefKind::relative_path && keep_relative(ref, contexts, memo)) return;
+    if (kind != RefKind::absolute) check_one_meaning(e, attr, ref, kind, contexts, memo);
     // A SegmentList may hold thousands of absolute URLs: resolve only when it changes something.
     const auto cut = kind == RefKind::absolute && !may_have_dot_segments(parsed.path)
                          ? cut_url(ref, true)
@@ -407,6 +433,63 @@ class Rewriter {
     }
     e->setAttribute(attr, to_xml(media_form(options_.media_prefix, cut->origin, cut->dir, carried_, cut->rest)).c_str());
     ++rewritten_;
+  }
+
+  // A reference that depends on its base and cannot stay relative is made
+  // absolute against primary(contexts), and that one address then applies to
+  // every Representation below the element that holds it (a SegmentTemplate
+  // of an AdaptationSet, say). Where the Representations' own BaseURLs give
+  // it different meanings, one of them would be sent another's media. That
+  // happens only for a reference that climbs above an origin root under one
+  // of them (RFC 3986 §5.2.4 clamps ".." there, which real MPDs do not rely
+  // on), or a path-absolute or scheme-relative one above Representations on
+  // different origins. Such an MPD is refused rather than given a copy of
+  // the address per Representation (ISO/IEC 23009-1 §5.3.9.2 lets a
+  // SegmentTemplate or SegmentList of the Representation inherit the rest
+  // from above): the copies would cost a SegmentList's every SegmentURL per
+  // Representation, and the player model would have to follow each player's
+  // inheritance rules to judge them. Alternatives of one Representation may
+  // share the first's meaning (§5.6.5, see primary()), but only when that
+  // Representation needs it itself; one whose alternatives would all have
+  // kept their own meaning must not lose them to another Representation.
+  void check_one_meaning(const DOMElement* e, const char16_t* attr, std::string_view ref, RefKind kind,
+                         const std::vector<Base>& contexts, ClimbMemo& memo) const {
+    const Base& pinned = primary(contexts);
+    if (pinned.anchor == kNotProxied || memo.leaves->size() < 2) return;
+    const std::string probe = probe_of(ref, kind);
+    if (!memo.checked.insert(probe).second) return;
+    const std::string meant = resolve_uri(pinned.origin, probe);
+    for (const std::vector<Base>& leaf : *memo.leaves) {
+      bool found = false;
+      bool others = false;
+      for (const Base& b : leaf) {
+        if (b.anchor == kNotProxied) continue;
+        if (resolve_uri(b.origin, probe) == meant) found = true;
+        else others = true;
+      }
+      const bool needs_pinning = kind != RefKind::relative_path || !stays_relative(ref, leaf);
+      if (others && (!found || !needs_pinning))
+        throw MpdError(MpdError::Kind::unrewritable,
+                       to_utf8(e->getLocalName() ? e->getLocalName() : e->getTagName()) + "@" + to_utf8(attr) +
+                           " above Representation level means different origin URLs for different Representations"
+                           " (it climbs above an origin root or depends on the host), which one proxied address cannot give");
+    }
+  }
+
+  // A reference of the same shape as `ref` whose resolution against a base
+  // keeps exactly what decides `ref`'s: for a path-absolute one the scheme
+  // and authority, for a scheme-relative one the scheme, for one that
+  // climbs N levels the directory N levels up (clamped at the root like
+  // `ref`: past its lowest point `ref` only descends from there), for an
+  // empty path the base itself (without its query when `ref` has one).
+  static std::string probe_of(std::string_view ref, RefKind kind) {
+    if (kind == RefKind::path_absolute) return "/";
+    if (kind == RefKind::network_path) return "//h/";
+    if (ref.empty() || ref.front() == '#') return "";
+    if (ref.front() == '?') return "?";
+    std::string probe;
+    for (std::size_t climb = climb_of(ref); climb > 0; --climb) probe += "../";
+    return probe;
   }
 
   // Location, PatchLocation: the player fetches the next MPD (or patch) from there.

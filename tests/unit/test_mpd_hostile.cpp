@@ -282,4 +282,52 @@ BOOST_AUTO_TEST_CASE(reference_climbing_above_the_root_of_one_alternative_is_pin
   BOOST_TEST(!test::compare_with_origin(original, elsewhere, o).problems.empty());
 }
 
+
+// The campaign's open finding after 879cd84d (option byte 0): a
+// SegmentTemplate of an AdaptationSet whose "../" climbs above the root of
+// one Representation's BaseURL was made absolute against that one
+// Representation's base, and the one address then sent the other
+// Representation to its media (r1 asked x.example/seg-7.m4s instead of
+// y.example/a/seg-7.m4s). The same for a path-absolute address above
+// Representations on different origins. One proxied address cannot mean both,
+// so the MPD is refused (Rewriter::check_one_meaning says why not copied
+// down). What every Representation resolves alike, and alternatives of one
+// Representation pinned to the first (§5.6.5), are still rewritten.
+BOOST_AUTO_TEST_CASE(address_above_representations_that_means_different_media_for_each_is_refused) {
+  MpdRewriteOptions o;
+  o.manifest_url = "https://o.example/m.mpd";
+  const auto mpd = [](const std::string& media, const std::string& r0, const std::string& r1) {
+    return "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" mediaPresentationDuration=\"PT1H\""
+           " minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n"
+           "<Period><AdaptationSet><SegmentTemplate media=\"" + media + "\" duration=\"2\"/>\n"
+           "<Representation id=\"r0\" bandwidth=\"1\">" + r0 + "</Representation>\n"
+           "<Representation id=\"r1\" bandwidth=\"1\">" + r1 + "</Representation>\n"
+           "</AdaptationSet></Period></MPD>\n";
+  };
+  const std::string x = "<BaseURL>https://x.example/</BaseURL>";
+  const std::string y = "<BaseURL>http://y.example/a/b/</BaseURL>";
+  for (const std::string& refused : {mpd("../seg-$Number$.m4s", x, y), mpd("/seg-$Number$.m4s", x, y),
+                                     mpd("//z.example/seg-$Number$.m4s", x, y),
+                                     mpd("../seg-$Number$.m4s", y, x)}) {
+    const auto error = error_of([&] { rewrite_mpd(refused, o); });
+    BOOST_TEST_REQUIRE(kind_is(error, MpdError::Kind::unrewritable), refused);
+    const std::string what = error->what();
+    BOOST_TEST(what.find("SegmentTemplate@media") != std::string::npos, what);
+    BOOST_TEST(what.find('\n') == std::string::npos);
+  }
+
+  const std::string x_deep = "<BaseURL>https://x.example/a/b/</BaseURL>";
+  const std::string both = x + y;  // one Representation with two alternatives, the first climbed above
+  for (const std::string& served :
+       {mpd("../../seg-$Number$.m4s", x, x_deep),  // both clamp to x.example/seg-7.m4s
+        mpd("/seg-$Number$.m4s", x, x_deep),        // one origin
+        mpd("../seg-$Number$.m4s", x, both),        // r1 may take its first alternative's
+        mpd("../seg-$Number$.m4s", both, both)}) {
+    const std::string out = rewrite_mpd(served, o).xml;
+    const test::Verdict verdict = test::compare_with_origin(served, out, o);
+    BOOST_TEST(verdict.checked > 0u);
+    for (const std::string& problem : verdict.problems) BOOST_ERROR(problem);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
