@@ -140,6 +140,11 @@ struct EventLoop::Impl {
     // for the others.
     bool on_head(const OriginHead& head) override {
       loop.stop_sharing(*this);  // a later one would miss what came before
+      // An answer meant for its one requester (RFC 9111 §5.2.2.7 private;
+      // §4.1 Vary on what tells requesters apart) is not theirs: each
+      // sharer makes its own fetch once this one is over.
+      if (!followers.empty() && !shared_answer_reusable(head.headers))
+        for (Transfer* f : followers) f->refetch = true;
       const bool wanted = answer->on_head(head);
       for (Transfer* f : followers) f->take([&] { return f->answer->on_head(head); });
       return wanted;
@@ -152,7 +157,7 @@ struct EventLoop::Impl {
     }
     template <class Part>
     void take(const Part& part) {
-      if (refused) return;
+      if (refused || refetch) return;
       try {
         refused = !part();
       } catch (...) {  // called from libcurl's callback: nothing escapes
@@ -189,6 +194,8 @@ struct EventLoop::Impl {
     std::vector<Transfer*> followers;
     std::string shared_key;
     bool refused = false;  // a follower that refused a part of the shared answer
+    bool refetch = false;  // a follower the shared answer is not for (on_head)
+    bool own_fetch = false;  // neither follows nor leads: its answer was another's
     Clock::time_point last_client = Clock::now();
     Clock::time_point last_origin = Clock::now();
   };
@@ -314,16 +321,19 @@ struct EventLoop::Impl {
     }
   }
 
-  void add_to_multi(Transfer& t) {
+  // False when the fetch could not go on: the answer is complete, and `t`
+  // may be gone.
+  bool add_to_multi(Transfer& t) {
     CURL* easy = static_cast<CURL*>(t.origin->easy_handle());
     curl_easy_setopt(easy, CURLOPT_PRIVATE, &t);
     // libcurl's receive buffer is held per transfer too (see the header).
     curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, static_cast<long>(receive_buffer));
     if (curl_multi_add_handle(multi, easy) != CURLM_OK) {
       complete(t, t.origin->abandoned(OriginError::protocol, "curl_multi_add_handle failed"));
-      return;
+      return false;
     }
     t.in_multi = true;
+    return true;
   }
 
   void set_paused(Transfer& t, bool paused) {
@@ -427,7 +437,7 @@ struct EventLoop::Impl {
   void abandon(Transfer& t, OriginError error, const std::string& why) {
     if (t.leader) {
       unfollow(t);
-      return complete(t, failed_fetch(error, why));
+      return complete(t, shared_fetch_result(failed_fetch(error, why)));
     }
     if (t.in_multi) {
       curl_multi_remove_handle(multi, static_cast<CURL*>(t.origin->easy_handle()));
@@ -447,7 +457,7 @@ struct EventLoop::Impl {
     std::optional<OriginResult> shared;
     if (!followers.empty()) {
       try {
-        shared = result;
+        shared = shared_fetch_result(result);
       } catch (...) {
       }
     }
@@ -464,8 +474,14 @@ struct EventLoop::Impl {
     else end_answer(t);
     for (Transfer* f : followers) {
       f->leader = nullptr;
-      if (f->refused || !shared) complete(*f, failed_fetch(OriginError::aborted, "transfer abandoned by the receiver"));
-      else complete(*f, *shared);
+      if (f->refetch) {
+        f->own_fetch = true;
+        restart(*f);
+      } else if (f->refused || !shared) {
+        complete(*f, shared_fetch_result(failed_fetch(OriginError::aborted, "transfer abandoned by the receiver")));
+      } else {
+        complete(*f, *shared);
+      }
     }
   }
 
@@ -488,6 +504,13 @@ struct EventLoop::Impl {
     auto& list = leader.followers;
     list.erase(std::remove(list.begin(), list.end(), &t), list.end());
     if (list.empty() && leader.sink.failed && !leader.finished) abandon(leader, OriginError::aborted, "client went away");
+  }
+
+  // What a sharer of another's fetch is given: that fetch's result, not an
+  // origin request of its own (the origin's counts have it once).
+  static OriginResult shared_fetch_result(OriginResult result) {
+    result.shared = true;
+    return result;
   }
 
   // No one joins this fetch from now on.
@@ -591,7 +614,7 @@ struct EventLoop::Impl {
     std::optional<OriginResult> over;
     try {
       OriginRequest request = t.answer->start(manifests);
-      if (std::string key = t.answer->shared_fetch_key(); !key.empty()) {
+      if (std::string key = t.own_fetch ? std::string() : t.answer->shared_fetch_key(); !key.empty()) {
         if (const auto it = sharing.find(key); it != sharing.end()) return follow(t, *it->second);
         t.shared_key = std::move(key);
       }
@@ -604,11 +627,10 @@ struct EventLoop::Impl {
       t.shared_key.clear();
       return complete(t, *over);
     }
-    add_to_multi(t);
-    if (t.shared_key.empty()) return;
+    // A failed add completes the answer, which may release `t`.
+    if (!add_to_multi(t) || t.shared_key.empty()) return;
     try {
-      if (t.in_multi) sharing.emplace(t.shared_key, &t);
-      else t.shared_key.clear();
+      sharing.emplace(t.shared_key, &t);
     } catch (...) {
       t.shared_key.clear();  // not shared, that is all
     }

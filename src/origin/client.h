@@ -118,6 +118,7 @@ struct OriginResult {
   std::uint64_t body_bytes = 0;
   double seconds = 0;        // total time
   bool head_delivered = false;  // on_head was called
+  bool shared = false;  // another request's fetch, handed on (counted with that request)
   bool ok() const { return error == OriginError::none; }
 };
 

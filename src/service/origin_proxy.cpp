@@ -80,6 +80,27 @@ std::string shared_fetch_key(const OriginRequest& request) {
   return key;
 }
 
+bool shared_answer_reusable(const Headers& origin_headers) {
+  for (const auto& [name, value] : origin_headers) {
+    const bool cache_control = iequals(name, "Cache-Control");
+    if (!cache_control && !iequals(name, "Vary")) continue;
+    std::string_view list = value;
+    while (!list.empty()) {
+      const auto comma = list.find(',');
+      std::string_view item = list.substr(0, comma);
+      list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
+      // private="field" is private too: the name is what counts.
+      if (cache_control) item = item.substr(0, item.find('='));
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      if (cache_control ? iequals(item, "private")
+                        : item == "*" || iequals(item, "X-Forwarded-For") || iequals(item, "X-Request-Id"))
+        return false;
+    }
+  }
+  return true;
+}
+
 // The origin response headers that describe the representation and go on to
 // the client (RFC 9110 §6.6, §8; RFC 9111 §5): its type, freshness, date,
 // language, disposition and Vary. Length, range and validator are the
@@ -305,8 +326,10 @@ bool fetch_whole(RouteContext& ctx, const OriginRequest& req, BufferingHandler& 
 
 bool fetched_whole(RouteContext& ctx, const OriginRequest& req, const BufferingHandler& got,
                    const OriginResult& result, const char* what) {
-  ctx.metrics.observe_origin(result.seconds, result.error);
-  ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
+  if (!result.shared) {  // a shared fetch is counted once, with its own request
+    ctx.metrics.observe_origin(result.seconds, result.error);
+    ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
+  }
   if (got.over_budget) {
     // The worker's capacity, not the origin's fault: a fast refusal to try
     // again, as at the cap of concurrent transfers.

@@ -44,6 +44,11 @@ Headers origin_request_headers(const RouteContext& ctx, bool allow_range);
 // An event loop lets such requests share one fetch (issue 14: concurrent
 // revalidations of one manifest are one conditional GET).
 std::string shared_fetch_key(const OriginRequest& request);
+// Whether an origin answer (its headers) may also answer the others that
+// shared its fetch: not when it is meant for one requester (RFC 9111
+// §5.2.2.7 private) or varies on what the key leaves out (§4.1: Vary: *,
+// X-Forwarded-For, X-Request-Id).
+bool shared_answer_reusable(const Headers& origin_headers);
 
 // Response headers per byte layout (validators.h): what describes the
 // representation (type, freshness, Vary merged); the origin's answer as it

@@ -75,10 +75,13 @@ class GatedOrigin:
                 lines = head.decode("latin-1").split("\r\n")
                 path = lines[0].split(" ")[1]
                 inm = None
+                xff = ""
                 for line in lines[1:]:
                     name, _, value = line.partition(":")
                     if name.strip().lower() == "if-none-match":
                         inm = value.strip()
+                    if name.strip().lower() == "x-forwarded-for":
+                        xff = value.strip().split(",")[0].strip()
                 with self.lock:
                     self.requests.append((path, inm))
                 self.gate.wait(20)
@@ -86,6 +89,12 @@ class GatedOrigin:
                     conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: application/dash+xml\r\n"
                                  f"Content-Length: {len(MPD)}\r\n\r\n".encode() + MPD[:40])
                     return
+                if path.startswith("/private"):  # an answer for this requester alone
+                    body = MPD.replace(b'id="v"', f'id="v-{xff}"'.encode())
+                    conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: application/dash+xml\r\n"
+                                 f"Cache-Control: private, max-age=0\r\n"
+                                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                    continue
                 if inm == ETAG:
                     conn.sendall(f"HTTP/1.1 304 Not Modified\r\nETag: {ETAG}\r\n\r\n".encode())
                 else:
@@ -113,10 +122,12 @@ def shared_count(stack):
     return dashpiff_stack.metric(stack, "dashpiff_origin_fetches_shared_total") or 0
 
 
-def raw_request(stack, url):
+def raw_request(stack, url, xff=None):
     """A client connection that has sent its request and reads nothing yet."""
     s = socket.create_connection(("127.0.0.1", stack.front_port), timeout=30)
-    s.sendall(f"GET {url[len(stack.front_url):]} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    extra = f"X-Forwarded-For: {xff}\r\n" if xff else ""
+    s.sendall(f"GET {url[len(stack.front_url):]} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}"
+              "Connection: close\r\n\r\n".encode())
     return s
 
 
@@ -129,7 +140,7 @@ def read_all(s):
         data += more
 
 
-def concurrent_round(stack, origin, name, leader_leaves=False, follower_leaves=False):
+def concurrent_round(stack, origin, name, leader_leaves=False, follower_leaves=False, xff=False):
     """A leader whose fetch is held at the origin, then FOLLOWERS requests of
     the same URL; the origin is released once the worker says they all wait
     on the leader's fetch. Returns (leader answer or None, follower answers,
@@ -138,11 +149,12 @@ def concurrent_round(stack, origin, name, leader_leaves=False, follower_leaves=F
     before_seen = len(origin.seen(name))
     before_shared = shared_count(stack)
     url = proxy_url(stack, origin, name)
-    leader = raw_request(stack, url)
+    leader = raw_request(stack, url, "10.9.0.100" if xff else None)
     wait_for(lambda: len(origin.seen(name)) > before_seen, timeout=10, what="the leader's fetch at the origin")
     leaving = raw_request(stack, url) if follower_leaves else None
     pool = ThreadPoolExecutor(FOLLOWERS)
-    futures = [pool.submit(fetch, url, timeout=30) for _ in range(FOLLOWERS)]
+    futures = [pool.submit(fetch, url, headers={"X-Forwarded-For": f"10.9.0.{i}"} if xff else None, timeout=30)
+               for i in range(FOLLOWERS)]
     waiting = FOLLOWERS + (1 if follower_leaves else 0)
     wait_for(lambda: shared_count(stack) - before_shared >= waiting, timeout=10,
              what=f"{waiting} requests sharing the leader's fetch")
@@ -220,6 +232,33 @@ def a_failed_fetch_fails_everyone_who_shared_it(stack):
     expect(len(seen) == 1, f"origin saw {len(seen)} requests, want 1: {seen}")
     expect(lead.startswith(b"HTTP/1.1 502"), f"leader: {lead[:60]!r}")
     expect(all(status == 502 for status, _, _ in answers), f"statuses {[a[0] for a in answers]}")
+
+
+@check
+def a_shared_fetch_counts_once_at_the_origin(stack):
+    # The origin's counts (bytes, fetches and their times) are what the
+    # origin saw: one fetch, not one per request that shared it.
+    names = ("dashpiff_origin_bytes_total", "dashpiff_origin_duration_seconds_count")
+    before = [dashpiff_stack.metric(stack, n) or 0 for n in names]
+    lead, answers, seen = concurrent_round(stack, stack.gated, "counted.mpd")
+    expect(len(seen) == 1, f"origin saw {len(seen)} requests, want 1: {seen}")
+    expect(all(status == 200 for status, _, _ in answers), f"statuses {[a[0] for a in answers]}")
+    after = [dashpiff_stack.metric(stack, n) or 0 for n in names]
+    expect(after[0] - before[0] == len(MPD), f"origin bytes counted {after[0] - before[0]:.0f}, want {len(MPD)}")
+    expect(after[1] - before[1] == 1, f"origin fetches counted {after[1] - before[1]:.0f}, want 1")
+
+
+@check
+def an_answer_for_one_requester_is_not_shared(stack):
+    # Cache-Control: private (RFC 9111 §5.2.2.7): the origin made this
+    # answer for the leader's X-Forwarded-For; each follower gets its own.
+    lead, answers, seen = concurrent_round(stack, stack.gated, "private.mpd", xff=True)
+    expect(len(seen) == 1 + FOLLOWERS, f"origin saw {len(seen)} requests, want {1 + FOLLOWERS}")
+    expect(lead.startswith(b"HTTP/1.1 200") and b'id="v-10.9.0.100"' in lead, f"leader: {lead[:60]!r}")
+    for i, (status, _, body) in enumerate(answers):
+        expect(status == 200, f"follower {i}: status {status}")
+        expect(f'id="v-10.9.0.{i}"'.encode() in body,
+               f"follower {i} got another requester's answer: {body[body.find(b'<Representation'):][:60]!r}")
 
 
 @check

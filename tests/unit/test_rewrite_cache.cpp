@@ -136,6 +136,22 @@ BOOST_AUTO_TEST_CASE(anything_the_origin_could_answer_differently_to_does_not_sh
     BOOST_TEST(shared_fetch_key(r) != base);
 }
 
+BOOST_AUTO_TEST_CASE(an_answer_meant_for_one_requester_is_not_handed_to_the_others) {
+  // RFC 9111 §5.2.2.7 (private, with or without field names) and §4.1 (Vary
+  // on what the key leaves out, or on everything).
+  for (const Headers& h : std::vector<Headers>{{{"Cache-Control", "max-age=2, private"}},
+                                               {{"cache-control", "PRIVATE=\"Set-Cookie\""}},
+                                               {{"Vary", "Accept-Language, X-Forwarded-For"}},
+                                               {{"Vary", "*"}},
+                                               {{"Vary", "Origin"}, {"VARY", "x-request-id"}}})
+    BOOST_TEST(!shared_answer_reusable(h));
+  for (const Headers& h : std::vector<Headers>{{},
+                                               {{"Cache-Control", "public, max-age=2, no-transform"}},
+                                               {{"Cache-Control", "x-private-ish"}},
+                                               {{"Vary", "Accept-Encoding, Origin"}}})
+    BOOST_TEST(shared_answer_reusable(h));
+}
+
 BOOST_AUTO_TEST_CASE(parts_cannot_run_into_each_other) {
   // The same bytes split differently between name and value are another request.
   auto a = manifest_request("a", "c");
