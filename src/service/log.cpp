@@ -1,7 +1,9 @@
 #include "service/log.h"
 
+#include <limits.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -25,6 +27,20 @@ void write_all(int fd, std::string_view bytes) {
   }
 }
 
+// A batch of whole lines in writes of at most PIPE_BUF bytes, each ending at
+// a line's end: a pipe takes such a write whole (POSIX write(2)), so the
+// lines of several workers sharing one (their supervisor's stderr under
+// Docker or `| logger`) never mix; one longer write is split and mixed with
+// another writer's once the pipe is full. A line longer than PIPE_BUF goes
+// alone.
+void write_lines(int fd, std::string_view batch) {
+  while (!batch.empty()) {
+    std::size_t end = batch.size() <= PIPE_BUF ? batch.size() - 1 : batch.rfind('\n', PIPE_BUF - 1);
+    if (end == std::string_view::npos) end = std::min(batch.find('\n'), batch.size() - 1);
+    write_all(fd, batch.substr(0, end + 1));
+    batch.remove_prefix(end + 1);
+  }
+}
 
 std::string format_line(LogLevel level, std::string_view message) {
   const auto now = std::chrono::system_clock::now();
@@ -118,7 +134,7 @@ void LogWriter::run() {
       } catch (...) {
       }
     }
-    write_all(fd_, batch);
+    write_lines(fd_, batch);
   }
 }
 

@@ -30,10 +30,11 @@ void log_line(LogLevel level, std::string_view message);
 // connections against 32-49 ms without per-request lines; issue 13: a
 // waiting transfer holds no thread, and waiting on the log is waiting too).
 // Lines queue in memory up to `max_queued` bytes; beyond, they are dropped
-// and the next written line says how many. Each batch leaves in one
-// write(2), so lines from several workers still never interleave mid-line
-// (a pipe takes up to PIPE_BUF at once; journald and files read whole lines
-// of one writer in order).
+// and the next written line says how many. A batch leaves in writes of at
+// most PIPE_BUF bytes that end at a line's end, so lines from several
+// workers still never interleave mid-line (a pipe takes up to PIPE_BUF at
+// once, and splits a longer write; journald and files read whole lines of
+// one writer in order).
 class LogWriter {
  public:
   explicit LogWriter(int fd, std::size_t max_queued = std::size_t{4} << 20);

@@ -161,6 +161,50 @@ BOOST_AUTO_TEST_CASE(a_reader_that_stops_costs_lines_not_waits) {
   ::close(fds[0]);
 }
 
+BOOST_AUTO_TEST_CASE(lines_of_writers_sharing_a_pipe_never_mix) {
+  // The workers of one supervisor share its stderr: under Docker or a
+  // `| logger` that is one pipe. A write(2) of up to PIPE_BUF bytes goes in
+  // whole (POSIX); a longer one may be split and mixed with another
+  // writer's bytes once the pipe is full.
+  int fds[2];
+  BOOST_REQUIRE(::pipe(fds) == 0);
+  constexpr int kLines = 3000;
+  std::string got;
+  std::thread reader([&got, fd = fds[0]] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // behind: batches gather
+    char buffer[65536];
+    for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) got.append(buffer, static_cast<std::size_t>(n));
+  });
+  {
+    dashpiff::LogWriter a(fds[1]);
+    dashpiff::LogWriter b(fds[1]);
+    const std::string pad(200, '.');
+    for (int i = 0; i < kLines; ++i) {
+      BOOST_TEST(a.enqueue("A " + std::to_string(i) + pad + "\n"));
+      BOOST_TEST(b.enqueue("B " + std::to_string(i) + pad + "\n"));
+    }
+  }
+  ::close(fds[1]);
+  reader.join();
+  ::close(fds[0]);
+  int next[2] = {0, 0};
+  int mixed = 0;
+  std::size_t start = 0;
+  for (std::size_t end; (end = got.find('\n', start)) != std::string::npos; start = end + 1) {
+    const std::string line = got.substr(start, end - start);
+    const int who = line.rfind("A ", 0) == 0 ? 0 : line.rfind("B ", 0) == 0 ? 1 : -1;
+    const std::string pad(200, '.');
+    if (who < 0 || line != std::string(who ? "B " : "A ") + std::to_string(next[who]) + pad) {
+      ++mixed;
+      continue;
+    }
+    ++next[who];
+  }
+  BOOST_TEST(mixed == 0);
+  BOOST_TEST(next[0] == kLines);
+  BOOST_TEST(next[1] == kLines);
+}
+
 BOOST_AUTO_TEST_CASE(log_line_goes_through_the_installed_writer) {
   int fds[2];
   BOOST_REQUIRE(::pipe2(fds, O_NONBLOCK) == 0);
