@@ -262,6 +262,33 @@ def an_answer_for_one_requester_is_not_shared(stack):
 
 
 @check
+def when_the_leader_and_then_every_follower_leave_the_fetch_ends(stack):
+    # The leader's client goes first (its fetch goes on for the others),
+    # then every follower's: no one is left, so the fetch ends at once
+    # instead of holding a transfer until the origin answers.
+    origin = stack.gated
+    origin.gate.clear()
+    name = "abandoned.mpd"
+    url = proxy_url(stack, origin, name)
+    before_shared = shared_count(stack)
+    leader = raw_request(stack, url)
+    wait_for(lambda: len(origin.seen(name)) == 1, timeout=10, what="the leader's fetch at the origin")
+    followers = [raw_request(stack, url) for _ in range(3)]
+    wait_for(lambda: shared_count(stack) - before_shared >= 3, timeout=10, what="3 requests sharing the fetch")
+    leader.close()
+    time.sleep(0.3)  # the worker notices the hang-up while the followers still wait
+    expect(dashpiff_stack.metric(stack, "dashpiff_transfers_in_flight") == 4,
+           "the leader's transfer did not go on for its followers")
+    for f in followers:
+        f.close()
+    wait_for(lambda: dashpiff_stack.metric(stack, "dashpiff_transfers_in_flight") == 0, timeout=10,
+             what="no transfer left once every client has gone")
+    origin.gate.set()
+    status, _, body = fetch(url, timeout=10)
+    expect(status == 200 and b"/media/" in body, f"afterwards: status {status}")
+
+
+@check
 def different_urls_do_not_share(stack):
     origin = stack.gated
     origin.gate.clear()
