@@ -196,6 +196,7 @@ struct EventLoop::Impl {
     bool refused = false;  // a follower that refused a part of the shared answer
     bool refetch = false;  // a follower the shared answer is not for (on_head)
     bool own_fetch = false;  // neither follows nor leads: its answer was another's
+    Clock::time_point followed;  // when it took another's fetch (its own would have started)
     Clock::time_point last_client = Clock::now();
     Clock::time_point last_origin = Clock::now();
   };
@@ -493,6 +494,7 @@ struct EventLoop::Impl {
   void follow(Transfer& t, Transfer& leader) {
     leader.followers.push_back(&t);
     t.leader = &leader;
+    t.followed = Clock::now();
     metrics.origin_fetches_shared.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -614,6 +616,16 @@ struct EventLoop::Impl {
     std::optional<OriginResult> over;
     try {
       OriginRequest request = t.answer->start(manifests);
+      if (t.refetch) {
+        t.refetch = false;
+        // After waiting on a fetch whose answer was not for it: what is left
+        // of the time its own fetch would have had (issue #12: a budget per
+        // request, not one per fetch it comes to make).
+        using std::chrono::milliseconds;
+        const auto left = std::max(milliseconds(1), config.origin.total_timeout -
+                                                        std::chrono::duration_cast<milliseconds>(Clock::now() - t.followed));
+        if (request.time_limit.count() == 0 || left < request.time_limit) request.time_limit = left;
+      }
       if (std::string key = t.own_fetch ? std::string() : t.answer->shared_fetch_key(); !key.empty()) {
         if (const auto it = sharing.find(key); it != sharing.end()) return follow(t, *it->second);
         t.shared_key = std::move(key);

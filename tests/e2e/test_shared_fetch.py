@@ -89,6 +89,14 @@ class GatedOrigin:
                     conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: application/dash+xml\r\n"
                                  f"Content-Length: {len(MPD)}\r\n\r\n".encode() + MPD[:40])
                     return
+                if path.startswith("/slowprivate"):  # for this requester alone, and slow: 4 s
+                    body = MPD.replace(b'id="v"', f'id="v-{xff}"'.encode())
+                    conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: application/dash+xml\r\n"
+                                 f"Cache-Control: private\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+                    for i in range(0, len(body), len(body) // 8 + 1):
+                        time.sleep(0.5)
+                        conn.sendall(body[i:i + len(body) // 8 + 1])
+                    continue
                 if path.startswith("/private"):  # an answer for this requester alone
                     body = MPD.replace(b'id="v"', f'id="v-{xff}"'.encode())
                     conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: application/dash+xml\r\n"
@@ -286,6 +294,41 @@ def when_the_leader_and_then_every_follower_leave_the_fetch_ends(stack):
     origin.gate.set()
     status, _, body = fetch(url, timeout=10)
     expect(status == 200 and b"/media/" in body, f"afterwards: status {status}")
+
+
+@check
+def a_follower_that_fetches_again_keeps_to_its_own_time_budget(stack):
+    # Its own fetch after waiting on one whose answer was not for it gets
+    # what is left of total-timeout, not a whole new one (issue #12: a
+    # budget per request). Origin: 4 s per answer; total-timeout 6 s.
+    small = Stack(args=["--workers", "1", "--threads", "4", "--total-timeout", "6s",
+                        "--first-byte-timeout", "5s", "--connect-timeout", "2s"])
+    small.start()
+    try:
+        wait_for(lambda: fetch(small.front_url + "/healthz", timeout=2)[0] == 200, timeout=10, what="healthz")
+        origin = stack.gated
+        origin.gate.clear()
+        name = "slowprivate.mpd"
+        url = proxy_url(small, origin, name)
+        leader = raw_request(small, url, "10.9.1.100")
+        wait_for(lambda: len(origin.seen(name)) == 1, timeout=10, what="the leader's fetch at the origin")
+
+        def timed(i):
+            start = time.monotonic()
+            status, _, _ = fetch(url, headers={"X-Forwarded-For": f"10.9.1.{i}"}, timeout=30)
+            return status, time.monotonic() - start
+
+        pool = ThreadPoolExecutor(3)
+        futures = [pool.submit(timed, i) for i in range(3)]
+        wait_for(lambda: (shared_count(small) or 0) >= 3, timeout=10, what="3 requests sharing the fetch")
+        origin.gate.set()
+        results = [f.result() for f in futures]
+        pool.shutdown()
+        leader.close()
+        longest = max(took for _, took in results)
+        expect(longest < 6 + 1.5, f"a follower took {longest:.1f} s with total-timeout 6 s: {results}")
+    finally:
+        small.stop()
 
 
 @check

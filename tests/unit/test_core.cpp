@@ -205,6 +205,23 @@ BOOST_AUTO_TEST_CASE(lines_of_writers_sharing_a_pipe_never_mix) {
   BOOST_TEST(next[1] == kLines);
 }
 
+BOOST_AUTO_TEST_CASE(a_line_longer_than_pipe_buf_still_arrives_whole) {
+  int fds[2];
+  BOOST_REQUIRE(::pipe2(fds, O_NONBLOCK) == 0);
+  std::string want;
+  {
+    dashpiff::LogWriter writer(fds[1]);
+    for (const std::size_t size : {10u, 10000u, 5000u, 4095u, 1u, 20000u, 3u}) {
+      const std::string line = std::string(size, 'y') + "\n";
+      want += line;
+      BOOST_TEST(writer.enqueue(line));
+    }
+  }
+  BOOST_TEST(read_available(fds[0]) == want);
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
 BOOST_AUTO_TEST_CASE(log_line_goes_through_the_installed_writer) {
   int fds[2];
   BOOST_REQUIRE(::pipe2(fds, O_NONBLOCK) == 0);
