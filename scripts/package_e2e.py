@@ -17,7 +17,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "scripts"))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 
-from dashpiff_stack import ORIGIN_CONF, Nginx, free_port  # noqa: E402
+from dashpiff_stack import ORIGIN_CONF, Nginx, Stack, free_port  # noqa: E402
 import harness  # noqa: E402
 import test_service  # noqa: E402,F401  (registers its checks with the harness)
 
@@ -57,6 +57,9 @@ class PackagedStack:
                 return f.read()
         except OSError:
             return ""
+
+    # The same wait for a worker's line as a Stack's: it needs only log_text().
+    settled_log = Stack.settled_log
 
 
 def setup():
