@@ -91,8 +91,7 @@ bool shared_answer_reusable(const Headers& origin_headers) {
       list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
       // private="field" is private too: the name is what counts.
       if (cache_control) item = item.substr(0, item.find('='));
-      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      item = mpd::trim_ws(item);
       if (cache_control ? iequals(item, "private")
                         : item == "*" || iequals(item, "X-Forwarded-For") || iequals(item, "X-Request-Id"))
         return false;
