@@ -31,6 +31,9 @@ constexpr char16_t kWrapper[] = u"dashpiff-remote-elements";
 
 // Bases at one level multiply with every alternative above; a hostile MPD
 // could make that explode, real ones have a handful (3 CDNs x 2 is a lot).
+// Beyond the cap the MPD is refused: a BaseURL left out of the bases would
+// still be rewritten, and the relative references below would be kept
+// without raising its encoded base (fuzz_mpd finding 6b5c3738).
 constexpr std::size_t kMaxBases = 16;
 constexpr int kNotProxied = -1;
 
@@ -205,9 +208,12 @@ class Rewriter {
   static bool is_dash(const DOMElement* e, std::u16string_view name) { return has_local_name(e, name); }
 
   static void add_base(std::vector<Base>& bases, Base base) {
-    if (bases.size() >= kMaxBases) return;
     for (const Base& b : bases)
       if (b.anchor == base.anchor && b.origin == base.origin) return;
+    if (bases.size() >= kMaxBases)
+      throw MpdError(MpdError::Kind::unrewritable,
+                     "more than " + std::to_string(kMaxBases) +
+                         " BaseURL alternatives at one level (its BaseURLs times those above it)");
     bases.push_back(std::move(base));
   }
 

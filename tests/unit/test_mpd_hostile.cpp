@@ -330,4 +330,52 @@ BOOST_AUTO_TEST_CASE(address_above_representations_that_means_different_media_fo
   }
 }
 
+// fuzz_mpd-6b5c3738, a mutation of dvb-several-base-urls.mpd with many
+// AdaptationSet-level BaseURLs: each level keeps at most 16 alternatives
+// (its BaseURLs times those above). One past the cap was still rewritten to
+// the proxy form but left out of the bases, so a Representation's "../"
+// BaseURL was kept relative without raising that one's encoded base, and a
+// player choosing it climbed out of the encoded origin (/media/r/...). The
+// MPD is now refused; at the cap it is still rewritten and every alternative
+// leads where the origin's does.
+BOOST_AUTO_TEST_CASE(more_base_url_alternatives_than_the_rewriter_keeps_apart_are_refused) {
+  MpdRewriteOptions o;
+  o.manifest_url = "https://o.example/m.mpd";
+  const auto mpd = [](int alternatives) {
+    std::string bases;
+    for (int i = 0; i < alternatives; ++i) bases += "<BaseURL>/p" + std::to_string(i) + "/q/</BaseURL>";
+    return "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" mediaPresentationDuration=\"PT1H\""
+           " minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n"
+           "<BaseURL>https://cdn.example/a/b/</BaseURL>\n"
+           "<Period><AdaptationSet mimeType=\"video/mp4\">" + bases + "\n"
+           "<SegmentTemplate duration=\"4\" media=\"$RepresentationID$/$Number$.m4s\"/>\n"
+           "<Representation id=\"v\" bandwidth=\"1\"><BaseURL>../r/</BaseURL></Representation>\n"
+           "</AdaptationSet></Period></MPD>\n";
+  };
+  const std::string at_cap = mpd(16);
+  const std::string out = rewrite_mpd(at_cap, o).xml;
+  const test::Verdict verdict = test::compare_with_origin(at_cap, out, o);
+  BOOST_TEST(verdict.checked == 16u);  // the segment under each alternative
+  for (const std::string& problem : verdict.problems) BOOST_ERROR(problem);
+
+  const auto error = error_of([&] { rewrite_mpd(mpd(17), o); });
+  BOOST_TEST_REQUIRE(kind_is(error, MpdError::Kind::unrewritable));
+  BOOST_TEST(std::string(error->what()).find("more than 16 BaseURL alternatives") != std::string::npos, error->what());
+
+  // Alternatives multiply down the levels: 4 at the MPD level times 5 below is 20.
+  std::string many = at_cap;
+  many.replace(many.find("<BaseURL>https://cdn.example/a/b/</BaseURL>"), 0,
+               "<BaseURL>https://c1.example/</BaseURL><BaseURL>https://c2.example/</BaseURL>"
+               "<BaseURL>https://c3.example/</BaseURL>");
+  for (int i = 5; i < 16; ++i) {
+    const std::string b = "<BaseURL>/p" + std::to_string(i) + "/q/</BaseURL>";
+    many.erase(many.find(b), b.size());
+  }
+  for (int i = 0; i < 5; ++i) {
+    const std::string b = "<BaseURL>/p" + std::to_string(i) + "/q/</BaseURL>";
+    many.replace(many.find(b), b.size(), "<BaseURL>p" + std::to_string(i) + "/</BaseURL>");
+  }
+  BOOST_TEST(kind_is(error_of([&] { rewrite_mpd(many, o); }), MpdError::Kind::unrewritable), many);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
