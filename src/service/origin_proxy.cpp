@@ -319,10 +319,6 @@ XmlLimits manifest_limits(const Config& c) {
   return l;
 }
 
-bool fetch_whole(RouteContext& ctx, const OriginRequest& req, BufferingHandler& got, const char* what) {
-  return fetched_whole(ctx, req, got, ctx.origin.fetch(req, got), what);
-}
-
 bool fetched_whole(RouteContext& ctx, const OriginRequest& req, const BufferingHandler& got,
                    const OriginResult& result, const char* what) {
   if (!result.shared) {  // a shared fetch is counted once, with its own request

@@ -164,12 +164,10 @@ void fetch_then_answer(RouteContext& ctx, AfterFetch job);
 // The manifest limits of the configuration.
 XmlLimits manifest_limits(const Config& c);
 
-// Fetches a whole answer into `got`, counting it in the origin metrics. On an
-// origin failure answers the client (502 "origin {what} larger than N bytes",
-// 502 naming the manifest limit crossed, or status_for's) and returns false;
-// otherwise sets ctx.origin_status.
-bool fetch_whole(RouteContext& ctx, const OriginRequest& req, BufferingHandler& got, const char* what);
-// The same for a fetch that has already run (on an event loop).
+// A whole answer fetched into `got` (on an event loop), counted in the origin
+// metrics. On an origin failure answers the client (502 "origin {what} larger
+// than N bytes", 502 naming the manifest limit crossed, or status_for's) and
+// returns false; otherwise sets ctx.origin_status.
 bool fetched_whole(RouteContext& ctx, const OriginRequest& req, const BufferingHandler& got,
                    const OriginResult& result, const char* what);
 
