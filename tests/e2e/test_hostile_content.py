@@ -53,6 +53,11 @@ def mpd(inner):
     return MPD_HEAD + inner + "</Period></MPD>\n"
 
 
+def smooth(inner):
+    return ('<?xml version="1.0"?>\n<SmoothStreamingMedia MajorVersion="2" MinorVersion="2" Duration="0">'
+            + inner + "</SmoothStreamingMedia>\n")
+
+
 # path -> (status, content type, content encoding, body)
 ROUTES = {
     "/bomb.m4s": (200, "video/mp4", None, moof_bomb()),
@@ -64,6 +69,11 @@ ROUTES = {
     # from about 14 KB: only the expansion ratio stops it.
     "/ratio.mpd": (200, "application/dash+xml", "gzip",
                    gz(mpd(("<!--" + "a" * 900_000 + "-->") * 16))),
+    # The same shapes as Smooth manifests, read by /mss-init/ (an init segment
+    # is synthesised from the manifest, on the worker's event loop).
+    "/flat.ism": (200, "text/xml", "gzip", gz(smooth("<a/>" * 4_000_000))),
+    "/attributes.ism": (200, "text/xml", "gzip",
+                        gz(smooth("<a " + " ".join(f"b{i}=\"\"" for i in range(200_000)) + "/>"))),
 }
 
 
@@ -130,6 +140,9 @@ class State:
 
     def mpd_url(self, path):
         return self.stack.front_url + "/mpd/" + enc(self.origin_url + path)
+
+    def mss_init_url(self, path):
+        return self.stack.front_url + "/mss-init/" + enc(self.origin_url + path) + "/0-0.mp4"
 
     def media_url(self, base, name):
         return self.stack.front_url + "/media/" + enc(self.origin_url + base) + "/" + name
@@ -201,6 +214,24 @@ def gzip_ratio_bomb_refused_naming_the_ratio_limit(st):
                                           st.mpd_url("/ratio.mpd"))
     expect(status == 502 and b"max-manifest-gzip-ratio" in body, f"{status} {body[:200]!r}")
     bounded(st, "ratio", took, peak)
+
+
+@check
+def flat_smooth_manifest_bomb_for_an_init_refused_naming_the_element_limit(st):
+    # /mss-init/ parsed whatever the origin sent, with no shape limits and no
+    # gzip ratio, on the event loop: every transfer of the worker waited.
+    status, body, took, peak = st.measure("flat Smooth manifest for /mss-init/ (4M elements, gzip)",
+                                          st.mss_init_url("/flat.ism"))
+    expect(status == 502 and b"max-manifest-elements" in body, f"{status} {body[:200]!r}")
+    bounded(st, "flat Smooth", took, peak)
+
+
+@check
+def smooth_attribute_storm_for_an_init_refused_naming_the_attribute_limit(st):
+    status, body, took, peak = st.measure("attribute storm Smooth manifest for /mss-init/",
+                                          st.mss_init_url("/attributes.ism"))
+    expect(status == 502 and b"max-manifest-attributes" in body, f"{status} {body[:200]!r}")
+    bounded(st, "Smooth attributes", took, peak)
 
 
 @check
