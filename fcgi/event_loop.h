@@ -22,11 +22,12 @@
 // send are given back at the next sweep, and the allocator's free pages once
 // many transfers have ended (malloc_trim).
 //
-// A manifest's parse and rewrite (LoopAnswer::run_work) run on two threads
-// beside the loop; an origin 304 or bytes rewritten before are answered on
+// A manifest's parse and rewrite, and the Smooth manifest parse an init
+// segment is made from (LoopAnswer::run_work), run on two threads beside
+// the loop; an origin 304 or bytes rewritten before are answered on
 // the loop from its rewrite cache, with no thread hand-off. The serving
 // threads read requests (libfcgi) and answer everything else (/create,
-// /metrics, Smooth fragments and /mss-init/). While every one of them is busy the loop also minds the worker's door
+// /metrics). While every one of them is busy the loop also minds the worker's door
 // (Front): it answers /healthz itself, so the load balancer hears whether
 // the worker can take work, not whether a thread happened to be free.
 #pragma once

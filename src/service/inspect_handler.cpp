@@ -65,7 +65,8 @@ void handle_inspect(RouteContext& ctx, std::string_view encoded_and_rest) {
   Inspector& inspecting = *inspector;
   AfterFetch job{*req, std::move(inspector), [&inspecting, url = req->url](RouteContext& ctx, const OriginResult& result) {
                    inspecting.answer(ctx, url, result);
-                 }};
+                 },
+                 {}};
   fetch_then_answer(ctx, std::move(job));
 }
 

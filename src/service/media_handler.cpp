@@ -400,6 +400,7 @@ LoopAnswer::Next MediaTransfer::finish(const OriginResult& result, bool may_cont
 void fetch_then_answer(RouteContext& ctx, AfterFetch job) {
   if (!ctx.launcher) {
     const OriginResult result = ctx.origin.fetch(job.request, *job.handler);
+    if (job.work) job.work(result);
     job.answer(ctx, result);
     return;
   }
@@ -410,7 +411,29 @@ AfterFetchTransfer::AfterFetchTransfer(RouteContext& ctx, AfterFetch job, Respon
     : LoopAnswerBase(ctx, sink), job_(std::move(job)) {}
 
 LoopAnswer::Next AfterFetchTransfer::finish(const OriginResult& result, bool) {
+  if (job_.work) {
+    result_ = result;
+    return Next::work;
+  }
   job_.answer(ctx_, result);
+  return end();
+}
+
+void AfterFetchTransfer::run_work(OriginClient&) {
+  try {
+    job_.work(*result_);
+  } catch (...) {
+    work_failed_ = true;  // issue #12 item 2: answered 500 on the loop, the pool thread goes on
+  }
+}
+
+LoopAnswer::Next AfterFetchTransfer::resume(bool) {
+  if (work_failed_) ctx_.fail(500, "internal error");
+  else job_.answer(ctx_, *result_);
+  return end();
+}
+
+LoopAnswer::Next AfterFetchTransfer::end() {
   finish_request(ctx_);
   return Next::done;
 }

@@ -111,10 +111,18 @@ class AfterFetchTransfer final : public LoopAnswerBase {
   OriginRequest start(RewriteCache&) override { return job_.request; }
   bool on_head(const OriginHead& head) override { return job_.handler->on_head(head); }
   bool on_data(std::string_view chunk) override { return job_.handler->on_data(chunk); }
+  // With the job's work: Next::work, then run_work() on a pool thread and
+  // resume() answers on the loop.
   Next finish(const OriginResult& result, bool may_continue) override;
+  void run_work(OriginClient& origin) override;
+  Next resume(bool may_continue) override;
 
  private:
+  Next end();
+
   AfterFetch job_;
+  std::optional<OriginResult> result_;  // the fetch's, kept for the answer after the work
+  bool work_failed_ = false;            // out of memory or the like off the loop
 };
 
 class ManifestTransfer final : public LoopAnswerBase {

@@ -158,6 +158,12 @@ struct AfterFetch {
   OriginRequest request;
   std::unique_ptr<OriginHandler> handler;
   std::function<void(RouteContext& ctx, const OriginResult& result)> answer;
+  // Optional: what is worked out from the held answer before `answer` runs
+  // (a parse). With an event loop it runs on one of the loop's pool
+  // threads (issue 13: one request's CPU work never holds the loop, and
+  // with it every transfer of the worker); here otherwise. Touches only
+  // what the job owns, never a context or a sink.
+  std::function<void(const OriginResult& result)> work;
 };
 void fetch_then_answer(RouteContext& ctx, AfterFetch job);
 

@@ -51,8 +51,27 @@ std::string content_etag(const mss::Bytes& body) {
   return buf;
 }
 
+// The init segment /mss-init/ asks for, made from the Smooth manifest the
+// origin sent (AfterFetch::work: off the event loop, since it parses).
+struct MssInit {
+  std::size_t stream = 0;
+  std::size_t level = 0;
+  bool made = false;  // the work ran on a manifest worth parsing
+  mss::Bytes init;
+  int status = 0;  // when refused: 404 (no such stream or level) or 502
+  std::string refusal;
+};
+
+// Whether the held answer is a Smooth manifest to make the init from; the
+// answer says why not otherwise.
+bool init_makeable(const BufferingHandler& got) {
+  return got.refusal.empty() && !got.over_budget && got.head.status == 200 &&
+         mss::looks_like_smooth(std::string_view(got.body).substr(0, 4096));
+}
+void make_mss_init(const BufferingHandler& got, MssInit& out);
+
 // After the fetch (fetch_then_answer): the init segment, the fragment.
-void answer_mss_init(RouteContext& ctx, const BufferingHandler& got, std::size_t stream, std::size_t level);
+void answer_mss_init(RouteContext& ctx, const BufferingHandler& got, const MssInit& made);
 void answer_smooth_fragment(RouteContext& ctx, const BufferingHandler& got);
 
 }  // namespace
@@ -135,38 +154,62 @@ void handle_mss_init(RouteContext& ctx, std::string_view encoded_and_rest) {
   auto handler = std::make_unique<BufferingHandler>(manifest_limits(ctx.config));
   BufferingHandler& got = *handler;
   got.hold_within(ctx.launcher ? ctx.launcher->held_bytes() : nullptr);
-  AfterFetch job{req, std::move(handler), [&got, req, stream, level](RouteContext& ctx, const OriginResult& result) {
-                   if (fetched_whole(ctx, req, got, result, "manifest")) answer_mss_init(ctx, got, stream, level);
+  auto made = std::make_shared<MssInit>();
+  made->stream = stream;
+  made->level = level;
+  // The parse is the job's work, off the event loop: a 15 MB manifest within
+  // every limit takes ~150 ms, and on the loop every transfer of the worker
+  // waited that long (issue 13).
+  AfterFetch job{req, std::move(handler),
+                 [&got, req, made](RouteContext& ctx, const OriginResult& result) {
+                   if (fetched_whole(ctx, req, got, result, "manifest")) answer_mss_init(ctx, got, *made);
+                 },
+                 [&got, made](const OriginResult& result) {
+                   if (result.ok() && init_makeable(got)) make_mss_init(got, *made);
                  }};
   fetch_then_answer(ctx, std::move(job));
 }
 
 namespace {
 
-// The init segment of quality level `level` of stream `stream`, synthesised
-// from the Smooth manifest in `got`.
-void answer_mss_init(RouteContext& ctx, const BufferingHandler& got, std::size_t stream, std::size_t level) {
+// The init segment of quality level `out.stream` of stream `out.level`,
+// synthesised from the Smooth manifest in `got`.
+void make_mss_init(const BufferingHandler& got, MssInit& out) {
+  out.made = true;
+  try {
+    const mss::Manifest manifest = mss::parse_manifest(got.body);
+    if (out.stream >= manifest.streams.size() || out.level >= manifest.streams[out.stream].quality_levels.size()) {
+      out.status = 404;
+      out.refusal = "the Smooth manifest has no stream " + std::to_string(out.stream) + " with quality level " +
+                    std::to_string(out.level);
+      return;
+    }
+    const mss::StreamIndex& stream = manifest.streams[out.stream];
+    out.init = mss::synthesise_init(manifest, stream, stream.quality_levels[out.level]);
+  } catch (const mss::MssError& e) {
+    out.status = 502;
+    out.refusal = std::string("origin Smooth manifest refused: ") + e.what();
+  }
+}
+
+void answer_mss_init(RouteContext& ctx, const BufferingHandler& got, const MssInit& made) {
   if (got.head.status != 200) {
     ctx.fail(502, "origin answered " + std::to_string(got.head.status) + " for the Smooth manifest");
     return;
   }
-  if (!mss::looks_like_smooth(std::string_view(got.body).substr(0, 4096))) {
+  if (!init_makeable(got)) {
     ctx.fail(502, "origin manifest is not a Smooth Streaming client manifest");
     return;
   }
-  mss::Bytes init;
-  try {
-    const mss::Manifest manifest = mss::parse_manifest(got.body);
-    if (stream >= manifest.streams.size() || level >= manifest.streams[stream].quality_levels.size()) {
-      ctx.fail(404, "the Smooth manifest has no stream " + std::to_string(stream) + " with quality level " +
-                        std::to_string(level));
-      return;
-    }
-    init = mss::synthesise_init(manifest, manifest.streams[stream], manifest.streams[stream].quality_levels[level]);
-  } catch (const mss::MssError& e) {
-    ctx.fail(502, std::string("origin Smooth manifest refused: ") + e.what());
+  if (!made.made) {
+    ctx.fail(500, "internal error: the init segment was not made");
     return;
   }
+  if (made.status) {
+    ctx.fail(made.status, made.refusal);
+    return;
+  }
+  const mss::Bytes& init = made.init;
   // Cacheable as long as the manifest is: its freshness headers carry over,
   // and the validator is the init's own.
   Headers headers = without(client_response_headers(got.head, true, init.size(), false),
@@ -205,7 +248,8 @@ void handle_smooth_fragment(RouteContext& ctx, OriginRequest req) {
   got.hold_within(ctx.launcher ? ctx.launcher->held_bytes() : nullptr);
   AfterFetch job{req, std::move(handler), [&got, req](RouteContext& ctx, const OriginResult& result) {
                    if (fetched_whole(ctx, req, got, result, "Smooth fragment")) answer_smooth_fragment(ctx, got);
-                 }};
+                 },
+                 {}};
   fetch_then_answer(ctx, std::move(job));
 }
 
