@@ -75,6 +75,12 @@ bool climbs_above_root(const std::string& base, const std::string& ref) {
 // the rewrite can keep one meaning only (PlayerRequest::alternatives).
 template <typename Alts>
 bool pinned_to_one(const std::string& ref, const Alts& alternatives) {
+  // Only a ".." that is there can be dropped (RFC 3986 §5.2.4 reads no
+  // percent-encoded dots): most references have none, and skipping them
+  // saves the long fuzzing campaign a third of the model's time.
+  const auto has_dots = [](const std::string& s) { return s.find("..") != std::string::npos; };
+  if (!has_dots(ref) && std::none_of(alternatives.begin(), alternatives.end(), [&](const auto& a) { return has_dots(a.url); }))
+    return false;
   if (!is_relative_path(ref)) return false;
   bool climbs = false;
   std::vector<std::string> meant;
