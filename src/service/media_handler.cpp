@@ -45,6 +45,12 @@ class MediaStream final : public OriginHandler {
       return false;
     }
     const OriginHead& head = as_whole ? *as_whole : origin_head;
+    // A subsegment's 206 holds exactly its span (subsegment_head checked its
+    // Content-Range): one that ends cleanly with fewer bytes is broken off
+    // here (broken_promise), as a passed 206 is, not left to the web
+    // server's count against the Content-Length this answer declares
+    // (issue #12 item 3: an answer is complete or visibly broken).
+    if (whole_ && origin_head.status == 206) promised_ = whole_->size();
     origin_ = head.headers;
     if (head.status == 304) {
       std::optional<std::string> held;
@@ -249,7 +255,7 @@ class MediaStream final : public OriginHandler {
   std::optional<ByteRange> slice_;
   std::uint64_t sent_ = 0;  // output bytes produced so far (for the slice)
   std::uint64_t received_ = 0;  // origin body bytes delivered so far
-  std::optional<std::uint64_t> promised_;  // a passed 206's length, from its Content-Range
+  std::optional<std::uint64_t> promised_;  // a passed 206's length, from its Content-Range; a subsegment's
   bool done_ = false;
   std::string ranged_under_;
   std::optional<ByteSpan> whole_;
