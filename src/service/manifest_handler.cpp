@@ -54,12 +54,19 @@ void answer_manifest(RouteContext& ctx, const Headers& origin, const MpdRewriteR
   ctx.write(rewritten.xml);
 }
 
-// What the entry keeps of this fetch.
-OriginValidation validation_of(const ManifestPlan& plan, const BufferingHandler& got) {
+// What the entry keeps of this fetch. The entry serves every requester of
+// the worker: its validators (which make it revalidated and answered on a
+// 304, find_revalidatable) only when the origin's answer is for anyone. An
+// answer marked private, or one of several variants, kept them, and a
+// requester whose own answer the origin judged unchanged since that date
+// was given another's MPD (its tokens, its language).
+OriginValidation validation_of(const RouteContext& ctx, const ManifestPlan& plan, const BufferingHandler& got) {
   OriginValidation validation;
   validation.fetch_key = plan.fetch_key;
-  if (const auto* etag = find_header(got.head.headers, "ETag")) validation.etag = *etag;
-  if (const auto* lm = find_header(got.head.headers, "Last-Modified")) validation.last_modified = *lm;
+  if (answer_for_anyone(got.head.headers, ctx.config.forward_headers)) {
+    if (const auto* etag = find_header(got.head.headers, "ETag")) validation.etag = *etag;
+    if (const auto* lm = find_header(got.head.headers, "Last-Modified")) validation.last_modified = *lm;
+  }
   validation.effective_url = got.head.effective_url;
   validation.headers = got.head.headers;
   return validation;
@@ -168,7 +175,7 @@ ManifestWork answer_fetched_manifest(RouteContext& ctx, ManifestPlan& plan, cons
     answer_manifest(ctx, got.head.headers, *rewritten);
     if (rewritten->on_demand_expanded || rewritten->on_demand_kept) note_on_demand(ctx, *rewritten, false);
     // Same bytes: the entry only takes this fetch's validators (no copy).
-    cache.store(got.body, options, *rewritten, validation_of(plan, got));
+    cache.store(got.body, options, *rewritten, validation_of(ctx, plan, got));
     return work;
   }
   work.kind = ManifestWork::rewrite_mpd;
@@ -248,7 +255,7 @@ void answer_manifest_work(RouteContext& ctx, ManifestPlan& plan, BufferingHandle
   // error, the read budget) may expand next time: such a rewrite is not
   // the MPD's for as long as the MPD stays the same, so it is not kept.
   if (work.rewritten.on_demand_kept) return;
-  cache.store(got.body, work.options, work.rewritten, validation_of(plan, got));
+  cache.store(got.body, work.options, work.rewritten, validation_of(ctx, plan, got));
 }
 
 void handle_manifest(RouteContext& ctx, std::string_view encoded_and_rest) {

@@ -5,6 +5,7 @@
 
 #include "service/inert.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "http/uri.h"
@@ -80,24 +81,42 @@ std::string shared_fetch_key(const OriginRequest& request) {
   return key;
 }
 
-bool shared_answer_reusable(const Headers& origin_headers) {
-  for (const auto& [name, value] : origin_headers) {
-    const bool cache_control = iequals(name, "Cache-Control");
-    if (!cache_control && !iequals(name, "Vary")) continue;
+namespace {
+
+// Whether `pick` holds for an item of the Cache-Control or Vary lists of
+// `headers` (a Cache-Control item by its directive's name: private="field"
+// is private too).
+template <class Pick>
+bool any_item(const Headers& headers, bool cache_control, const Pick& pick) {
+  for (const auto& [name, value] : headers) {
+    if (!iequals(name, cache_control ? "Cache-Control" : "Vary")) continue;
     std::string_view list = value;
     while (!list.empty()) {
       const auto comma = list.find(',');
       std::string_view item = list.substr(0, comma);
       list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
-      // private="field" is private too: the name is what counts.
       if (cache_control) item = item.substr(0, item.find('='));
-      item = mpd::trim_ws(item);
-      if (cache_control ? iequals(item, "private")
-                        : item == "*" || iequals(item, "X-Forwarded-For") || iequals(item, "X-Request-Id"))
-        return false;
+      if (pick(mpd::trim_ws(item))) return true;
     }
   }
-  return true;
+  return false;
+}
+
+}  // namespace
+
+bool shared_answer_reusable(const Headers& origin_headers) {
+  return !any_item(origin_headers, true, [](std::string_view d) { return iequals(d, "private"); }) &&
+         !any_item(origin_headers, false, [](std::string_view v) {
+           return v == "*" || iequals(v, "X-Forwarded-For") || iequals(v, "X-Request-Id");
+         });
+}
+
+bool answer_for_anyone(const Headers& origin_headers, const std::vector<std::string>& forwarded) {
+  return shared_answer_reusable(origin_headers) &&
+         !any_item(origin_headers, true, [](std::string_view d) { return iequals(d, "no-store"); }) &&
+         !any_item(origin_headers, false, [&](std::string_view v) {
+           return std::any_of(forwarded.begin(), forwarded.end(), [&](const std::string& f) { return iequals(v, f); });
+         });
 }
 
 // The origin response headers that describe the representation and go on to

@@ -49,6 +49,12 @@ std::string shared_fetch_key(const OriginRequest& request);
 // §5.2.2.7 private) or varies on what the key leaves out (§4.1: Vary: *,
 // X-Forwarded-For, X-Request-Id).
 bool shared_answer_reusable(const Headers& origin_headers);
+// Whether an origin answer may be kept for whoever asks next (a rewrite
+// cache entry revalidated with its validators): shared_answer_reusable, and
+// not no-store (§5.2.2.5), and varying on none of `forwarded` (the request
+// headers passed to the origin: another requester may be another variant,
+// §4.1, which a 304 to the kept answer's validators need not tell apart).
+bool answer_for_anyone(const Headers& origin_headers, const std::vector<std::string>& forwarded);
 
 // Response headers per byte layout (validators.h): what describes the
 // representation (type, freshness, Vary merged); the origin's answer as it

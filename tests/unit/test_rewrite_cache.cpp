@@ -152,6 +152,27 @@ BOOST_AUTO_TEST_CASE(an_answer_meant_for_one_requester_is_not_handed_to_the_othe
     BOOST_TEST(shared_answer_reusable(h));
 }
 
+BOOST_AUTO_TEST_CASE(only_an_answer_for_anyone_is_kept_for_whoever_asks_next) {
+  // The rewrite cache's revalidation serves every requester: not what one
+  // requester may have (private), what nobody may keep (no-store, §5.2.2.5),
+  // or a variant by a header the requests carry (§4.1).
+  const std::vector<std::string> forwarded = default_forward_headers();
+  for (const Headers& h : std::vector<Headers>{{{"Cache-Control", "max-age=2, private"}},
+                                               {{"Cache-Control", "no-store"}},
+                                               {{"cache-control", "max-age=0"}, {"Cache-Control", " No-Store "}},
+                                               {{"Vary", "Accept-Encoding, accept-language"}},
+                                               {{"Vary", "Accept"}},
+                                               {{"Vary", "*"}}})
+    BOOST_TEST(!answer_for_anyone(h, forwarded));
+  for (const Headers& h : std::vector<Headers>{{},
+                                               {{"Cache-Control", "public, max-age=2"}},
+                                               {{"Cache-Control", "no-cache"}},
+                                               {{"Vary", "Accept-Encoding, Origin"}}})
+    BOOST_TEST(answer_for_anyone(h, forwarded));
+  // Vary on a header that is not forwarded: every request of ours is alike.
+  BOOST_TEST(answer_for_anyone({{"Vary", "Accept-Language"}}, std::vector<std::string>{"Accept"}));
+}
+
 BOOST_AUTO_TEST_CASE(parts_cannot_run_into_each_other) {
   // The same bytes split differently between name and value are another request.
   auto a = manifest_request("a", "c");
