@@ -31,10 +31,21 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // epoll data: the kind in the top bits, the descriptor below.
+// An event's tag: the kind in bits 32-39, the descriptor below, and for a
+// client connection the serial of the transfer it was registered for in
+// bits 40-63. A descriptor number comes back as soon as it is closed (or a
+// kept connection serves its next request), and one epoll_wait batch can
+// hold an event of the transfer just released after the wake that took in
+// its successor on the same number: the serial keeps that stale event from
+// failing the new request.
 enum Kind : std::uint64_t { kWake = 1, kCurl = 2, kClient = 3 };
-std::uint64_t tag(Kind kind, int fd) { return (static_cast<std::uint64_t>(kind) << 32) | static_cast<std::uint32_t>(fd); }
-Kind kind_of(std::uint64_t t) { return static_cast<Kind>(t >> 32); }
+std::uint64_t tag(Kind kind, int fd, std::uint32_t serial = 0) {
+  return (static_cast<std::uint64_t>(serial & 0xffffffu) << 40) | (static_cast<std::uint64_t>(kind) << 32) |
+         static_cast<std::uint32_t>(fd);
+}
+Kind kind_of(std::uint64_t t) { return static_cast<Kind>((t >> 32) & 0xffu); }
 int fd_of(std::uint64_t t) { return static_cast<int>(t & 0xffffffffu); }
+std::uint32_t serial_of(std::uint64_t t) { return static_cast<std::uint32_t>(t >> 40); }
 
 // How often paused transfers and deadlines are looked at, and the gauges
 // published.
@@ -176,6 +187,7 @@ struct EventLoop::Impl {
     int fd;
     int request_id;
     bool keep;
+    std::uint32_t serial = 0;  // set when the loop takes it in (see tag)
     Sink sink;
     std::unique_ptr<LoopAnswer> answer;
     std::unique_ptr<OriginTransfer> origin;
@@ -239,11 +251,13 @@ struct EventLoop::Impl {
   void launch(void* conn, int fd, int request_id, bool keep, const TransferLauncher::Make& make) {
     auto t = std::make_unique<Transfer>(*this, conn, fd, request_id, keep);
     t->answer = make(t->sink);
-    in_flight.fetch_add(1);
-    if (slot) slot->transfers.fetch_add(1, std::memory_order_relaxed);
     {
+      // Counted once queued: push_back may throw (no memory), and a count
+      // raised before it would never come down.
       std::lock_guard<std::mutex> lock(queue_mutex);
       queue.push_back(std::move(t));
+      in_flight.fetch_add(1);
+      if (slot) slot->transfers.fetch_add(1, std::memory_order_relaxed);
     }
     wake();
   }
@@ -381,7 +395,7 @@ struct EventLoop::Impl {
   bool watch(Transfer& t, int op, bool out) {
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP | (out ? EPOLLOUT : 0u);
-    ev.data.u64 = tag(kClient, t.fd);
+    ev.data.u64 = tag(kClient, t.fd, t.serial);
     return ::epoll_ctl(epoll_fd.get(), op, t.fd, &ev) == 0;
   }
 
@@ -674,6 +688,7 @@ struct EventLoop::Impl {
     }
     for (auto& owned : taken) {
       Transfer& t = *owned;
+      t.serial = ++next_serial & 0xffffffu;
       transfers[t.fd] = std::move(owned);
       if (!watch(t, EPOLL_CTL_ADD, false)) {
         t.sink.failed = true;
@@ -789,7 +804,7 @@ struct EventLoop::Impl {
           }
           case kClient: {
             auto it = transfers.find(fd_of(t));
-            if (it != transfers.end()) on_client_event(*it->second, ev);
+            if (it != transfers.end() && it->second->serial == serial_of(t)) on_client_event(*it->second, ev);
             break;
           }
         }
@@ -838,6 +853,7 @@ struct EventLoop::Impl {
   std::unordered_map<std::string, Transfer*> sharing;             // fetches others may join, by fetch_key
   std::vector<int> dirty;
   std::size_t peak_transfers = 0;
+  std::uint32_t next_serial = 0;  // of the transfers taken in (see tag)
   Clock::time_point last_trim;
 
   std::mutex queue_mutex;
