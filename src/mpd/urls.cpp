@@ -100,6 +100,23 @@ std::optional<CutUrl> cut_url(std::string_view absolute_url, bool is_template) {
   return out;
 }
 
+namespace {
+
+// What the rewrite writes after the encoded part keeps its bytes but for
+// spaces, written "%20" as every HTTP client sends them: one at the end (a
+// query of " " once the fragment after it is dropped, say) would otherwise
+// end the attribute, and the player's URL parser trims it off (WHATWG URL
+// §4.4 strips leading and trailing spaces), asking something else than the
+// origin's reference meant (fuzz_mpd finding d72dd720).
+void append_spaces_escaped(std::string& out, std::string_view s) {
+  for (const char c : s) {
+    if (c == ' ') out += "%20";
+    else out += c;
+  }
+}
+
+}  // namespace
+
 std::string media_form(std::string_view media_prefix, std::string_view origin, std::string_view dir,
                        std::string_view carried_query, std::string_view rest) {
   std::string base(origin);
@@ -111,7 +128,7 @@ std::string media_form(std::string_view media_prefix, std::string_view origin, s
   std::string out(media_prefix);
   out += encode_url(base);
   out += '/';
-  out += rest;
+  append_spaces_escaped(out, rest);
   return out;
 }
 
@@ -123,7 +140,7 @@ std::string manifest_form(std::string_view mpd_prefix, std::string_view absolute
   const std::string_view query = u.query ? std::string_view(*u.query) : fallback_query;
   if (!query.empty()) {
     out += '?';
-    out += query;
+    append_spaces_escaped(out, query);
   }
   return out;
 }

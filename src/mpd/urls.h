@@ -59,12 +59,14 @@ struct CutUrl {
 };
 std::optional<CutUrl> cut_url(std::string_view absolute_url, bool is_template);
 
-// "{media_prefix}{enc(origin + dir [+ '?' + carried_query])}/{rest}"
+// "{media_prefix}{enc(origin + dir [+ '?' + carried_query])}/{rest}", with
+// spaces in `rest` written "%20" (as in manifest_form).
 std::string media_form(std::string_view media_prefix, std::string_view origin, std::string_view dir,
                        std::string_view carried_query, std::string_view rest);
 
 // "{mpd_prefix}{enc(url without query)}[?query]": the query stays outside the
-// encoded part, verbatim (SPEC §1). A URL without a query gets `fallback_query`.
+// encoded part, verbatim (SPEC §1) but for spaces, written "%20" as a client
+// sends them. A URL without a query gets `fallback_query`.
 std::string manifest_form(std::string_view mpd_prefix, std::string_view absolute_url,
                           std::string_view fallback_query);
 

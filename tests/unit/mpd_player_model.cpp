@@ -432,8 +432,14 @@ namespace {
 
 // Spellings a server cannot tell apart: "http://h?q" and "http://h/?q"
 // (RFC 3986 §6.2.3), "x?" and "x".
+// Two URLs a player asks the same request for: a space goes out as "%20".
 std::string same_request(const std::string& url) {
-  Uri u = Uri::parse(url);
+  std::string spaced;
+  for (const char c : url) {
+    if (c == ' ') spaced += "%20";
+    else spaced += c;
+  }
+  Uri u = Uri::parse(spaced);
   if (u.authority && u.path.empty()) u.path = "/";
   if (u.query && u.query->empty()) u.query.reset();
   return u.str();

@@ -378,4 +378,31 @@ BOOST_AUTO_TEST_CASE(more_base_url_alternatives_than_the_rewriter_keeps_apart_ar
   BOOST_TEST(kind_is(error_of([&] { rewrite_mpd(many, o); }), MpdError::Kind::unrewritable), many);
 }
 
+// fuzz_mpd-d72dd720, a mutation of xlink-periods.mpd: an xlink:href whose
+// query is one space once the fragment after it is dropped ("pre.xml? #t";
+// the newline written there became a space by XML attribute normalization).
+// The proxy form kept the query verbatim, so the attribute ended in a space
+// that a player's URL parser trims: it asked the origin for "pre.xml" where
+// the original meant "pre.xml?%20". The same for an absolute segment
+// address (a relative one is kept as written, fragment and all). Spaces
+// after the encoded part are now written "%20", as a client sends them.
+BOOST_AUTO_TEST_CASE(a_trailing_space_in_a_query_survives_the_proxy_form) {
+  MpdRewriteOptions o;
+  o.manifest_url = "https://o.example/m.mpd";
+  const std::string original =
+      "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" type=\"static\""
+      " mediaPresentationDuration=\"PT1H\" minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n"
+      "<Period duration=\"PT10S\" xlink:href=\"https://ads.example/pre.xml?\n#t=9\"/>\n"
+      "<Period><AdaptationSet mimeType=\"video/mp4\">\n"
+      "<SegmentTemplate duration=\"4\" media=\"https://cdn.example/$RepresentationID$/$Number$.m4s? #x\"/>\n"
+      "<Representation id=\"v\" bandwidth=\"1\"/>\n"
+      "</AdaptationSet></Period></MPD>\n";
+  const std::string out = rewrite_mpd(original, o).xml;
+  BOOST_TEST(out.find("pre.xml?%20\"") != std::string::npos, out);
+  BOOST_TEST(out.find("$Number$.m4s?%20\"") != std::string::npos, out);
+  const test::Verdict verdict = test::compare_with_origin(original, out, o);
+  BOOST_TEST(verdict.checked == 2u);  // the remote Period and the segment
+  for (const std::string& problem : verdict.problems) BOOST_ERROR(problem);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
