@@ -30,7 +30,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// epoll data: the kind in the top bits, the descriptor below.
 // An event's tag: the kind in bits 32-39, the descriptor below, and for a
 // client connection the serial of the transfer it was registered for in
 // bits 40-63. A descriptor number comes back as soon as it is closed (or a

@@ -172,7 +172,7 @@ void handle_mss_init(RouteContext& ctx, std::string_view encoded_and_rest) {
 
 namespace {
 
-// The init segment of quality level `out.stream` of stream `out.level`,
+// The init segment of quality level `out.level` of stream `out.stream`,
 // synthesised from the Smooth manifest in `got`.
 void make_mss_init(const BufferingHandler& got, MssInit& out) {
   out.made = true;
