@@ -41,10 +41,35 @@ struct PendingSidx {
   std::optional<OffsetField> first_size;  // its first referenced_size, when it has one
 };
 
+// An absolute file offset `value`, held in the field at `position` (of
+// `width` bytes), after `moves` (in stream offsets; the stream starts at file
+// offset `first`). An offset before the stream is not moved by anything in
+// it. False (and error) when it points into a resized box.
+bool relocate_absolute(std::uint64_t position, unsigned width, std::uint64_t value, std::uint64_t first,
+                       const char* what, const Relocation& moves, std::vector<FieldUpdate>& updates,
+                       std::string& error) {
+  if (value < first) return true;
+  OffsetField f;
+  f.position = position;
+  f.width = width;
+  f.bits = width * 8;
+  f.value = value - first;
+  f.what = what;
+  FieldUpdate u;
+  if (!relocate(f, moves, u, error)) return false;
+  u.value += first;
+  if (width == 4 && u.value > UINT32_MAX) {
+    error = std::string(what) + " out of range after the rewrite";
+    return false;
+  }
+  if (u.value != value) updates.push_back(u);
+  return true;
+}
+
 // ISO/IEC 14496-12 §8.8.10: the moof_offset fields of the 'tfra' `box`
 // (in `held`) with where `moves` puts them. False (and error) when the box
 // does not read or a moof it points at moved inside or out of its field.
-bool relocate_tfra(const std::uint8_t* held, const Box& box, const Relocation& moves,
+bool relocate_tfra(const std::uint8_t* held, const Box& box, const Relocation& moves, std::uint64_t first,
                    std::vector<FieldUpdate>& updates, std::string& error) {
   if (box.payload_size() < 16) {
     error = "tfra too short";
@@ -58,15 +83,37 @@ bool relocate_tfra(const std::uint8_t* held, const Box& box, const Relocation& m
   }
   for (const Tfra::Entry& e : tfra.entries) {
     const FieldPlace place = *at.where(e.moof_offset);
-    OffsetField f;
-    f.position = box.payload_offset() + place.position;
-    f.width = static_cast<unsigned>(place.width);
-    f.bits = f.width * 8;
-    f.value = e.moof_offset;  // from the file's first byte
-    f.what = "a tfra moof_offset";
-    FieldUpdate u;
-    if (!relocate(f, moves, u, error)) return false;
-    if (u.value != e.moof_offset) updates.push_back(u);
+    if (!relocate_absolute(box.payload_offset() + place.position, static_cast<unsigned>(place.width),
+                           e.moof_offset, first, "a tfra moof_offset", moves, updates, error))
+      return false;
+  }
+  return true;
+}
+
+// ISO/IEC 14496-12 §8.8.7: a tfhd's base_data_offset is a file offset; once
+// an earlier moof has changed size, the data it names has moved, and a later
+// moof's own (unchanged) trun data_offsets count from it. The 'traf'/'tfhd'
+// of the held moof `held` (`header_size` bytes of header) whose base moved.
+bool relocate_tfhd_bases(const std::uint8_t* held, std::size_t size, std::size_t header_size,
+                         const Relocation& moves, std::uint64_t first, std::vector<FieldUpdate>& updates,
+                         std::string& error) {
+  std::vector<Box> trafs;
+  if (!walk_boxes(held, header_size, size, trafs, error)) return false;
+  for (const Box& traf : trafs) {
+    if (traf.header.type != fourcc("traf")) continue;
+    std::vector<Box> children;
+    if (!walk_boxes(held, traf.payload_offset(), traf.end(), children, error)) return false;
+    for (const Box& c : children) {
+      if (c.header.type != fourcc("tfhd")) continue;
+      Tfhd tfhd;
+      FieldLocator at(held + c.payload_offset(), c.payload_size());
+      if (!tfhd.io(at)) break;  // the moof's rewrite judges an unreadable tfhd
+      if (tfhd.full.flags & Tfhd::kBaseDataOffset &&
+          !relocate_absolute(c.payload_offset() + at.where(tfhd.base_data_offset)->position, 8,
+                             tfhd.base_data_offset, first, "a tfhd base_data_offset", moves, updates, error))
+        return false;
+      break;  // one tfhd per traf
+    }
   }
   return true;
 }
@@ -296,7 +343,7 @@ struct SegmentPatcher::Impl {
       if (!ok) break;
       if (c.header.type != fourcc("tfra")) continue;
       ++tfras;
-      ok = relocate_tfra(held.data(), c, moves, writes, error);
+      ok = relocate_tfra(held.data(), c, moves, options.stream_offset, writes, error);
     }
     if (ok) {
       for (const FieldUpdate& w : writes) store_field(held.data() + w.position, w);
@@ -315,11 +362,34 @@ struct SegmentPatcher::Impl {
     next_box();
   }
 
+  // A held moof after resized ones: its absolute base_data_offsets follow
+  // them (relocate_tfhd_bases). One that cannot follow would send the player
+  // to the wrong bytes; it is counted and logged, as nothing already sent can
+  // be taken back.
+  void follow_earlier_resizes() {
+    std::string error;
+    std::vector<FieldUpdate> writes;
+    bool ok = !shifts_overflow;
+    if (!ok) error = "more than " + std::to_string(kMaxShifts) + " resized moofs to follow";
+    else ok = relocate_tfhd_bases(held.data(), held.size(), header_len, moves, options.stream_offset, writes, error);
+    if (!ok) {
+      give_up("moof#" + std::to_string(moofs + 1) + ": base_data_offset left stale: " + error + at());
+      return;
+    }
+    for (const FieldUpdate& w : writes) store_field(held.data() + w.position, w);
+    if (!writes.empty()) {
+      note_change("moof#" + std::to_string(moofs + 1) + ": " + std::to_string(writes.size()) +
+                  " base_data_offset moved with the resized moofs");
+      changed = true;
+    }
+  }
+
   void complete_held() {
     const FourCC type = load_u32(held.data() + 4);
     if (type == fourcc("sidx")) return complete_sidx();
     if (type == fourcc("mfra")) return complete_mfra();
     const bool moof = type == fourcc("moof");
+    if (moof && (moves.resizes() || shifts_overflow)) follow_earlier_resizes();
     RewriteContext ctx;
     ctx.mode = options.mode;
     ctx.size_blocker = size.blocker(offset);

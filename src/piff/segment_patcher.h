@@ -40,6 +40,10 @@ struct PatchOptions {
   // The input's length when the caller knows it (the origin's Content-Length):
   // lets the patcher tell the output's length before its first byte.
   std::optional<std::uint64_t> input_length;
+  // The file offset of the input's first byte: 0 for a whole file, the
+  // range's first byte for an on-demand subsegment. Absolute offsets in the
+  // stream (a tfhd base_data_offset, a tfra moof_offset) count from the file.
+  std::uint64_t stream_offset = 0;
 };
 
 // What the patcher can say about its whole output before the first byte of

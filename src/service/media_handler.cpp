@@ -97,6 +97,7 @@ class MediaStream final : public OriginHandler {
     options.mode = ctx_.config.piff_mode;
     options.max_held_box = ctx_.config.max_held_box;
     options.input_length = length;
+    if (whole_) options.stream_offset = whole_->first;  // a subsegment is a range of its file
     patcher_.emplace(
         options,
         [this](const std::uint8_t* data, std::size_t size) {

@@ -712,6 +712,55 @@ BOOST_AUTO_TEST_CASE(absolute_base_data_offset_blocks_resizing) {
   BOOST_TEST(s.passthrough_reason.find("base_data_offset") != std::string::npos);
 }
 
+// The absolute base_data_offset of the first tfhd in the moof at `moof_at`.
+std::uint64_t tfhd_base(const Bytes& b, std::size_t moof_at) {
+  const bm::Node moof = parse_moof(b, moof_at);
+  const bm::Node* traf = moof.child(bm::fourcc("traf"));
+  BOOST_REQUIRE(traf);
+  const bm::Node* tfhd = traf->child(bm::fourcc("tfhd"));
+  BOOST_REQUIRE(tfhd);
+  const auto fields = bm::read_fields<bm::Tfhd>(b.data() + moof_at, tfhd->box);
+  BOOST_REQUIRE(fields);
+  BOOST_REQUIRE(fields->full.flags & bm::Tfhd::kBaseDataOffset);
+  return fields->base_data_offset;
+}
+
+// Smooth/PIFF files (ismv) often give each moof an absolute base_data_offset
+// (the moof's own file offset). A moof before it that grew moves its data:
+// the offset must follow, or the player reads samples from the wrong bytes.
+// `first`: the file offset of the stream's first byte (an on-demand
+// subsegment is a range of the file).
+void later_absolute_base_follows_a_resized_moof(std::uint64_t first) {
+  const Bytes a = make_fragment(two_trafs()).bytes;  // converts, and grows
+  FragmentSpec later;
+  later.sequence = 2;
+  later.tracks = {piff_track(1, 8, true)};
+  later.tracks[0].piff = false;  // nothing to change in it
+  later.tracks[0].tfhd_flags = bm::Tfhd::kBaseDataOffset;
+  later.tracks[0].base_data_offset = first + a.size();  // its own moof: data_offsets count from there
+  Bytes in = a;
+  put(in, make_fragment(later).bytes);
+  PatchOptions options = with_mode(PiffMode::convert);
+  options.stream_offset = first;
+  PatchStats s;
+  const Bytes out = patch(in, options, 4096, &s);
+  BOOST_TEST(s.piff_converted == 2u);
+  std::vector<std::size_t> moofs;
+  for (const auto& box : top_level(out))
+    if (box.header.type == bm::fourcc("moof")) moofs.push_back(box.offset);
+  BOOST_REQUIRE_EQUAL(moofs.size(), 2u);
+  BOOST_REQUIRE(moofs[1] > a.size());  // the first moof grew
+  BOOST_TEST(tfhd_base(out, moofs[1]) == first + moofs[1]);
+}
+
+BOOST_AUTO_TEST_CASE(a_later_moofs_absolute_base_data_offset_follows_a_resized_moof) {
+  later_absolute_base_follows_a_resized_moof(0);
+}
+
+BOOST_AUTO_TEST_CASE(a_later_moofs_absolute_base_data_offset_follows_in_a_subsegment) {
+  later_absolute_base_follows_a_resized_moof(1000000);
+}
+
 BOOST_AUTO_TEST_CASE(second_traf_with_implicit_base_keeps_its_data_offset) {
   // traf 2 has no base flags: its data follows traf 1's, which moves with it.
   FragmentSpec spec = two_trafs();
