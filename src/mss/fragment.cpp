@@ -20,6 +20,20 @@ void append(Bytes& out, const std::uint8_t* base, const Box& box) {
   out.insert(out.end(), base + box.offset, base + box.end());
 }
 
+// Where the bytes of a rebuilt moof's copied boxes went: saio offsets count
+// from the moof's first byte and may point inside it (at the IVs of a PIFF
+// box or senc), so they follow the box they point into.
+struct Copied {
+  std::size_t from = 0, size = 0;  // in the origin's moof
+  std::size_t to = 0;              // in the rebuilt one
+};
+
+// `box` (of the origin's moof at `base`) appended to `moof`, remembered.
+void append_copied(Bytes& moof, const std::uint8_t* base, const Box& box, std::vector<Copied>& copied) {
+  copied.push_back({box.offset, box.size, moof.size()});
+  append(moof, base, box);
+}
+
 // The synthesised tenc declares kIvSize-byte IVs; a PIFF box whose entries
 // only parse with another size (and no override saying so, which the engine
 // turns into a 'seig' group) would be mis-decrypted.
@@ -36,10 +50,11 @@ void check_iv_size(const std::uint8_t* base, const Node& piff, const std::string
 
 struct TrafOut {
   std::vector<std::pair<std::size_t, std::size_t>> trun_payloads;  // payload offset in the new moof, size
+  std::vector<std::pair<std::size_t, std::size_t>> saio_payloads;  // the same for saio
 };
 
-void rewrite_traf(const std::uint8_t* base, const Node& traf, Bytes& moof, TrafOut& out, ConvertedFragment& result,
-                  bool first, const std::string& where) {
+void rewrite_traf(const std::uint8_t* base, const Node& traf, Bytes& moof, TrafOut& out, std::vector<Copied>& copied,
+                  ConvertedFragment& result, bool first, const std::string& where) {
   const Node* tfhd_node = traf.child(fourcc("tfhd"));
   if (!tfhd_node) malformed(where + " has no tfhd");
   auto tfhd = read_fields<Tfhd>(base, tfhd_node->box);
@@ -97,7 +112,8 @@ void rewrite_traf(const std::uint8_t* base, const Node& traf, Bytes& moof, TrafO
       }
       if (kind == UuidKind::tfxd) continue;
       if (c.box.header.type == fourcc("trun")) out.trun_payloads.emplace_back(buf.size() + c.box.header.header_size, c.box.payload_size());
-      append(buf, base, c.box);
+      if (c.box.header.type == fourcc("saio")) out.saio_payloads.emplace_back(buf.size() + c.box.header.header_size, c.box.payload_size());
+      append_copied(buf, base, c.box, copied);
     }
   });
 }
@@ -121,18 +137,20 @@ ConvertedFragment convert_fragment(const std::uint8_t* data, std::size_t size) {
     if (!tree) malformed(where + ": " + error);
     const std::uint8_t* base = data + b.offset;
     Bytes moof;
-    std::vector<std::pair<std::size_t, std::size_t>> truns;
+    std::vector<std::pair<std::size_t, std::size_t>> truns, saios;
+    std::vector<Copied> copied;
     unsigned trafs = 0;
     write_box(moof, fourcc("moof"), [&](FieldWriter&) {
       for (const Node& c : tree->children) {
         if (c.box.header.type != fourcc("traf")) {
-          append(moof, base, c.box);
+          append_copied(moof, base, c.box, copied);
           continue;
         }
         if (++trafs > 1) unsupported(where + ": more than one traf (a Smooth fragment carries one track)");
         TrafOut t;
-        rewrite_traf(base, c, moof, t, result, moofs == 1, where + " traf#1");
+        rewrite_traf(base, c, moof, t, copied, result, moofs == 1, where + " traf#1");
         truns.insert(truns.end(), t.trun_payloads.begin(), t.trun_payloads.end());
+        saios.insert(saios.end(), t.saio_payloads.begin(), t.saio_payloads.end());
       }
     });
     if (!trafs) malformed(where + " has no traf");
@@ -151,6 +169,29 @@ ConvertedFragment convert_fragment(const std::uint8_t* data, std::size_t size) {
         unsupported(where + ": trun data_offset overflows");
       store_u32(moof.data() + payload + at.where(trun.data_offset)->position,
                 static_cast<std::uint32_t>(static_cast<std::int32_t>(moved)));
+    }
+    // ISO/IEC 14496-12 §8.7.9: without a base-data-offset a saio offset
+    // counts from the moof's first byte too: past the moof it moves by the
+    // moof's change, inside it with the copied box it points into. One that
+    // points at bytes not copied (a dropped tfxd) cannot follow.
+    for (const auto& [payload, payload_size] : saios) {
+      Saio saio;
+      FieldLocator at(moof.data() + payload, payload_size);
+      if (!saio.io(at)) malformed(where + " has an unreadable saio");
+      for (const std::uint64_t& offset : saio.offsets) {
+        std::optional<std::uint64_t> moved;
+        if (offset >= b.size) {
+          moved = offset + static_cast<std::uint64_t>(delta);  // unsigned wrap-around is the subtraction
+        } else {
+          for (const Copied& c : copied)
+            if (offset >= c.from && offset < c.from + c.size) moved = offset - c.from + c.to;
+        }
+        const FieldPlace place = *at.where(offset);
+        if (!moved || (place.width == 4 && *moved > 0xffffffffu))
+          unsupported(where + ": saio offset points at bytes the rebuilt moof does not keep in place");
+        if (place.width == 8) store_u64(moof.data() + payload + place.position, *moved);
+        else store_u32(moof.data() + payload + place.position, static_cast<std::uint32_t>(*moved));
+      }
     }
     result.data.insert(result.data.end(), moof.begin(), moof.end());
   }

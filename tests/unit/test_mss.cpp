@@ -15,6 +15,7 @@
 #include "bmff/box.h"
 #include "bmff/fields.h"
 #include "bmff_builder.h"
+#include "bmff_test_support.h"
 #include "mpd/dom.h"
 #include "mss/codec.h"
 #include "mss/fragment.h"
@@ -391,6 +392,43 @@ BOOST_AUTO_TEST_CASE(broken_fragments_are_refused_whole) {
     return b;
   }());
   BOOST_CHECK_THROW(convert_fragment(moof.data(), moof.size()), MssError);
+}
+
+// A Smooth fragment whose saiz/saio point at the PIFF box's IVs (the packager
+// wrote both carriers): dropping tfxd/tfrf moves those IVs within the moof,
+// and the saio offset must follow them, or a player decrypts with the wrong
+// IVs (the piff engine keeps a saio that is there as it finds it).
+BOOST_AUTO_TEST_CASE(a_saio_into_the_moof_follows_the_bytes_it_points_at) {
+  testbmff::TrackSpec t;
+  t.tfxd = true;
+  t.aux_into_piff = true;
+  t.samples = testbmff::make_samples(3, 8, true, 5);
+  testbmff::FragmentSpec spec;
+  spec.tracks.push_back(t);
+  const Bytes in = testbmff::make_fragment(spec).bytes;
+  const ConvertedFragment out = convert_fragment(in.data(), in.size());
+  BOOST_REQUIRE(out.data.size() < in.size());  // tfxd and tfrf are gone
+  const auto top = parse_top(out.data);
+  const bmff::Node* saio_node = find_node(top[0], bmff::fourcc("saio"));
+  BOOST_REQUIRE(saio_node);
+  const auto saio = bmff::read_fields<bmff::Saio>(out.data.data(), saio_node->box);
+  BOOST_REQUIRE(saio);
+  BOOST_REQUIRE_EQUAL(saio->offsets.size(), 1u);
+  BOOST_REQUIRE(saio->offsets[0] + t.samples[0].iv.size() <= top[0].box.size);
+  const Bytes at(out.data.begin() + static_cast<long>(saio->offsets[0]),
+                 out.data.begin() + static_cast<long>(saio->offsets[0] + t.samples[0].iv.size()));
+  BOOST_TEST((at == t.samples[0].iv));
+
+  // The piff engine keeps the IVs where that saio points (free+senc in place).
+  PatchOptions options;
+  options.mode = PiffMode::convert;
+  PatchStats stats;
+  const Bytes patched = testbmff::patch(out.data, options, SIZE_MAX, &stats);
+  BOOST_TEST(stats.piff_converted == 1u);
+  BOOST_REQUIRE(patched.size() == out.data.size());
+  BOOST_TEST((Bytes(patched.begin() + static_cast<long>(saio->offsets[0]),
+                    patched.begin() + static_cast<long>(saio->offsets[0] + t.samples[0].iv.size())) ==
+              t.samples[0].iv));
 }
 
 BOOST_AUTO_TEST_CASE(sixteen_byte_ivs_without_override_are_refused_not_misdecrypted) {
