@@ -242,7 +242,8 @@ class CellStack:
             os.unlink(link)
             shutil.copytree(os.path.join(TOP, "nginx-conf", "snippets"), link)
             patch_file(os.path.join(link, "dashpiff-locations.conf"),
-                       "include snippets/dashpiff-fastcgi.conf;\n    fastcgi_buffering off;",
+                       "include snippets/dashpiff-fastcgi.conf;\n    fastcgi_buffering off;\n"
+                       "    fastcgi_max_temp_file_size 0;",
                        "include snippets/dashpiff-fastcgi.conf;\n    fastcgi_buffering on;")
         stack.origin.start(stack.origin_port)
         saved, dashpiff_stack.BUILD = dashpiff_stack.BUILD, build or dashpiff_stack.BUILD

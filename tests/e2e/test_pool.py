@@ -2,10 +2,12 @@
 """End to end: the supervised worker pool of dashpiff-fcgi behind a real front
 nginx, with a real origin nginx, all on 127.0.0.1. Worker pids are read from
 /proc (children of the supervisor, which is the PID spawn-fcgi -n execs)."""
+import http.server
 import os
 import re
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import threading
@@ -278,6 +280,95 @@ def workers_still_busy_at_the_shutdown_deadline_are_killed(stack):
     expect("error" in result or len(result.get("body", b"")) < os.path.getsize(os.path.join(STREAM, name)),
            "the download completed although its worker was killed")
     expect("still busy after shutdown-deadline=1s; killing it" in stack.log_text(), "the kill is not logged")
+
+
+class ChunkedOrigin:
+    """An origin on 127.0.0.1 that streams a long chunked body (no
+    Content-Length) slowly, so that an answer is in flight when a check wants."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for i in range(200):
+                    data = bytes([65 + i % 26]) * 65536
+                    self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+                self.wfile.write(b"0\r\n\r\n")
+            except OSError:
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    def __enter__(self):
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), self.Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self.server.server_address[1]
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        return False
+
+
+def chunked_answer_cut_by(stack, port, cut):
+    """Starts a chunked /media/ answer over a raw HTTP/1.1 connection, calls
+    cut() once part of it has arrived, and reads on. Returns the head, whether
+    the body ended with the last chunk, and whether the connection closed."""
+    url_path = "/media/" + enc(f"http://127.0.0.1:{port}/") + "/long.m4s"
+    with socket.create_connection(("127.0.0.1", stack.front_port), timeout=20) as s:
+        s.sendall(f"GET {url_path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        got = b""
+        while len(got) < 200000:
+            data = s.recv(65536)
+            if not data:
+                break
+            got += data
+        head = got.split(b"\r\n\r\n", 1)[0].decode(errors="replace")
+        cut()
+        closed = False
+        try:
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    closed = True
+                    break
+                got += data
+        except socket.timeout:
+            pass  # still open after 20 s
+        except OSError:
+            closed = True  # reset
+    return head, got.endswith(b"\r\n0\r\n\r\n"), closed
+
+
+@check
+def a_worker_killed_mid_answer_never_ends_a_chunked_answer_cleanly(stack):
+    # Issue #12 item 3: nginx streaming a FastCGI answer unbuffered took the
+    # dead worker's closed connection for the end of the body and sent the
+    # last chunk: a clean 200 with bytes missing. The same goes for the
+    # SIGKILL at shutdown-deadline.
+    pid = start_pool(stack, ["--shutdown-deadline", "1s"], workers=1)
+    with ChunkedOrigin() as port:
+        victim = next(iter(children(pid)))
+        head, clean, closed = chunked_answer_cut_by(stack, port, lambda: os.kill(victim, signal.SIGKILL))
+        expect(head.startswith("HTTP/1.1 200") and "chunked" in head.lower() and "\ncontent-length:" not in head.lower(),
+               f"not a chunked 200 in flight: {head!r}")
+        expect(not clean, "a worker killed mid-answer: the client got the last chunk after bytes went missing")
+        expect(closed, "the client connection stayed open after the cut")
+        wait_for(lambda: len(children(pid)) == 1 and healthz(stack) == 200, timeout=10, what="a replacement worker")
+
+        head, clean, closed = chunked_answer_cut_by(stack, port, lambda: os.kill(pid, signal.SIGTERM))
+        expect(not clean, "killed at the shutdown deadline: the client got the last chunk after bytes went missing")
+        expect(closed, "the client connection stayed open after the deadline kill")
+        expect(wait_exit(stack.fcgi, 10) == 0, "the pool did not exit after its shutdown deadline")
 
 
 @check
