@@ -258,8 +258,14 @@ namespace {
 // The fragment in `got`, rebuilt for the synthesised init and converted.
 void answer_smooth_fragment(RouteContext& ctx, const BufferingHandler& got) {
   const bool converting = ctx.config.piff_mode != PiffMode::off;
-  if (converting && got.head.status == 304) {
-    ctx.begin(304, confirmed_not_modified(ctx, got.head.headers, kFragmentLayout));
+  if (got.head.status == 304) {
+    // RFC 9110 §8.6: a 304 carries no Content-Length but the 200's (here a
+    // length of its empty body would be 0): the validator of what the
+    // client holds and the freshness, as on the /media/ path.
+    std::optional<std::string> held;
+    if (const auto* v = find_header(got.head.headers, "ETag")) held = *v;
+    ctx.begin(304, converting ? confirmed_not_modified(ctx, got.head.headers, kFragmentLayout)
+                              : not_modified_headers(got.head.headers, held));
     return;
   }
   // Not judged by Content-Type: origins serve these extensionless URLs with

@@ -19,7 +19,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
 sys.path.insert(0, HERE)
 
-from dashpiff_stack import Stack, fetch  # noqa: E402
+from dashpiff_stack import Stack, fetch, wait_for  # noqa: E402
+from codec import enc  # noqa: E402
 from harness import check, expect, run  # noqa: E402
 import bmff  # noqa: E402
 import check_convert as judge  # noqa: E402
@@ -238,6 +239,30 @@ def refusals_name_their_reason(state):
     status, _, _ = fetch(stack.front_url + "/media/" + enc(stack.origin_url + "/streams/smooth-vod/Manifest") +
                          "/QualityLevels(44560)/Fragments(video=1)")
     expect(status == 404, f"missing fragment answered {status}")
+
+
+@check
+def a_fragment_passed_in_mode_off_gets_a_304_without_a_length(state):
+    # RFC 9110 §8.6: a 304 may carry a Content-Length only if it is the
+    # 200's; the origin's 304 passed as a whole answer said 0.
+    stack = state["stack"]
+    stack.stop_fcgi()
+    stack.start_fcgi(["--piff-mode", "off"])
+    try:
+        wait_for(lambda: fetch(stack.front_url + "/healthz")[0] == 200, what="the pool in piff-mode off")
+        url = (stack.front_url + "/media/" + enc(stack.origin_url + "/streams/smooth-vod-piff/") +
+               "/QualityLevels(44560)/Fragments(video=20800000)")
+        status, h, full = fetch(url)
+        expect(status == 200 and int(h["Content-Length"]) == len(full) > 0 and h["ETag"],
+               f"mode off: {status}, {dict(h)}")
+        status, nh, empty = fetch(url, headers={"If-None-Match": h["ETag"]})
+        expect(status == 304 and empty == b"" and nh["ETag"] == h["ETag"], f"mode off conditional: {status} {dict(nh)}")
+        expect(nh.get("Content-Length") in (None, str(len(full))),
+               f"the 304 says Content-Length {nh.get('Content-Length')}, the 200 has {len(full)} bytes")
+    finally:
+        stack.stop_fcgi()
+        stack.start_fcgi()
+        wait_for(lambda: fetch(stack.front_url + "/healthz")[0] == 200, what="the pool back in its mode")
 
 
 def setup():
