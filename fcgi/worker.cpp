@@ -31,6 +31,7 @@ struct Worker::Connection {
   explicit Connection(int fd) : fcgi(fd) {}
   FcgiConnection fcgi;
   bool in_epoll = false;
+  bool on_loop = false;  // its answer is the event loop's (under conn_mutex_)
 };
 
 namespace {
@@ -166,6 +167,10 @@ Worker::Connection* Worker::accept_connection() {
 
 void Worker::close_connection(Connection* conn) {
   std::lock_guard<std::mutex> lock(conn_mutex_);
+  close_locked(conn);
+}
+
+void Worker::close_locked(Connection* conn) {
   connections_.erase(conn);  // closes the descriptor, which leaves the epoll set
   if (connections_.size() < max_connections_) set_listening(true);
 }
@@ -185,11 +190,16 @@ bool Worker::rearm(Connection& conn) {
 // Hands a /media/ answer and its connection to the worker's event loop.
 class Worker::Launcher final : public TransferLauncher {
  public:
-  Launcher(EventLoop& loop, Connection& conn) : loop_(loop), conn_(conn) {}
+  Launcher(EventLoop& loop, Connection& conn, std::mutex& conn_mutex)
+      : loop_(loop), conn_(conn), conn_mutex_(conn_mutex) {}
   bool has_room() const override { return loop_.has_room(); }
   HeldBytes* held_bytes() override { return loop_.held_bytes(); }
   void launch(const Make& make) override {
     const bool keep = conn_.fcgi.prepare_handoff();
+    {
+      std::lock_guard<std::mutex> lock(conn_mutex_);
+      conn_.on_loop = true;
+    }
     loop_.launch(&conn_, conn_.fcgi.fd(), conn_.fcgi.request_id(), keep, make);
     launched = true;
   }
@@ -198,6 +208,7 @@ class Worker::Launcher final : public TransferLauncher {
  private:
   EventLoop& loop_;
   Connection& conn_;
+  std::mutex& conn_mutex_;
 };
 
 Worker::Served Worker::serve(Connection& conn, Router& router, OriginClient& origin, std::string& out_buffer) {
@@ -209,7 +220,7 @@ Worker::Served Worker::serve(Connection& conn, Router& router, OriginClient& ori
     const BusyMark busy(slot_);
     FcgiSink sink(fcgi, out_buffer);
     Request request = fcgi.read_request(config_.max_create_body);
-    Launcher launcher(*loop_, conn);
+    Launcher launcher(*loop_, conn, conn_mutex_);
     router.handle(request, sink, origin, &launcher);
     if (launcher.launched) return Served::handed_off;
   } catch (...) {
@@ -228,11 +239,38 @@ Worker::Served Worker::serve(Connection& conn, Router& router, OriginClient& ori
 }
 
 void Worker::transfer_done(Connection* conn, bool keep) {
-  if (keep) {
+  // Under the lock throughout: once close_idle_connections sees the
+  // connection off the loop, the loop has done with it.
+  std::lock_guard<std::mutex> lock(conn_mutex_);
+  conn->on_loop = false;
+  // A stopping worker reads no further request (close_idle_connections).
+  if (keep && !stopping_.load()) {
     conn->fcgi.reset_after_handoff();
     if (rearm(*conn)) return;
   }
-  close_connection(conn);
+  close_locked(conn);
+}
+
+void Worker::close_idle_connections(Router& router, OriginClient& origin, std::string& out_buffer) {
+  // SIGHUP rolling reload, SIGTERM drain (issue #13: kept nginx connections
+  // keep working): a kept connection left idle in the set is one nginx may
+  // send its next request on, and no thread reads it any more; the request
+  // waited until the drain ended (18 s behind one slow client, up to
+  // shutdown-deadline). A request already there is answered; the
+  // connection is closed after it, and so is every idle one, so nginx opens
+  // a connection to a worker that accepts (a request sent on one as it is
+  // closed finds it reset, and nginx retries it on another).
+  std::vector<Connection*> idle;
+  {
+    std::lock_guard<std::mutex> lock(conn_mutex_);
+    for (const auto& entry : connections_)
+      if (!entry.first->on_loop) idle.push_back(entry.first);
+  }
+  for (Connection* conn : idle) {
+    if (peek_request(conn->fcgi.fd()).complete && serve(*conn, router, origin, out_buffer) == Served::handed_off)
+      continue;  // the loop's now; transfer_done closes it
+    close_connection(conn);
+  }
 }
 
 void Worker::serve_and_settle(Connection& conn, Router& router, OriginClient& origin, std::string& out_buffer) {
@@ -357,12 +395,11 @@ int Worker::run() {
       queue_closed_ = true;
       left.swap(queued_);
     }
-    if (!left.empty()) {
-      OriginClient origin(config_.origin);
-      Router router(config_, metrics_);
-      std::string out_buffer;
-      for (Connection* conn : left) serve_and_settle(*conn, router, origin, out_buffer);
-    }
+    OriginClient origin(config_.origin);
+    Router router(config_, metrics_);
+    std::string out_buffer;
+    for (Connection* conn : left) serve_and_settle(*conn, router, origin, out_buffer);
+    close_idle_connections(router, origin, out_buffer);
   }
   // Transfers in flight finish first (a drain waits for them as for any
   // request; the supervisor's shutdown deadline bounds it).

@@ -62,6 +62,10 @@ class Worker {
   void transfer_done(Connection* conn, bool keep);
   bool rearm(Connection& conn);
   void close_connection(Connection* conn);
+  void close_locked(Connection* conn);  // conn_mutex_ held
+  // Once the threads have stopped: answers a request already waiting on an
+  // idle kept connection, and closes every connection the loop does not hold.
+  void close_idle_connections(Router& router, OriginClient& origin, std::string& out_buffer);
   void set_listening(bool on);  // callers hold conn_mutex_
   bool recycle_due();
   // On the loop thread, while every serving thread is busy: what waits in

@@ -372,6 +372,45 @@ def a_worker_killed_mid_answer_never_ends_a_chunked_answer_cleanly(stack):
 
 
 @check
+def requests_on_kept_connections_are_answered_while_a_reload_drains_a_slow_transfer(stack):
+    # Issue #13 (kept nginx connections, SIGHUP rolling reload): the old
+    # worker's idle kept connections stayed open while it drained, and no
+    # thread read them any more: nginx sent the next request on one and it
+    # waited for the drain (18 s behind one slow transfer; up to
+    # shutdown-deadline).
+    pid = start_pool(stack, ["--shutdown-deadline", "60s"], workers=1)
+    url = media_url(stack, "seg-0-1.m4s")
+    warm = [threading.Thread(target=lambda: [fetch(url) for _ in range(4)]) for _ in range(8)]
+    for t in warm:
+        t.start()
+    for t in warm:
+        t.join()
+    try:
+        with ChunkedOrigin() as port:
+            slow = threading.Thread(target=chunked_answer_cut_by, args=(stack, port, lambda: None), daemon=True)
+            slow.start()
+            time.sleep(1.0)
+            mark = len(stack.log_text())
+            os.kill(pid, signal.SIGHUP)
+            wait_for(lambda: "stopping old worker" in stack.log_since(mark), timeout=10, what="the old worker stopping")
+            time.sleep(0.5)
+            slowest = 0.0
+            for _ in range(12):
+                t0 = time.monotonic()
+                status, _, body = fetch(url, timeout=30)
+                slowest = max(slowest, time.monotonic() - t0)
+                expect(status == 200 and body, f"a request during the drain answered {status}")
+            expect(slow.is_alive(), "the slow transfer was not in flight during the requests")
+            # The slow transfer lasts 20 s; a request left on an old connection waits for it.
+            expect(slowest < 5.0, f"a request during the drain took {slowest:.1f} s")
+    finally:
+        os.killpg(stack.fcgi.pid, signal.SIGKILL)
+        stack.fcgi.wait()
+        if os.path.exists(stack.sock):
+            os.unlink(stack.sock)
+
+
+@check
 def sighup_with_new_piff_mode_replaces_workers_without_refusing_a_request(stack):
     conf = os.path.join(stack.workdir, "reload.conf")
     with open(conf, "w") as f:
