@@ -97,12 +97,14 @@ bool relocate_tfra(const std::uint8_t* held, const Box& box, const Relocation& m
 bool relocate_tfhd_bases(const std::uint8_t* held, std::size_t size, std::size_t header_size,
                          const Relocation& moves, std::uint64_t first, std::vector<FieldUpdate>& updates,
                          std::string& error) {
+  // A moof whose boxes do not walk is the rewrite's to judge (malformed).
+  std::string unused;
   std::vector<Box> trafs;
-  if (!walk_boxes(held, header_size, size, trafs, error)) return false;
+  if (!walk_boxes(held, header_size, size, trafs, unused)) return true;
   for (const Box& traf : trafs) {
     if (traf.header.type != fourcc("traf")) continue;
     std::vector<Box> children;
-    if (!walk_boxes(held, traf.payload_offset(), traf.end(), children, error)) return false;
+    if (!walk_boxes(held, traf.payload_offset(), traf.end(), children, unused)) return true;
     for (const Box& c : children) {
       if (c.header.type != fourcc("tfhd")) continue;
       Tfhd tfhd;
