@@ -142,6 +142,9 @@ struct SegmentPatcher::Impl {
   // Where the resized moofs moved what follows them (input to output offsets).
   Relocation moves;
   bool shifts_overflow = false;  // more than kMaxShifts resizes: `moves` is incomplete
+  // After a malformed moof that follows resized ones: nothing is rewritten
+  // any more, but the walk goes on so that an mfra is still corrected.
+  bool distrusted = false;
   bool sink_ok = true;
   bool finished = false;
   // The output plan (OutputPlan): until it is made, output collects in
@@ -254,7 +257,8 @@ struct SegmentPatcher::Impl {
     StreamFacts facts;
     facts.may_resize = size.may_resize(offset);
     facts.moofs_moved = moves.resizes() || shifts_overflow;
-    const BoxDecision d = decide_box(h, options, facts);
+    BoxDecision d = decide_box(h, options, facts);
+    if (distrusted && h.type != fourcc("mfra")) d = BoxDecision{};  // passes as it came
     // A held sidx waits only for the moof its first reference starts with.
     if (pending_sidx && !(h.type == fourcc("moof") && d.action == BoxAction::hold &&
                           offset == pending_sidx->first_start))
@@ -424,9 +428,21 @@ struct SegmentPatcher::Impl {
     if (r.malformed) {
       // Its insides cannot be trusted, so neither can what follows.
       emit(held.data(), held.size());
-      untrusted(r.malformed_reason + at());
       held.clear();
-      offset += box_size;
+      if (!moves.resizes() && !shifts_overflow) {
+        untrusted(r.malformed_reason + at());
+        offset += box_size;
+        return;
+      }
+      // Moofs before it changed size: an mfra after it, passed as it came,
+      // would point a seeking player into the middle of boxes (issue #12:
+      // never corrupt media). The top-level walk goes on (this box's size
+      // held), every box passes unchanged, and an mfra is corrected or made
+      // 'free' by complete_mfra. Nothing changes size from here.
+      give_up(r.malformed_reason + at());
+      distrusted = true;
+      next_box();
+      if (!decided) decide_exact();
       return;
     }
     stats.piff_neutralised += r.neutralised;

@@ -673,6 +673,24 @@ BOOST_AUTO_TEST_CASE(mfra_offsets_follow_the_resized_moofs) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(mfra_offsets_follow_the_resized_moofs_past_a_malformed_one) {
+  OnDemand d = make_on_demand(0);
+  set32(d.bytes, d.moofs[1] + 8, 0x7fff);  // moof#2's mfhd runs past it: its insides do not add up
+  for (std::size_t chunk : {1u, 4096u}) {
+    PatchStats s;
+    const Bytes out = patch(d.bytes, with_mode(PiffMode::convert), chunk, &s);
+    BOOST_TEST(s.piff_converted == 2u);  // moof#1 only: nothing after the malformed one is rewritten
+    BOOST_TEST(s.passthrough_reason.find("moof") != std::string::npos, s.passthrough_reason);
+    const auto moved = moof_offsets(out);
+    BOOST_REQUIRE_EQUAL(moved.size(), 3u);
+    BOOST_TEST(moved[1] != d.moofs[1]);
+    // moof#2 and moof#3 pass as they came, after the first one's growth.
+    BOOST_TEST((Bytes(out.begin() + long(moved[1]), out.begin() + long(moved[1] + (d.moofs[2] - d.moofs[1]))) ==
+                Bytes(d.bytes.begin() + long(d.moofs[1]), d.bytes.begin() + long(d.moofs[2]))));
+    BOOST_TEST(tfra_offsets(out) == moved);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(mfra_is_untouched_when_no_moof_changed_size) {
   const OnDemand d = make_on_demand(0);
   PatchStats s;
