@@ -260,6 +260,9 @@ void Worker::close_idle_connections(Router& router, OriginClient& origin, std::s
   // connection is closed after it, and so is every idle one, so nginx opens
   // a connection to a worker that accepts (a request sent on one as it is
   // closed finds it reset, and nginx retries it on another).
+  // The loop may be answering a /healthz from the set (overflow) as the
+  // threads stop; once it is out, with stopping_ set, it takes none again.
+  { const std::lock_guard<std::mutex> barrier(overflow_mutex_); }
   std::vector<Connection*> idle;
   {
     std::lock_guard<std::mutex> lock(conn_mutex_);
@@ -304,6 +307,7 @@ Worker::Connection* Worker::take_queued() {
 }
 
 void Worker::overflow() {
+  const std::lock_guard<std::mutex> serving(overflow_mutex_);  // see close_idle_connections
   // Bounded: the set's level-triggered members (stop, queued) come round
   // again and again while they are ready.
   for (int i = 0; i < 64; ++i) {

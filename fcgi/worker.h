@@ -93,6 +93,7 @@ class Worker {
 
   std::atomic<int> waiting_{0};  // serving threads in epoll_wait, ready for a request
   std::atomic<bool> stopping_{false};
+  std::mutex overflow_mutex_;  // held by the loop while it serves from the set (overflow)
   UniqueFd queued_fd_;  // eventfd (semaphore): one count per connection in queued_
 
   std::mutex conn_mutex_;  // guards the members below; taken per connection, not per request
