@@ -42,6 +42,9 @@ struct Base {
   std::string origin;  // absolute URL
   std::string dir;     // its directory path, "/a/b/"
   int anchor;          // the rewritten BaseURL it sits under, or kNotProxied
+  // The MPD itself under the BaseURL the rewrite inserts: the player's base
+  // there is that BaseURL, the MPD's directory (keep_empty_path).
+  bool mpd_itself = false;
 };
 
 // A BaseURL rewritten to the proxy form (or the one inserted under MPD).
@@ -126,7 +129,7 @@ class Rewriter {
       // naively expect a trailing '/'); the base the origin means stays the
       // MPD itself, which only references with an empty path can tell apart.
       const std::string dir = directory_of(options_.manifest_url);
-      bases = {Base{document_url_, dir_path_of(dir), new_anchor(nullptr, dir)}};
+      bases = {Base{document_url_, dir_path_of(dir), new_anchor(nullptr, dir), true}};
     }
     for (DOMElement* c = first_child_element(mpd); c; c = next_sibling_element(c)) {
       if (has_local_name(c, u"Location") || has_local_name(c, u"PatchLocation")) {
@@ -286,11 +289,15 @@ class Rewriter {
   }
 
   // "", "?q", "#f" mean the base itself: the MPD, where the inserted
-  // BaseURL says its directory. Those get an encoded base of their own.
-  bool keep_empty_path(std::string_view ref, const std::vector<Base>& contexts) const {
+  // BaseURL says its directory. Those get an encoded base of their own. A
+  // relative BaseURL kept below the inserted one is no such place: the
+  // player's base there ends with that reference as the origin's does
+  // (fuzz_mpd finding 31758f17: an empty BaseURL under one was pinned to
+  // another alternative's meaning).
+  static bool keep_empty_path(std::string_view ref, const std::vector<Base>& contexts) {
     if (!ref.empty() && ref.front() != '?' && ref.front() != '#') return true;
     for (const Base& c : contexts)
-      if (c.anchor != kNotProxied && !anchors_[static_cast<std::size_t>(c.anchor)].element) return false;
+      if (c.mpd_itself) return false;
     return true;
   }
 

@@ -405,4 +405,37 @@ BOOST_AUTO_TEST_CASE(a_trailing_space_in_a_query_survives_the_proxy_form) {
   for (const std::string& problem : verdict.problems) BOOST_ERROR(problem);
 }
 
+// fuzz_mpd-31758f17, minimised: an MPD without BaseURL (the rewrite inserts
+// one naming its directory), a Period with an empty BaseURL and "a", and an
+// empty BaseURL in the AdaptationSet. Under "a" the AdaptationSet's means
+// https://o.example/a, under the Period's empty one the MPD itself. The
+// rewrite refused to keep an empty reference relative anywhere below the
+// inserted BaseURL, made it absolute against the first alternative, and the
+// player taking the second asked for the MPD. Only the inserted BaseURL
+// itself stands for something else than its origin URL (the directory, not
+// the MPD); below a relative BaseURL the empty reference stays as written.
+BOOST_AUTO_TEST_CASE(an_empty_base_url_below_a_relative_one_keeps_each_alternatives_meaning) {
+  MpdRewriteOptions o;
+  o.manifest_url = "https://o.example/m.mpd";
+  o.manifest_query = "token=abc~1&x=%2F";
+  o.carry_query = true;
+  const std::string original =
+      "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\"><Period><BaseURL></BaseURL><BaseURL>a</BaseURL>"
+      "<AdaptationSet><Representation id=\"1\" bandwidth=\"0\"/><BaseURL/></AdaptationSet></Period></MPD>\n";
+  const std::string out = rewrite_mpd(original, o).xml;
+  const test::Verdict verdict = test::compare_with_origin(original, out, o);
+  // The Representation under "a" (under the other it is the MPD's own URL,
+  // no media: the model leaves it out).
+  BOOST_TEST(verdict.checked == 1u, out);
+  for (const std::string& problem : verdict.problems) BOOST_ERROR(problem);
+
+  // What the empty reference means at the inserted BaseURL itself (the MPD,
+  // not its directory) is still given by an encoded base of its own.
+  const std::string at_root =
+      "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\"><Period><AdaptationSet><BaseURL/>"
+      "<Representation id=\"1\" bandwidth=\"0\"/></AdaptationSet></Period></MPD>\n";
+  const std::string root_out = rewrite_mpd(at_root, o).xml;
+  BOOST_TEST(root_out.find("/m.mpd?token=abc~1&amp;x=%2F</BaseURL>") != std::string::npos, root_out);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
