@@ -1,5 +1,6 @@
 #include "mss/fragment.h"
 
+#include <algorithm>
 #include <limits>
 #include <string>
 
@@ -174,6 +175,10 @@ ConvertedFragment convert_fragment(const std::uint8_t* data, std::size_t size) {
     // counts from the moof's first byte too: past the moof it moves by the
     // moof's change, inside it with the copied box it points into. One that
     // points at bytes not copied (a dropped tfxd) cannot follow.
+    // A saio's entries and the copied boxes both grow with the moof: each
+    // offset finds its box by binary search, not by a scan (a 1 MiB moof of
+    // 128 Ki offsets and 64 Ki boxes made 8.6e9 steps on the event loop).
+    std::sort(copied.begin(), copied.end(), [](const Copied& a, const Copied& b) { return a.from < b.from; });
     for (const auto& [payload, payload_size] : saios) {
       Saio saio;
       FieldLocator at(moof.data() + payload, payload_size);
@@ -183,8 +188,14 @@ ConvertedFragment convert_fragment(const std::uint8_t* data, std::size_t size) {
         if (offset >= b.size) {
           moved = offset + static_cast<std::uint64_t>(delta);  // unsigned wrap-around is the subtraction
         } else {
-          for (const Copied& c : copied)
-            if (offset >= c.from && offset < c.from + c.size) moved = offset - c.from + c.to;
+          // The copied boxes do not overlap: the last one starting at or
+          // before `offset` is the only one that may hold it.
+          const auto after = std::upper_bound(copied.begin(), copied.end(), offset,
+                                              [](std::uint64_t o, const Copied& c) { return o < c.from; });
+          if (after != copied.begin()) {
+            const Copied& c = *std::prev(after);
+            if (offset < c.from + c.size) moved = offset - c.from + c.to;
+          }
         }
         const FieldPlace place = *at.where(offset);
         if (!moved || (place.width == 4 && *moved > 0xffffffffu))
