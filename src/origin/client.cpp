@@ -318,6 +318,13 @@ size_t on_header_line(Hop& hop, char* buffer, size_t length) {
       if (code.size() == 3 && std::all_of(code.begin(), code.end(), is_digit))
         hop.head.status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
     }
+    // RFC 9110 §15: a status code is 100-599; libcurl passes any three
+    // digits, and a 600 or 999 would reach the requester as that status.
+    if (hop.head.status > 599) {
+      hop.fail(OriginError::invalid_http, "origin sent status " + std::to_string(hop.head.status) +
+                                              ", outside 100-599");
+      return 0;
+    }
     return length;
   }
   if (line.empty()) {

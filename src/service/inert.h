@@ -20,11 +20,13 @@ inline constexpr std::string_view kProxiedBodyPolicy = "sandbox; default-src 'no
 // SVG, JavaScript and its kin, XSLT, PDF, multipart/x-mixed-replace, and XML
 // (text/xml, application/xml, any +xml) other than the MPD
 // (application/dash+xml) and MPD patch (application/dash-patch+xml) types.
+// Judged by the type's essence: parameters and case do not matter.
 bool is_active_type(std::string_view content_type);
 
-// Makes an origin's response headers (as they will be sent) inert: an active
-// Content-Type becomes text/plain, a missing one application/octet-stream,
-// and the sandbox policy is set.
+// Makes an origin's response headers (as they will be sent) inert: a
+// Content-Type with an active member (in any of its lines, in a list)
+// becomes text/plain; a missing, empty, unparseable or repeated one (two
+// lines, a list) becomes application/octet-stream; the sandbox policy is set.
 void make_inert(Headers& headers);
 
 }  // namespace dashpiff

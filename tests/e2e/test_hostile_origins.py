@@ -217,6 +217,18 @@ def typed(content_type, body):
     return serve
 
 
+async def two_types(target, r, w):
+    # A browser joins the lines: "video/mp4, text/html", whose last type wins.
+    body = b"<script>alert(document.cookie)</script>"
+    await send(w, head(headers=[("Content-Type", "video/mp4"), ("Content-Type", "text/html")], length=len(body)) + body)
+    return True
+
+
+async def status_600(target, r, w):
+    await send(w, b"HTTP/1.1 600 Whatever\r\nContent-Length: 3\r\n\r\nabc")
+    return True
+
+
 async def conflicting_length(target, r, w):
     await send(w, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nabcdefg")
 
@@ -258,6 +270,12 @@ CASES = {
     "image.svg": typed("image/svg+xml", b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"),
     "code.js": typed("application/javascript", b"alert(1)"),
     "doc.xml": typed("application/xml; charset=utf-8", b"<x:script xmlns:x='http://www.w3.org/1999/xhtml'/>"),
+    # Fetch's "extract a MIME type" takes the last member of a list: HTML.
+    "list.html": typed("text/plain, text/html", b"<script>alert(document.cookie)</script>"),
+    "two-types.html": two_types,
+    "legacy.js": typed("text/x-javascript", b"alert(1)"),
+    "empty-type": typed("", b"<script>alert(document.cookie)</script>"),
+    "status-600": status_600,
 }
 
 
@@ -460,12 +478,12 @@ def a_slow_origin_is_cut_within_the_low_speed_window(s):
 
 @check
 def invalid_http_is_502_origin_sent_invalid_http(s):
-    for case in ("not-http", "bad-status", "bad-chunking"):
+    for case in ("not-http", "bad-status", "bad-chunking", "status-600"):
         expect_error(s.case("mpd " + case, s.mpd_path(case)), case, 502, "origin sent invalid HTTP")
     # On the streaming route the same failures never pass as a whole answer.
-    for case in ("not-http", "bad-status", "bad-chunking"):
+    for case in ("not-http", "bad-status", "bad-chunking", "status-600"):
         answer = s.case("media " + case, s.media_path(case))
-        expect(answer.status != 200 or answer.broken, f"media {case}: {answer.status}")
+        expect(answer.status == 502 or answer.broken, f"media {case}: {answer.status}")
 
 
 @check
@@ -496,13 +514,17 @@ def a_wrong_content_length_does_not_poison_the_origin_connection(s):
 
 @check
 def active_types_are_served_inert(s):
-    for case in ("page.html", "image.svg", "code.js", "doc.xml"):
+    for case in ("page.html", "image.svg", "code.js", "doc.xml", "list.html", "two-types.html", "legacy.js"):
         answer = s.case("media " + case, s.media_path(case))
         h = answer.headers
         expect(answer.status == 200, f"{case}: {answer.status}")
         expect(h.get("Content-Type") == "text/plain", f"{case} served as {h.get('Content-Type')}")
         expect("sandbox" in (h.get("Content-Security-Policy") or ""), f"{case}: CSP {h.get('Content-Security-Policy')}")
         expect(h.get("X-Content-Type-Options") == "nosniff", f"{case}: no nosniff")
+    # An empty type is no type: not left for a browser to sniff.
+    answer = s.case("media empty-type", s.media_path("empty-type"))
+    expect(answer.headers.get("Content-Type") == "application/octet-stream",
+           f"empty-type served as {answer.headers.get('Content-Type')!r}")
     normal = ask(s.stack.front_port, "/media/" + enc(s.stack.origin_url + "/streams/cenc-piff/") + "/seg-0-1.m4s")
     expect("sandbox" in (normal.headers.get("Content-Security-Policy") or ""), "a segment without the sandbox CSP")
     health = ask(s.stack.front_port, "/healthz")

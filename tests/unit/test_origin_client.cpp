@@ -947,6 +947,8 @@ BOOST_AUTO_TEST_CASE(bytes_that_are_not_http_are_invalid_http) {
   const std::vector<std::string> answers = {
       "SSH-2.0-OpenSSH_9.2\r\n",                                                       // another protocol
       "HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n",                                  // bad status code
+      "HTTP/1.1 600 OK\r\nContent-Length: 0\r\n\r\n",                                  // past 599 (RFC 9110 §15)
+      "HTTP/1.1 999 OK\r\nContent-Length: 3\r\n\r\nabc",
       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",   // bad chunk size
       "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nabcde",        // conflicting lengths
   };

@@ -7,7 +7,9 @@
 #include "service/log.h"
 #include "service/metrics.h"
 #include "origin/client.h"
+#include "service/inert.h"
 #include "service/router.h"
+#include "util/strings.h"
 
 using namespace dashpiff;
 
@@ -192,6 +194,56 @@ BOOST_AUTO_TEST_CASE(request_id_is_echoed_or_made) {
   BOOST_TEST(given.header("X-Request-Id") == "abc-123");
   auto made = call("GET", "/healthz", "", {{"X-Request-Id", "bad id\x01"}});
   BOOST_TEST(made.header("X-Request-Id").size() == 16u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Issue #12 item 6: proxied bodies are inert on this site, as a browser would
+// read their Content-Type.
+BOOST_AUTO_TEST_SUITE(inert_content)
+
+namespace {
+std::vector<std::string> types_after(Headers h) {
+  make_inert(h);
+  std::vector<std::string> out;
+  for (const auto& [name, value] : h)
+    if (iequals(name, "Content-Type")) out.push_back(value);
+  return out;
+}
+using Types = std::vector<std::string>;
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(active_types_are_judged_by_their_essence) {
+  for (const char* t : {"text/html", "TEXT/HTML; charset=utf-8", " text/html ;x=1", "image/svg+xml",
+                        "text/x-javascript", "text/javascript1.5", "text/livescript", "application/x-ecmascript",
+                        "application/rss+xml", "text/xml-external-parsed-entity", "application/xml-dtd"})
+    BOOST_TEST(is_active_type(t), t);
+  for (const char* t : {"video/mp4", "application/dash+xml", "application/dash-patch+xml; charset=utf-8",
+                        "text/plain", "application/octet-stream", "text/vtt"})
+    BOOST_TEST(!is_active_type(t), t);
+}
+
+BOOST_AUTO_TEST_CASE(a_type_is_passed_only_when_it_is_one_inactive_parseable_type) {
+  BOOST_TEST(types_after({{"Content-Type", "video/mp4"}}) == Types{"video/mp4"});
+  // A comma inside a quoted parameter separates nothing (RFC 6381 codecs).
+  BOOST_TEST(types_after({{"Content-Type", "video/mp4; codecs=\"avc1.64001f, mp4a.40.2\""}}) ==
+             Types{"video/mp4; codecs=\"avc1.64001f, mp4a.40.2\""});
+  BOOST_TEST(types_after({{"Content-Type", "text/html"}}) == Types{"text/plain"});
+  BOOST_TEST(types_after({}) == Types{"application/octet-stream"});
+}
+
+BOOST_AUTO_TEST_CASE(a_list_or_a_repeated_type_cannot_smuggle_an_active_one) {
+  // A browser takes the last parseable member of all the lines joined: HTML.
+  BOOST_TEST(types_after({{"Content-Type", "text/plain, text/html"}}) == Types{"text/plain"});
+  BOOST_TEST(types_after({{"Content-Type", "video/mp4"}, {"Content-Type", "text/html"}}) == Types{"text/plain"});
+  BOOST_TEST(types_after({{"Content-Type", "video/mp4"}, {"Content-Type", "audio/mp4"}}) ==
+             Types{"application/octet-stream"});
+  BOOST_TEST(types_after({{"Content-Type", "video/mp4,"}}) == Types{"video/mp4,"});
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_or_unparseable_type_is_not_left_to_sniffing) {
+  for (const char* t : {"", " ", "html", "text/html\x0b", "\"text/html\"", "*/*", "text/"})
+    BOOST_TEST(types_after({{"Content-Type", t}}) == Types{"application/octet-stream"}, t);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
