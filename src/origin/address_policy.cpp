@@ -207,9 +207,9 @@ std::string Cidr::str() const {
   return network.str() + "/" + std::to_string(prefix);
 }
 
-bool AddressPolicy::permits(const IpAddress& addr) const {
+bool AddressPolicy::permits(const IpAddress& addr, bool networks_apply) const {
   if (classify(addr) == AddressClass::global) return true;
-  return std::any_of(allowed_networks.begin(), allowed_networks.end(),
+  return networks_apply && std::any_of(allowed_networks.begin(), allowed_networks.end(),
                      [&](const Cidr& c) { return c.contains(addr); });
 }
 

@@ -49,8 +49,10 @@ struct Cidr {
 
 struct AddressPolicy {
   std::vector<Cidr> allowed_networks;  // explicit operator exceptions
-  // Only global addresses, plus whatever allowed_networks names.
-  bool permits(const IpAddress& addr) const;
+  // Only global addresses, plus whatever allowed_networks names when
+  // `networks_apply` (the origin client passes false for a host reached
+  // through a wildcard allow-origin entry: issue #12 item 8).
+  bool permits(const IpAddress& addr, bool networks_apply = true) const;
 };
 
 }  // namespace dashpiff

@@ -223,6 +223,9 @@ struct Hop {
   CURL* easy = nullptr;  // for the bytes received, to judge a decoded body's ratio
   Clock::time_point deadline;  // the fetch's total deadline, to tell it from the low-speed limit
 
+  // Whether allowed_networks may be reached on this hop: not for a host
+  // that only a wildcard allow-origin entry lets through (issue #12 item 8).
+  bool networks_apply = true;
   bool connected = false;
   int socket_attempts = 0;
   int socket_refusals = 0;
@@ -409,17 +412,23 @@ size_t on_body(Hop& hop, char* data, size_t length) {
   return length;
 }
 
+// The log's words for a refused address.
+std::string refused_address(const Hop& hop, const IpAddress& ip) {
+  std::string m = "origin address " + ip.str() + " is " + to_string(classify(ip)) + ", refused";
+  if (!hop.networks_apply && hop.policy->permits(ip)) m += " (in allow-network, but the host matched only a wildcard allow-origin entry)";
+  return m;
+}
+
 // The SSRF guard: called with the address curl is about to connect to, after
 // DNS, for the first URL and every redirect alike, so a host name that
 // resolves (or re-resolves) to a refused network never gets a socket.
 curl_socket_t open_socket(Hop& hop, curlsocktype purpose, curl_sockaddr* address) {
   ++hop.socket_attempts;
   const auto ip = purpose == CURLSOCKTYPE_IPCXN ? IpAddress::from_sockaddr(&address->addr) : std::nullopt;
-  if (!ip || !hop.policy->permits(*ip)) {
+  if (!ip || !hop.policy->permits(*ip, hop.networks_apply)) {
     ++hop.socket_refusals;
     if (hop.refusal.empty())
-      hop.refusal = ip ? "origin address " + ip->str() + " is " + to_string(classify(*ip)) + ", refused"
-                       : "origin address of an unsupported family, refused";
+      hop.refusal = ip ? refused_address(hop, *ip) : "origin address of an unsupported family, refused";
     return CURL_SOCKET_BAD;
   }
   return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
@@ -429,10 +438,8 @@ curl_socket_t open_socket(Hop& hop, curlsocktype purpose, curl_sockaddr* address
 // peer address, so that no path through curl skips the policy.
 int prereq(Hop& hop, const char* primary_ip) {
   const auto ip = IpAddress::parse(primary_ip ? primary_ip : "");
-  if (!ip || !hop.policy->permits(*ip)) {
-    hop.fail(OriginError::address_refused,
-             ip ? "origin address " + ip->str() + " is " + to_string(classify(*ip)) + ", refused"
-                : "origin address unknown, refused");
+  if (!ip || !hop.policy->permits(*ip, hop.networks_apply)) {
+    hop.fail(OriginError::address_refused, ip ? refused_address(hop, *ip) : "origin address unknown, refused");
     return CURL_PREREQFUNC_ABORT;
   }
   hop.connected = true;
@@ -535,13 +542,25 @@ struct OriginClient::Impl {
   // An entry with a port allows its host on that port only (issue #12: an
   // allowed VPC network must not open every port of every host in it). Port
   // 0 asks whether the host is allowed on some port.
-  bool host_allowed(std::string_view host, int port) const {
+  bool host_allowed(std::string_view host, int port) const { return host_match(host, port) != Match::none; }
+
+  // How a host is let through: by an entry naming it (or by an empty list),
+  // or only by a *.domain entry. Allowed networks are reached only the
+  // first way (issue #12 item 8): a wildcard names hosts whose DNS someone
+  // else may hold (a tenant of a shared domain), and a name of theirs that
+  // resolves into the VPC would otherwise reach it.
+  enum class Match { none, wildcard, named };
+  Match host_match(std::string_view host, int port) const {
     const auto h = normalise_host(host);
-    if (h.empty()) return false;
-    if (allowed.empty()) return true;
-    return std::any_of(allowed.begin(), allowed.end(), [&](const AllowedOrigin& a) {
-      return host_matches(a.pattern, h) && (a.port == 0 || port == 0 || a.port == port);
-    });
+    if (h.empty()) return Match::none;
+    if (allowed.empty()) return Match::named;
+    Match best = Match::none;
+    for (const AllowedOrigin& a : allowed) {
+      if (!host_matches(a.pattern, h) || !(a.port == 0 || port == 0 || a.port == port)) continue;
+      if (a.pattern.rfind("*.", 0) != 0) return Match::named;
+      best = Match::wildcard;
+    }
+    return best;
   }
 
   void configure(CURL* easy, char* error_buffer, Hop& hop, CURLU* url, curl_slist* headers,
@@ -760,7 +779,8 @@ struct Fetch {
       return finish(OriginError::scheme_refused,
                     std::string(redirects ? "redirect to" : "origin URL") + " scheme '" + target.scheme +
                         "' refused (only http and https)");
-    if (!impl.host_allowed(target.host, target.port_number()))
+    const auto match = impl.host_match(target.host, target.port_number());
+    if (match == OriginClient::Impl::Match::none)
       return finish(OriginError::host_refused,
                     std::string(redirects ? "redirect to " : "origin ") + "host " + normalise_host(target.host) +
                         " (port " + target.port + ") is not in the allow-origin list");
@@ -788,6 +808,7 @@ struct Fetch {
     hop->handler = &handler;
     hop->request = &request;
     hop->policy = &impl.options.address_policy;
+    hop->networks_apply = match == OriginClient::Impl::Match::named;
     head_deadline = Clock::now() + impl.options.first_byte_timeout;
     impl.configure(easy, error_buffer, *hop, url.get(), header_list.get(), total_deadline);
     return std::nullopt;

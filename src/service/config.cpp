@@ -225,7 +225,7 @@ std::vector<settings::Group<Config>> service_settings() {
           {"allow-origin", "PATTERN",
            "origin host allowed: exact host, IP address, or *.domain for any host under domain, each "
            "optionally with :port (then only on that port); repeatable (none: any public host). With entries, "
-           "an allow-network range is reached only through them",
+           "an allow-network range is reached only through them, and only through entries without a *.",
            [](const Config& c) { return c.origin.allow_hosts; },
            [](Config& c, const std::vector<std::string>& v) {
              c.origin.allow_hosts = each<std::string>(v, parse_host_pattern);

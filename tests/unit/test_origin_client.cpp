@@ -550,6 +550,40 @@ BOOST_AUTO_TEST_CASE(an_allowed_network_is_reached_only_on_the_listed_port) {
   BOOST_TEST(other.accepts_after_settling() == 0);
 }
 
+// Issue #12 item 8: a *.domain entry lets names through whose DNS another
+// party may hold; one of them resolving into an allowed network must not
+// reach it. libcurl resolves every *.localhost name to loopback (RFC 6761).
+BOOST_AUTO_TEST_CASE(an_allowed_network_is_not_reached_through_a_wildcard_entry) {
+  TestServer server("127.0.0.1", [](const SeenRequest&) { return respond(200, "inside"); });
+  const std::string url = "http://media.localhost:" + std::to_string(server.port()) + "/a";
+  for (const std::string& entry : {std::string("*.localhost"), "*.localhost:" + std::to_string(server.port())}) {
+    auto options = loopback_allowed();
+    options.allow_hosts = {entry};
+    OriginClient client(options);
+    Collector c;
+    const auto result = client.fetch(get(url), c);
+    BOOST_TEST(to_string(result.error) == "address_refused", entry << ": " << result.message);
+    BOOST_TEST(result.message.find("wildcard") != std::string::npos, result.message);
+    BOOST_TEST(result.client_message == "origin address refused: not a public address");
+  }
+  BOOST_TEST(server.accepts_after_settling() == 0);
+  // Named exactly (with or beside a wildcard), the same host reaches it.
+  auto options = loopback_allowed();
+  options.allow_hosts = {"*.localhost", "media.localhost:" + std::to_string(server.port())};
+  OriginClient client(options);
+  Collector c;
+  const auto result = client.fetch(get(url), c);
+  BOOST_TEST(result.ok(), result.message);
+  BOOST_TEST(c.body == "inside");
+  // A public address stays reachable through a wildcard entry: only the
+  // allowed networks are tied to named hosts.
+  AddressPolicy policy;
+  policy.allowed_networks = {*Cidr::parse("127.0.0.0/8")};
+  BOOST_TEST(policy.permits(*IpAddress::parse("8.8.8.8"), false));
+  BOOST_TEST(!policy.permits(*IpAddress::parse("127.0.0.1"), false));
+  BOOST_TEST(policy.permits(*IpAddress::parse("127.0.0.1"), true));
+}
+
 BOOST_AUTO_TEST_CASE(refuses_loopback_origin_by_default_and_serves_it_once_allowed) {
   TestServer server("127.0.0.1", [](const SeenRequest&) { return respond(200, "local"); });
   {
