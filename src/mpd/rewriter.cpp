@@ -227,11 +227,16 @@ class Rewriter {
   // `leaves` keeps the same bases by Representation (its BaseURL
   // alternatives), one entry per distinct set: an address above
   // Representation level must mean one thing to each of them.
+  // Representations whose @id could change the shape of an address it is
+  // substituted into (check_substituted_ids), with their bases.
+  using OddIds = std::vector<std::pair<std::string, std::vector<Base>>>;
+
   struct Contexts {
     std::vector<Base> list;
     std::unordered_set<std::string> seen;
     std::vector<std::vector<Base>> leaves;
     std::unordered_set<std::string> seen_leaves;
+    OddIds odd_ids;
 
     void add_leaf(const std::vector<Base>& bases) {
       std::string key;
@@ -370,9 +375,75 @@ class Rewriter {
     }
     if (level == Level::representation && options_.fetch_index)
       on_demand_targets_.push_back(OnDemandTarget{e, primary(bases).origin});
+    if (level == Level::representation) {
+      std::string id = to_utf8(e->getAttribute(u"id"));
+      if (!plain_id(id)) leaves.odd_ids.emplace_back(std::move(id), bases);
+    }
     if (leaves.leaves.empty()) leaves.add_leaf(bases);
     for (DOMElement* s : segment_info) segment_information(s, leaves);
     for (const std::vector<Base>& leaf : leaves.leaves) out.add_leaf(leaf);
+    for (auto& odd : leaves.odd_ids) out.odd_ids.push_back(std::move(odd));
+  }
+
+  // An @id that, put into an address for $RepresentationID$, adds no
+  // structure to it: no segment boundary, no scheme, query or fragment, no
+  // dot segment (not even with dots around the identifier), and not empty
+  // (an address that starts with it would turn path-absolute). Real ids
+  // ("v1080", "audio_eng=128000") are plain; the rest are checked one by one.
+  static bool plain_id(std::string_view id) {
+    return !id.empty() && id.find_first_of("/\\:?#.%") == std::string_view::npos;
+  }
+
+  // ISO/IEC 23009-1 §5.3.9.4.4: the player puts Representation@id in place
+  // of $RepresentationID$ before it resolves the address, so an id can make
+  // a relative template absolute ("https://elsewhere/x"), path-absolute
+  // ("/x", or "" in front of "/"), or climb ("../.."), each past the proxy
+  // form the template is kept in (fuzz_mpd finding de1dc83a: an id holding
+  // a URL sent that Representation's segments straight to another host).
+  // `kept`: the template stays relative as written; each such id must then
+  // make a relative path that may stay relative under that Representation's
+  // own bases, whose encoded bases are raised for any climb it adds.
+  // Otherwise `rest` is what follows the encoded part of the proxied form
+  // (cut_url keeps a plain segment in front of the identifier), and each id
+  // must leave it a relative path that never climbs: then it resolves inside
+  // the encoded directory exactly as the origin's absolute address does. A
+  // relative template made absolute (it climbs above an origin root) has no
+  // such check: it resolves against each Representation's own base in the
+  // origin's MPD, so it is refused with such ids in scope. Refused means the
+  // MPD is, as for any address one proxied form cannot give.
+  void check_substituted_ids(const DOMElement* e, const char16_t* attr, std::string_view ref, RefKind kind,
+                             bool kept, std::string_view rest, const OddIds& odd_ids) {
+    if (odd_ids.empty() || ref.find("$RepresentationID") == std::string_view::npos) return;
+    for (const auto& [id, bases] : odd_ids) {
+      if (kept) {
+        const std::string substituted = substitute_id(ref, id);
+        if (classify_ref(substituted) == RefKind::relative_path && keep_relative(substituted, bases)) continue;
+      } else if (kind != RefKind::relative_path) {
+        const std::string substituted = substitute_id(rest, id);
+        if (classify_ref(substituted) == RefKind::relative_path && climb_of(substituted) == 0) continue;
+      }
+      throw MpdError(MpdError::Kind::unrewritable,
+                     to_utf8(e->getLocalName() ? e->getLocalName() : e->getTagName()) + "@" + to_utf8(attr) +
+                         " with a Representation@id in place of $RepresentationID$ is no address under"
+                         " that Representation's BaseURL that the proxied form can follow");
+    }
+  }
+
+  // Every $RepresentationID…$ of `ref` replaced by `id` (one with a format
+  // tag too, which players may or may not read as the identifier: taking it
+  // as one is the stricter check).
+  static std::string substitute_id(std::string_view ref, std::string_view id) {
+    std::string out;
+    std::size_t at = 0;
+    for (auto found = ref.find("$RepresentationID"); found != std::string_view::npos;
+         found = ref.find("$RepresentationID", at)) {
+      const auto close = ref.find('$', found + 1);
+      if (close == std::string_view::npos) break;
+      out.append(ref.substr(at, found - at)).append(id);
+      at = close + 1;
+    }
+    out.append(ref.substr(at));
+    return out;
   }
 
   // SegmentTemplate, SegmentList or SegmentBase with the elements they hold.
@@ -385,7 +456,7 @@ class Rewriter {
   void segment_information(DOMElement* s, const Contexts& below) {
     const std::vector<Base>& contexts = below.list;
     rewrite_xlink(s);
-    ClimbMemo memo{{}, {}, &below.leaves};
+    ClimbMemo memo{{}, {}, &below.leaves, &below.odd_ids};
     if (has_local_name(s, u"SegmentTemplate")) {
       for (const char16_t* attr : {u"media", u"initialization", u"index", u"bitstreamSwitching"})
         rewrite_segment_address(s, attr, contexts, memo);
@@ -409,6 +480,7 @@ class Rewriter {
     std::vector<std::pair<std::size_t, bool>> seen;
     std::unordered_set<std::string> checked;
     const std::vector<std::vector<Base>>* leaves;  // the Representations the element applies to
+    const OddIds* odd_ids;
   };
 
   bool keep_relative(std::string_view ref, const std::vector<Base>& contexts, ClimbMemo& memo) {
@@ -430,7 +502,10 @@ class Rewriter {
     const std::string_view ref = trim_ws(value);
     const Uri parsed = Uri::parse(ref);
     const RefKind kind = classify_ref(parsed);
-    if (kind == RefKind::relative_path && keep_relative(ref, contexts, memo)) return;
+    if (kind == RefKind::relative_path && keep_relative(ref, contexts, memo)) {
+      check_substituted_ids(e, attr, ref, kind, true, {}, *memo.odd_ids);
+      return;
+    }
     if (kind != RefKind::absolute) check_one_meaning(e, attr, ref, kind, contexts, memo);
     // A SegmentList may hold thousands of absolute URLs: resolve only when it changes something.
     const auto cut = kind == RefKind::absolute && !may_have_dot_segments(parsed.path)
@@ -444,6 +519,7 @@ class Rewriter {
         e->setAttribute(attr, to_xml(resolve_uri(primary(contexts).origin, ref)).c_str());
       return;
     }
+    check_substituted_ids(e, attr, ref, kind, false, cut->rest, *memo.odd_ids);
     e->setAttribute(attr, to_xml(media_form(options_.media_prefix, cut->origin, cut->dir, carried_, cut->rest)).c_str());
     ++rewritten_;
   }

@@ -438,4 +438,47 @@ BOOST_AUTO_TEST_CASE(an_empty_base_url_below_a_relative_one_keeps_each_alternati
   BOOST_TEST(root_out.find("/m.mpd?token=abc~1&amp;x=%2F</BaseURL>") != std::string::npos, root_out);
 }
 
+// fuzz_mpd-crash-de1dc83a, a mutation of dvb-several-base-urls.mpd: a
+// Representation@id that is itself an absolute URL. The AdaptationSet's
+// relative SegmentTemplate "$RepresentationID$/..." was kept relative under
+// the proxied BaseURL, and the player, putting the id in first (ISO/IEC
+// 23009-1 §5.3.9.4.4), asked the other host directly, past the proxy. An id
+// that makes the address anything but a relative path under that
+// Representation's bases is now refused; ids with a '/' or a climb that stay
+// inside are still rewritten, their encoded base raised for the climb.
+BOOST_AUTO_TEST_CASE(a_representation_id_that_makes_the_template_leave_its_base_is_refused) {
+  MpdRewriteOptions o;
+  o.manifest_url = "https://o.example/m.mpd";
+  const auto mpd = [](const std::string& media, const std::string& id) {
+    return "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" mediaPresentationDuration=\"PT1H\""
+           " minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n"
+           "<BaseURL>https://cdn.example/a/b/c/</BaseURL>\n"
+           "<Period><AdaptationSet><SegmentTemplate media=\"" + media + "\" duration=\"2\"/>\n"
+           "<Representation id=\"v1\" bandwidth=\"1\"/>\n"
+           "<Representation id=\"" + id + "\" bandwidth=\"1\"/>\n"
+           "</AdaptationSet></Period></MPD>\n";
+  };
+  for (const std::string& refused :
+       {mpd("$RepresentationID$/$Number$.m4s", "https://elsewhere.example/x"),  // absolute
+        mpd("$RepresentationID$/$Number$.m4s", "/x"),                           // path-absolute
+        mpd("$RepresentationID$/$Number$.m4s", ""),                             // "/7" then
+        mpd("seg/$RepresentationID$/$Number$.m4s", "../../../../../x"),         // above the origin root
+        mpd("https://cdn.example/$RepresentationID$/$Number$.m4s", "../x")}) {  // absolute template
+    const auto error = error_of([&] { rewrite_mpd(refused, o); });
+    BOOST_TEST_REQUIRE(kind_is(error, MpdError::Kind::unrewritable), refused);
+    const std::string what = error->what();
+    BOOST_TEST(what.find("Representation@id") != std::string::npos, what);
+    BOOST_TEST(what.find('\n') == std::string::npos);
+  }
+  for (const std::string& served : {mpd("$RepresentationID$/$Number$.m4s", "video/720p"),
+                                    mpd("$RepresentationID$/$Number$.m4s", "../../x"),  // climbs 2 of 3
+                                    mpd("$RepresentationID$/$Number$.m4s", "avc1.64001f?q=1"),
+                                    mpd("https://cdn.example/$RepresentationID$/$Number$.m4s", "v2")}) {
+    const std::string out = rewrite_mpd(served, o).xml;
+    const test::Verdict verdict = test::compare_with_origin(served, out, o);
+    BOOST_TEST(verdict.checked == 2u, served);
+    for (const std::string& problem : verdict.problems) BOOST_ERROR(problem);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
