@@ -47,6 +47,11 @@ std::string normalise_host(std::string_view host) {
   return ascii_lower(host);
 }
 
+bool is_ip_literal(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') return true;
+  return IpAddress::parse(host).has_value();
+}
+
 bool host_matches(const std::string& pattern, const std::string& host) {
   if (pattern.size() > 2 && pattern[0] == '*' && pattern[1] == '.') {
     const std::string_view suffix(pattern.data() + 1, pattern.size() - 1);  // ".example.com"
@@ -190,7 +195,7 @@ const char* client_text(OriginError e) {
     case OriginError::scheme_refused: return "origin URL scheme refused (only http and https)";
     case OriginError::host_refused: return "origin host is not on the allow-origin list";
     case OriginError::address_refused: return "origin address refused: not a public address";
-    case OriginError::dns: return "origin host name did not resolve";
+    case OriginError::dns: return "origin host name did not resolve to an allowed address";
     case OriginError::connect: return "could not connect to the origin";
     case OriginError::timeout: return "origin timed out";
     case OriginError::tls: return "TLS with the origin failed";
@@ -232,6 +237,7 @@ struct Hop {
   std::string refusal;
 
   OriginError error = OriginError::none;
+  OriginError told = OriginError::none;  // see OriginResult::told
   std::string message;
   std::string client_message;
 
@@ -629,7 +635,15 @@ struct OriginClient::Impl {
   void classify_failure(CURL* easy, const char* error_buffer, Hop& hop, const Target& target, CURLcode code) const {
     const std::string where = target.where();
     if (!hop.connected && hop.socket_attempts > 0 && hop.socket_refusals == hop.socket_attempts) {
-      hop.fail(OriginError::address_refused, hop.refusal);
+      if (is_ip_literal(target.host)) {
+        hop.fail(OriginError::address_refused, hop.refusal);
+      } else {
+        // What a name resolves to is the resolver's answer, not the
+        // requester's to learn: refused reads as unresolved (OriginResult::told).
+        hop.fail(OriginError::address_refused, hop.refusal + " (host " + target.host + ")",
+                 client_text(OriginError::dns));
+        hop.told = OriginError::dns;
+      }
       return;
     }
     long os_errno = 0;
@@ -848,6 +862,7 @@ struct Fetch {
     }
     result.head_delivered = h.head_delivered;
     result.body_bytes = h.body_bytes;
+    result.told = h.told;
     if (h.error != OriginError::none) return finish(h.error, h.message, h.client_message);
     if (!h.redirect) return finish(OriginError::none, "");
     if (redirects >= impl.options.max_redirects)

@@ -115,6 +115,11 @@ struct OriginResult {
   // unreachable and connect timeouts read the same, so the service cannot
   // map ports.
   std::string client_message;
+  // The kind the requester is told of, where it is not `error`: a host name
+  // whose addresses are all refused reads as one that does not resolve, so
+  // that the service is no oracle of which internal names exist (issue #12
+  // item 7); `error` and `message` keep the truth for metrics and the log.
+  OriginError told = OriginError::none;
   std::uint64_t body_bytes = 0;
   double seconds = 0;        // total time
   bool head_delivered = false;  // on_head was called

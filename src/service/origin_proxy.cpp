@@ -30,7 +30,7 @@ int status_for(OriginError e) {
 }
 
 void fail_from_origin(RouteContext& ctx, const OriginResult& r, std::string says) {
-  ctx.fail(status_for(r.error), says.empty() ? r.client_message : std::move(says));
+  ctx.fail(status_for(r.told != OriginError::none ? r.told : r.error), says.empty() ? r.client_message : std::move(says));
   ctx.note = origin_detail(r);
 }
 

@@ -69,6 +69,31 @@ def redirect_to_other_loopback_address_refused(st):
 
 
 @check
+def a_name_resolving_to_a_refused_address_reads_as_one_that_does_not_resolve(st):
+    # Which internal names exist is the resolver's to know: a name whose
+    # addresses are all refused is answered as a name that does not resolve.
+    port = st.default.origin_url.rsplit(":", 1)[1]
+    answers = {}
+    for host in ("localhost", "no-such-origin.invalid"):
+        status, headers, body = fetch(st.default.front_url + "/mpd/" + enc(f"http://{host}:{port}/m.mpd"))
+        answers[host] = (status, body)
+        if host == "localhost":
+            rid = headers["X-Request-Id"]
+    expect(answers["localhost"] == answers["no-such-origin.invalid"], f"told apart: {answers!r}")
+    expect(answers["localhost"][0] == 502 and b"did not resolve" in answers["localhost"][1], repr(answers))
+    lines = []
+    deadline = time.monotonic() + 5
+    while not lines and time.monotonic() < deadline:
+        lines = [line for line in st.default.log_text().splitlines() if rid in line]
+        time.sleep(0.05)
+    expect(any("address_refused" in line and "loopback" in line for line in lines),
+           f"the log line with the request id lacks the refusal: {lines!r}")
+    # An address literal is the requester's own: still 403, refused address.
+    status, _, body = fetch(st.default.front_url + "/mpd/" + enc(f"http://127.0.0.1:{port}/m.mpd"))
+    expect(status == 403 and b"address refused" in body, f"{status} {body!r}")
+
+
+@check
 def direct_request_to_refused_address_refused(st):
     origin = st.narrow.origin_url.replace("127.0.0.1", "127.0.0.2")
     status, _, body = fetch(st.narrow.front_url + "/mpd/" + enc(origin + "/streams/clear/manifest.mpd"))

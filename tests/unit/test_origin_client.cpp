@@ -564,7 +564,7 @@ BOOST_AUTO_TEST_CASE(an_allowed_network_is_not_reached_through_a_wildcard_entry)
     const auto result = client.fetch(get(url), c);
     BOOST_TEST(to_string(result.error) == "address_refused", entry << ": " << result.message);
     BOOST_TEST(result.message.find("wildcard") != std::string::npos, result.message);
-    BOOST_TEST(result.client_message == "origin address refused: not a public address");
+    BOOST_TEST(to_string(result.told) == "dns");  // a name: told as one that does not resolve
   }
   BOOST_TEST(server.accepts_after_settling() == 0);
   // Named exactly (with or beside a wildcard), the same host reaches it.
@@ -1052,6 +1052,24 @@ BOOST_AUTO_TEST_CASE(client_messages_name_no_address) {
   BOOST_TEST(result.message.find("127.0.0.1") != std::string::npos);  // the log keeps it
   BOOST_TEST(result.client_message.find("127.") == std::string::npos, result.client_message);
   BOOST_TEST(result.client_message.find("loopback") == std::string::npos, result.client_message);
+  BOOST_TEST(to_string(result.told) == "none");  // an address literal: the requester named the address
+}
+
+// A name whose addresses are all refused is told as one that does not
+// resolve: which internal names exist is the resolver's to know.
+BOOST_AUTO_TEST_CASE(a_name_that_resolves_only_to_refused_addresses_reads_as_unresolved) {
+  OriginClient client(OriginOptions{});  // loopback refused
+  TestServer server("127.0.0.1", [](const SeenRequest&) { return respond(200, "x"); });
+  Collector c;
+  const auto refused = client.fetch(get("http://localhost:" + std::to_string(server.port()) + "/x"), c);
+  const auto missing = client.fetch(get("http://no-such-origin.invalid/x"), c);
+  BOOST_TEST(to_string(refused.error) == "address_refused");  // metrics and the log keep the truth
+  BOOST_TEST(refused.message.find("loopback") != std::string::npos, refused.message);
+  BOOST_TEST(refused.message.find("localhost") != std::string::npos, refused.message);
+  BOOST_TEST(to_string(missing.error) == "dns");
+  BOOST_TEST(to_string(refused.told) == "dns");
+  BOOST_TEST(refused.client_message == missing.client_message);
+  BOOST_TEST(server.accepts_after_settling() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_trickling_origin_is_cut_by_the_low_speed_limit) {
