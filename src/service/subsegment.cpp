@@ -41,7 +41,9 @@ std::optional<std::string> index_read_bytes(RouteContext& ctx, const OriginResul
   ctx.metrics.observe_origin(result.seconds, result.error);
   ctx.metrics.bytes_from_origin.fetch_add(result.body_bytes, std::memory_order_relaxed);
   if (!result.ok()) {
-    error = result.client_message.empty() ? "origin failed" : result.client_message;
+    // The reason reaches only the log line (MpdRewriteResult::on_demand_reason
+    // in its note), which keeps the detail (issue #12 item 7).
+    error = origin_detail(result);
     return std::nullopt;
   }
   if (got.head.status != 206 || !content_range_is(got.head.headers, range)) {

@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
 sys.path.insert(0, HERE)
 
-from dashpiff_stack import Stack  # noqa: E402
+from dashpiff_stack import Stack, free_port  # noqa: E402
 from codec import enc  # noqa: E402
 from harness import check, expect, run  # noqa: E402
 import test_hostile_origins as hostile  # noqa: E402
@@ -178,6 +178,7 @@ def typed_mpd(body):
     return serve
 
 
+DEAD_PORT = free_port()  # nothing listens there: an index read's connect is refused
 STALL_REPS = 6
 MANY_REPS = 600
 CASES.update({
@@ -194,6 +195,7 @@ CASES.update({
     "idx-flaky2.mp4": index_flaky("idx-flaky2.mp4"),
     "flaky2.mpd": typed_mpd(on_demand_mpd(1, lambda i: "idx-flaky2.mp4")),
     "filler.mpd": typed_mpd(FILLER_MPD),
+    "dead-index.mpd": typed_mpd(on_demand_mpd(1, lambda i: f"http://127.0.0.1:{DEAD_PORT}/v.mp4")),
     "trickle.mpd": typed_mpd(trickle_mpd()),
     "stall.mpd": typed_mpd(on_demand_mpd(STALL_REPS, lambda i: f"s{i}/idx-stall.mp4")),
     "many.mpd": typed_mpd(on_demand_mpd(MANY_REPS, lambda i: f"m{i}/idx-ok.mp4")),
@@ -394,6 +396,19 @@ def an_index_read_that_failed_once_is_tried_again_on_the_next_request(s):
     finally:
         stack.stop()
         stack.cleanup()
+
+
+@check
+def a_failed_index_read_is_logged_with_its_detail(s):
+    # The requester gets the MPD with the Representation kept; the log line
+    # with the request id says what failed and where (issue #12 item 7).
+    answer = ask(s.stack.front_port, "/mpd/" + enc(s.origin.url("dead-index.mpd")))
+    expect(answer.status == 200 and b"<SegmentBase" in answer.body, f"{answer.status} {answer.text()!r}")
+    rid = answer.headers["X-Request-Id"]
+    log = s.stack.settled_log(lambda text: any(rid in line for line in text.splitlines()))
+    lines = [line for line in log.splitlines() if rid in line]
+    expect(any(f"127.0.0.1:{DEAD_PORT}" in line and "kept" in line for line in lines),
+           f"the log line lacks the index read's detail: {lines!r}")
 
 
 if __name__ == "__main__":
