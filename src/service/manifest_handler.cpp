@@ -14,6 +14,19 @@ namespace {
 
 constexpr std::string_view kManifestLayout = "mpd";
 
+// The rewrite of one origin MPD differs with this service's configuration
+// (the converting modes add CENC descriptors, token-mode drop leaves the
+// query out of every URL): each variant is a layout of its own, so that the
+// same origin MPD never gets one validator for different bytes (RFC 9110
+// §8.8.3) and a cache that revalidates across a change of piff-mode does not
+// keep the other mode's MPD.
+std::string plan_layout(const ManifestPlan& plan) {
+  std::string layout(kManifestLayout);
+  if (plan.add_cenc) layout += "-cenc";
+  if (!plan.carry_query) layout += "-untokened";
+  return layout;
+}
+
 // An on-demand MPD's rewrite also depends on its files' indexes as read
 // then (a read that failed keeps its Representation as written; a later
 // rewrite, on another thread or once the rewrite cache has moved on, expands
@@ -21,8 +34,8 @@ constexpr std::string_view kManifestLayout = "mpd";
 // that the same bytes get the same tag in every worker; RFC 9110 §8.8.3: a
 // tag changes when the representation does). The origin's date stays the
 // Last-Modified (a weak validator, §8.8.2.2), as for any rewrite.
-std::string manifest_layout(const MpdRewriteResult& r) {
-  if (!r.on_demand_expanded && !r.on_demand_kept) return std::string(kManifestLayout);
+std::string manifest_layout(const ManifestPlan& plan, const MpdRewriteResult& r) {
+  if (!r.on_demand_expanded && !r.on_demand_kept) return plan_layout(plan);
   std::uint64_t h = 14695981039346656037ull;  // FNV-1a: the same in every build and worker
   for (const char c : r.xml) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
   char digest[17];
@@ -33,8 +46,9 @@ std::string manifest_layout(const MpdRewriteResult& r) {
 // Answers a rewritten manifest: its own validator and type, the origin's
 // freshness (`origin` holds the headers that apply now, a 304's over the
 // cached 200's).
-void answer_manifest(RouteContext& ctx, const Headers& origin, const MpdRewriteResult& rewritten) {
-  const auto etag = answer_etag(origin, false, manifest_layout(rewritten));
+void answer_manifest(RouteContext& ctx, const ManifestPlan& plan, const Headers& origin,
+                     const MpdRewriteResult& rewritten) {
+  const auto etag = answer_etag(origin, false, manifest_layout(plan, rewritten));
   const auto* last_modified = find_header(origin, "Last-Modified");
   ctx.metrics.manifests_rewritten.fetch_add(1, std::memory_order_relaxed);
   ctx.note = std::to_string(rewritten.urls_rewritten) + " urls rewritten";
@@ -73,11 +87,13 @@ OriginValidation validation_of(const RouteContext& ctx, const ManifestPlan& plan
 }
 
 // The cached 200's headers brought up to date by a 304 (RFC 9111 §4.3.4):
-// every field the 304 carries replaces the stored one.
+// every field the 304 carries replaces the stored one. The stored Age is the
+// age the 200 had when it arrived; the answer was validated just now, so only
+// the 304's own Age (if any) applies (RFC 9111 §4.2.3).
 Headers refreshed(const Headers& stored, const Headers& not_modified) {
   Headers out = not_modified;
   for (const auto& h : stored)
-    if (!find_header(not_modified, h.first)) out.push_back(h);
+    if (!find_header(not_modified, h.first) && !iequals(h.first, "Age")) out.push_back(h);
   return out;
 }
 
@@ -125,7 +141,7 @@ void add_manifest_conditionals(RouteContext& ctx, ManifestPlan& plan, RewriteCac
     // A date alone is judged here, after the rewrite (answer_manifest): the
     // origin's 304 to it could not tell which validator the 200 would carry
     // (RFC 9110 §15.4.5; an MPD's, a Smooth manifest's or the origin's own).
-    set_origin_conditionals(ctx, headers, kManifestLayout);
+    set_origin_conditionals(ctx, headers, plan_layout(plan));
   }
 }
 
@@ -137,12 +153,12 @@ ManifestWork answer_fetched_manifest(RouteContext& ctx, ManifestPlan& plan, cons
   if (got.head.status == 304) {
     const auto& cached = plan.cached;
     if (cached && (got.head.effective_url.empty() || got.head.effective_url == cached->origin.effective_url)) {
-      answer_manifest(ctx, refreshed(cached->origin.headers, got.head.headers), cached->result);
+      answer_manifest(ctx, plan, refreshed(cached->origin.headers, got.head.headers), cached->result);
       ctx.note += ", revalidated";
       return work;
     }
     // The client's own validator, confirmed by the origin.
-    ctx.begin(304, confirmed_not_modified(ctx, got.head.headers, kManifestLayout));
+    ctx.begin(304, confirmed_not_modified(ctx, got.head.headers, plan_layout(plan)));
     return work;
   }
   const auto* type = find_header(got.head.headers, "Content-Type");
@@ -172,7 +188,7 @@ ManifestWork answer_fetched_manifest(RouteContext& ctx, ManifestPlan& plan, cons
   work.fetch_index = ctx.config.piff_mode != PiffMode::off;
   // The same bytes rewritten before: answered from the cache, no parse.
   if (const MpdRewriteResult* rewritten = cache.find(got.body, options)) {
-    answer_manifest(ctx, got.head.headers, *rewritten);
+    answer_manifest(ctx, plan, got.head.headers, *rewritten);
     if (rewritten->on_demand_expanded || rewritten->on_demand_kept) note_on_demand(ctx, *rewritten, false);
     // Same bytes: the entry only takes this fetch's validators (no copy).
     cache.store(got.body, options, *rewritten, validation_of(ctx, plan, got));
@@ -248,7 +264,7 @@ void answer_manifest_work(RouteContext& ctx, ManifestPlan& plan, BufferingHandle
     answer_smooth_mpd(ctx, got.head, work.smooth);
     return;
   }
-  answer_manifest(ctx, got.head.headers, work.rewritten);
+  answer_manifest(ctx, plan, got.head.headers, work.rewritten);
   if (work.rewritten.on_demand_expanded || work.rewritten.on_demand_kept) note_on_demand(ctx, work.rewritten, true);
   work.options.fetch_index = nullptr;  // it holds the context and a thread's client
   // A Representation kept because its index could not be read (an origin

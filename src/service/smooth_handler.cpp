@@ -7,6 +7,7 @@
 // leave before the moof is complete, and the answer carries its length.
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "http/uri.h"
 #include "mss/fragment.h"
@@ -117,6 +118,15 @@ void answer_smooth_mpd(RouteContext& ctx, const OriginHead& head, const SmoothMp
   // A live MPD is anchored at the time of this answer: the origin's
   // validators do not describe it.
   if (made.is_live) headers = without(std::move(headers), {"ETag", "Last-Modified"});
+  // The client's conditionals, judged against the validators of this answer
+  // as for any MPD (RFC 9110 §13.1.2, §13.1.3; the 304 carries this ETag,
+  // §15.4.5): the origin could only judge its own tags.
+  std::optional<std::string> etag;
+  if (const auto* v = find_header(headers, "ETag")) etag = *v;
+  if (head.status == 200 && client_holds(ctx.request, etag, find_header(headers, "Last-Modified"))) {
+    ctx.begin(304, not_modified_headers(made.is_live ? without(head.headers, {"Last-Modified"}) : head.headers, etag));
+    return;
+  }
   headers.emplace_back("Content-Type", "application/dash+xml");
   ctx.begin(head.status, std::move(headers));
   ctx.write(mpd.xml);
@@ -271,7 +281,10 @@ void answer_smooth_fragment(RouteContext& ctx, const BufferingHandler& got) {
   // Not judged by Content-Type: origins serve these extensionless URLs with
   // whatever their default is; a body that is not a fragment is refused below.
   if (got.head.status != 200 || ctx.config.piff_mode == PiffMode::off) {
-    ctx.begin(got.head.status, client_response_headers(got.head, false, got.body.size(), false));
+    // The origin's bytes, but its Accept-Ranges does not hold here: a Range
+    // is answered with the whole 200 (above), so none is advertised.
+    ctx.begin(got.head.status,
+              without(client_response_headers(got.head, false, got.body.size(), false), {"Accept-Ranges"}));
     ctx.write(got.body);
     return;
   }

@@ -73,10 +73,12 @@ std::string layout_etag(const EntityTag& origin, std::string_view layout) {
 std::string origin_if_none_match(std::string_view client_list, std::string_view layout) {
   std::string out;
   for (const EntityTag& tag : parse_entity_tags(client_list)) {
-    std::string member;
-    if (tag.opaque == "*") member = "*";
-    else if (auto opaque = origin_opaque(tag, layout)) member = "W/\"" + *opaque + "\"";
-    else continue;
+    // "*" is judged here once the answer is decided, never by the origin:
+    // its 304 to "*" names no tag of ours, and a 304 must carry the ETag
+    // the 200 would have (RFC 9110 §13.1.2, §15.4.5).
+    const auto opaque = origin_opaque(tag, layout);
+    if (!opaque) continue;
+    const std::string member = "W/\"" + *opaque + "\"";
     out += (out.empty() ? "" : ", ") + member;
   }
   return out;

@@ -31,7 +31,7 @@ std::string layout_etag(const EntityTag& origin, std::string_view layout);
 
 // The client's If-None-Match as the origin must see it: tags of `layout`
 // mapped back to the origin's (weak comparison, RFC 9110 §13.1.2); every
-// other tag dropped, the origin's own included: whether the client's copy of
+// other tag dropped, the origin's own and "*" included: whether the client's copy of
 // the origin's bytes is what would be sent now is only known once the
 // answer is decided, and is checked then. Empty: send none.
 std::string origin_if_none_match(std::string_view client_list, std::string_view layout);

@@ -1,0 +1,298 @@
+#!/usr/bin/env python3
+"""HTTP answers as a CDN mixes them, where test_http_conformance.py is blind
+(issue 14): the shipped nginx site with its fastcgi_cache variant switched on
+in front of the same pool, the Smooth Streaming routes (/mss-init/, Smooth
+fragments, a Smooth manifest answered as an MPD), If-None-Match: *, the
+origin's Age, and manifests whose bytes differ between piff-modes.
+
+Real nginx (origin, front, the shipped cached site), spawn-fcgi and
+dashpiff-fcgi; one PASS:/FAIL: line per (mode, check).
+"""
+import http.client
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from dashpiff_stack import Nginx, Stack, fetch, free_port, site_variant, wrap  # noqa: E402
+from codec import enc  # noqa: E402
+
+MODES = ["off", "convert"]
+
+# Answers that went through a cache upstream of dashpiff: the origin says how
+# long they have been held (RFC 9111 §5.1).
+AGED_LOCATION = """
+        location ^~ /aged/ {
+            rewrite ^/aged/(.*)$ /$1 break;
+            add_header Age 50;
+            expires 60s;
+        }
+"""
+
+results = {"passed": 0, "failed": 0}
+
+
+class Failed(Exception):
+    pass
+
+
+def expect(cond, message):
+    if not cond:
+        raise Failed(message)
+
+
+def report(name, fn):
+    try:
+        fn()
+        print(f"PASS: e2e.http_cdn.{name}", flush=True)
+        results["passed"] += 1
+    except Exception as e:  # any exception is a failed check
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"FAIL: e2e.http_cdn.{name}: {reason}", flush=True)
+        results["failed"] += 1
+
+
+class Answer:
+    def __init__(self, status, headers, body, broken):
+        self.status, self.headers, self.body, self.broken = status, headers, body, broken
+
+    def h(self, name):
+        return self.headers.get(name)
+
+
+def ask(port, path, method="GET", headers=None):
+    """One request on its own connection; a body cut short (or never sent
+    after its head) is `broken`, never an exception."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        conn.request(method, path, headers=headers or {})
+        resp = conn.getresponse()
+        try:
+            body, broken = resp.read(), False
+        except (http.client.IncompleteRead, ConnectionError, OSError) as e:
+            body, broken = getattr(e, "partial", b""), True
+        return Answer(resp.status, resp.headers, body, broken)
+    finally:
+        conn.close()
+
+
+class Site:
+    def __init__(self, stack):
+        self.stack = stack
+        wd = stack.workdir
+        self.cached_port = free_port()
+        self.cache_dir = os.path.join(wd, "cache")
+        self.cached = Nginx("site-cached", wrap(os.path.join(wd, "site-cached"),
+                                                site_variant(stack.sock, self.cached_port, self.cache_dir)),
+                            wd, snippets=True)
+
+    def fresh(self, path):
+        """`path` under a query no cache has seen (the origin ignores it)."""
+        self.n = getattr(self, "n", 0) + 1
+        return path + ("&" if "?" in path else "?") + f"fresh={time.monotonic_ns()}-{self.n}"
+
+    def media(self, stream, name, prefix="/streams/"):
+        return f"/media/{enc(self.stack.origin_url + prefix + stream + '/')}/{name}"
+
+    def mpd(self, path):
+        return f"/mpd/{enc(self.stack.origin_url + path)}"
+
+    def urls(self):
+        """One URL of each packaging the service answers."""
+        O = self.stack.origin_url
+        smooth = enc(O + "/streams/smooth-vod-piff/Manifest")
+        return {
+            "clear segment": self.media("clear", "seg-0-1.m4s"),
+            "multi-fragment PIFF segment": self.media("multi-moof", "seg-0-1.m4s"),
+            "PIFF-only segment": self.media("piff-only", "seg-0-2.m4s"),
+            "init segment": self.media("piff-init", "init-0.mp4"),
+            "on-demand subsegment": subsegment_url(self),
+            "Smooth fragment": f"/media/{smooth}/QualityLevels(44560)/Fragments(video=800000)",
+            "Smooth init": f"/mss-init/{smooth}/0-0.mp4",
+            "MPD": self.mpd("/streams/clear/manifest.mpd"),
+            "Smooth manifest": f"/mpd/{smooth}",
+        }
+
+
+def subsegment_url(site):
+    """A /media/{first}-{last}/ URL as the MPD rewrite lists it, or, with mode
+    off (the MPD is passed as it is), one made the same way."""
+    import re
+    body = ask(site.stack.front_port, site.mpd("/streams/ondemand-piff-only/manifest.mpd")).body
+    m = re.search(rb'(/media/\d+-\d+/[^"<\s]+)', body)
+    if m:
+        return m.group(1).decode().replace("&amp;", "&")
+    return f"/media/0-999/{enc(site.stack.origin_url + '/streams/ondemand-piff-only/')}/video.mp4"
+
+
+def direct(site, path):
+    a = ask(site.stack.front_port, path)
+    expect(a.status == 200 and not a.broken, f"direct GET {a.status}")
+    return a
+
+
+def head_never_poisons_the_cache(site, path):
+    """The cached site: a HEAD that misses is not what a GET then gets
+    (nginx stored the HEAD's answer, its head without a body, under the key
+    a GET looks up)."""
+    path = site.fresh(path)
+    want = direct(site, path)
+    h = ask(site.cached_port, path, method="HEAD")
+    expect(h.status == 200 and h.body == b"", f"HEAD {h.status}")
+    expect(h.h("Content-Length") == want.h("Content-Length"),
+           f"HEAD Content-Length {h.h('Content-Length')}, GET's {want.h('Content-Length')}")
+    for attempt in range(2):
+        g = ask(site.cached_port, path)
+        expect(g.status == 200 and not g.broken and g.body == want.body,
+               f"GET after a HEAD: {g.status} ({g.h('X-Cache-Status')}), {len(g.body)} of {len(want.body)} bytes"
+               f"{', broken' if g.broken else ''}")
+        length = g.h("Content-Length")
+        expect(length is None or int(length) == len(g.body), f"Content-Length {length}, {len(g.body)} bytes")
+
+
+def if_range_through_the_cache(site, path):
+    """The cached site: a Range with If-Range naming another version is the
+    whole 200 (RFC 9110 §13.1.5), never a stored 206 of the current one; with
+    the current strong validator it is the 206."""
+    path = site.fresh(path)
+    want = direct(site, path)
+    etag = want.h("ETag")
+    for attempt in range(2):  # the second may be a cache hit
+        a = ask(site.cached_port, path, headers={"Range": "bytes=0-99", "If-Range": '"another-version"'})
+        expect(a.status == 200 and a.body == want.body,
+               f"If-Range with another validator: {a.status} ({a.h('X-Cache-Status')}) {a.h('Content-Range')}")
+    # A plain range is stored under its own key; If-Range must not be
+    # answered from it either.
+    plain = ask(site.cached_port, path, headers={"Range": "bytes=0-99"})
+    expect(plain.status in (200, 206), f"plain range {plain.status}")
+    a = ask(site.cached_port, path, headers={"Range": "bytes=0-99", "If-Range": '"another-version"'})
+    expect(a.status == 200 and a.body == want.body, f"If-Range after a stored range: {a.status} ({a.h('X-Cache-Status')})")
+    if etag and not etag.startswith("W/") and want.h("Accept-Ranges") == "bytes":
+        a = ask(site.cached_port, path, headers={"Range": "bytes=0-99", "If-Range": etag})
+        expect(a.status == 206 and a.body == want.body[:100], f"If-Range with the current tag: {a.status}")
+
+
+def star_304_carries_the_validator(site, path):
+    """If-None-Match: * on a URL whose representation exists is a 304 (RFC
+    9110 §13.1.2) carrying the ETag the 200 carries (§15.4.5)."""
+    fresh = site.fresh(path)  # no cached rewrite
+    want = direct(site, fresh)
+    a = ask(site.stack.front_port, fresh, headers={"If-None-Match": "*"})
+    expect(a.status == 304 and a.body == b"", f"If-None-Match: * answered {a.status}")
+    expect(a.h("ETag") == want.h("ETag"), f"304 carries ETag {a.h('ETag')}, the 200 {want.h('ETag')}")
+
+
+def age_passed(site, path):
+    """An origin answer that has been in a cache for 50 s says so (Age, RFC
+    9111 §5.1); passed on with the origin's max-age, a downstream cache keeps
+    it 10 s more, not 60. Without the Age it kept it 60 s more."""
+    aged = path.replace(enc(site.stack.origin_url + "/streams/"), enc(site.stack.origin_url + "/aged/streams/"))
+    expect(aged != path, "not an origin path")
+    a = direct(site, aged)
+    expect(a.h("Cache-Control") == "max-age=60", f"Cache-Control {a.h('Cache-Control')}")
+    expect(a.h("Age") == "50", f"200 Age {a.h('Age')}")
+    if a.h("ETag"):
+        n = ask(site.stack.front_port, aged, headers={"If-None-Match": a.h("ETag")})
+        expect(n.status == 304 and n.h("Age") == "50", f"304 {n.status} Age {n.h('Age')}")
+
+
+def conditionals_on_the_smooth_manifest(site, path):
+    """A Smooth manifest answered as an MPD (VOD: it has validators) answers
+    its own validator and date with a 304 carrying its ETag, as any MPD."""
+    want = direct(site, path)
+    etag = want.h("ETag")
+    expect(etag and etag.startswith("W/"), f"ETag {etag}")
+    for headers in ({"If-None-Match": etag}, {"If-Modified-Since": want.h("Last-Modified")},
+                    {"If-None-Match": f'"x", {etag}'}):
+        a = ask(site.stack.front_port, path, headers=headers)
+        expect(a.status == 304 and a.h("ETag") == etag, f"{headers}: {a.status} ETag {a.h('ETag')}")
+    origin_tag = '"' + etag[3:-1].rsplit(".dashpiff-", 1)[0] + '"'  # the Smooth manifest's own
+    a = ask(site.stack.front_port, path, headers={"If-None-Match": origin_tag})
+    expect(a.status == 200 and a.body == want.body, f"the origin's own tag {origin_tag}: {a.status}")
+
+
+def ranges_as_advertised(site, path):
+    """An answer that says Accept-Ranges: bytes answers a range as a 206
+    slice of its 200; one that answers ranges with the whole 200 does not
+    advertise them."""
+    want = direct(site, path)
+    a = ask(site.stack.front_port, path, headers={"Range": "bytes=10-19"})
+    if a.status == 206:
+        expect(a.body == want.body[10:20] and a.h("Content-Range") == f"bytes 10-19/{len(want.body)}",
+               f"206 {a.h('Content-Range')}")
+    else:
+        expect(a.status == 200 and a.body == want.body, f"range answered {a.status}")
+        expect(want.h("Accept-Ranges") != "bytes" and a.h("Accept-Ranges") != "bytes",
+               "Accept-Ranges: bytes, but a range gets the whole 200")
+
+
+def manifest_tags_follow_the_mode(seen):
+    """An MPD's bytes depend on the piff-mode (the converting modes add the
+    CENC descriptor); where they differ the validators differ, so that a
+    cache that revalidates after a mode change does not keep the other
+    mode's MPD (RFC 9110 §8.8.3)."""
+    items = list(seen.items())
+    compared = 0
+    for i, (m1, (e1, b1)) in enumerate(items):
+        for m2, (e2, b2) in items[i + 1:]:
+            if b1 != b2:
+                compared += 1
+                expect(e1 != e2, f"{m1} and {m2} MPDs differ but share {e1}")
+    expect(compared, "the MPDs of the modes never differed")
+
+
+def main():
+    started = time.monotonic()
+    stack = Stack(args=["--workers", "1", "--threads", "4"], origin_extra=AGED_LOCATION)
+    site = Site(stack)
+    stack.origin.start(stack.origin_port)
+    stack.front.start(stack.front_port)
+    site.cached.start(site.cached_port)
+    mpds = {}
+    try:
+        for mode in MODES + ["free", "auto"]:
+            stack.start_fcgi(["--piff-mode", mode])
+            try:
+                deadline = time.monotonic() + 20
+                while fetch(stack.front_url + "/healthz", timeout=5)[0] != 200 and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                piff_mpd = site.mpd("/mpd/playready-only-ams.mpd")
+                m = direct(site, piff_mpd)
+                mpds[mode] = (m.h("ETag"), m.body)
+                if mode not in MODES:
+                    continue
+                urls = site.urls()
+                for what, path in urls.items():
+                    slug = what.replace(" ", "_").replace("-", "_").lower()
+                    report(f"{mode}.{slug}.cached_head_then_get", lambda: head_never_poisons_the_cache(site, path))
+                    report(f"{mode}.{slug}.ranges_as_advertised", lambda: ranges_as_advertised(site, path))
+                for what in ("clear segment", "PIFF-only segment", "Smooth fragment", "on-demand subsegment"):
+                    slug = what.replace(" ", "_").replace("-", "_").lower()
+                    report(f"{mode}.{slug}.cached_if_range", lambda: if_range_through_the_cache(site, urls[what]))
+                for what in ("PIFF-only segment", "multi-fragment PIFF segment", "Smooth fragment", "Smooth init",
+                             "MPD", "on-demand subsegment"):
+                    slug = what.replace(" ", "_").replace("-", "_").lower()
+                    report(f"{mode}.{slug}.if_none_match_star",
+                           lambda: star_304_carries_the_validator(site, urls[what]))
+                for what in ("clear segment", "PIFF-only segment", "Smooth fragment", "Smooth init", "MPD"):
+                    slug = what.replace(" ", "_").replace("-", "_").lower()
+                    report(f"{mode}.{slug}.origin_age_passed", lambda: age_passed(site, urls[what]))
+                report(f"{mode}.smooth_manifest.conditionals",
+                       lambda: conditionals_on_the_smooth_manifest(site, urls["Smooth manifest"]))
+            finally:
+                stack.stop_fcgi()
+        report("all.mpd_validators_differ_between_modes_where_bytes_differ", lambda: manifest_tags_follow_the_mode(mpds))
+    finally:
+        site.cached.stop()
+        stack.front.stop()
+        stack.origin.stop()
+        stack.cleanup()
+    print(f"# {results['passed']} passed, {results['failed']} failed in {time.monotonic() - started:.0f} s",
+          file=sys.stderr)
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
