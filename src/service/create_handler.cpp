@@ -1,4 +1,6 @@
 // /create: turns an origin manifest URL into this proxy's manifest URL.
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
 #include "service/route_context.h"
@@ -99,6 +101,52 @@ struct Extracted {
   std::string error;  // set: 400 with this reason
 };
 
+// Deepest JSON body /create parses: its one member is a string at depth 1,
+// and a body of max-create-body brackets (up to 16M) would otherwise build a
+// tree of as many nodes before it is looked at.
+constexpr std::size_t kMaxJsonDepth = 16;
+
+// Stops a parse as soon as it nests deeper than kMaxJsonDepth; builds nothing.
+struct DepthCheck final : nlohmann::json_sax<nlohmann::json> {
+  std::size_t depth = 0;
+  bool too_deep = false;
+  bool enter() {
+    too_deep = ++depth > kMaxJsonDepth;
+    return !too_deep;
+  }
+  bool leave() {
+    --depth;
+    return true;
+  }
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return enter(); }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return leave(); }
+  bool start_array(std::size_t) override { return enter(); }
+  bool end_array() override { return leave(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+};
+
+// The front server refuses a path with %00 or a '%' not followed by two hex
+// digits (400), so a URL whose path holds one would mint a proxy URL that
+// can never be asked for: the encoded part is the path, the query rides as
+// it came (SPEC §1).
+bool path_escapes_pass(std::string_view url) {
+  const auto path = url.substr(0, url.find_first_of("?#"));
+  for (std::size_t i = path.find('%'); i != std::string_view::npos; i = path.find('%', i + 1)) {
+    if (i + 2 >= path.size() || !std::isxdigit(static_cast<unsigned char>(path[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(path[i + 2])) || (path[i + 1] == '0' && path[i + 2] == '0'))
+      return false;
+  }
+  return true;
+}
+
 Extracted extract_url(const Request& r) {
   Extracted x;
   if (r.method != "POST") {
@@ -108,8 +156,12 @@ Extracted extract_url(const Request& r) {
   const auto* type = find_header(r.headers, "Content-Type");
   const std::string ct = type ? type->substr(0, type->find(';')) : "";
   if (ct == "application/json") {
-    const auto json = nlohmann::json::parse(r.body, nullptr, false);
-    if (json.is_discarded()) {
+    DepthCheck depth;
+    nlohmann::json::sax_parse(r.body, &depth);
+    const auto json = depth.too_deep ? nlohmann::json() : nlohmann::json::parse(r.body, nullptr, false);
+    if (depth.too_deep) {
+      x.error = "JSON body nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+    } else if (json.is_discarded()) {
       x.error = "request body is not valid JSON";
     } else if (!json.is_object() || !json.contains("url")) {
       x.error = "JSON body has no \"url\" member";
@@ -159,6 +211,10 @@ void handle_create(RouteContext& ctx) {
       ctx.fail(400, "manifest URL contains spaces or control characters");
       return;
     }
+  if (!path_escapes_pass(x.url)) {
+    ctx.fail(400, "manifest URL path has %00 or a '%' not followed by two hex digits");
+    return;
+  }
   const std::string base = public_base(ctx);
   if (base.empty()) {
     ctx.fail(400, "Host header is not a valid host name");

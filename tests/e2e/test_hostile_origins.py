@@ -224,6 +224,24 @@ async def two_types(target, r, w):
     return True
 
 
+# Origin headers that would act for this site if passed on: cookies for it,
+# wiping its storage, a redirect or refresh, preloads, HSTS, CORS of its
+# own, an authentication prompt in the site's name.
+SITE_HEADERS = [("Set-Cookie", "session=evil; Path=/"), ("Clear-Site-Data", '"*"'), ("Refresh", "0;url=http://evil/"),
+                ("Location", "http://evil/"), ("Content-Location", "http://evil/"),
+                ("Link", "<http://evil/x.js>; rel=preload; as=script"),
+                ("Strict-Transport-Security", "max-age=31536000"), ("Access-Control-Allow-Origin", "http://evil"),
+                ("Access-Control-Allow-Credentials", "true"), ("WWW-Authenticate", 'Basic realm="site"'),
+                ("Alt-Svc", 'h2="evil:443"'), ("X-Frame-Options", "ALLOWALL"), ("Content-Security-Policy", "default-src *"),
+                ("Service-Worker-Allowed", "/"), ("Origin-Agent-Cluster", "?0")]
+
+
+async def site_headers(target, r, w):
+    status = "401 Unauthorized" if "401" in target else "200 OK"
+    await send(w, head(status, [("Content-Type", "video/mp4")] + SITE_HEADERS, length=3) + b"abc")
+    return True
+
+
 async def status_600(target, r, w):
     await send(w, b"HTTP/1.1 600 Whatever\r\nContent-Length: 3\r\n\r\nabc")
     return True
@@ -276,6 +294,7 @@ CASES = {
     "legacy.js": typed("text/x-javascript", b"alert(1)"),
     "empty-type": typed("", b"<script>alert(document.cookie)</script>"),
     "status-600": status_600,
+    "site-headers": site_headers,
 }
 
 
@@ -529,6 +548,19 @@ def active_types_are_served_inert(s):
     expect("sandbox" in (normal.headers.get("Content-Security-Policy") or ""), "a segment without the sandbox CSP")
     health = ask(s.stack.front_port, "/healthz")
     expect(health.headers.get("X-Content-Type-Options") == "nosniff", "/healthz without nosniff")
+
+
+@check
+def origin_headers_that_act_for_the_site_are_not_passed_on(s):
+    for path in (s.media_path("site-headers"), s.mpd_path("site-headers"), s.media_path("site-headers") + "?401"):
+        answer = ask(s.stack.front_port, path)
+        expect(answer.status in (200, 401) and answer.body == b"abc", f"{path}: {answer.status} {answer.text()!r}")
+        for name, value in SITE_HEADERS:
+            got = answer.headers.get_all(name) or []
+            expect(value not in got, f"{path}: the origin's {name}: {value} was passed on")
+        expect(answer.headers.get("Access-Control-Allow-Origin") == "*", "the site's own CORS answer was replaced")
+        expect(answer.headers.get("Content-Security-Policy") == "sandbox; default-src 'none'",
+               f"CSP {answer.headers.get_all('Content-Security-Policy')}")
 
 
 @check

@@ -98,6 +98,32 @@ BOOST_AUTO_TEST_CASE(create_oversized_body_is_413) {
   BOOST_TEST(call("POST", "/create", "", {{"Content-Type", "application/json"}}, std::string(20, 'x')).status == 413);
 }
 
+BOOST_AUTO_TEST_CASE(create_refuses_deep_json_before_building_it) {
+  config.max_create_body = 1 << 20;
+  const std::string deep = std::string(400000, '[') + std::string(400000, ']');
+  auto s = call("POST", "/create", "", {{"Content-Type", "application/json"}}, deep);
+  BOOST_TEST(s.status == 400);
+  BOOST_TEST(s.body.find("nested deeper than") != std::string::npos, s.body);
+  // Depth 1 is all a real body has.
+  s = call("POST", "/create", "", {{"Content-Type", "application/json"}, {"Host", "h"}},
+           R"({"url":"http://o.example/m.mpd","x":[[{"y":1}]]})");
+  BOOST_TEST(s.status == 200, s.body);
+}
+
+BOOST_AUTO_TEST_CASE(create_refuses_a_path_the_front_server_would_refuse) {
+  for (const char* bad : {"http://o.example/a%zz/m.mpd", "http://o.example/a%00b/m.mpd", "http://o.example/a%2"}) {
+    auto s = call("POST", "/create", "", {{"Content-Type", "application/json"}, {"Host", "h"}},
+                  nlohmann::json{{"url", bad}}.dump());
+    BOOST_TEST(s.status == 400, bad << ": " << s.body);
+  }
+  // Escapes that pass, and anything in the query (it rides as it came).
+  for (const char* good : {"http://o.example/a%20b%2F/m.mpd", "http://o.example/m.mpd?t=%zz%00"}) {
+    auto s = call("POST", "/create", "", {{"Content-Type", "application/json"}, {"Host", "h"}},
+                  nlohmann::json{{"url", good}}.dump());
+    BOOST_TEST(s.status == 200, good << ": " << s.body);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(create_html_answer_escapes_the_url) {
   auto s = call("POST", "/create", "", {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "text/html"}, {"Host", "h"}},
                 "url=http%3A%2F%2Fo.example%2F%22%3E%3Cscript%3E.mpd");
