@@ -9,7 +9,7 @@ import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from dashpiff_stack import Nginx, Stack, fetch, free_port, site_variant, wrap  # noqa: E402
+from dashpiff_stack import Nginx, Stack, fetch, free_port, player_locations, site_variant, wrap  # noqa: E402
 from codec import enc  # noqa: E402
 from harness import check, expect, run  # noqa: E402
 import bmff  # noqa: E402
@@ -21,8 +21,10 @@ class Sites:
         self.stack.start_fcgi()
         self.plain_port, self.cached_port = free_port(), free_port()
         wd = self.stack.workdir
-        self.plain = Nginx("site-plain", wrap(os.path.join(wd, "site-plain"),
-                                              site_variant(self.stack.sock, self.plain_port)), wd, snippets=True)
+        # The plain site with the /player snippet's files where this checkout has them.
+        plain = site_variant(self.stack.sock, self.plain_port).replace("include snippets/dashpiff-player.conf;",
+                                                                        player_locations())
+        self.plain = Nginx("site-plain", wrap(os.path.join(wd, "site-plain"), plain), wd, snippets=True)
         cache_dir = os.path.join(wd, "cache")
         self.cached = Nginx("site-cached", wrap(os.path.join(wd, "site-cached"),
                                                 site_variant(self.stack.sock, self.cached_port, cache_dir)),
@@ -84,6 +86,23 @@ def cache_honours_origin_no_store(s):
     _, h1, _ = fetch(url)
     _, h2, _ = fetch(url)
     expect(h2["X-Cache-Status"] != "HIT", f"no-store answer was cached: {h1['X-Cache-Status']}, {h2['X-Cache-Status']}")
+
+
+@check
+def the_player_page_has_its_own_policy_and_proxied_answers_the_sandbox(s):
+    # Issue #12 item 6: /player runs its own scripts only and is framed by no
+    # other site; what the proxy serves beside it stays sandboxed.
+    for path, kind in (("/player", "text/html"), ("/player/player.js", "application/javascript"),
+                       ("/player/lib/dash.all.min.js", "application/javascript")):
+        status, headers, _ = fetch(f"http://127.0.0.1:{s.plain_port}{path}")
+        csp = headers.get("Content-Security-Policy") or ""
+        expect(status == 200 and (headers.get("Content-Type") or "").startswith(kind), f"{path}: {status}")
+        expect("script-src 'self'" in csp and "frame-ancestors 'self'" in csp and "object-src 'none'" in csp,
+               f"{path}: CSP {csp!r}")
+        expect(headers.get("X-Content-Type-Options") == "nosniff", f"{path}: no nosniff")
+    status, headers, _ = fetch(f"http://127.0.0.1:{s.plain_port}{s.segment_path()}")
+    expect(headers.get_all("Content-Security-Policy") == ["sandbox; default-src 'none'"],
+           f"segment CSP {headers.get_all('Content-Security-Policy')}")
 
 
 @check
