@@ -70,6 +70,12 @@ constexpr std::string_view kForm =
     "<button type=\"submit\">Create</button>\n"
     "</form>\n";
 
+// The form and its answer run no script and load nothing; the form posts
+// here only; no other site frames them (issue #12 item 6: this site's own
+// pages carry their own policy).
+const std::pair<std::string, std::string> kPagePolicy = {
+    "Content-Security-Policy", "default-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"};
+
 bool wants_html(const Request& r) {
   const auto* accept = find_header(r.headers, "Accept");
   return accept && accept->find("text/html") != std::string::npos;
@@ -197,7 +203,7 @@ void handle_create(RouteContext& ctx) {
     if (r.method == "POST") {
       ctx.fail(400, "no manifest URL given (field \"url\")");
     } else {
-      ctx.answer(200, "text/html; charset=utf-8", page("dashpiff", kForm), {{"Cache-Control", "no-store"}});
+      ctx.answer(200, "text/html; charset=utf-8", page("dashpiff", kForm), {{"Cache-Control", "no-store"}, kPagePolicy});
     }
     return;
   }
@@ -229,7 +235,7 @@ void handle_create(RouteContext& ctx) {
     ctx.answer(200, "text/html; charset=utf-8",
                page("dashpiff: proxy URL", "<h1>Proxy URL</h1>\n<p><a href=\"" + link + "\">" + link +
                                                "</a></p>\n<p><a href=\"/create\">Make another</a></p>\n"),
-               {{"Cache-Control", "no-store"}});
+               {{"Cache-Control", "no-store"}, kPagePolicy});
   } else {
     ctx.answer(200, "application/json", nlohmann::json{{"url", minted}}.dump() + "\n",
                {{"Cache-Control", "no-store"}});

@@ -548,6 +548,9 @@ BOOST_AUTO_TEST_CASE(an_allowed_network_is_reached_only_on_the_listed_port) {
   const auto result = client.fetch(get(other.url("/a")), refused);
   BOOST_TEST(to_string(result.error) == "host_refused");
   BOOST_TEST(other.accepts_after_settling() == 0);
+  // A URL's port 0 is no port of the entry (host_allowed reads 0 as "on some port").
+  const auto zero = client.fetch(get("http://127.0.0.1:0/a"), refused);
+  BOOST_TEST(to_string(zero.error) == "host_refused", zero.message);
 }
 
 // Issue #12 item 8: a *.domain entry lets names through whose DNS another

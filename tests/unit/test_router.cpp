@@ -130,6 +130,12 @@ BOOST_AUTO_TEST_CASE(create_html_answer_escapes_the_url) {
   BOOST_TEST(s.status == 200);
   BOOST_TEST(s.body.find("<script>") == std::string::npos);
   BOOST_TEST(s.body.find("&quot;&gt;&lt;script&gt;") != std::string::npos);
+  // Its own pages run nothing and are framed by no other site, whatever slips through.
+  for (const auto& page : {s, call("GET", "/create")}) {
+    BOOST_TEST(page.header("Content-Security-Policy").find("default-src 'none'") != std::string::npos);
+    BOOST_TEST(page.header("Content-Security-Policy").find("frame-ancestors 'none'") != std::string::npos);
+    BOOST_TEST(page.header("X-Content-Type-Options") == "nosniff");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(malformed_encoding_is_400_before_any_fetch) {
