@@ -787,7 +787,11 @@ struct Fetch {
   // it; nullopt when the hop is ready to run.
   std::optional<OriginResult> next_hop() {
     const auto t = target_of(url.get());
-    if (!t) return finish(OriginError::bad_url, "origin URL has no usable scheme or host");
+    // A redirect's Location is the origin's, not the requester's URL: one
+    // that is no usable URL is invalid HTTP (RFC 9110 §10.2.2), a 502.
+    if (!t)
+      return redirects ? finish(OriginError::invalid_http, "origin redirected to a URL without a usable scheme or host")
+                       : finish(OriginError::bad_url, "origin URL has no usable scheme or host");
     target = *t;
     if (target.scheme != "http" && target.scheme != "https")
       return finish(OriginError::scheme_refused,
@@ -870,7 +874,8 @@ struct Fetch {
                                                          std::to_string(impl.options.max_redirects) + " times");
     // Setting a relative reference on the current URL resolves it (RFC 3986).
     if (curl_url_set(url.get(), CURLUPART_URL, h.redirect->c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
-      return finish(OriginError::bad_url, "origin " + target.where() + " redirected to a malformed URL");
+      return finish(OriginError::invalid_http, "origin " + target.where() + " redirected to a malformed URL: " +
+                                                   h.redirect->substr(0, 200));
     ++redirects;
     return next_hop();
   }

@@ -242,6 +242,11 @@ async def site_headers(target, r, w):
     return True
 
 
+async def bad_redirect(target, r, w):
+    await send(w, b"HTTP/1.1 302 Found\r\nLocation: http://[::1/x\r\nContent-Length: 0\r\n\r\n")
+    return True
+
+
 async def status_600(target, r, w):
     await send(w, b"HTTP/1.1 600 Whatever\r\nContent-Length: 3\r\n\r\nabc")
     return True
@@ -294,6 +299,7 @@ CASES = {
     "legacy.js": typed("text/x-javascript", b"alert(1)"),
     "empty-type": typed("", b"<script>alert(document.cookie)</script>"),
     "status-600": status_600,
+    "bad-redirect": bad_redirect,
     "site-headers": site_headers,
 }
 
@@ -497,10 +503,10 @@ def a_slow_origin_is_cut_within_the_low_speed_window(s):
 
 @check
 def invalid_http_is_502_origin_sent_invalid_http(s):
-    for case in ("not-http", "bad-status", "bad-chunking", "status-600"):
+    for case in ("not-http", "bad-status", "bad-chunking", "status-600", "bad-redirect"):
         expect_error(s.case("mpd " + case, s.mpd_path(case)), case, 502, "origin sent invalid HTTP")
     # On the streaming route the same failures never pass as a whole answer.
-    for case in ("not-http", "bad-status", "bad-chunking", "status-600"):
+    for case in ("not-http", "bad-status", "bad-chunking", "status-600", "bad-redirect"):
         answer = s.case("media " + case, s.media_path(case))
         expect(answer.status == 502 or answer.broken, f"media {case}: {answer.status}")
 

@@ -999,6 +999,19 @@ BOOST_AUTO_TEST_CASE(bytes_that_are_not_http_are_invalid_http) {
   }
 }
 
+// The origin's Location is not the requester's URL: a malformed one is the
+// origin's invalid HTTP (502), never "origin URL is malformed" (400).
+BOOST_AUTO_TEST_CASE(a_redirect_to_a_malformed_url_is_invalid_http) {
+  for (const std::string location : {"http://[::1/x", "http://exa mple.com/x", "http://127.0.0.1:99999/x"}) {
+    TestServer server("127.0.0.1", [&](const SeenRequest&) { return redirect(302, location); });
+    OriginClient client(loopback_allowed());
+    Collector c;
+    const auto result = client.fetch(get(server.url("/x")), c);
+    BOOST_TEST(to_string(result.error) == "invalid_http", location << ": " << result.message);
+    BOOST_TEST(result.client_message == "origin sent invalid HTTP");
+  }
+}
+
 BOOST_AUTO_TEST_CASE(an_answer_that_ends_early_is_incomplete) {
   const std::vector<std::string> answers = {
       "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n" + std::string(1000, 'x'),  // short Content-Length
