@@ -146,12 +146,28 @@ std::string strip_declaration(std::string_view text) {
 
 class Model {
  public:
-  Model(std::string document_url, const RemoteFetcher& fetch)
+  Model(std::string document_url, const RemoteFetcher& fetch, std::size_t max_requests)
       : document_url_(std::move(document_url)),
         document_query_(Uri::parse(document_url_).query.value_or("")),
-        fetch_(fetch) {}
+        fetch_(fetch),
+        max_requests_(max_requests) {}
 
+  // Every request, or those of the Representations (and Locations) before
+  // the one that would pass max_requests: whole ones only, since a
+  // Representation's pinned requests get their alternatives at its end.
   std::vector<PlayerRequest> run(DOMDocument* doc) {
+    try {
+      run_all(doc);
+    } catch (const Full&) {
+      out_.resize(complete_);
+    }
+    return std::move(out_);
+  }
+
+ private:
+  struct Full {};
+
+  void run_all(DOMDocument* doc) {
     DOMElement* mpd = doc->getDocumentElement();
     splice_remote_elements(doc);
     const auto top = bases(mpd, {Alt{document_url_, document_query_}});
@@ -163,6 +179,7 @@ class Model {
     for (DOMElement* l : children(mpd, u"PatchLocation"))
       add(PlayerRequest::Kind::manifest, "PatchLocation#" + std::to_string(location++),
           resolve_uri(document_url_, trim(utf8(l->getTextContent()))), document_query_);
+    complete_ = out_.size();
     int p = 0;
     for (DOMElement* period : children(mpd, u"Period")) {
       const auto period_bases = bases(period, top);
@@ -173,17 +190,17 @@ class Model {
         for (DOMElement* rep : children(set, u"Representation")) {
           const std::string key = "P" + std::to_string(p) + ".A" + std::to_string(a) + ".R" + std::to_string(r++);
           representation(key, {period, set, rep}, bases(rep, set_bases));
+          complete_ = out_.size();
         }
         ++a;
       }
       ++p;
     }
-    return std::move(out_);
   }
 
- private:
   void add(PlayerRequest::Kind kind, std::string key, std::string url, std::string document_query,
            bool unchecked = false) {
+    if (out_.size() >= max_requests_) throw Full{};
     out_.push_back(PlayerRequest{kind, std::move(key), std::move(url), std::move(document_query), unchecked, {}});
   }
 
@@ -344,6 +361,8 @@ class Model {
   std::string document_url_;
   std::string document_query_;
   const RemoteFetcher& fetch_;
+  std::size_t max_requests_;
+  std::size_t complete_ = 0;
   std::vector<PlayerRequest> out_;
   std::vector<std::unique_ptr<XercesDOMParser>> remote_parsers_;
 };
@@ -351,10 +370,10 @@ class Model {
 }  // namespace
 
 std::vector<PlayerRequest> player_requests(std::string_view mpd, const std::string& document_url,
-                                           const RemoteFetcher& fetch) {
+                                           const RemoteFetcher& fetch, std::size_t max_requests) {
   ThrowingErrors errors;
   auto parser = parse(mpd, errors);
-  Model model(document_url, fetch);
+  Model model(document_url, fetch, max_requests);
   return model.run(parser->getDocument());
 }
 
@@ -454,7 +473,7 @@ std::string proxy_manifest_url(const MpdRewriteOptions& options) {
 }
 
 Verdict compare_with_origin(std::string_view original, std::string_view rewritten, const MpdRewriteOptions& options,
-                            const std::map<std::string, std::string>& remote) {
+                            const std::map<std::string, std::string>& remote, std::size_t max_requests) {
   const std::string& query = options.manifest_query;
   const std::string origin_document = query.empty() ? options.manifest_url : options.manifest_url + "?" + query;
   const RemoteFetcher from_origin = [&](const std::string& url) -> std::optional<std::string> {
@@ -472,8 +491,8 @@ Verdict compare_with_origin(std::string_view original, std::string_view rewritte
     o.manifest_query = Uri::parse(*origin).query.value_or("");
     return rewrite_mpd(it->second, o).xml;
   };
-  const auto expected = player_requests(original, origin_document, from_origin);
-  const auto actual = player_requests(rewritten, proxy_manifest_url(options), through_proxy);
+  const auto expected = player_requests(original, origin_document, from_origin, max_requests);
+  const auto actual = player_requests(rewritten, proxy_manifest_url(options), through_proxy, max_requests);
 
   Verdict verdict;
   // What the origin may be asked for a request with PlayerRequest::alternatives, per list.

@@ -54,9 +54,11 @@ using RemoteFetcher = std::function<std::optional<std::string>(const std::string
 // Every request a player could make for the MPD: segment, initialisation and
 // index addresses of every Representation under every BaseURL alternative,
 // the BaseURL itself where it names the media (SegmentBase), Location,
-// PatchLocation and xlink:href targets.
+// PatchLocation and xlink:href targets. With max_requests, those of the
+// whole Representations before the one that would pass it.
 std::vector<PlayerRequest> player_requests(std::string_view mpd, const std::string& document_url,
-                                           const RemoteFetcher& fetch = {});
+                                           const RemoteFetcher& fetch = {},
+                                           std::size_t max_requests = static_cast<std::size_t>(-1));
 
 // The origin URL the router requests for a proxy URL
 // (http://proxy.test/media/{enc}/{path}?q or http://proxy.test/mpd/{enc}?q),
@@ -73,12 +75,14 @@ std::string substitute_template(std::string_view text, std::string_view represen
 // origin URL the original meant (with the manifest's query added when
 // options.carry_query). `remote` holds remote element entities by origin URL
 // (without query); through the proxy they are rewritten with `options` too.
+// `max_requests` bounds the requests played on each side (player_requests).
 struct Verdict {
   std::size_t checked = 0;
   std::vector<std::string> problems;
 };
 Verdict compare_with_origin(std::string_view original, std::string_view rewritten, const MpdRewriteOptions& options,
-                            const std::map<std::string, std::string>& remote = {});
+                            const std::map<std::string, std::string>& remote = {},
+                            std::size_t max_requests = static_cast<std::size_t>(-1));
 
 // The URL a player uses to fetch the proxied MPD.
 std::string proxy_manifest_url(const MpdRewriteOptions& options);
