@@ -52,6 +52,7 @@ void answer_manifest(RouteContext& ctx, const ManifestPlan& plan, const Headers&
   const auto* last_modified = find_header(origin, "Last-Modified");
   ctx.metrics.manifests_rewritten.fetch_add(1, std::memory_order_relaxed);
   ctx.note = std::to_string(rewritten.urls_rewritten) + " urls rewritten";
+  if (refused_by_precondition(ctx, etag, last_modified)) return;
   if (client_holds(ctx.request, etag, last_modified)) {
     ctx.begin(304, not_modified_headers(origin, etag));
     return;

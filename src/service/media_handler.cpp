@@ -70,6 +70,17 @@ class MediaStream final : public OriginHandler {
     }
     if (layout_.empty() || head.status != 200) {
       // The origin's bytes as they came (mode off, errors, a 206 not asked for).
+      if (head.status >= 200 && head.status < 300 && ranged_under_.empty()) {
+        // RFC 9110 §13.2.1: If-Match / If-Unmodified-Since on the 2xx the
+        // origin gives (they are not forwarded by default: a resumed
+        // download's If-Match must not get a range of a newer file).
+        std::optional<std::string> tag;
+        if (const auto* v = find_header(head.headers, "ETag")) tag = *v;
+        if (refused_by_precondition(ctx_, tag, find_header(head.headers, "Last-Modified"))) {
+          done_ = true;
+          return false;
+        }
+      }
       std::optional<std::uint64_t> sent_length = length;
       if (head.status == 206) {
         // A 206's Content-Range says how many bytes it holds, with or
@@ -159,7 +170,12 @@ class MediaStream final : public OriginHandler {
   void answer(const OutputPlan& plan) {
     const std::optional<std::string> etag = answer_etag(origin_, plan.identical, layout_);
     // The conditionals the origin could not judge (the origin's own tag is
-    // only current when its bytes are what is sent).
+    // only current when its bytes are what is sent), in the order of RFC
+    // 9110 §13.2.2.
+    if (refused_by_precondition(ctx_, etag, find_header(origin_, "Last-Modified"))) {
+      done_ = true;
+      return;
+    }
     if (client_holds(ctx_.request, etag, find_header(origin_, "Last-Modified"))) {
       ctx_.begin(304, not_modified_headers(origin_, etag));
       done_ = true;

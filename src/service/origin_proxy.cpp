@@ -199,6 +199,12 @@ Headers confirmed_not_modified(const RouteContext& ctx, const Headers& origin_30
 // `layout` (validators.h); the client's own list for the origin's layout.
 void set_origin_conditionals(RouteContext& ctx, Headers& origin_headers, std::string_view layout) {
   remove_header(origin_headers, "If-None-Match");
+  if (!layout.empty()) {
+    // The client's If-Match names this layout's tag, which the origin does
+    // not know: judged here (refused_by_precondition), as its date is.
+    remove_header(origin_headers, "If-Match");
+    remove_header(origin_headers, "If-Unmodified-Since");
+  }
   const auto* inm = find_header(ctx.request.headers, "If-None-Match");
   if (!inm) return;
   bool forwarded = false;
@@ -221,6 +227,17 @@ bool client_holds(const Request& r, const std::optional<std::string>& etag, cons
   }
   const auto* ims = find_header(r.headers, "If-Modified-Since");
   return ims && last_modified && *ims == *last_modified;
+}
+
+bool refused_by_precondition(RouteContext& ctx, const std::optional<std::string>& etag,
+                             const std::string* last_modified) {
+  const auto* if_match = find_header(ctx.request.headers, "If-Match");
+  const auto* since = find_header(ctx.request.headers, "If-Unmodified-Since");
+  if (!if_match && !since) return false;
+  auto why = failed_precondition(if_match ? *if_match : "", since ? *since : "", etag, last_modified);
+  if (!why) return false;
+  ctx.fail(412, std::move(*why));
+  return true;
 }
 
 std::optional<Encoded> decode_leading(RouteContext& ctx, std::string_view encoded_and_rest) {

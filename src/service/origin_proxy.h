@@ -79,6 +79,10 @@ void set_origin_conditionals(RouteContext& ctx, Headers& origin_headers, std::st
 // The client's If-None-Match (or, without one, If-Modified-Since) holds for
 // an answer with these validators.
 bool client_holds(const Request& r, const std::optional<std::string>& etag, const std::string* last_modified);
+// The client's If-Match / If-Unmodified-Since fail for an answer with these
+// validators (validators.h failed_precondition): answered 412, true.
+bool refused_by_precondition(RouteContext& ctx, const std::optional<std::string>& etag,
+                             const std::string* last_modified);
 
 // The path after the route prefix: the decoded leading URL and the rest.
 struct Encoded {

@@ -123,6 +123,7 @@ void answer_smooth_mpd(RouteContext& ctx, const OriginHead& head, const SmoothMp
   // §15.4.5): the origin could only judge its own tags.
   std::optional<std::string> etag;
   if (const auto* v = find_header(headers, "ETag")) etag = *v;
+  if (head.status == 200 && refused_by_precondition(ctx, etag, find_header(headers, "Last-Modified"))) return;
   if (head.status == 200 && client_holds(ctx.request, etag, find_header(headers, "Last-Modified"))) {
     ctx.begin(304, not_modified_headers(made.is_live ? without(head.headers, {"Last-Modified"}) : head.headers, etag));
     return;
@@ -228,6 +229,7 @@ void answer_mss_init(RouteContext& ctx, const BufferingHandler& got, const MssIn
   const std::string etag = content_etag(init);
   headers.emplace_back("ETag", etag);
   ctx.note = "smooth init " + std::to_string(init.size()) + " bytes";
+  if (refused_by_precondition(ctx, etag, find_header(got.head.headers, "Last-Modified"))) return;
   if (client_holds(ctx.request, etag, find_header(got.head.headers, "Last-Modified"))) {
     ctx.begin(304, not_modified_headers(got.head.headers, etag));
     return;
@@ -281,6 +283,11 @@ void answer_smooth_fragment(RouteContext& ctx, const BufferingHandler& got) {
   // Not judged by Content-Type: origins serve these extensionless URLs with
   // whatever their default is; a body that is not a fragment is refused below.
   if (got.head.status != 200 || ctx.config.piff_mode == PiffMode::off) {
+    if (got.head.status == 200) {
+      std::optional<std::string> tag;
+      if (const auto* v = find_header(got.head.headers, "ETag")) tag = *v;
+      if (refused_by_precondition(ctx, tag, find_header(got.head.headers, "Last-Modified"))) return;
+    }
     // The origin's bytes, but its Accept-Ranges does not hold here: a Range
     // is answered with the whole 200 (above), so none is advertised.
     ctx.begin(got.head.status,
@@ -314,6 +321,7 @@ void answer_smooth_fragment(RouteContext& ctx, const BufferingHandler& got) {
   ctx.note = "smooth fragment t=" + std::to_string(fragment.decode_time);
   if (stats.passthrough_events) ctx.note += "; passed through: " + stats.passthrough_reason;
   const auto etag = answer_etag(got.head.headers, false, kFragmentLayout);
+  if (refused_by_precondition(ctx, etag, find_header(got.head.headers, "Last-Modified"))) return;
   if (client_holds(ctx.request, etag, find_header(got.head.headers, "Last-Modified"))) {
     ctx.begin(304, not_modified_headers(got.head.headers, etag));
     return;

@@ -121,6 +121,86 @@ ByteRange parse_range(std::string_view header, std::uint64_t length) {
   return {ByteRange::Kind::satisfiable, first, std::min(last, length - 1)};
 }
 
+std::optional<std::int64_t> parse_http_date(std::string_view text) {
+  text = trim_ws(text);
+  static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  // Each form as a pattern: 'D' a digit, ' ' a space (asctime pads a
+  // one-digit day with one, '_' there), 'M' the month, 'W' a day name
+  // (checked for its letters only), anything else itself.
+  struct Form {
+    std::string_view pattern;
+    int day, month, year, hour;  // offsets
+    bool two_digit_year;
+  };
+  static constexpr Form kForms[] = {
+      {"WWW, DD MMM DDDD DD:DD:DD GMT", 5, 8, 12, 17, false},  // IMF-fixdate
+      {"WWW MMM _D DD:DD:DD DDDD", 8, 4, 20, 11, false},       // asctime
+  };
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  const auto num = [&](std::string_view s, std::size_t at, std::size_t n) {
+    int v = 0;
+    for (std::size_t i = 0; i < n; ++i) v = v * 10 + (s[at + i] - '0');
+    return v;
+  };
+  std::string_view s = text;
+  Form form{};
+  std::string rfc850;
+  if (const auto comma = s.find(','); comma != std::string_view::npos && comma > 3) {
+    // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT", the day name in full.
+    rfc850 = "Www," + std::string(s.substr(comma + 1));
+    s = rfc850;
+    form = {"WWW, DD-MMM-DD DD:DD:DD GMT", 5, 8, 12, 15, true};
+  } else {
+    form = s.size() == kForms[0].pattern.size() ? kForms[0] : kForms[1];
+  }
+  if (s.size() != form.pattern.size()) return std::nullopt;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char p = form.pattern[i], c = s[i];
+    const bool ok = p == 'D'   ? digit(c)
+                    : p == '_' ? digit(c) || c == ' '
+                    : p == 'W' || p == 'M' ? (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+                                           : c == p;
+    if (!ok) return std::nullopt;
+  }
+  int month = -1;
+  for (int m = 0; m < 12; ++m)
+    if (s.substr(form.month, 3) == kMonths[m]) month = m;
+  const int day = s[form.day] == ' ' ? num(s, form.day + 1, 1) : num(s, form.day, 2);
+  int year = form.two_digit_year ? num(s, form.year, 2) : num(s, form.year, 4);
+  // RFC 9110 §5.6.7: a two-digit year more than 50 years in the future is
+  // in the past century; for dates this service compares, 19xx/20xx is it.
+  if (form.two_digit_year) year += year < 70 ? 2000 : 1900;
+  const int hour = num(s, form.hour, 2), minute = num(s, form.hour + 3, 2), second = num(s, form.hour + 6, 2);
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month < 0 || day < 1 || day > kDays[month] || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+  // Days since 1970-01-01 of a proleptic Gregorian date (civil calendar).
+  const int y = year - (month < 2);
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const int yoe = y - era * 400;
+  const int mp = (month + 10) % 12;  // March is 0
+  const int doy = (153 * mp + 2) / 5 + day - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const std::int64_t days = std::int64_t(era) * 146097 + doe - 719468;
+  return days * 86400 + hour * 3600 + minute * 60 + second;
+}
+
+std::optional<std::string> failed_precondition(std::string_view if_match, std::string_view if_unmodified_since,
+                                               const std::optional<std::string>& etag,
+                                               const std::string* last_modified) {
+  if (!trim_ws(if_match).empty()) {
+    const auto current = etag ? parse_entity_tag(*etag) : std::nullopt;
+    for (const EntityTag& t : parse_entity_tags(if_match))
+      if (t.opaque == "*" || (current && !current->weak && !t.weak && t.opaque == current->opaque)) return std::nullopt;
+    return std::string("precondition failed: If-Match names no strong tag of the current representation");
+  }
+  if (trim_ws(if_unmodified_since).empty() || !last_modified) return std::nullopt;
+  const auto since = parse_http_date(if_unmodified_since);
+  const auto modified = parse_http_date(*last_modified);
+  if (!since || !modified || *modified <= *since) return std::nullopt;
+  return std::string("precondition failed: modified after the If-Unmodified-Since date");
+}
+
 bool if_range_holds(std::string_view if_range, const std::optional<EntityTag>& current_tag,
                     const std::string* last_modified) {
   if_range = trim_ws(if_range);

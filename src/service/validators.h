@@ -51,6 +51,20 @@ struct ByteRange {
 // ranges are answered whole: a 200 is always allowed).
 ByteRange parse_range(std::string_view header, std::uint64_t length);
 
+// RFC 9110 §5.6.7: an HTTP-date in any of its three forms (IMF-fixdate,
+// obsolete RFC 850 and asctime), as seconds since 1970 UTC; nullopt for
+// anything else (a list, a bad date).
+std::optional<std::int64_t> parse_http_date(std::string_view text);
+
+// RFC 9110 §13.2.2 steps 1 and 2 for an answer of validators `etag` and
+// `last_modified`: If-Match (strong comparison, §13.1.1; "*" holds, there is
+// a current representation), else If-Unmodified-Since (§13.1.4: ignored
+// when not a date or when there is no Last-Modified). The reason, when the
+// precondition fails (412).
+std::optional<std::string> failed_precondition(std::string_view if_match, std::string_view if_unmodified_since,
+                                               const std::optional<std::string>& etag,
+                                               const std::string* last_modified);
+
 // RFC 9110 §13.1.5: If-Range holds for a strong tag equal to `current_tag`
 // (strong comparison) or a date equal to `last_modified`; a weak tag never.
 bool if_range_holds(std::string_view if_range, const std::optional<EntityTag>& current_tag,

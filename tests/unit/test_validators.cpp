@@ -75,4 +75,37 @@ BOOST_AUTO_TEST_CASE(if_range_needs_the_current_strong_tag_or_date) {
   BOOST_TEST(!if_range_holds(date, weak, nullptr));  // a date names the origin's bytes only
 }
 
+BOOST_AUTO_TEST_CASE(http_dates_in_their_three_forms) {
+  // RFC 9110 §5.6.7's example, 784111777 s after the epoch, in each form.
+  BOOST_TEST(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").value_or(0) == 784111777);
+  BOOST_TEST(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT").value_or(0) == 784111777);
+  BOOST_TEST(parse_http_date("Sun Nov  6 08:49:37 1994").value_or(0) == 784111777);
+  BOOST_TEST(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT").value_or(-1) == 0);
+  BOOST_TEST(parse_http_date("Tue, 29 Feb 2028 23:59:59 GMT").value_or(0) == 1835481599);
+  BOOST_TEST(parse_http_date("Sun, 06 Dec 2026 16:07:20 GMT").value_or(0) == 1796573240);
+  for (const char* bad : {"", "garbage", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 6 Nov 1994 08:49:37 GMT",
+                          "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT",
+                          "Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 06 Nov 1994 08:49:37 GMT, Mon, 07 Nov 1994 08:49:37 GMT"})
+    BOOST_TEST(!parse_http_date(bad), bad);
+}
+
+BOOST_AUTO_TEST_CASE(if_match_compares_strongly_and_wins_over_if_unmodified_since) {
+  const std::optional<std::string> strong = std::string("\"a\""), weak = std::string("W/\"a.dashpiff-auto\"");
+  const std::string lm = "Sun, 06 Nov 1994 08:49:37 GMT";
+  BOOST_TEST(!failed_precondition("\"a\"", "", strong, &lm));
+  BOOST_TEST(!failed_precondition("\"x\", \"a\"", "", strong, &lm));
+  BOOST_TEST(failed_precondition("\"b\"", "", strong, &lm).has_value());
+  BOOST_TEST(failed_precondition("W/\"a\"", "", strong, &lm).has_value());  // §13.1.1: strong comparison
+  BOOST_TEST(failed_precondition("W/\"a.dashpiff-auto\"", "", weak, &lm).has_value());
+  BOOST_TEST(failed_precondition("\"a\"", "", std::nullopt, &lm).has_value());
+  BOOST_TEST(!failed_precondition("*", "", weak, &lm));
+  // If-Match present: If-Unmodified-Since is not looked at (§13.2.2).
+  BOOST_TEST(!failed_precondition("\"a\"", "Sat, 05 Nov 1994 08:49:37 GMT", strong, &lm));
+  BOOST_TEST(!failed_precondition("", lm, strong, &lm));
+  BOOST_TEST(!failed_precondition("", "Mon, 07 Nov 1994 08:49:37 GMT", strong, &lm));
+  BOOST_TEST(failed_precondition("", "Sat, 05 Nov 1994 08:49:37 GMT", strong, &lm).has_value());
+  BOOST_TEST(!failed_precondition("", "garbage", strong, &lm));                        // not a date: ignored
+  BOOST_TEST(!failed_precondition("", "Sat, 05 Nov 1994 08:49:37 GMT", strong, nullptr));  // no date to judge
+}
+
 BOOST_AUTO_TEST_SUITE_END()
