@@ -7,6 +7,7 @@
 #include "piff/segment_patcher.h"
 #include "service/media_transfer.h"
 #include "service/origin_proxy.h"
+#include "service/validators.h"
 
 namespace dashpiff {
 
@@ -224,14 +225,20 @@ class MediaStream final : public OriginHandler {
   // Ends this fetch for range_request() when the answer is the origin's own
   // bytes, the range starts far enough ahead and the origin has a strong
   // validator for If-Range (RFC 9110 §13.1.5: a strong tag; a date only
-  // when there is no tag at all).
+  // when there is no tag at all and the date is strong).
   bool forward_range(const OutputPlan& plan, const ByteRange& r) {
     if (!ranged_under_.empty() || whole_ || !plan.identical || r.first < received_ + kForwardRangeGap) return false;
     std::string validator;
     if (find_header(origin_, "ETag")) {
       if (const auto tag = origin_tag(origin_); tag && !tag->weak) validator = tag->str();
     } else if (const auto* lm = find_header(origin_, "Last-Modified")) {
-      validator = *lm;
+      // RFC 9110 §8.8.2.2: a date is strong for a client when it is at least
+      // 60 s before the Date of the answer; a file changed within that time
+      // can change again within the same second, and its 206 under the same
+      // date would be a slice of other bytes.
+      const auto* date = find_header(origin_, "Date");
+      const auto modified = parse_http_date(*lm), sent = date ? parse_http_date(*date) : std::nullopt;
+      if (modified && sent && *modified + 60 <= *sent) validator = *lm;
     }
     if (validator.empty()) return false;
     forward_ = Forward{r, std::move(validator)};

@@ -10,13 +10,15 @@ dashpiff-fcgi; one PASS:/FAIL: line per (mode, check).
 """
 import http.client
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from dashpiff_stack import Nginx, Stack, fetch, free_port, site_variant, wrap  # noqa: E402
+from dashpiff_stack import Nginx, Stack, fetch, free_port, metric, site_variant, wrap  # noqa: E402
 from codec import enc  # noqa: E402
 
 MODES = ["off", "convert"]
@@ -31,7 +33,39 @@ AGED_LOCATION = """
         }
 """
 
+# An origin that sends no ETag: a range is asked of it under the date alone.
+NO_ETAG_LOCATION = """
+        location ^~ /noetag/ {
+            rewrite ^/noetag/(.*)$ /$1 break;
+            etag off;
+        }
+"""
+
+TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+MiB = 1 << 20
+
 results = {"passed": 0, "failed": 0}
+
+
+def origin_root():
+    """tests/data plus two progressive files (a clear init and one 4 MiB
+    mdat: the origin's own bytes in every mode), one written just now, one
+    two hours ago."""
+    root = tempfile.mkdtemp(prefix="dashpiff-cdn-origin-")
+    os.chmod(root, 0o755)
+    for name in os.listdir(os.path.join(TOP, "tests", "data")):
+        os.symlink(os.path.abspath(os.path.join(TOP, "tests", "data", name)), os.path.join(root, name))
+    os.makedirs(os.path.join(root, "files"), mode=0o755)
+    os.chmod(os.path.join(root, "files"), 0o755)
+    init = open(os.path.join(TOP, "tests", "data", "streams", "clear", "init-0.mp4"), "rb").read()
+    for name in ("fresh.mp4", "old.mp4"):
+        path = os.path.join(root, "files", name)
+        with open(path, "wb") as f:
+            f.write(init + (4 * MiB + 8).to_bytes(4, "big") + b"mdat" + bytes(range(256)) * (4 * MiB // 256))
+        os.chmod(path, 0o644)
+    two_hours_ago = time.time() - 7200
+    os.utime(os.path.join(root, "files", "old.mp4"), (two_hours_ago, two_hours_ago))
+    return root
 
 
 class Failed(Exception):
@@ -249,6 +283,29 @@ def preconditions(site, path):
         expect(a.status == 412, f"If-Match with the current weak tag: {a.status} (strong comparison)")
 
 
+def late_range_under_a_date(site):
+    """A range far into a file that is the origin's own bytes is asked of the
+    origin with If-Range; without an ETag only under a strong date (RFC 9110
+    §13.1.5, §8.8.2.2: at least 60 s before the origin's Date). A file
+    written just now is read up to the range and cut instead: its next
+    version within the same second would carry the same date."""
+    os.utime(os.path.join(site.stack.origin_root, "files", "fresh.mp4"))  # written just now, whenever this runs
+    for name, forwarded in (("old.mp4", True), ("fresh.mp4", False)):
+        path = f"/media/{enc(site.stack.origin_url + '/noetag/files/')}/{name}"
+        whole = direct(site, path)
+        expect(whole.h("ETag") is None and whole.h("Last-Modified"), f"{name}: ETag {whole.h('ETag')}")
+        first, last = 3 * MiB, 3 * MiB + 9999
+        before = metric(site.stack, "dashpiff_origin_bytes_total")
+        a = ask(site.stack.front_port, path, headers={"Range": f"bytes={first}-{last}"})
+        read = metric(site.stack, "dashpiff_origin_bytes_total") - before
+        expect(a.status == 206 and a.body == whole.body[first:last + 1], f"{name}: {a.status}")
+        if forwarded:
+            expect(read < MiB, f"{name}: {read / MiB:.1f} MiB read from the origin for a range asked of it")
+        else:
+            expect(read >= first, f"{name}: {read / MiB:.1f} MiB read: the range was asked of the origin "
+                                  f"under a date {whole.h('Last-Modified')} that is not a strong validator")
+
+
 def conditionals_on_the_smooth_manifest(site, path):
     """A Smooth manifest answered as an MPD (VOD: it has validators) answers
     its own validator and date with a 304 carrying its ETag, as any MPD."""
@@ -296,7 +353,9 @@ def manifest_tags_follow_the_mode(seen):
 
 def main():
     started = time.monotonic()
-    stack = Stack(args=["--workers", "1", "--threads", "4"], origin_extra=AGED_LOCATION)
+    root = origin_root()
+    stack = Stack(args=["--workers", "1", "--threads", "4"], origin_root=root,
+                  origin_extra=AGED_LOCATION + NO_ETAG_LOCATION)
     site = Site(stack)
     stack.origin.start(stack.origin_port)
     stack.front.start(stack.front_port)
@@ -333,6 +392,8 @@ def main():
                 for what, path in urls.items():
                     slug = what.replace(" ", "_").replace("-", "_").lower()
                     report(f"{mode}.{slug}.if_match_and_if_unmodified_since", lambda: preconditions(site, path))
+                if mode != "off":
+                    report(f"{mode}.late_range_under_a_date_only_when_it_is_strong", lambda: late_range_under_a_date(site))
                 report(f"{mode}.smooth_manifest.conditionals",
                        lambda: conditionals_on_the_smooth_manifest(site, urls["Smooth manifest"]))
             finally:
@@ -343,6 +404,7 @@ def main():
         stack.front.stop()
         stack.origin.stop()
         stack.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
     print(f"# {results['passed']} passed, {results['failed']} failed in {time.monotonic() - started:.0f} s",
           file=sys.stderr)
     return 1 if results["failed"] else 0
