@@ -196,6 +196,13 @@ class MediaStream final : public OriginHandler {
       if (range && !head_only_ && (!if_range || if_range_holds(*if_range, current, last_modified))) {
         const ByteRange r = parse_range(*range, *plan.length);
         if (r.kind == ByteRange::Kind::unsatisfiable) {
+          // The 416 answers this request's Range, not the resource: the
+          // origin's freshness does not go with it. CloudFront stores a 416
+          // under the URL alone, as long as its Cache-Control says, and every
+          // viewer got it (RFC 9111 §3: a response to a range is not the
+          // representation; §5.2.2.5 no-store).
+          for (const char* name : {"Cache-Control", "Expires", "Age"}) remove_header(headers, name);
+          headers.emplace_back("Cache-Control", "no-store");
           headers.emplace_back("Content-Range", "bytes */" + std::to_string(*plan.length));
           headers.emplace_back("Content-Length", "0");
           ctx_.begin(416, std::move(headers));

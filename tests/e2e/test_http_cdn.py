@@ -246,6 +246,21 @@ def age_passed(site, path):
         expect(n.status == 304 and n.h("Age") == "50", f"304 {n.status} Age {n.h('Age')}")
 
 
+def range_past_the_end(site, path):
+    """A range past the end is a 416 naming the length, and it is this
+    request's answer, never the URL's: no freshness of the origin's goes
+    with it (CloudFront caches a 416 by URL for as long as it is told)."""
+    want = direct(site, path)
+    n = len(want.body)
+    a = ask(site.stack.front_port, path, headers={"Range": f"bytes={n + 10}-"})
+    if a.status == 200:  # ranges not taken (the whole answer): nothing to judge
+        expect(want.h("Accept-Ranges") != "bytes", "Accept-Ranges: bytes, but a range past the end got a 200")
+        return
+    expect(a.status == 416 and a.h("Content-Range") == f"bytes */{n}", f"{a.status} {a.h('Content-Range')}")
+    expect("max-age" not in (a.h("Cache-Control") or "") and a.h("Expires") is None,
+           f"416 with Cache-Control {a.h('Cache-Control')!r}, Expires {a.h('Expires')!r}")
+
+
 def preconditions(site, path):
     """If-Match (strong comparison) and If-Unmodified-Since hold the answer
     to the representation the client names: otherwise 412, and never a 206
@@ -392,6 +407,8 @@ def main():
                 for what, path in urls.items():
                     slug = what.replace(" ", "_").replace("-", "_").lower()
                     report(f"{mode}.{slug}.if_match_and_if_unmodified_since", lambda: preconditions(site, path))
+                    if mode != "off":  # mode off: the origin's own 416
+                        report(f"{mode}.{slug}.range_past_the_end_is_not_stored", lambda: range_past_the_end(site, path))
                 if mode != "off":
                     report(f"{mode}.late_range_under_a_date_only_when_it_is_strong", lambda: late_range_under_a_date(site))
                 report(f"{mode}.smooth_manifest.conditionals",
