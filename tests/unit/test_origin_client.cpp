@@ -548,6 +548,15 @@ BOOST_AUTO_TEST_CASE(an_allowed_network_is_reached_only_on_the_listed_port) {
   const auto result = client.fetch(get(other.url("/a")), refused);
   BOOST_TEST(to_string(result.error) == "host_refused");
   BOOST_TEST(other.accepts_after_settling() == 0);
+  // A redirect from the listed port to another port of the same host is
+  // checked like a first hop: refused before any connection.
+  TestServer bouncer("127.0.0.1", [&](const SeenRequest&) { return redirect(302, other.url("/b")); });
+  options.allow_hosts = {"127.0.0.1:" + std::to_string(bouncer.port())};
+  OriginClient tied(options);
+  const auto bounced = tied.fetch(get(bouncer.url("/a")), refused);
+  BOOST_TEST(to_string(bounced.error) == "host_refused", bounced.message);
+  BOOST_TEST(bouncer.requests().size() == 1u);
+  BOOST_TEST(other.accepts_after_settling() == 0);
   // A URL's port 0 is no port of the entry (host_allowed reads 0 as "on some port").
   const auto zero = client.fetch(get("http://127.0.0.1:0/a"), refused);
   BOOST_TEST(to_string(zero.error) == "host_refused", zero.message);
