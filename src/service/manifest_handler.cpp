@@ -167,6 +167,9 @@ ManifestWork answer_fetched_manifest(RouteContext& ctx, ManifestPlan& plan, cons
   if (ok && mss::looks_like_smooth(std::string_view(got.body).substr(0, 4096))) {
     work.kind = ManifestWork::smooth_mpd;
     work.effective_url = got.head.effective_url.empty() ? req.url : got.head.effective_url;
+    // token-mode holds for a Smooth manifest's URLs too (run_manifest_work
+    // reads it here; left at its default, drop carried the query anyway).
+    work.options.carry_query = plan.carry_query;
     return work;
   }
   if (!ok || !looks_like_mpd(type ? *type : "", std::string_view(got.body).substr(0, 4096))) {

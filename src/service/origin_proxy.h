@@ -190,6 +190,9 @@ bool fetched_whole(RouteContext& ctx, const OriginRequest& req, const BufferingH
 struct SmoothMpd {
   mss::MpdResult mpd;
   bool is_live = false;
+  // Its validator's layout: the query the MPD's URLs carry (token-mode)
+  // changes its bytes, so each variant has its own (RFC 9110 §8.8.3).
+  std::string layout;
 };
 
 // /mpd/ in steps, so that the origin fetch can run on an event loop and the

@@ -99,6 +99,7 @@ SmoothMpd smooth_to_mpd(const std::string& body, const std::string& effective_ur
   options.carry_query = tokens == TokenMode::pass;
   options.now = std::chrono::system_clock::now();
   SmoothMpd made;
+  made.layout = options.carry_query ? "mss" : "mss-untokened";
   try {
     const mss::Manifest manifest = mss::parse_manifest(body);
     made.mpd = mss::write_mpd(manifest, options);
@@ -114,7 +115,8 @@ void answer_smooth_mpd(RouteContext& ctx, const OriginHead& head, const SmoothMp
   ctx.metrics.manifests_rewritten.fetch_add(1, std::memory_order_relaxed);
   ctx.note = "smooth -> " + std::to_string(mpd.representations) + " representations";
   if (!mpd.skipped.empty()) ctx.note += "; skipped " + mpd.skipped.front();
-  Headers headers = without(client_response_headers(head, true, mpd.xml.size(), false), {"Content-Type"});
+  Headers headers = without(client_response_headers(head, true, mpd.xml.size(), false), {"Content-Type", "ETag"});
+  if (auto etag = answer_etag(head.headers, false, made.layout)) headers.emplace_back("ETag", *etag);
   // A live MPD is anchored at the time of this answer: the origin's
   // validators do not describe it.
   if (made.is_live) headers = without(std::move(headers), {"ETag", "Last-Modified"});

@@ -366,6 +366,19 @@ def manifest_tags_follow_the_mode(seen):
     expect(compared, "the MPDs of the modes never differed")
 
 
+def manifest_tags_follow_the_token_mode(site, passed):
+    """With token-mode drop the MPD's URLs leave the manifest's query out:
+    other bytes, so another validator, for a DASH MPD and for a Smooth
+    manifest answered as one."""
+    for what, path in (("MPD", site.mpd("/streams/clear/manifest.mpd")),
+                       ("Smooth manifest", f"/mpd/{enc(site.stack.origin_url + '/streams/smooth-vod-piff/Manifest')}")):
+        dropped = direct(site, path + "?tok=1")
+        etag, body = passed[what]
+        expect(body != dropped.body, f"{what}: the same bytes with and without the query")
+        expect(etag and dropped.h("ETag") and etag != dropped.h("ETag"),
+               f"{what}: pass and drop answers differ but share {etag}")
+
+
 def main():
     started = time.monotonic()
     root = origin_root()
@@ -386,6 +399,13 @@ def main():
                 piff_mpd = site.mpd("/mpd/playready-only-ams.mpd")
                 m = direct(site, piff_mpd)
                 mpds[mode] = (m.h("ETag"), m.body)
+                if mode == "convert":
+                    tokened = {}
+                    for what, path in (("MPD", site.mpd("/streams/clear/manifest.mpd")),
+                                       ("Smooth manifest",
+                                        f"/mpd/{enc(stack.origin_url + '/streams/smooth-vod-piff/Manifest')}")):
+                        t = direct(site, path + "?tok=1")
+                        tokened[what] = (t.h("ETag"), t.body)
                 if mode not in MODES:
                     continue
                 urls = site.urls()
@@ -416,6 +436,15 @@ def main():
             finally:
                 stack.stop_fcgi()
         report("all.mpd_validators_differ_between_modes_where_bytes_differ", lambda: manifest_tags_follow_the_mode(mpds))
+        stack.start_fcgi(["--piff-mode", "convert", "--token-mode", "drop"])
+        try:
+            deadline = time.monotonic() + 20
+            while fetch(stack.front_url + "/healthz", timeout=5)[0] != 200 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            report("convert.token_mode_drop.manifest_validators_differ_from_pass",
+                   lambda: manifest_tags_follow_the_token_mode(site, tokened))
+        finally:
+            stack.stop_fcgi()
     finally:
         site.cached.stop()
         stack.front.stop()
