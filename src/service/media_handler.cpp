@@ -1,6 +1,7 @@
 // /media/{enc(base)}/{path}: stream the origin's segment to the client,
 // through the segment engine when it is media.
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <optional>
 
@@ -242,9 +243,14 @@ class MediaStream final : public OriginHandler {
       // RFC 9110 §8.8.2.2: a date is strong for a client when it is at least
       // 60 s before the Date of the answer; a file changed within that time
       // can change again within the same second, and its 206 under the same
-      // date would be a slice of other bytes.
+      // date would be a slice of other bytes. An answer without a Date has
+      // the time it was received (§6.6.1).
       const auto* date = find_header(origin_, "Date");
-      const auto modified = parse_http_date(*lm), sent = date ? parse_http_date(*date) : std::nullopt;
+      const auto modified = parse_http_date(*lm);
+      const auto sent = date ? parse_http_date(*date)
+                             : std::optional<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                               std::chrono::system_clock::now().time_since_epoch())
+                                                               .count());
       if (modified && sent && *modified + 60 <= *sent) validator = *lm;
     }
     if (validator.empty()) return false;

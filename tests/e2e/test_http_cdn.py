@@ -1,9 +1,17 @@
 #!/usr/bin/env python3
 """HTTP answers as a CDN mixes them, where test_http_conformance.py is blind
-(issue 14): the shipped nginx site with its fastcgi_cache variant switched on
-in front of the same pool, the Smooth Streaming routes (/mss-init/, Smooth
-fragments, a Smooth manifest answered as an MPD), If-None-Match: *, the
-origin's Age, and manifests whose bytes differ between piff-modes.
+(issue 14), for one URL of every packaging (segments, init, on-demand
+subsegment, Smooth fragment and init, MPD, Smooth manifest):
+
+  - the shipped nginx site with its fastcgi_cache variant switched on in
+    front of the same pool: a HEAD before a GET, If-Range with another or a
+    weak validator, several ranges, on a miss and on a hit;
+  - If-None-Match: * (the 304 carries the 200's ETag), If-Match and
+    If-Unmodified-Since (412, also with a Range), a range past the end (416
+    that no cache keeps), Accept-Ranges only where ranges are answered;
+  - the origin's Age; a late range under a date only when it is strong;
+  - manifests whose bytes differ between piff-modes and token-modes, and a
+    Smooth manifest's conditionals.
 
 Real nginx (origin, front, the shipped cached site), spawn-fcgi and
 dashpiff-fcgi; one PASS:/FAIL: line per (mode, check).
