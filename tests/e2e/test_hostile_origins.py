@@ -233,7 +233,10 @@ SITE_HEADERS = [("Set-Cookie", "session=evil; Path=/"), ("Clear-Site-Data", '"*"
                 ("Strict-Transport-Security", "max-age=31536000"), ("Access-Control-Allow-Origin", "http://evil"),
                 ("Access-Control-Allow-Credentials", "true"), ("WWW-Authenticate", 'Basic realm="site"'),
                 ("Alt-Svc", 'h2="evil:443"'), ("X-Frame-Options", "ALLOWALL"), ("Content-Security-Policy", "default-src *"),
-                ("Service-Worker-Allowed", "/"), ("Origin-Agent-Cluster", "?0")]
+                ("Service-Worker-Allowed", "/"), ("Origin-Agent-Cluster", "?0"),
+                # nginx acts on it in a FastCGI answer (an internal redirect past
+                # the site's access rules): the body check below sees one.
+                ("X-Accel-Redirect", "/metrics")]
 
 
 async def site_headers(target, r, w):
