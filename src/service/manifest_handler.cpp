@@ -158,8 +158,13 @@ ManifestWork answer_fetched_manifest(RouteContext& ctx, ManifestPlan& plan, cons
       ctx.note += ", revalidated";
       return work;
     }
-    // The client's own validator, confirmed by the origin.
-    ctx.begin(304, confirmed_not_modified(ctx, got.head.headers, plan_layout(plan)));
+    // The client's own validator, confirmed by the origin; If-Match and
+    // If-Unmodified-Since first (RFC 9110 §13.2.2).
+    Headers answer = confirmed_not_modified(ctx, got.head.headers, plan_layout(plan));
+    std::optional<std::string> confirmed;
+    if (const auto* v = find_header(answer, "ETag")) confirmed = *v;
+    if (!refused_by_precondition(ctx, confirmed, find_header(got.head.headers, "Last-Modified")))
+      ctx.begin(304, std::move(answer));
     return work;
   }
   const auto* type = find_header(got.head.headers, "Content-Type");

@@ -57,8 +57,14 @@ class MediaStream final : public OriginHandler {
     if (head.status == 304) {
       std::optional<std::string> held;
       if (const auto* v = find_header(head.headers, "ETag")) held = *v;
-      ctx_.begin(304, layout_.empty() ? not_modified_headers(head.headers, held)
-                                      : confirmed_not_modified(ctx_, head.headers, layout_));
+      Headers answer = layout_.empty() ? not_modified_headers(head.headers, held)
+                                       : confirmed_not_modified(ctx_, head.headers, layout_);
+      // If-Match / If-Unmodified-Since come before If-None-Match (RFC 9110
+      // §13.2.2): judged on the validator the 304 confirms.
+      std::optional<std::string> confirmed;
+      if (const auto* v = find_header(answer, "ETag")) confirmed = *v;
+      if (!refused_by_precondition(ctx_, confirmed, find_header(head.headers, "Last-Modified")))
+        ctx_.begin(304, std::move(answer));
       done_ = true;
       return false;
     }

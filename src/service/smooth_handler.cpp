@@ -278,8 +278,13 @@ void answer_smooth_fragment(RouteContext& ctx, const BufferingHandler& got) {
     // client holds and the freshness, as on the /media/ path.
     std::optional<std::string> held;
     if (const auto* v = find_header(got.head.headers, "ETag")) held = *v;
-    ctx.begin(304, converting ? confirmed_not_modified(ctx, got.head.headers, kFragmentLayout)
-                              : not_modified_headers(got.head.headers, held));
+    Headers answer = converting ? confirmed_not_modified(ctx, got.head.headers, kFragmentLayout)
+                                : not_modified_headers(got.head.headers, held);
+    // If-Match / If-Unmodified-Since before If-None-Match (RFC 9110 §13.2.2).
+    std::optional<std::string> confirmed;
+    if (const auto* v = find_header(answer, "ETag")) confirmed = *v;
+    if (!refused_by_precondition(ctx, confirmed, find_header(got.head.headers, "Last-Modified")))
+      ctx.begin(304, std::move(answer));
     return;
   }
   // Not judged by Content-Type: origins serve these extensionless URLs with
