@@ -151,7 +151,9 @@ Headers origin_layout_headers(const OriginHead& head, std::optional<std::uint64_
   Headers out = representation_headers(head.headers, true, keep_encoding);
   for (std::string_view name : {"ETag", "Content-Range", "Accept-Ranges"})
     if (const auto* v = find_header(head.headers, name)) out.emplace_back(std::string(name), *v);
-  if (length) out.emplace_back("Content-Length", std::to_string(*length));
+  // A 204 has no body and no Content-Length (RFC 9110 §8.6, §15.3.5),
+  // whatever its origin declared: nginx passed an origin's on.
+  if (length && head.status != 204) out.emplace_back("Content-Length", std::to_string(*length));
   return out;
 }
 

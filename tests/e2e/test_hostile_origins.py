@@ -250,6 +250,13 @@ async def bad_redirect(target, r, w):
     return True
 
 
+async def no_content_with_length(target, r, w):
+    # RFC 9110 §8.6: no Content-Length in a 204. The bytes after the head
+    # belong to no answer (a 204 ends at its head).
+    await send(w, b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nCache-Control: max-age=60\r\n\r\nabcde")
+    return False
+
+
 async def status_600(target, r, w):
     await send(w, b"HTTP/1.1 600 Whatever\r\nContent-Length: 3\r\n\r\nabc")
     return True
@@ -285,7 +292,7 @@ CASES = {
     "stall-mid-body": stall_mid_body, "not-http": not_http, "bad-status": bad_status,
     "bad-chunking": bad_chunking, "empty-reply": empty_reply, "trickle-body": trickle_body,
     "slowloris-head": slowloris_head, "redirect-loop": redirect_loop, "long-length": long_length,
-    "gzip-bomb": gzip_bomb, "conflicting-length": conflicting_length, "interim-storm": interim_storm,
+    "gzip-bomb": gzip_bomb, "no-content": no_content_with_length, "no-content.m4s": no_content_with_length, "conflicting-length": conflicting_length, "interim-storm": interim_storm,
     "endless-headers": endless_headers, "huge-header-line": huge_header_line, "hang": hang,
     "gzip-giant": gzip_giant, "Fragments(video=0)": giant_fragment, "held-3m": held_3m,
     # Honours Range but not If-Range, and has a newer version by then.
@@ -539,6 +546,23 @@ def a_wrong_content_length_does_not_poison_the_origin_connection(s):
     for _ in range(3):
         answer = s.case("media long-length", s.media_path("long-length"))
         expect(answer.status == 200 and answer.body == b"y" * 10, f"{answer.status} {answer.body[:20]!r}")
+
+
+@check
+def a_no_content_answer_has_no_length_and_no_body(s):
+    for port in (s.stack.front_port, s.cached_port):
+        for method in ("GET", "HEAD"):
+            for path in (s.media_path("no-content"), s.media_path("no-content.m4s")):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+                try:
+                    answer = ask(port, path, conn, method)
+                    expect(answer.status == 204 and not answer.broken and answer.body == b""
+                           and answer.headers.get("Content-Length") is None,
+                           f"{method} {path} on {port}: {answer.status} broken={answer.broken}"
+                           f" length={answer.headers.get('Content-Length')} {answer.body[:20]!r}")
+                    s.normal(port, conn)  # the same client connection goes on
+                finally:
+                    conn.close()
 
 
 @check
