@@ -3,6 +3,7 @@
 it: plain, and with its commented cache block switched on. Only the listen
 address, the socket path and the cache directory are substituted."""
 import os
+import socket
 import sys
 import urllib.parse
 
@@ -105,12 +106,47 @@ def the_player_page_has_its_own_policy_and_proxied_answers_the_sandbox(s):
            f"segment CSP {headers.get_all('Content-Security-Policy')}")
 
 
+def raw_status_and_headers(port, request):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+        c.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            more = c.recv(4096)
+            if not more:
+                break
+            data += more
+    lines = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    return int(lines[0].split()[1]), [line.split(":", 1)[1].strip() for line in lines[1:]
+                                      if line.lower().startswith("x-content-type-options:")]
+
+
+@check
+def every_answer_says_nosniff_once_nginx_own_too(s):
+    # Issue #12 item 6: nginx's own answers (a 413 for a /create body over
+    # its cap, a malformed request's 400) as well as the worker's, on both
+    # sites, each with one nosniff.
+    for port in (s.plain_port, s.cached_port):
+        big = b"url=" + b"x" * 70000
+        for request, want in (
+                (b"POST /create HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                 b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(big) + big, 413),
+                (b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n", 400),
+                (b"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 200),
+                (b"GET /nowhere HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 404),
+                (b"GET " + s.segment_path().encode() + b" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 200)):
+            status, nosniff = raw_status_and_headers(port, request)
+            expect(status == want and nosniff == ["nosniff"],
+                   f"{request[:30]!r} on {port}: {status} (want {want}), nosniff headers {nosniff}")
+
+
 @check
 def healthz_is_503_once_the_pool_is_gone(s):
     # Runs last: it stops the pool (a draining pool refuses connections too).
     s.stack.stop_fcgi()
-    status, _, body = fetch(f"http://127.0.0.1:{s.plain_port}/healthz")
-    expect(status == 503, f"{status} {body!r}")
+    for port in (s.plain_port, s.cached_port):
+        status, headers, body = fetch(f"http://127.0.0.1:{port}/healthz")
+        expect(status == 503 and headers.get_all("X-Content-Type-Options") == ["nosniff"],
+               f"{port}: {status} {body!r} nosniff {headers.get_all('X-Content-Type-Options')}")
 
 
 if __name__ == "__main__":
