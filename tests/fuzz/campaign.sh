@@ -26,6 +26,10 @@ export DASHPIFF_FUZZ_RUNS=${DASHPIFF_FUZZ_RUNS:-10000000}
 # 40,326 against 32,566 executions in 90 s); every check still fires. Re-run a
 # finding's input through run-fuzz*.sh for the stacks.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=16:malloc_context_size=0:max_malloc_fill_size=0}
+# libFuzzer's -timeout is wall-clock time: a nice-10 campaign beside a build
+# at full priority had a unit of 0.42 s CPU take 26 s and end its target as
+# a "timeout". A hang still ends it after two minutes.
+export DASHPIFF_FUZZ_TIMEOUT=${DASHPIFF_FUZZ_TIMEOUT:-120}
 seconds=${DASHPIFF_FUZZ_SECONDS:-0}
 
 run_one() {  # target

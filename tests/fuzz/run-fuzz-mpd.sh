@@ -56,5 +56,5 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-quarantine_size_mb=16}"
 # DASHPIFF_FUZZ_RUNS (campaign.sh) runs that many inputs instead of for a time.
 [ -z "${DASHPIFF_FUZZ_RUNS:-}" ] || limits="$limits -runs=$DASHPIFF_FUZZ_RUNS"
 # libFuzzer exits non-zero on a crash, a sanitizer report, a timeout or OOM.
-exec "./$target" -max_total_time="$seconds" -max_len=65536 -timeout=20 $limits \
+exec "./$target" -max_total_time="$seconds" -max_len=65536 -timeout="${DASHPIFF_FUZZ_TIMEOUT:-20}" $limits \
   -dict="$top/tests/fuzz/mpd.dict" -print_final_stats=1 corpus seeds

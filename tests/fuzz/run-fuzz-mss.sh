@@ -43,5 +43,5 @@ limits="-malloc_limit_mb=${DASHPIFF_FUZZ_MEMORY_MB:-256} -rss_limit_mb=${DASHPIF
 export ASAN_OPTIONS="${ASAN_OPTIONS:-quarantine_size_mb=16}"
 [ -z "${DASHPIFF_FUZZ_RUNS:-}" ] || limits="$limits -runs=$DASHPIFF_FUZZ_RUNS"
 # shellcheck disable=SC2086
-exec ./fuzz_mss -max_total_time="$seconds" -max_len=65536 -timeout=20 $limits \
+exec ./fuzz_mss -max_total_time="$seconds" -max_len=65536 -timeout="${DASHPIFF_FUZZ_TIMEOUT:-20}" $limits \
   -print_final_stats=1 corpus seeds
