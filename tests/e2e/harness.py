@@ -41,3 +41,19 @@ def run(prefix, setup=None, teardown=None, only=None):
         if teardown:
             teardown(state)
     return 1 if failed else 0
+
+
+def reporter(prefix, results):
+    """For checks named while they run (one per stream and mode, say):
+    report(name, fn) runs fn and prints and counts its line as run() does,
+    in results["passed"] / results["failed"]."""
+    def report(name, fn):
+        try:
+            fn()
+            print(f"PASS: {prefix}.{name}", flush=True)
+            results["passed"] += 1
+        except Exception as e:  # any exception is a failed check
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            print(f"FAIL: {prefix}.{name}: {reason}", flush=True)
+            results["failed"] += 1
+    return report

@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from dashpiff_stack import Nginx, Stack, fetch, free_port, metric, site_variant, wrap  # noqa: E402
+from harness import expect, reporter  # noqa: E402
 from codec import enc  # noqa: E402
 
 MODES = ["off", "convert"]
@@ -76,24 +77,7 @@ def origin_root():
     return root
 
 
-class Failed(Exception):
-    pass
-
-
-def expect(cond, message):
-    if not cond:
-        raise Failed(message)
-
-
-def report(name, fn):
-    try:
-        fn()
-        print(f"PASS: e2e.http_cdn.{name}", flush=True)
-        results["passed"] += 1
-    except Exception as e:  # any exception is a failed check
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"FAIL: e2e.http_cdn.{name}: {reason}", flush=True)
-        results["failed"] += 1
+report = reporter("e2e.http_cdn", results)
 
 
 class Answer:

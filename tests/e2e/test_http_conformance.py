@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from dashpiff_stack import Stack, fetch, metric  # noqa: E402
+from harness import CheckFailed, expect, reporter  # noqa: E402
 from codec import dec, enc  # noqa: E402
 import mpd  # noqa: E402
 
@@ -75,24 +76,8 @@ LARGE_MDAT = 48 * MiB
 results = {"passed": 0, "failed": 0}
 
 
-class Failed(Exception):
-    pass
-
-
-def expect(cond, message):
-    if not cond:
-        raise Failed(message)
-
-
-def report(name, fn):
-    try:
-        fn()
-        print(f"PASS: e2e.http.{name}", flush=True)
-        results["passed"] += 1
-    except Exception as e:  # any exception is a failed check
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"FAIL: e2e.http.{name}: {reason}", flush=True)
-        results["failed"] += 1
+Failed = CheckFailed  # the name its checks raise and catch
+report = reporter("e2e.http", results)
 
 
 def get(url, method="GET", headers=None):
