@@ -315,7 +315,8 @@ class Rewriter {
       if (!is_dash(b, u"BaseURL")) continue;
       const std::string text = to_utf8(b->getTextContent());
       const std::string_view ref = trim_ws(text);
-      if (!document_level && classify_ref(ref) == RefKind::relative_path && keep_relative(ref, parents)) {
+      if (!document_level && classify_ref(ref) == RefKind::relative_path && reads_alike(ref) &&
+          keep_relative(ref, parents)) {
         for (const Base& p : parents) {
           std::string origin = resolve_uri(p.origin, ref);
           std::string dir = dir_path_of(origin);
@@ -348,7 +349,7 @@ class Rewriter {
   void rewrite_patch_base_url(DOMElement* holder, bool mpd_level) {
     const std::string text = to_utf8(holder->getTextContent());
     const std::string_view ref = trim_ws(text);
-    if (!mpd_level && classify_ref(ref) == RefKind::relative_path) return;
+    if (!mpd_level && classify_ref(ref) == RefKind::relative_path && reads_alike(ref)) return;
     anchor_base_url(holder, ref, {Base{document_url_, dir_path_of(document_url_), kNotProxied}});
   }
 
@@ -391,7 +392,17 @@ class Rewriter {
   // (an address that starts with it would turn path-absolute). Real ids
   // ("v1080", "audio_eng=128000") are plain; the rest are checked one by one.
   static bool plain_id(std::string_view id) {
-    return !id.empty() && id.find_first_of("/\\:?#.%") == std::string_view::npos;
+    return !id.empty() && id.find_first_of("/\\:?#.% \t\r\n") == std::string_view::npos;
+  }
+
+  // An address a player reads as it is written here. The URL Standard's
+  // parser, which browsers' players use, first trims leading and trailing
+  // spaces and removes every ASCII tab and newline (WHATWG URL §4.4 basic URL
+  // parser, steps 1 and 3): "ht&#9;tps://elsewhere/x", a relative path to
+  // RFC 3986, is an absolute URL to the player, ".&#9;./x" climbs. An
+  // address holding one is never kept as written.
+  static bool reads_alike(std::string_view ref) {
+    return ref.find_first_of("\t\r\n") == std::string_view::npos && trim_ws(ref).size() == ref.size();
   }
 
   // ISO/IEC 23009-1 §5.3.9.4.4: the player puts Representation@id in place
@@ -417,10 +428,14 @@ class Rewriter {
     for (const auto& [id, bases] : odd_ids) {
       if (kept) {
         const std::string substituted = substitute_id(ref, id);
-        if (classify_ref(substituted) == RefKind::relative_path && keep_relative(substituted, bases)) continue;
+        if (reads_alike(substituted) && classify_ref(substituted) == RefKind::relative_path &&
+            keep_relative(substituted, bases))
+          continue;
       } else if (kind != RefKind::relative_path) {
         const std::string substituted = substitute_id(rest, id);
-        if (classify_ref(substituted) == RefKind::relative_path && climb_of(substituted) == 0) continue;
+        if (reads_alike(substituted) && classify_ref(substituted) == RefKind::relative_path &&
+            climb_of(substituted) == 0)
+          continue;
       }
       throw MpdError(MpdError::Kind::unrewritable,
                      to_utf8(e->getLocalName() ? e->getLocalName() : e->getTagName()) + "@" + to_utf8(attr) +
@@ -502,7 +517,7 @@ class Rewriter {
     const std::string_view ref = trim_ws(value);
     const Uri parsed = Uri::parse(ref);
     const RefKind kind = classify_ref(parsed);
-    if (kind == RefKind::relative_path && keep_relative(ref, contexts, memo)) {
+    if (kind == RefKind::relative_path && reads_alike(ref) && keep_relative(ref, contexts, memo)) {
       check_substituted_ids(e, attr, ref, kind, true, {}, *memo.odd_ids);
       return;
     }

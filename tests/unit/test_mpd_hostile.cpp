@@ -481,4 +481,41 @@ BOOST_AUTO_TEST_CASE(a_representation_id_that_makes_the_template_leave_its_base_
   }
 }
 
+// A player resolves addresses with the URL Standard's parser, which removes
+// every ASCII tab and newline first: an id, template or BaseURL holding one
+// ("ht&#9;tps://elsewhere/x", ".&#9;./x") is a relative path to RFC 3986 but
+// an absolute URL or a climb to the player. Kept as written, it sent the
+// segments past the proxy; now such an id is refused and such an address is
+// given its proxied form.
+BOOST_AUTO_TEST_CASE(an_address_a_player_reads_without_its_tabs_is_not_kept_as_written) {
+  MpdRewriteOptions o;
+  o.manifest_url = "https://o.example/m.mpd";
+  const auto mpd = [](const std::string& media, const std::string& id, const std::string& base) {
+    return "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" mediaPresentationDuration=\"PT1H\""
+           " minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n"
+           "<BaseURL>https://cdn.example/a/b/c/</BaseURL>\n"
+           "<Period><AdaptationSet><SegmentTemplate media=\"" + media + "\" duration=\"2\"/>\n"
+           "<Representation id=\"v1\" bandwidth=\"1\"/>\n"
+           "<Representation id=\"" + id + "\" bandwidth=\"1\">" + base + "</Representation>\n"
+           "</AdaptationSet></Period></MPD>\n";
+  };
+  for (const std::string& refused :
+       {mpd("$RepresentationID$/$Number$.m4s", "ht&#9;tps://elsewhere.example/x", ""),
+        mpd("$RepresentationID$/$Number$.m4s", "ht&#10;tps://elsewhere.example/x", ""),
+        mpd("$RepresentationID$/$Number$.m4s", " /x", ""),
+        mpd("seg/$RepresentationID$/$Number$.m4s", ".&#13;./.&#9;./.&#9;./.&#9;./../x", "")}) {
+    const auto error = error_of([&] { rewrite_mpd(refused, o); });
+    BOOST_TEST_REQUIRE(kind_is(error, MpdError::Kind::unrewritable), refused);
+  }
+  for (const std::string& proxied :
+       {mpd("ht&#9;tps://elsewhere.example/$Number$.m4s", "v2", ""),
+        mpd("$Number$.m4s", "v2", "<BaseURL>ht&#9;tps://elsewhere.example/</BaseURL>"),
+        mpd("$Number$.m4s", "v2", "<BaseURL>ht\ttps://elsewhere.example/</BaseURL>")}) {
+    const std::string out = rewrite_mpd(proxied, o).xml;
+    BOOST_TEST(out.find("\"ht&#x9;tps") == std::string::npos, out);
+    BOOST_TEST(out.find(">ht\ttps") == std::string::npos, out);
+    BOOST_TEST(out.find(">ht&#x9;tps") == std::string::npos, out);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
