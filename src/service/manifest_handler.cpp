@@ -179,6 +179,14 @@ ManifestWork answer_fetched_manifest(RouteContext& ctx, ManifestPlan& plan, cons
   }
   if (!ok || !looks_like_mpd(type ? *type : "", std::string_view(got.body).substr(0, 4096))) {
     // Not ours to change: pass it on (already decoded, so no Content-Encoding).
+    // Its validators are the origin's; If-Match / If-Unmodified-Since, never
+    // forwarded on this route (set_origin_conditionals), are judged on them
+    // as on every route (RFC 9110 §13.2.2).
+    if (ok) {
+      std::optional<std::string> tag;
+      if (const auto* v = find_header(got.head.headers, "ETag")) tag = *v;
+      if (refused_by_precondition(ctx, tag, find_header(got.head.headers, "Last-Modified"))) return work;
+    }
     ctx.begin(got.head.status, origin_layout_headers(got.head, got.body.size(), false));
     ctx.write(got.body);
     return work;

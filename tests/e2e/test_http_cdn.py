@@ -299,6 +299,27 @@ def preconditions(site, path):
         expect(a.status == 412, f"If-Match with the current weak tag: {a.status} (strong comparison)")
 
 
+def preconditions_where_a_manifest_route_passes_the_origin_on(site):
+    """/mpd/ of something that is no manifest passes the origin's 200 on with
+    the origin's validators; If-Match and If-Unmodified-Since are never
+    forwarded on that route, so dashpiff judges them there too (it answered
+    the 200 to a tag of another version)."""
+    path = site.mpd("/streams/piff-init/init-0.mp4")
+    want = direct(site, path)
+    etag = want.h("ETag")
+    expect(etag and not etag.startswith("W/") and want.h("Last-Modified"), f"origin validators {etag!r}")
+    for method in ("GET", "HEAD"):
+        for headers, status in (({"If-Match": '"another-version"'}, 412),
+                                ({"If-Match": "*"}, 200),
+                                ({"If-Match": etag}, 200),
+                                ({"If-Unmodified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"}, 412),
+                                ({"If-Unmodified-Since": want.h("Last-Modified")}, 200)):
+            a = ask(site.stack.front_port, path, method=method, headers=headers)
+            expect(a.status == status, f"{method} {headers}: {a.status}, want {status}")
+            if status == 200 and method == "GET":
+                expect(a.body == want.body, f"{headers}: not the origin's bytes")
+
+
 def late_range_under_a_date(site):
     """A range far into a file that is the origin's own bytes is asked of the
     origin with If-Range; without an ETag only under a strong date (RFC 9110
@@ -430,6 +451,8 @@ def main():
                     report(f"{mode}.{slug}.if_match_and_if_unmodified_since", lambda: preconditions(site, path))
                     if mode != "off":  # mode off: the origin's own 416
                         report(f"{mode}.{slug}.range_past_the_end_is_not_stored", lambda: range_past_the_end(site, path))
+                report(f"{mode}.manifest_route_passed_through.if_match_and_if_unmodified_since",
+                       lambda: preconditions_where_a_manifest_route_passes_the_origin_on(site))
                 if mode != "off":
                     report(f"{mode}.late_range_under_a_date_only_when_it_is_strong", lambda: late_range_under_a_date(site))
                 report(f"{mode}.smooth_manifest.conditionals",
