@@ -515,6 +515,8 @@ BOOST_AUTO_TEST_CASE(an_address_a_player_reads_without_its_tabs_is_not_kept_as_w
     BOOST_TEST(out.find("\"ht&#x9;tps") == std::string::npos, out);
     BOOST_TEST(out.find(">ht\ttps") == std::string::npos, out);
     BOOST_TEST(out.find(">ht&#x9;tps") == std::string::npos, out);
+    const test::Verdict verdict = test::compare_with_origin(proxied, out, o);
+    for (const std::string& problem : verdict.problems) BOOST_ERROR(problem);
   }
 }
 
