@@ -161,9 +161,7 @@ ManifestWork answer_fetched_manifest(RouteContext& ctx, ManifestPlan& plan, cons
     // The client's own validator, confirmed by the origin; If-Match and
     // If-Unmodified-Since first (RFC 9110 §13.2.2).
     Headers answer = confirmed_not_modified(ctx, got.head.headers, plan_layout(plan));
-    std::optional<std::string> confirmed;
-    if (const auto* v = find_header(answer, "ETag")) confirmed = *v;
-    if (!refused_by_precondition(ctx, confirmed, find_header(got.head.headers, "Last-Modified")))
+    if (!refused_by_precondition(ctx, answer, got.head.headers))
       ctx.begin(304, std::move(answer));
     return work;
   }
@@ -182,11 +180,7 @@ ManifestWork answer_fetched_manifest(RouteContext& ctx, ManifestPlan& plan, cons
     // Its validators are the origin's; If-Match / If-Unmodified-Since, never
     // forwarded on this route (set_origin_conditionals), are judged on them
     // as on every route (RFC 9110 §13.2.2).
-    if (ok) {
-      std::optional<std::string> tag;
-      if (const auto* v = find_header(got.head.headers, "ETag")) tag = *v;
-      if (refused_by_precondition(ctx, tag, find_header(got.head.headers, "Last-Modified"))) return work;
-    }
+    if (ok && refused_by_precondition(ctx, got.head.headers, got.head.headers)) return work;
     ctx.begin(got.head.status, origin_layout_headers(got.head, got.body.size(), false));
     ctx.write(got.body);
     return work;

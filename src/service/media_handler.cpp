@@ -61,9 +61,7 @@ class MediaStream final : public OriginHandler {
                                        : confirmed_not_modified(ctx_, head.headers, layout_);
       // If-Match / If-Unmodified-Since come before If-None-Match (RFC 9110
       // §13.2.2): judged on the validator the 304 confirms.
-      std::optional<std::string> confirmed;
-      if (const auto* v = find_header(answer, "ETag")) confirmed = *v;
-      if (!refused_by_precondition(ctx_, confirmed, find_header(head.headers, "Last-Modified")))
+      if (!refused_by_precondition(ctx_, answer, head.headers))
         ctx_.begin(304, std::move(answer));
       done_ = true;
       return false;
@@ -82,9 +80,7 @@ class MediaStream final : public OriginHandler {
         // RFC 9110 §13.2.1: If-Match / If-Unmodified-Since on the 2xx the
         // origin gives (they are not forwarded by default: a resumed
         // download's If-Match must not get a range of a newer file).
-        std::optional<std::string> tag;
-        if (const auto* v = find_header(head.headers, "ETag")) tag = *v;
-        if (refused_by_precondition(ctx_, tag, find_header(head.headers, "Last-Modified"))) {
+        if (refused_by_precondition(ctx_, head.headers, head.headers)) {
           done_ = true;
           return false;
         }

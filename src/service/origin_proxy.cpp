@@ -242,6 +242,12 @@ bool refused_by_precondition(RouteContext& ctx, const std::optional<std::string>
   return true;
 }
 
+bool refused_by_precondition(RouteContext& ctx, const Headers& tagged, const Headers& dated) {
+  std::optional<std::string> etag;
+  if (const auto* v = find_header(tagged, "ETag")) etag = *v;
+  return refused_by_precondition(ctx, etag, find_header(dated, "Last-Modified"));
+}
+
 std::optional<Encoded> decode_leading(RouteContext& ctx, std::string_view encoded_and_rest) {
   const auto slash = encoded_and_rest.find('/');
   const auto enc = encoded_and_rest.substr(0, slash);

@@ -83,6 +83,9 @@ bool client_holds(const Request& r, const std::optional<std::string>& etag, cons
 // validators (validators.h failed_precondition): answered 412, true.
 bool refused_by_precondition(RouteContext& ctx, const std::optional<std::string>& etag,
                              const std::string* last_modified);
+// The same for an answer whose ETag is the one `tagged` holds (none when it
+// holds none) and whose Last-Modified the one `dated` holds.
+bool refused_by_precondition(RouteContext& ctx, const Headers& tagged, const Headers& dated);
 
 // The path after the route prefix: the decoded leading URL and the rest.
 struct Encoded {

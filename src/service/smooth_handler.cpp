@@ -125,7 +125,7 @@ void answer_smooth_mpd(RouteContext& ctx, const OriginHead& head, const SmoothMp
   // §15.4.5): the origin could only judge its own tags.
   std::optional<std::string> etag;
   if (const auto* v = find_header(headers, "ETag")) etag = *v;
-  if (head.status == 200 && refused_by_precondition(ctx, etag, find_header(headers, "Last-Modified"))) return;
+  if (head.status == 200 && refused_by_precondition(ctx, headers, headers)) return;
   if (head.status == 200 && client_holds(ctx.request, etag, find_header(headers, "Last-Modified"))) {
     ctx.begin(304, not_modified_headers(made.is_live ? without(head.headers, {"Last-Modified"}) : head.headers, etag));
     return;
@@ -281,20 +281,14 @@ void answer_smooth_fragment(RouteContext& ctx, const BufferingHandler& got) {
     Headers answer = converting ? confirmed_not_modified(ctx, got.head.headers, kFragmentLayout)
                                 : not_modified_headers(got.head.headers, held);
     // If-Match / If-Unmodified-Since before If-None-Match (RFC 9110 §13.2.2).
-    std::optional<std::string> confirmed;
-    if (const auto* v = find_header(answer, "ETag")) confirmed = *v;
-    if (!refused_by_precondition(ctx, confirmed, find_header(got.head.headers, "Last-Modified")))
+    if (!refused_by_precondition(ctx, answer, got.head.headers))
       ctx.begin(304, std::move(answer));
     return;
   }
   // Not judged by Content-Type: origins serve these extensionless URLs with
   // whatever their default is; a body that is not a fragment is refused below.
   if (got.head.status != 200 || ctx.config.piff_mode == PiffMode::off) {
-    if (got.head.status == 200) {
-      std::optional<std::string> tag;
-      if (const auto* v = find_header(got.head.headers, "ETag")) tag = *v;
-      if (refused_by_precondition(ctx, tag, find_header(got.head.headers, "Last-Modified"))) return;
-    }
+    if (got.head.status == 200 && refused_by_precondition(ctx, got.head.headers, got.head.headers)) return;
     // The origin's bytes, but its Accept-Ranges does not hold here: a Range
     // is answered with the whole 200 (above), so none is advertised.
     ctx.begin(got.head.status,
