@@ -395,14 +395,24 @@ class Rewriter {
     return !id.empty() && id.find_first_of("/\\:?#.% \t\r\n") == std::string_view::npos;
   }
 
-  // An address a player reads as it is written here. The URL Standard's
-  // parser, which browsers' players use, first trims leading and trailing
-  // spaces and removes every ASCII tab and newline (WHATWG URL §4.4 basic URL
-  // parser, steps 1 and 3): "ht&#9;tps://elsewhere/x", a relative path to
-  // RFC 3986, is an absolute URL to the player, ".&#9;./x" climbs. An
-  // address holding one is never kept as written.
+  // A relative address a player reads as this rewriter does, as far as
+  // keeping it as written goes. The URL Standard's parser, which browsers'
+  // players use, first trims leading and trailing spaces and removes every
+  // ASCII tab and newline (WHATWG URL §4.4 basic URL parser, steps 1 and 3):
+  // "ht&#9;tps://elsewhere/x", a relative path to RFC 3986, is an absolute
+  // URL to the player, ".&#9;./x" climbs, "&#10;?q" names the base itself.
+  // Such an address is never kept as written. One whose tabs and newlines
+  // change none of that ("a&#10;b/c.m4s") still is: made absolute against
+  // one base, it would lose the BaseURL alternatives it resolves under
+  // (fuzz_mpd finding 1d226254).
   static bool reads_alike(std::string_view ref) {
-    return ref.find_first_of("\t\r\n") == std::string_view::npos && trim_ws(ref).size() == ref.size();
+    if (ref.find_first_of("\t\r\n") == std::string_view::npos && trim_ws(ref).size() == ref.size()) return true;
+    std::string read;
+    for (const char c : trim_ws(ref))
+      if (c != '\t' && c != '\r' && c != '\n') read += c;
+    const auto names_base = [](std::string_view r) { return r.empty() || r.front() == '?' || r.front() == '#'; };
+    return classify_ref(read) == RefKind::relative_path && classify_ref(ref) == RefKind::relative_path &&
+           climb_of(read) == climb_of(ref) && names_base(read) == names_base(ref);
   }
 
   // ISO/IEC 23009-1 §5.3.9.4.4: the player puts Representation@id in place

@@ -520,4 +520,29 @@ BOOST_AUTO_TEST_CASE(an_address_a_player_reads_without_its_tabs_is_not_kept_as_w
   }
 }
 
+// fuzz_mpd-crash-1d226254, after the test above: an AdaptationSet BaseURL
+// with a newline inside, under two MPD-level BaseURLs on different hosts.
+// Read with or without the newline it is the same relative path, but it was
+// no longer kept as written: made absolute against the first alternative,
+// the player choosing cdn-b was sent to cdn-a. Tabs and newlines that change
+// neither the kind of an address, nor how far it climbs, nor whether it
+// names the base itself leave it kept as written.
+BOOST_AUTO_TEST_CASE(a_newline_that_changes_nothing_keeps_an_address_under_every_alternative) {
+  MpdRewriteOptions o;
+  o.manifest_url = "https://o.example/m.mpd";
+  const std::string original =
+      "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" mediaPresentationDuration=\"PT1H\""
+      " minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n"
+      "<BaseURL>https://cdn-a.example/ref/</BaseURL><BaseURL>https://cdn-b.example/mirror/ref/</BaseURL>\n"
+      "<Period><AdaptationSet><BaseURL>aud\nio/</BaseURL>"
+      "<SegmentTemplate media=\"seg&#10;-$Number$.m4s\" duration=\"2\"/>\n"
+      "<Representation id=\"a&#9;1\" bandwidth=\"1\"/>\n"
+      "</AdaptationSet></Period></MPD>\n";
+  const std::string out = rewrite_mpd(original, o).xml;
+  BOOST_TEST(out.find("<BaseURL>aud\nio/</BaseURL>") != std::string::npos, out);
+  const test::Verdict verdict = test::compare_with_origin(original, out, o);
+  BOOST_TEST(verdict.checked == 2u);  // the segment under each alternative
+  for (const std::string& problem : verdict.problems) BOOST_ERROR(problem);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
