@@ -482,18 +482,19 @@ class Rewriter {
     const std::vector<Base>& contexts = below.list;
     rewrite_xlink(s);
     ClimbMemo memo{{}, {}, &below.leaves, &below.odd_ids};
-    if (has_local_name(s, u"SegmentTemplate")) {
+    const bool templates = has_local_name(s, u"SegmentTemplate");
+    if (templates) {
       for (const char16_t* attr : {u"media", u"initialization", u"index", u"bitstreamSwitching"})
-        rewrite_segment_address(s, attr, contexts, memo);
+        rewrite_segment_address(s, attr, contexts, memo, true);
     }
     const bool list = has_local_name(s, u"SegmentList");
     for (DOMElement* c = first_child_element(s); c; c = next_sibling_element(c)) {
       if (has_local_name(c, u"Initialization") || has_local_name(c, u"RepresentationIndex") ||
           has_local_name(c, u"BitstreamSwitching")) {
-        rewrite_segment_address(c, u"sourceURL", contexts, memo);
+        rewrite_segment_address(c, u"sourceURL", contexts, memo, templates);
       } else if (list && has_local_name(c, u"SegmentURL")) {
-        rewrite_segment_address(c, u"media", contexts, memo);
-        rewrite_segment_address(c, u"index", contexts, memo);
+        rewrite_segment_address(c, u"media", contexts, memo, false);
+        rewrite_segment_address(c, u"index", contexts, memo, false);
       }
     }
   }
@@ -519,8 +520,22 @@ class Rewriter {
     return keep;
   }
 
+  // A template made absolute holds its base's characters too, and a '$' of
+  // the base would pair with the template's own: "$a/seg-$Number$.m4s" has
+  // no $Number$ left for the player to fill (fuzz_mpd finding 6ffe25c8).
+  // The base's are written "$$", the escaped '$' (ISO/IEC 23009-1
+  // §5.3.9.4.4), before the template is resolved against it.
+  static std::string escape_dollars(std::string_view base) {
+    std::string out;
+    for (const char c : base) {
+      out += c;
+      if (c == '$') out += '$';
+    }
+    return out;
+  }
+
   void rewrite_segment_address(DOMElement* e, const char16_t* attr, const std::vector<Base>& contexts,
-                               ClimbMemo& memo) {
+                               ClimbMemo& memo, bool is_template) {
     const DOMAttr* node = e->getAttributeNode(attr);
     if (!node) return;
     const std::string value = to_utf8(node->getValue());
@@ -532,16 +547,17 @@ class Rewriter {
       return;
     }
     if (kind != RefKind::absolute) check_one_meaning(e, attr, ref, kind, contexts, memo);
+    const std::string base =
+        is_template ? escape_dollars(primary(contexts).origin) : primary(contexts).origin;
     // A SegmentList may hold thousands of absolute URLs: resolve only when it changes something.
     const auto cut = kind == RefKind::absolute && !may_have_dot_segments(parsed.path)
                          ? cut_url(ref, true)
-                         : cut_url(resolve_uri(primary(contexts).origin, ref), true);
+                         : cut_url(resolve_uri(base, ref), true);
     if (!cut) {
       // Not fetchable through the proxy (no host, say). A scheme-relative
       // reference would take the proxy's scheme instead of the origin's:
       // spell it out so that it still means what the origin's MPD meant.
-      if (kind == RefKind::network_path)
-        e->setAttribute(attr, to_xml(resolve_uri(primary(contexts).origin, ref)).c_str());
+      if (kind == RefKind::network_path) e->setAttribute(attr, to_xml(resolve_uri(base, ref)).c_str());
       return;
     }
     check_substituted_ids(e, attr, ref, kind, false, cut->rest, *memo.odd_ids);

@@ -545,4 +545,26 @@ BOOST_AUTO_TEST_CASE(a_newline_that_changes_nothing_keeps_an_address_under_every
   for (const std::string& problem : verdict.problems) BOOST_ERROR(problem);
 }
 
+// fuzz_mpd-crash-6ffe25c8: a template made absolute (it climbs above the
+// root of the Representation's second BaseURL alternative, so it is pinned
+// to the first) against a base whose path holds a '$'. The base's '$' paired
+// with the template's own, and "$a/seg-$Number$.m4s" left the player no
+// $Number$ to fill. The base's '$' is now written "$$".
+BOOST_AUTO_TEST_CASE(a_dollar_of_the_base_in_a_template_made_absolute_is_escaped) {
+  MpdRewriteOptions o;
+  o.manifest_url = "https://o.example/m.mpd";
+  const std::string original =
+      "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" mediaPresentationDuration=\"PT1H\""
+      " minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n"
+      "<BaseURL>https://y.example/$a/b/</BaseURL><BaseURL>https://x.example/</BaseURL>\n"
+      "<Period><AdaptationSet><SegmentTemplate media=\"../seg-$Number$.m4s\" duration=\"2\"/>\n"
+      "<Representation id=\"v1\" bandwidth=\"1\"/>\n"
+      "</AdaptationSet></Period></MPD>\n";
+  const std::string out = rewrite_mpd(original, o).xml;
+  BOOST_TEST(out.find("/$$a/seg-$Number$.m4s\"") != std::string::npos, out);
+  const test::Verdict verdict = test::compare_with_origin(original, out, o);
+  BOOST_TEST(verdict.checked == 2u);
+  for (const std::string& problem : verdict.problems) BOOST_ERROR(problem);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
