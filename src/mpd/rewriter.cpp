@@ -547,17 +547,18 @@ class Rewriter {
       return;
     }
     if (kind != RefKind::absolute) check_one_meaning(e, attr, ref, kind, contexts, memo);
-    const std::string base =
-        is_template ? escape_dollars(primary(contexts).origin) : primary(contexts).origin;
+    const auto resolved = [&] {
+      const std::string& base = primary(contexts).origin;
+      return resolve_uri(is_template ? escape_dollars(base) : base, ref);
+    };
     // A SegmentList may hold thousands of absolute URLs: resolve only when it changes something.
-    const auto cut = kind == RefKind::absolute && !may_have_dot_segments(parsed.path)
-                         ? cut_url(ref, true)
-                         : cut_url(resolve_uri(base, ref), true);
+    const auto cut = kind == RefKind::absolute && !may_have_dot_segments(parsed.path) ? cut_url(ref, true)
+                                                                                       : cut_url(resolved(), true);
     if (!cut) {
       // Not fetchable through the proxy (no host, say). A scheme-relative
       // reference would take the proxy's scheme instead of the origin's:
       // spell it out so that it still means what the origin's MPD meant.
-      if (kind == RefKind::network_path) e->setAttribute(attr, to_xml(resolve_uri(base, ref)).c_str());
+      if (kind == RefKind::network_path) e->setAttribute(attr, to_xml(resolved()).c_str());
       return;
     }
     check_substituted_ids(e, attr, ref, kind, false, cut->rest, *memo.odd_ids);

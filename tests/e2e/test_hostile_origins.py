@@ -245,21 +245,21 @@ async def site_headers(target, r, w):
     return True
 
 
-async def bad_redirect(target, r, w):
-    await send(w, b"HTTP/1.1 302 Found\r\nLocation: http://[::1/x\r\nContent-Length: 0\r\n\r\n")
-    return True
+def canned(reply, keep_open=True):
+    """An origin that sends these bytes as its answer (and keeps the
+    connection for the next request when keep_open)."""
+    async def serve(target, r, w):
+        await send(w, reply)
+        return keep_open
+    return serve
 
 
-async def no_content_with_length(target, r, w):
-    # RFC 9110 §8.6: no Content-Length in a 204. The bytes after the head
-    # belong to no answer (a 204 ends at its head).
-    await send(w, b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nCache-Control: max-age=60\r\n\r\nabcde")
-    return False
-
-
-async def status_600(target, r, w):
-    await send(w, b"HTTP/1.1 600 Whatever\r\nContent-Length: 3\r\n\r\nabc")
-    return True
+bad_redirect = canned(b"HTTP/1.1 302 Found\r\nLocation: http://[::1/x\r\nContent-Length: 0\r\n\r\n")
+# RFC 9110 §8.6: no Content-Length in a 204. The bytes after the head
+# belong to no answer (a 204 ends at its head).
+no_content_with_length = canned(
+    b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nCache-Control: max-age=60\r\n\r\nabcde", keep_open=False)
+status_600 = canned(b"HTTP/1.1 600 Whatever\r\nContent-Length: 3\r\n\r\nabc")
 
 
 async def conflicting_length(target, r, w):
@@ -292,7 +292,8 @@ CASES = {
     "stall-mid-body": stall_mid_body, "not-http": not_http, "bad-status": bad_status,
     "bad-chunking": bad_chunking, "empty-reply": empty_reply, "trickle-body": trickle_body,
     "slowloris-head": slowloris_head, "redirect-loop": redirect_loop, "long-length": long_length,
-    "gzip-bomb": gzip_bomb, "no-content": no_content_with_length, "no-content.m4s": no_content_with_length, "conflicting-length": conflicting_length, "interim-storm": interim_storm,
+    "gzip-bomb": gzip_bomb, "no-content": no_content_with_length, "no-content.m4s": no_content_with_length,
+    "conflicting-length": conflicting_length, "interim-storm": interim_storm,
     "endless-headers": endless_headers, "huge-header-line": huge_header_line, "hang": hang,
     "gzip-giant": gzip_giant, "Fragments(video=0)": giant_fragment, "held-3m": held_3m,
     # Honours Range but not If-Range, and has a newer version by then.

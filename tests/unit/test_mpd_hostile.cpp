@@ -38,6 +38,20 @@ std::optional<MpdError> error_of(F&& rewrite) {
 
 bool kind_is(const std::optional<MpdError>& e, MpdError::Kind kind) { return e && e->kind() == kind; }
 
+// Plays `original` and its rewrite `out` (test::compare_with_origin),
+// reports every request that reaches another origin URL, and returns how
+// many were checked.
+std::size_t checked_alike(const std::string& original, const std::string& out, const MpdRewriteOptions& o) {
+  const test::Verdict verdict = test::compare_with_origin(original, out, o);
+  for (const std::string& problem : verdict.problems) BOOST_ERROR(problem);
+  return verdict.checked;
+}
+
+// The opening of the static MPDs the fuzz findings below are written as.
+const std::string kMpdStart =
+    "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" mediaPresentationDuration=\"PT1H\""
+    " minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n";
+
 // A file outside the document with a marker an XXE would leak.
 struct SecretFile {
   SecretFile() {
@@ -255,8 +269,7 @@ BOOST_AUTO_TEST_CASE(reference_climbing_above_the_root_of_one_alternative_is_pin
   o.manifest_query = "token=abc~1&x=%2F";
   o.carry_query = true;
   const std::string original =
-      "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" mediaPresentationDuration=\"PT1H\""
-      " minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n"
+      kMpdStart +
       "<BaseURL>https://cdn-a.example#w</BaseURL>\n"
       "<BaseURL>http://cdn-c.example:8080/origin/ref/</BaseURL>\n"
       "<Period><AdaptationSet mimeType=\"video/mp4\"><BaseURL>video/</BaseURL><BaseURL/>\n"
@@ -297,8 +310,7 @@ BOOST_AUTO_TEST_CASE(address_above_representations_that_means_different_media_fo
   MpdRewriteOptions o;
   o.manifest_url = "https://o.example/m.mpd";
   const auto mpd = [](const std::string& media, const std::string& r0, const std::string& r1) {
-    return "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" mediaPresentationDuration=\"PT1H\""
-           " minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n"
+    return kMpdStart +
            "<Period><AdaptationSet><SegmentTemplate media=\"" + media + "\" duration=\"2\"/>\n"
            "<Representation id=\"r0\" bandwidth=\"1\">" + r0 + "</Representation>\n"
            "<Representation id=\"r1\" bandwidth=\"1\">" + r1 + "</Representation>\n"
@@ -344,8 +356,7 @@ BOOST_AUTO_TEST_CASE(more_base_url_alternatives_than_the_rewriter_keeps_apart_ar
   const auto mpd = [](int alternatives) {
     std::string bases;
     for (int i = 0; i < alternatives; ++i) bases += "<BaseURL>/p" + std::to_string(i) + "/q/</BaseURL>";
-    return "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" mediaPresentationDuration=\"PT1H\""
-           " minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n"
+    return kMpdStart +
            "<BaseURL>https://cdn.example/a/b/</BaseURL>\n"
            "<Period><AdaptationSet mimeType=\"video/mp4\">" + bases + "\n"
            "<SegmentTemplate duration=\"4\" media=\"$RepresentationID$/$Number$.m4s\"/>\n"
@@ -450,8 +461,7 @@ BOOST_AUTO_TEST_CASE(a_representation_id_that_makes_the_template_leave_its_base_
   MpdRewriteOptions o;
   o.manifest_url = "https://o.example/m.mpd";
   const auto mpd = [](const std::string& media, const std::string& id) {
-    return "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" mediaPresentationDuration=\"PT1H\""
-           " minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n"
+    return kMpdStart +
            "<BaseURL>https://cdn.example/a/b/c/</BaseURL>\n"
            "<Period><AdaptationSet><SegmentTemplate media=\"" + media + "\" duration=\"2\"/>\n"
            "<Representation id=\"v1\" bandwidth=\"1\"/>\n"
@@ -491,8 +501,7 @@ BOOST_AUTO_TEST_CASE(an_address_a_player_reads_without_its_tabs_is_not_kept_as_w
   MpdRewriteOptions o;
   o.manifest_url = "https://o.example/m.mpd";
   const auto mpd = [](const std::string& media, const std::string& id, const std::string& base) {
-    return "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" mediaPresentationDuration=\"PT1H\""
-           " minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n"
+    return kMpdStart +
            "<BaseURL>https://cdn.example/a/b/c/</BaseURL>\n"
            "<Period><AdaptationSet><SegmentTemplate media=\"" + media + "\" duration=\"2\"/>\n"
            "<Representation id=\"v1\" bandwidth=\"1\"/>\n"
@@ -531,8 +540,7 @@ BOOST_AUTO_TEST_CASE(a_newline_that_changes_nothing_keeps_an_address_under_every
   MpdRewriteOptions o;
   o.manifest_url = "https://o.example/m.mpd";
   const std::string original =
-      "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" mediaPresentationDuration=\"PT1H\""
-      " minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n"
+      kMpdStart +
       "<BaseURL>https://cdn-a.example/ref/</BaseURL><BaseURL>https://cdn-b.example/mirror/ref/</BaseURL>\n"
       "<Period><AdaptationSet><BaseURL>aud\nio/</BaseURL>"
       "<SegmentTemplate media=\"seg&#10;-$Number$.m4s\" duration=\"2\"/>\n"
@@ -540,9 +548,7 @@ BOOST_AUTO_TEST_CASE(a_newline_that_changes_nothing_keeps_an_address_under_every
       "</AdaptationSet></Period></MPD>\n";
   const std::string out = rewrite_mpd(original, o).xml;
   BOOST_TEST(out.find("<BaseURL>aud\nio/</BaseURL>") != std::string::npos, out);
-  const test::Verdict verdict = test::compare_with_origin(original, out, o);
-  BOOST_TEST(verdict.checked == 2u);  // the segment under each alternative
-  for (const std::string& problem : verdict.problems) BOOST_ERROR(problem);
+  BOOST_TEST(checked_alike(original, out, o) == 2u);  // the segment under each alternative
 }
 
 // fuzz_mpd-crash-6ffe25c8: a template made absolute (it climbs above the
@@ -554,17 +560,14 @@ BOOST_AUTO_TEST_CASE(a_dollar_of_the_base_in_a_template_made_absolute_is_escaped
   MpdRewriteOptions o;
   o.manifest_url = "https://o.example/m.mpd";
   const std::string original =
-      "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" mediaPresentationDuration=\"PT1H\""
-      " minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n"
+      kMpdStart +
       "<BaseURL>https://y.example/$a/b/</BaseURL><BaseURL>https://x.example/</BaseURL>\n"
       "<Period><AdaptationSet><SegmentTemplate media=\"../seg-$Number$.m4s\" duration=\"2\"/>\n"
       "<Representation id=\"v1\" bandwidth=\"1\"/>\n"
       "</AdaptationSet></Period></MPD>\n";
   const std::string out = rewrite_mpd(original, o).xml;
   BOOST_TEST(out.find("/$$a/seg-$Number$.m4s\"") != std::string::npos, out);
-  const test::Verdict verdict = test::compare_with_origin(original, out, o);
-  BOOST_TEST(verdict.checked == 2u);
-  for (const std::string& problem : verdict.problems) BOOST_ERROR(problem);
+  BOOST_TEST(checked_alike(original, out, o) == 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
