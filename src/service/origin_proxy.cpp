@@ -121,13 +121,16 @@ bool answer_for_anyone(const Headers& origin_headers, const std::vector<std::str
 
 // The origin response headers that describe the representation and go on to
 // the client (RFC 9110 §6.6, §8; RFC 9111 §5): its type, freshness, date,
-// language, disposition and Vary. Length, range and validator are the
-// caller's, because they belong to the bytes actually sent. Age goes with the
-// freshness it qualifies: an answer a cache before the origin held for 50 s
-// of its max-age=60 has 10 s left, not 60 (RFC 9111 §4.2.3, §5.1).
+// language and Vary. Length, range and validator are the caller's, because
+// they belong to the bytes actually sent. Age goes with the freshness it
+// qualifies: an answer a cache before the origin held for 50 s of its
+// max-age=60 has 10 s left, not 60 (RFC 9111 §4.2.3, §5.1). Not the
+// disposition: its filename names a file a browser saves from this site
+// (RFC 6266 §4.3: "invoice.html", "setup.exe"), a player never reads it, and
+// a converted body is no longer the file the origin named.
 Headers representation_headers(const Headers& origin, bool keep_type, bool keep_encoding) {
-  static constexpr std::string_view kPassed[] = {"Cache-Control",    "Expires",  "Age", "Last-Modified",
-                                                 "Content-Language", "Content-Disposition"};
+  static constexpr std::string_view kPassed[] = {"Cache-Control", "Expires", "Age", "Last-Modified",
+                                                 "Content-Language"};
   Headers out;
   std::string vary;
   for (const auto& [name, value] : origin) {

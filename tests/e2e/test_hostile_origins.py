@@ -226,7 +226,7 @@ async def two_types(target, r, w):
 
 # Origin headers that would act for this site if passed on: cookies for it,
 # wiping its storage, a redirect or refresh, preloads, HSTS, CORS of its
-# own, an authentication prompt in the site's name.
+# own, an authentication prompt or a download's file name in the site's name.
 SITE_HEADERS = [("Set-Cookie", "session=evil; Path=/"), ("Clear-Site-Data", '"*"'), ("Refresh", "0;url=http://evil/"),
                 ("Location", "http://evil/"), ("Content-Location", "http://evil/"),
                 ("Link", "<http://evil/x.js>; rel=preload; as=script"),
@@ -234,6 +234,7 @@ SITE_HEADERS = [("Set-Cookie", "session=evil; Path=/"), ("Clear-Site-Data", '"*"
                 ("Access-Control-Allow-Credentials", "true"), ("WWW-Authenticate", 'Basic realm="site"'),
                 ("Alt-Svc", 'h2="evil:443"'), ("X-Frame-Options", "ALLOWALL"), ("Content-Security-Policy", "default-src *"),
                 ("Service-Worker-Allowed", "/"), ("Origin-Agent-Cluster", "?0"),
+                ("Content-Disposition", 'attachment; filename="invoice.html"'),
                 # nginx acts on it in a FastCGI answer (an internal redirect past
                 # the site's access rules): the body check below sees one.
                 ("X-Accel-Redirect", "/metrics")]
