@@ -122,22 +122,21 @@ FcgiSink::FcgiSink(FCGX_Request& request, std::string& buffer) : request_(reques
 
 void append_cgi_head(std::string& out, int status, const Headers& headers) {
   out.append("Status: ").append(std::to_string(status)).append(" ").append(reason_phrase(status)).append("\r\n");
-  bool length = false;
   for (const auto& [name, value] : headers)
-    if (clean(name) && clean(value)) {
-      out.append(name).append(": ").append(value).append("\r\n");
-      length = length || iequals(name, "Content-Length");
-    }
-  // Issue #12 item 3: nginx (1.22) streaming a FastCGI answer unbuffered
-  // takes the connection's end for the body's end, so a worker that died
-  // mid-answer (a crash, the SIGKILL at shutdown-deadline) left a chunked
-  // answer ending cleanly with bytes missing; only the break record of a
-  // living worker failed it. Its buffered path fails a stream that ends
-  // before FCGI_END_REQUEST. An answer without a Content-Length (the
-  // client's own count of one sees the cut) asks for that path; the site
-  // pairs it with fastcgi_max_temp_file_size 0, so it still streams as it
-  // comes and nothing is spooled to disk (issue #13).
-  if (!length && status >= 200 && status != 204 && status != 304) out.append("X-Accel-Buffering: yes\r\n");
+    if (clean(name) && clean(value)) out.append(name).append(": ").append(value).append("\r\n");
+  // Issue #12 item 3, and the brief's "complete or visibly broken": nginx
+  // (1.22) streaming a FastCGI answer unbuffered takes the connection's end
+  // for the body's end, so a worker that died mid-answer (a crash, the
+  // SIGKILL at shutdown-deadline) left a chunked answer ending cleanly with
+  // its last chunk, and an answer with a Content-Length logged as a 200 and
+  // its client connection kept for the next request: the client (or a CDN)
+  // waited out keepalive_timeout for bytes that could never come. Only the
+  // break record of a living worker failed either. nginx's buffered path
+  // fails a stream that ends before FCGI_END_REQUEST and closes the client
+  // connection at once: every answer with a body asks for it. The site pairs
+  // it with fastcgi_max_temp_file_size 0, so it still streams as it comes
+  // and nothing is spooled to disk (issue #13).
+  if (status >= 200 && status != 204 && status != 304) out.append("X-Accel-Buffering: yes\r\n");
   out.append("\r\n");
 }
 

@@ -40,6 +40,11 @@ class PoolStack(Stack):
     """The shared Stack, with dashpiff-fcgi started and stopped per check and
     an optional configuration file instead of /dev/null."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.extra_fronts = []
+        self.sites = {}
+
     def start_fcgi(self, extra_args=(), config="/dev/null"):
         binary = os.path.join(BUILD, "fcgi", "dashpiff-fcgi")
         cmd = ["spawn-fcgi", "-n", "-s", self.sock, "-M", "0666", "--", binary,
@@ -282,33 +287,46 @@ def workers_still_busy_at_the_shutdown_deadline_are_killed(stack):
     expect("still busy after shutdown-deadline=1s; killing it" in stack.log_text(), "the kill is not logged")
 
 
-class ChunkedOrigin:
-    """An origin on 127.0.0.1 that streams a long chunked body (no
-    Content-Length) slowly, so that an answer is in flight when a check wants."""
+class SlowOrigin:
+    """An origin on 127.0.0.1 that streams a long body slowly (200 pieces of
+    64 KiB, 0.1 s apart), so that an answer is in flight when a check wants:
+    chunked, or with its Content-Length when `length` is set."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    PIECES = 200
+    PIECE = 65536
 
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            try:
-                for i in range(200):
-                    data = bytes([65 + i % 26]) * 65536
-                    self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
-                    self.wfile.flush()
-                    time.sleep(0.1)
-                self.wfile.write(b"0\r\n\r\n")
-            except OSError:
-                pass
-
-        def log_message(self, *args):
-            pass
+    def __init__(self, length=False):
+        self.length = length
 
     def __enter__(self):
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), self.Handler)
+        with_length = self.length
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                if with_length:
+                    self.send_header("Content-Length", str(SlowOrigin.PIECES * SlowOrigin.PIECE))
+                else:
+                    self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    for i in range(SlowOrigin.PIECES):
+                        data = bytes([65 + i % 26]) * SlowOrigin.PIECE
+                        self.wfile.write(data if with_length else b"%x\r\n" % len(data) + data + b"\r\n")
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                    if not with_length:
+                        self.wfile.write(b"0\r\n\r\n")
+                except OSError:
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self.server.server_address[1]
@@ -319,12 +337,33 @@ class ChunkedOrigin:
         return False
 
 
-def chunked_answer_cut_by(stack, port, cut):
-    """Starts a chunked /media/ answer over a raw HTTP/1.1 connection, calls
-    cut() once part of it has arrived, and reads on. Returns the head, whether
-    the body ended with the last chunk, and whether the connection closed."""
-    url_path = "/media/" + enc(f"http://127.0.0.1:{port}/") + "/long.m4s"
-    with socket.create_connection(("127.0.0.1", stack.front_port), timeout=20) as s:
+class CutAnswer:
+    """What a raw HTTP/1.1 client saw of an answer cut in flight."""
+
+    def __init__(self, head, body, closed, after):
+        self.head = head
+        self.body = body        # the body bytes as they came (chunked framing kept)
+        self.closed = closed    # the connection closed (EOF or reset) ...
+        self.after = after      # ... this many seconds after the cut
+        lines = head.lower().split("\r\n")
+        self.length = next((int(v.split(":", 1)[1]) for v in lines if v.startswith("content-length:")), None)
+        self.chunked = any(v.startswith("transfer-encoding:") and "chunked" in v for v in lines)
+
+    @property
+    def clean(self):
+        """The answer ended as a complete one would: the last chunk, or as
+        many bytes as the Content-Length announced."""
+        if self.chunked:
+            return self.body.endswith(b"\r\n0\r\n\r\n")
+        return self.length is not None and len(self.body) >= self.length
+
+
+def answer_cut_by(port, origin_port, cut, wait=20):
+    """Starts a /media/ answer (of the slow origin on origin_port) over a raw
+    HTTP/1.1 connection to the nginx on port, calls cut() once part of it
+    has arrived, and reads on for up to `wait` seconds."""
+    url_path = "/media/" + enc(f"http://127.0.0.1:{origin_port}/") + "/long.m4s"
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as s:
         s.sendall(f"GET {url_path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
         got = b""
         while len(got) < 200000:
@@ -332,8 +371,9 @@ def chunked_answer_cut_by(stack, port, cut):
             if not data:
                 break
             got += data
-        head = got.split(b"\r\n\r\n", 1)[0].decode(errors="replace")
+        head, _, body = got.partition(b"\r\n\r\n")
         cut()
+        cut_at = time.monotonic()
         closed = False
         try:
             while True:
@@ -341,12 +381,20 @@ def chunked_answer_cut_by(stack, port, cut):
                 if not data:
                     closed = True
                     break
-                got += data
+                body += data
         except socket.timeout:
-            pass  # still open after 20 s
+            pass  # still open after `wait` seconds
         except OSError:
             closed = True  # reset
-    return head, got.endswith(b"\r\n0\r\n\r\n"), closed
+    return CutAnswer(head.decode(errors="replace"), body, closed, time.monotonic() - cut_at)
+
+
+def chunked_answer_cut_by(stack, port, cut):
+    """answer_cut_by for a chunked answer through the stack's front: the
+    head, whether the body ended with the last chunk, and whether the
+    connection closed."""
+    answer = answer_cut_by(stack.front_port, port, cut)
+    return answer.head, answer.clean, answer.closed
 
 
 @check
@@ -356,7 +404,7 @@ def a_worker_killed_mid_answer_never_ends_a_chunked_answer_cleanly(stack):
     # last chunk: a clean 200 with bytes missing. The same goes for the
     # SIGKILL at shutdown-deadline.
     pid = start_pool(stack, ["--shutdown-deadline", "1s"], workers=1)
-    with ChunkedOrigin() as port:
+    with SlowOrigin() as port:
         victim = next(iter(children(pid)))
         head, clean, closed = chunked_answer_cut_by(stack, port, lambda: os.kill(victim, signal.SIGKILL))
         expect(head.startswith("HTTP/1.1 200") and "chunked" in head.lower() and "\ncontent-length:" not in head.lower(),
@@ -369,6 +417,43 @@ def a_worker_killed_mid_answer_never_ends_a_chunked_answer_cleanly(stack):
         expect(not clean, "killed at the shutdown deadline: the client got the last chunk after bytes went missing")
         expect(closed, "the client connection stayed open after the deadline kill")
         expect(wait_exit(stack.fcgi, 10) == 0, "the pool did not exit after its shutdown deadline")
+
+
+@check
+def a_worker_killed_mid_answer_with_a_length_aborts_the_client_connection_at_once(stack):
+    # The project brief: an answer is complete or visibly broken. With a
+    # Content-Length (a pass-through or size-keeping answer) nginx 1.22's
+    # unbuffered path took the dead worker's closed connection for the end of
+    # the body: it logged a 200 and kept the client connection open for the
+    # next request, so the client (or a CDN) waited out keepalive_timeout
+    # (75 s) for bytes that could never come. Through the test front, the
+    # shipped site and its cached variant, for a SIGKILL and for the kill at
+    # shutdown-deadline, the client connection must close within seconds.
+    with SlowOrigin(length=True) as port:
+        for site, front in stack.sites.items():
+            pid = start_pool(stack, ["--shutdown-deadline", "1s"], workers=1)
+            victim = next(iter(children(pid)))
+            for how, cut in (("SIGKILL of its worker", lambda: os.kill(victim, signal.SIGKILL)),
+                             ("kill at shutdown-deadline", lambda: os.kill(pid, signal.SIGTERM))):
+                answer = answer_cut_by(front, port, cut)
+                print(f"  {site}, {how}: {len(answer.body)} of {answer.length} bytes, "
+                      f"{'closed' if answer.closed else 'still open'} {answer.after:.2f} s after the cut",
+                      file=sys.stderr)
+                expect(answer.head.startswith("HTTP/1.1 200") and answer.length == SlowOrigin.PIECES * SlowOrigin.PIECE,
+                       f"{site}: not a 200 with its Content-Length in flight: {answer.head!r}")
+                expect(not answer.clean, f"{site}, {how}: the whole body arrived; the cut came too late")
+                # keepalive_timeout is 75 s; a loaded machine may take a moment
+                # to reap the worker, so the bound is generous.
+                expect(answer.closed and answer.after < 5.0,
+                       f"{site}, {how}: the client connection was "
+                       f"{'closed only %.1f s' % answer.after if answer.closed else 'still open %.0f s' % answer.after}"
+                       f" after the cut, with {len(answer.body)} of {answer.length} bytes")
+                if how.startswith("SIGKILL"):
+                    wait_for(lambda: len(children(pid)) == 1 and healthz(stack) == 200, timeout=10,
+                             what="a replacement worker")
+            expect(wait_exit(stack.fcgi, 10) == 0, f"{site}: the pool did not exit after its shutdown deadline")
+            if os.path.exists(stack.sock):
+                os.unlink(stack.sock)
 
 
 @check
@@ -386,7 +471,7 @@ def requests_on_kept_connections_are_answered_while_a_reload_drains_a_slow_trans
     for t in warm:
         t.join()
     try:
-        with ChunkedOrigin() as port:
+        with SlowOrigin() as port:
             slow = threading.Thread(target=chunked_answer_cut_by, args=(stack, port, lambda: None), daemon=True)
             slow.start()
             time.sleep(1.0)
@@ -552,10 +637,23 @@ def setup():
     stack = PoolStack(slow_rate=str(max(1, int(size / SLOW_SECONDS))))
     stack.origin.start(stack.origin_port)
     stack.front.start(stack.front_port)
+    # The shipped site (nginx-conf/dashpiff.conf) as an operator enables it,
+    # plain and with its cache, in front of the same pool.
+    stack.sites = {"test front": stack.front_port}
+    for name, cache_dir in (("shipped site", None), ("shipped cached site", os.path.join(stack.workdir, "cache"))):
+        port = dashpiff_stack.free_port()
+        site = dashpiff_stack.Nginx(name.replace(" ", "-"), dashpiff_stack.wrap(
+            os.path.join(stack.workdir, name.replace(" ", "-")),
+            dashpiff_stack.site_variant(stack.sock, port, cache_dir)), stack.workdir, snippets=True)
+        site.start(port)
+        stack.extra_fronts.append(site)
+        stack.sites[name] = port
     return stack
 
 
 def teardown(stack):
+    for site in stack.extra_fronts:
+        site.stop()
     stack.stop()
     if os.environ.get("KEEP_STACK"):
         print(f"stack kept in {stack.workdir}", file=sys.stderr)
