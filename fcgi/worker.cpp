@@ -181,10 +181,15 @@ bool Worker::rearm(Connection& conn) {
   // until it re-arms it.
   ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
   ev.data.ptr = &conn;
-  const int op = conn.in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-  if (::epoll_ctl(epoll_fd_.get(), op, conn.fcgi.fd(), &ev) < 0) return false;
+  // Marked before it is armed: once armed, another thread may take it at
+  // once, serve it and close it (nginx closing a kept connection, or its
+  // next request), and `conn` is gone (AddressSanitizer caught the write
+  // after the arm as a use after free on the serving threads' path).
+  const bool was_in = conn.in_epoll;
   conn.in_epoll = true;
-  return true;
+  if (::epoll_ctl(epoll_fd_.get(), was_in ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, conn.fcgi.fd(), &ev) == 0) return true;
+  conn.in_epoll = was_in;  // not armed: still this thread's alone
+  return false;
 }
 
 // Hands a /media/ answer and its connection to the worker's event loop.
