@@ -264,7 +264,8 @@ void Worker::close_idle_connections(Router& router, OriginClient& origin, std::s
   // shutdown-deadline). A request already there is answered; the
   // connection is closed after it, and so is every idle one, so nginx opens
   // a connection to a worker that accepts (a request sent on one as it is
-  // closed finds it reset, and nginx retries it on another).
+  // closed finds it reset, and nginx retries it on another; a POST too, with
+  // the shipped snippet's fastcgi_next_upstream non_idempotent).
   // The loop may be answering a /healthz from the set (overflow) as the
   // threads stop; once it is out, with stopping_ set, it takes none again.
   { const std::lock_guard<std::mutex> barrier(overflow_mutex_); }
