@@ -106,6 +106,8 @@ std::optional<PatchTarget> patch_target(const DOMElement* op) {
   return t;
 }
 
+std::string scheme_of(std::string_view absolute_url) { return Uri::parse(absolute_url).scheme.value_or(""); }
+
 std::string dir_path_of(std::string_view absolute_url) {
   const Uri u = Uri::parse(absolute_url);
   const auto slash = u.path.rfind('/');
@@ -315,10 +317,11 @@ class Rewriter {
       if (!is_dash(b, u"BaseURL")) continue;
       const std::string text = to_utf8(b->getTextContent());
       const std::string_view ref = trim_ws(text);
-      if (!document_level && classify_ref(ref) == RefKind::relative_path && reads_alike(ref) &&
-          keep_relative(ref, parents)) {
+      const auto form = document_level ? std::nullopt : relative_form(ref);
+      if (form && keep_relative(*form, parents)) {
+        if (*form != ref) b->setTextContent(to_xml(*form).c_str());
         for (const Base& p : parents) {
-          std::string origin = resolve_uri(p.origin, ref);
+          std::string origin = resolve_as_browser(p.origin, *form);
           std::string dir = dir_path_of(origin);
           add_base(out, Base{std::move(origin), std::move(dir), p.anchor});
         }
@@ -333,11 +336,13 @@ class Rewriter {
   // `ref` as an encoded base of its own, resolved against the first parent
   // the proxy fetches from; finish_anchors writes its proxy form.
   Base anchor_base_url(DOMElement* b, std::string_view ref, const std::vector<Base>& parents) {
-    std::string origin = resolve_uri(primary(parents).origin, ref);
+    const std::string& parent = primary(parents).origin;
+    std::string origin = resolve_as_browser(parent, ref);
     std::string dir = dir_path_of(origin);
     const int anchor = new_anchor(b, origin);
     // As for segment addresses: a hostless "//" reference must not take the proxy's scheme.
-    if (anchor == kNotProxied && classify_ref(ref) == RefKind::network_path) b->setTextContent(to_xml(origin).c_str());
+    if (anchor == kNotProxied && classify_ref(browser_reading(ref, scheme_of(parent))) == RefKind::network_path)
+      b->setTextContent(to_xml(origin).c_str());
     return Base{std::move(origin), std::move(dir), anchor};
   }
 
@@ -349,7 +354,10 @@ class Rewriter {
   void rewrite_patch_base_url(DOMElement* holder, bool mpd_level) {
     const std::string text = to_utf8(holder->getTextContent());
     const std::string_view ref = trim_ws(text);
-    if (!mpd_level && classify_ref(ref) == RefKind::relative_path && reads_alike(ref)) return;
+    if (const auto form = mpd_level ? std::nullopt : relative_form(ref)) {
+      if (*form != ref) holder->setTextContent(to_xml(*form).c_str());
+      return;
+    }
     anchor_base_url(holder, ref, {Base{document_url_, dir_path_of(document_url_), kNotProxied}});
   }
 
@@ -396,23 +404,47 @@ class Rewriter {
   }
 
   // A relative address a player reads as this rewriter does, as far as
-  // keeping it as written goes. The URL Standard's parser, which browsers'
-  // players use, first trims leading and trailing spaces and removes every
-  // ASCII tab and newline (WHATWG URL §4.4 basic URL parser, steps 1 and 3):
-  // "ht&#9;tps://elsewhere/x", a relative path to RFC 3986, is an absolute
-  // URL to the player, ".&#9;./x" climbs, "&#10;?q" names the base itself.
-  // Such an address is never kept as written. One whose tabs and newlines
-  // change none of that ("a&#10;b/c.m4s") still is: made absolute against
-  // one base, it would lose the BaseURL alternatives it resolves under
-  // (fuzz_mpd finding 1d226254).
+  // keeping it as written goes (relative_form). The URL Standard's parser, which browsers'
+  // players use, reads some otherwise than RFC 3986 (browser_reading): it
+  // drops tabs and newlines, takes '\\' for '/' and "%2e" for '.':
+  // "ht&#9;tps://elsewhere/x" and "\\elsewhere\x", relative paths to RFC
+  // 3986, leave the proxy for another host; ".&#9;./x", "..\x" and
+  // "%2e%2e/x" climb, "&#10;?q" names the base itself, ".&#9;/" or "a\b/"
+  // is a directory of another depth, which changes where the addresses
+  // below it climb to. Such an address is never kept as written: it is
+  // written in the browser's reading (relative_form) or made absolute in
+  // it. One that reads alike in all of that ("a&#10;b/c.m4s", "a%2Eb/c.m4s",
+  // "c.m4s?x=\\") is kept as written: each player then resolves it inside
+  // the encoded base its own way, and made absolute against one base it
+  // would lose the BaseURL alternatives it resolves under (fuzz_mpd finding
+  // 1d226254).
   static bool reads_alike(std::string_view ref) {
-    if (ref.find_first_of("\t\r\n") == std::string_view::npos && trim_ws(ref).size() == ref.size()) return true;
-    std::string read;
-    for (const char c : trim_ws(ref))
-      if (c != '\t' && c != '\r' && c != '\n') read += c;
+    if (ref.find_first_of("\t\r\n\\%:") == std::string_view::npos &&
+        (ref.empty() || (static_cast<unsigned char>(ref.front()) > 0x20 && static_cast<unsigned char>(ref.back()) > 0x20)))
+      return true;  // nothing the readings part on: most addresses, thousands in a SegmentList
+    const std::string read = browser_reading(ref, {});
+    if (read == ref) return true;
     const auto names_base = [](std::string_view r) { return r.empty() || r.front() == '?' || r.front() == '#'; };
     return classify_ref(read) == RefKind::relative_path && classify_ref(ref) == RefKind::relative_path &&
-           climb_of(read) == climb_of(ref) && names_base(read) == names_base(ref);
+           climb_of(read) == climb_of(ref) && dir_levels_of(read) == dir_levels_of(ref) &&
+           names_base(read) == names_base(ref);
+  }
+
+  // What a relative `ref` is written as when it stays relative: itself when
+  // a browser reads it alike, else the browser's reading when that is a
+  // relative path ("..\\x" as "../x", ".&#9;/" as "./"), which every player
+  // reads alike. Either keeps the meaning under each BaseURL alternative,
+  // which an absolute form would pin to the first; a non-browser player is
+  // then given the browser's meaning, as the proxied forms give it. nullopt
+  // for an address that is no relative path to RFC 3986 or to a browser.
+  static std::optional<std::string> relative_form(std::string_view ref) {
+    if (reads_alike(ref)) {
+      if (classify_ref(ref) != RefKind::relative_path) return std::nullopt;
+      return std::string(ref);
+    }
+    std::string read = browser_reading(ref, {});
+    if (classify_ref(read) != RefKind::relative_path) return std::nullopt;
+    return read;
   }
 
   // ISO/IEC 23009-1 §5.3.9.4.4: the player puts Representation@id in place
@@ -540,19 +572,20 @@ class Rewriter {
     if (!node) return;
     const std::string value = to_utf8(node->getValue());
     const std::string_view ref = trim_ws(value);
-    const Uri parsed = Uri::parse(ref);
+    const std::string& base = primary(contexts).origin;
+    // What a browser's player means by it (reads_alike), which the proxied form keeps.
+    const std::string read = browser_reading(ref, scheme_of(base));
+    const Uri parsed = Uri::parse(read);
     const RefKind kind = classify_ref(parsed);
-    if (kind == RefKind::relative_path && reads_alike(ref) && keep_relative(ref, contexts, memo)) {
-      check_substituted_ids(e, attr, ref, kind, true, {}, *memo.odd_ids);
+    if (const auto form = relative_form(ref); form && keep_relative(*form, contexts, memo)) {
+      if (*form != ref) e->setAttribute(attr, to_xml(*form).c_str());
+      check_substituted_ids(e, attr, *form, RefKind::relative_path, true, {}, *memo.odd_ids);
       return;
     }
-    if (kind != RefKind::absolute) check_one_meaning(e, attr, ref, kind, contexts, memo);
-    const auto resolved = [&] {
-      const std::string& base = primary(contexts).origin;
-      return resolve_uri(is_template ? escape_dollars(base) : base, ref);
-    };
+    if (kind != RefKind::absolute) check_one_meaning(e, attr, ref, read, kind, contexts, memo);
+    const auto resolved = [&] { return resolve_uri(is_template ? escape_dollars(base) : base, read); };
     // A SegmentList may hold thousands of absolute URLs: resolve only when it changes something.
-    const auto cut = kind == RefKind::absolute && !may_have_dot_segments(parsed.path) ? cut_url(ref, true)
+    const auto cut = kind == RefKind::absolute && !may_have_dot_segments(parsed.path) ? cut_url(read, true)
                                                                                        : cut_url(resolved(), true);
     if (!cut) {
       // Not fetchable through the proxy (no host, say). A scheme-relative
@@ -583,22 +616,26 @@ class Rewriter {
   // share the first's meaning (§5.6.5, see primary()), but only when that
   // Representation needs it itself; one whose alternatives would all have
   // kept their own meaning must not lose them to another Representation.
-  void check_one_meaning(const DOMElement* e, const char16_t* attr, std::string_view ref, RefKind kind,
-                         const std::vector<Base>& contexts, ClimbMemo& memo) const {
+  // `read` is `ref` as browser_reading gives it under the pinned base, and
+  // `kind` its kind. An "http:x" is relative under an http base only: its
+  // meaning under each base is then checked as written.
+  void check_one_meaning(const DOMElement* e, const char16_t* attr, std::string_view ref, std::string_view read,
+                         RefKind kind, const std::vector<Base>& contexts, ClimbMemo& memo) const {
     const Base& pinned = primary(contexts);
     if (pinned.anchor == kNotProxied || memo.leaves->size() < 2) return;
-    const std::string probe = probe_of(ref, kind);
+    const bool by_scheme = classify_ref(browser_reading(ref, {})) != kind;
+    const std::string probe = by_scheme ? std::string(ref) : probe_of(read, kind);
     if (!memo.checked.insert(probe).second) return;
-    const std::string meant = resolve_uri(pinned.origin, probe);
+    const std::string meant = resolve_as_browser(pinned.origin, probe);
     for (const std::vector<Base>& leaf : *memo.leaves) {
       bool found = false;
       bool others = false;
       for (const Base& b : leaf) {
         if (b.anchor == kNotProxied) continue;
-        if (resolve_uri(b.origin, probe) == meant) found = true;
+        if (resolve_as_browser(b.origin, probe) == meant) found = true;
         else others = true;
       }
-      const bool needs_pinning = kind != RefKind::relative_path || !stays_relative(ref, leaf);
+      const bool needs_pinning = kind != RefKind::relative_path || !stays_relative(read, leaf);
       if (others && (!found || !needs_pinning))
         throw MpdError(MpdError::Kind::unrewritable,
                        to_utf8(e->getLocalName() ? e->getLocalName() : e->getTagName()) + "@" + to_utf8(attr) +
@@ -626,7 +663,7 @@ class Rewriter {
   // Location, PatchLocation: the player fetches the next MPD (or patch) from there.
   void rewrite_manifest_text(DOMElement* e) {
     const std::string text = to_utf8(e->getTextContent());
-    const std::string absolute = resolve_uri(document_url_, trim_ws(text));
+    const std::string absolute = resolve_as_browser(document_url_, trim_ws(text));
     if (!is_http_url(absolute)) return;
     e->setTextContent(to_xml(manifest_form(options_.mpd_prefix, absolute, carried_)).c_str());
     ++rewritten_;
@@ -639,7 +676,7 @@ class Rewriter {
     const std::string value = to_utf8(href->getValue());
     const std::string_view ref = trim_ws(value);
     if (ref.empty() || ref == kResolveToZero) return;
-    const std::string absolute = resolve_uri(document_url_, ref);
+    const std::string absolute = resolve_as_browser(document_url_, ref);
     if (!is_http_url(absolute)) return;
     href->setValue(to_xml(manifest_form(options_.mpd_prefix, absolute, carried_)).c_str());
     ++rewritten_;

@@ -4,6 +4,7 @@
 
 #include "http/uri.h"
 #include "http/url_codec.h"
+#include "util/strings.h"
 
 namespace dashpiff::mpd {
 
@@ -27,7 +28,14 @@ bool may_have_dot_segments(std::string_view path) {
   return path.find("/.") != std::string_view::npos || path.rfind(".", 0) == 0;
 }
 
-std::size_t climb_of(std::string_view ref) {
+namespace {
+
+struct PathWalk {
+  long lowest = 0;  // the most levels above the base directory on the way
+  long depth = 0;   // where the reference's directory ends up
+};
+
+PathWalk walk_path(std::string_view ref) {
   const std::string_view path = ref.substr(0, std::min(ref.find_first_of("?#"), ref.size()));
   long depth = 0;
   long lowest = 0;
@@ -46,7 +54,107 @@ std::size_t climb_of(std::string_view ref) {
     if (last) break;
     start = slash + 1;
   }
-  return static_cast<std::size_t>(-lowest);
+  return PathWalk{lowest, depth};
+}
+
+bool is_scheme_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+bool is_scheme_char(char c) {
+  return is_scheme_start(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+}
+
+// The position of the ':' that ends a scheme at the start of `s` (URL
+// Standard scheme start and scheme states), or npos.
+std::size_t scheme_colon(std::string_view s) {
+  if (s.empty() || !is_scheme_start(s.front())) return std::string_view::npos;
+  std::size_t i = 1;
+  while (i < s.size() && is_scheme_char(s[i])) ++i;
+  return i < s.size() && s[i] == ':' ? i : std::string_view::npos;
+}
+
+bool is_slash(char c) { return c == '/' || c == '\\'; }
+
+// The path of a special URL as the path state reads it: '\\' is a segment
+// end like '/', and percent-encoded dot segments are dot segments.
+void append_path(std::string& out, std::string_view path) {
+  std::size_t start = 0;
+  while (true) {
+    const auto end = std::min(path.find_first_of("/\\", start), path.size());
+    const std::string segment = ascii_lower(path.substr(start, end - start));
+    if (segment == "%2e") out += '.';
+    else if (segment == ".%2e" || segment == "%2e." || segment == "%2e%2e") out += "..";
+    else out.append(path.substr(start, end - start));
+    if (end == path.size()) break;
+    out += '/';
+    start = end + 1;
+  }
+}
+
+// What follows "scheme:" or starts a reference of a special URL: an
+// authority when `authority`, then the path up to the query or fragment,
+// which stay as written ('\\' is no separator there).
+void append_hierarchical(std::string& out, std::string_view s, bool authority) {
+  const auto tail = std::min(s.find_first_of("?#"), s.size());
+  std::string_view head = s.substr(0, tail);
+  if (authority) {
+    const auto end = std::min(head.find_first_of("/\\"), head.size());
+    out += "//";
+    out.append(head.substr(0, end));
+    head.remove_prefix(end);
+  }
+  append_path(out, head);
+  out.append(s.substr(tail));
+}
+
+std::string_view without_leading_slashes(std::string_view s) {
+  while (!s.empty() && is_slash(s.front())) s.remove_prefix(1);
+  return s;
+}
+
+}  // namespace
+
+std::size_t climb_of(std::string_view ref) { return static_cast<std::size_t>(-walk_path(ref).lowest); }
+
+long dir_levels_of(std::string_view ref) { return walk_path(ref).depth; }
+
+std::string browser_reading(std::string_view ref, std::string_view base_scheme) {
+  // Basic URL parser steps 1 and 3 (C0 control or space: U+0000 to U+0020).
+  while (!ref.empty() && static_cast<unsigned char>(ref.front()) <= 0x20) ref.remove_prefix(1);
+  while (!ref.empty() && static_cast<unsigned char>(ref.back()) <= 0x20) ref.remove_suffix(1);
+  std::string input;
+  input.reserve(ref.size());
+  for (const char c : ref)
+    if (c != '\t' && c != '\n' && c != '\r') input += c;
+  // Most references hold nothing the two readings part on.
+  if (input.find_first_of("\\%:") == std::string::npos) return input;
+  std::string_view rest = input;
+  std::string out;
+  if (const auto colon = scheme_colon(rest); colon != std::string_view::npos) {
+    const std::string scheme = ascii_lower(rest.substr(0, colon));
+    if (scheme != "http" && scheme != "https") return input;
+    rest.remove_prefix(colon + 1);
+    if (scheme != base_scheme || rest.substr(0, 2) == "//") {
+      out = scheme + ":";
+      append_hierarchical(out, without_leading_slashes(rest), true);
+      return out;
+    }
+    // Same scheme as the base, no "//": relative state on what follows.
+  }
+  if (rest.size() >= 2 && is_slash(rest[0]) && is_slash(rest[1])) {
+    append_hierarchical(out, without_leading_slashes(rest), true);
+    return out;
+  }
+  // "http:a:b" is the path "a:b" here; RFC 3986 §4.2 writes it "./a:b".
+  const auto first_end = rest.find_first_of("/\\?#");
+  if (rest.size() < input.size() && rest.substr(0, first_end).find(':') != std::string_view::npos) out = "./";
+  append_hierarchical(out, rest, false);
+  return out;
+}
+
+std::string resolve_as_browser(std::string_view base, std::string_view ref) {
+  const auto colon = scheme_colon(base);
+  const std::string scheme = colon == std::string_view::npos ? std::string() : ascii_lower(base.substr(0, colon));
+  return resolve_uri(base, browser_reading(ref, scheme));
 }
 
 std::size_t dir_depth(std::string_view dir_path) {

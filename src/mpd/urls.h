@@ -29,10 +29,32 @@ std::string_view trim_ws(std::string_view s);
 // Whether resolving would change the path ("/./", "/../" and the like).
 bool may_have_dot_segments(std::string_view path);
 
+// `ref` as a browser's player reads it against an http(s) base whose scheme
+// is `base_scheme`, written as the RFC 3986 reference that resolve_uri()
+// takes to the same URL. The URL Standard's basic URL parser (§4.4), which
+// dash.js and Shaka use, reads some references otherwise than RFC 3986: it
+// trims leading and trailing C0 controls and spaces and drops every tab and
+// newline; in a special URL (http, https) it takes '\' before the query as
+// '/' (relative slash, authority, path start and path states); a segment
+// "%2e" (any case) is "." and ".%2e", "%2e.", "%2e%2e" are ".." (single- and
+// double-dot URL path segments); and "http:x" (no "//") is relative to a
+// base of the same scheme (special relative or authority state) while with
+// another scheme it names host "x" (special authority slashes state). With
+// `base_scheme` "" (not known) a scheme of its own always makes `ref`
+// absolute. Other schemes are kept as they are: no player fetches them.
+std::string browser_reading(std::string_view ref, std::string_view base_scheme);
+
+// resolve_uri(base, browser_reading(ref, the scheme of the absolute `base`)).
+std::string resolve_as_browser(std::string_view base, std::string_view ref);
+
 // The most directory levels a relative path reference climbs above its base
 // directory at any point while it is resolved ("../a/../../b" -> 2, "a/b" -> 0).
 // Only the path counts; a query or fragment never climbs.
 std::size_t climb_of(std::string_view relative_ref);
+
+// The directory levels a relative path reference leaves its base directory
+// at once resolved: "a/b/c" -> 2, "../x" -> -1, "a/.." -> 0 (RFC 3986 reading).
+long dir_levels_of(std::string_view relative_ref);
 
 // Segments in a directory path: "/" -> 0, "/a/" -> 1, "/a/b/" -> 2.
 std::size_t dir_depth(std::string_view dir_path);

@@ -1,6 +1,7 @@
 #include "mpd_player_model.h"
 
 #include <algorithm>
+#include <cctype>
 #include <memory>
 #include <set>
 #include <stdexcept>
@@ -31,15 +32,162 @@ struct Alt {
   bool pinned = false;       // some BaseURL on the way is pinned (see pinned_to_one)
 };
 
+// How a browser's player reads a reference: the URL Standard's basic URL
+// parser (§4.4), as dash.js and Shaka use it, against an http(s) base. The
+// model's own small version of the states that matter here, kept apart
+// from the rewriter's (mpd/urls.h) so that it can judge it: C0 controls and
+// spaces trimmed, tabs and newlines dropped; a path split at '/' and, in a
+// special URL, at '\\' too; "%2e" a dot in a dot segment; "http:x" relative
+// to an http base, a host to an https one.
+struct BrowserRef {
+  enum class Kind { other_scheme, absolute, network_path, path_absolute, relative_path };
+  Kind kind = Kind::relative_path;
+  std::string text;                   // other_scheme: the cleaned reference
+  std::string scheme;                 // absolute
+  std::string authority;              // absolute, network_path
+  std::vector<std::string> segments;  // the path's segments, dots still in
+  std::string tail;                   // "?query#fragment" as written
+};
+
+bool separates(char c) { return c == '/' || c == '\\'; }
+
+// Authority (when `authority`), path segments and tail of what follows.
+void read_rest(BrowserRef& r, const std::string& rest, bool authority) {
+  std::size_t at = 0;
+  if (authority) {
+    while (at < rest.size() && separates(rest[at])) ++at;  // special authority ignore slashes state
+    const std::size_t end = std::min(rest.find_first_of("/\\?#", at), rest.size());
+    r.authority = rest.substr(at, end - at);
+    at = end;
+  }
+  const std::size_t tail = std::min(rest.find_first_of("?#", at), rest.size());
+  std::string path = rest.substr(at, tail - at);
+  r.tail = rest.substr(tail);
+  if (!path.empty() && separates(path.front())) path.erase(0, 1);  // path start state
+  std::string segment;
+  for (const char c : path) {
+    if (separates(c)) {
+      r.segments.push_back(segment);
+      segment.clear();
+    } else {
+      segment += c;
+    }
+  }
+  r.segments.push_back(segment);
+}
+
+BrowserRef browser_ref(const std::string& input, const std::string& base_scheme) {
+  std::size_t first = 0, last = input.size();
+  while (first < last && static_cast<unsigned char>(input[first]) <= 0x20) ++first;
+  while (last > first && static_cast<unsigned char>(input[last - 1]) <= 0x20) --last;
+  std::string text;
+  for (std::size_t i = first; i < last; ++i)
+    if (input[i] != '\t' && input[i] != '\n' && input[i] != '\r') text += input[i];
+  BrowserRef r;
+  std::string rest = text;
+  std::size_t colon = 0;
+  while (colon < text.size() && (std::isalnum(static_cast<unsigned char>(text[colon])) || text[colon] == '+' ||
+                                 text[colon] == '-' || text[colon] == '.'))
+    ++colon;
+  if (colon > 0 && colon < text.size() && text[colon] == ':' && std::isalpha(static_cast<unsigned char>(text[0]))) {
+    std::string scheme = text.substr(0, colon);
+    for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (scheme != "http" && scheme != "https") {
+      r.kind = BrowserRef::Kind::other_scheme;
+      r.text = text;
+      return r;
+    }
+    rest = text.substr(colon + 1);
+    if (scheme != base_scheme || rest.rfind("//", 0) == 0) {  // special authority slashes state
+      r.kind = BrowserRef::Kind::absolute;
+      r.scheme = scheme;
+      read_rest(r, rest, true);
+      return r;
+    }
+    // special relative or authority state: on to the relative state
+  }
+  if (rest.size() >= 2 && separates(rest[0]) && separates(rest[1])) {
+    r.kind = BrowserRef::Kind::network_path;
+    read_rest(r, rest, true);
+  } else if (!rest.empty() && separates(rest[0])) {
+    r.kind = BrowserRef::Kind::path_absolute;
+    read_rest(r, rest, false);
+  } else {
+    read_rest(r, rest, false);
+  }
+  return r;
+}
+
+std::string scheme_of(const std::string& url) { return Uri::parse(url).scheme.value_or(""); }
+
+BrowserRef::Kind browser_kind(const std::string& ref, const std::string& base) {
+  return browser_ref(ref, scheme_of(base)).kind;
+}
+
+// The URL a browser's player asks for `ref` under the absolute http(s) `base`.
+std::string browser_resolve(const std::string& base, const std::string& ref) {
+  const Uri b = Uri::parse(base);
+  if (b.scheme != "http" && b.scheme != "https") return resolve_uri(base, ref);  // no player fetches from there
+  const BrowserRef r = browser_ref(ref, *b.scheme);
+  if (r.kind == BrowserRef::Kind::other_scheme) return resolve_uri(base, r.text);
+  std::vector<std::string> path;
+  if (r.kind == BrowserRef::Kind::relative_path) {
+    const bool no_path = r.segments.size() == 1 && r.segments.front().empty();
+    if (no_path) {  // relative state: the base's path, and its query unless one is given
+      Uri u = b;
+      u.fragment.reset();
+      if (r.tail.empty()) return u.str();
+      if (r.tail.front() == '?') u.query.reset();
+      return u.str() + r.tail;
+    }
+    // The base's path but its last segment ("shorten").
+    std::string p = b.path;
+    if (!p.empty() && p.front() == '/') p.erase(0, 1);
+    std::string segment;
+    for (const char c : p) {
+      if (c == '/') {
+        path.push_back(segment);
+        segment.clear();
+      } else {
+        segment += c;
+      }
+    }
+  }
+  // The path state: dot segments, percent-encoded ones too (URL Standard
+  // single- and double-dot URL path segments), never above the root.
+  const auto lower = [](std::string t) {
+    for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return t;
+  };
+  for (std::size_t i = 0; i < r.segments.size(); ++i) {
+    const std::string s = lower(r.segments[i]);
+    const bool last = i + 1 == r.segments.size();
+    if (s == ".." || s == ".%2e" || s == "%2e." || s == "%2e%2e") {
+      if (!path.empty()) path.pop_back();
+      if (last) path.emplace_back();
+    } else if (s == "." || s == "%2e") {
+      if (last) path.emplace_back();
+    } else {
+      path.push_back(r.segments[i]);
+    }
+  }
+  std::string out = (r.kind == BrowserRef::Kind::absolute ? r.scheme : b.scheme.value_or("")) + "://";
+  out += r.kind == BrowserRef::Kind::absolute || r.kind == BrowserRef::Kind::network_path ? r.authority
+                                                                                           : b.authority.value_or("");
+  for (const std::string& segment : path) out += "/" + segment;
+  if (path.empty()) out += "/";
+  return out + r.tail;
+}
+
 bool is_http(const std::string& url) {
   const Uri u = Uri::parse(url);
   return (u.scheme == "http" || u.scheme == "https") && !u.host().empty();
 }
 
 // "/p" and "//h/p" take their host (or scheme) from the base.
-bool is_host_dependent(const std::string& ref) {
-  const Uri u = Uri::parse(ref);
-  return !u.scheme && (u.authority || (!u.path.empty() && u.path.front() == '/'));
+bool is_host_dependent(const std::string& ref, const std::string& base) {
+  const auto kind = browser_kind(ref, base);
+  return kind == BrowserRef::Kind::network_path || kind == BrowserRef::Kind::path_absolute;
 }
 
 // The http(s) hosts a set of alternatives spans.
@@ -55,9 +203,8 @@ std::size_t distinct_hosts(const Alts& alternatives) {
   return seen.size();
 }
 
-bool is_relative_path(const std::string& ref) {
-  const Uri u = Uri::parse(ref);
-  return !u.scheme && !u.authority && (u.path.empty() || u.path.front() != '/');
+bool is_relative_path(const std::string& ref, const std::string& base) {
+  return browser_kind(ref, base) == BrowserRef::Kind::relative_path;
 }
 
 // Whether RFC 3986 §5.2.4 drops a ".." of the relative `ref` at the root of
@@ -67,7 +214,7 @@ bool climbs_above_root(const std::string& base, const std::string& ref) {
   const std::string top = "/.top";
   Uri deeper = Uri::parse(base);
   deeper.path = top + (deeper.path.empty() ? "/" : deeper.path);
-  return Uri::parse(resolve_uri(deeper.str(), ref)).path != top + Uri::parse(resolve_uri(base, ref)).path;
+  return Uri::parse(browser_resolve(deeper.str(), ref)).path != top + Uri::parse(browser_resolve(base, ref)).path;
 }
 
 // A relative reference that climbs above the root of one of the http(s)
@@ -75,19 +222,25 @@ bool climbs_above_root(const std::string& base, const std::string& ref) {
 // the rewrite can keep one meaning only (PlayerRequest::alternatives).
 template <typename Alts>
 bool pinned_to_one(const std::string& ref, const Alts& alternatives) {
-  // Only a ".." that is there can be dropped (RFC 3986 §5.2.4 reads no
-  // percent-encoded dots): most references have none, and skipping them
-  // saves the long fuzzing campaign a third of the model's time.
-  const auto has_dots = [](const std::string& s) { return s.find("..") != std::string::npos; };
+  // Only a ".." that is there can be dropped: most references have none,
+  // and skipping them saves the long fuzzing campaign a third of the
+  // model's time. A player reads ".&#9;." and "%2e." as ".." too.
+  const auto has_dots = [](const std::string& s) {
+    if (s.find("..") != std::string::npos || s.find("%2") != std::string::npos) return true;
+    if (s.find_first_of("\t\n\r") == std::string::npos) return false;
+    std::string t;
+    for (const char c : s)
+      if (c != '\t' && c != '\n' && c != '\r') t += c;
+    return t.find("..") != std::string::npos;
+  };
   if (!has_dots(ref) && std::none_of(alternatives.begin(), alternatives.end(), [&](const auto& a) { return has_dots(a.url); }))
     return false;
-  if (!is_relative_path(ref)) return false;
   bool climbs = false;
   std::vector<std::string> meant;
   for (const auto& a : alternatives) {
-    if (!is_http(a.url)) continue;
+    if (!is_http(a.url) || !is_relative_path(ref, a.url)) continue;
     climbs = climbs || climbs_above_root(a.url, ref);
-    std::string url = resolve_uri(a.url, ref);
+    std::string url = browser_resolve(a.url, ref);
     if (std::find(meant.begin(), meant.end(), url) == meant.end()) meant.push_back(std::move(url));
   }
   return climbs && meant.size() > 1;
@@ -174,11 +327,11 @@ class Model {
     int location = 0;
     for (DOMElement* l : children(mpd, u"Location"))
       add(PlayerRequest::Kind::manifest, "Location#" + std::to_string(location++),
-          resolve_uri(document_url_, trim(utf8(l->getTextContent()))), document_query_);
+          browser_resolve(document_url_, trim(utf8(l->getTextContent()))), document_query_);
     location = 0;
     for (DOMElement* l : children(mpd, u"PatchLocation"))
       add(PlayerRequest::Kind::manifest, "PatchLocation#" + std::to_string(location++),
-          resolve_uri(document_url_, trim(utf8(l->getTextContent()))), document_query_);
+          browser_resolve(document_url_, trim(utf8(l->getTextContent()))), document_query_);
     complete_ = out_.size();
     int p = 0;
     for (DOMElement* period : children(mpd, u"Period")) {
@@ -237,7 +390,7 @@ class Model {
     for (DOMElement* e : linked) {
       const std::string href = trim(utf8(e->getAttributeNS(kXlinkNs, u"href")));
       if (href == "urn:mpeg:dash:resolve-to-zero:2013") continue;
-      const std::string url = resolve_uri(document_url_, href);
+      const std::string url = browser_resolve(document_url_, href);
       add(PlayerRequest::Kind::manifest, "xlink#" + std::to_string(n++), url, document_query_of(e));
       if (!fetch_) continue;
       const auto text = fetch_(url);
@@ -271,10 +424,10 @@ class Model {
       for (std::size_t i = 0; i < base_urls.size(); ++i) {
         const DOMElement* b = base_urls[i];
         const std::string ref = trim(utf8(b->getTextContent()));
-        std::string url = resolve_uri(parent.url, ref);
+        std::string url = browser_resolve(parent.url, ref);
         const bool unfetchable =
-            parent.unfetchable || !is_http(url) || (several_hosts && is_host_dependent(ref));
-        out.push_back(Alt{std::move(url), is_relative_path(ref) ? parent.query : document_query_of(b), unfetchable,
+            parent.unfetchable || !is_http(url) || (several_hosts && is_host_dependent(ref, parent.url));
+        out.push_back(Alt{std::move(url), is_relative_path(ref, parent.url) ? parent.query : document_query_of(b), unfetchable,
                           parent.pinned || pinned[i]});
       }
     }
@@ -302,14 +455,14 @@ class Model {
     for (std::size_t alt = 0; alt < alternatives.size(); ++alt) {
       const std::string& base = alternatives[alt].url;
       const std::string& base_query = alternatives[alt].query;
-      const bool unfetchable = alternatives[alt].unfetchable || id.empty() || id.front() == '/' ||
+      const bool unfetchable = alternatives[alt].unfetchable || id.empty() || id.front() == '/' || id.front() == '\\' ||
                                bandwidth.empty() || bandwidth.find_first_not_of("0123456789") != std::string::npos;
       const std::string suffix = "#" + std::to_string(alt);
       auto request = [&](const std::string& where, const DOMElement* holder, const XMLCh* value) {
         const std::string v = trim(substitute_template(utf8(value), id, bandwidth));
-        add(PlayerRequest::Kind::media, key + "." + where + suffix, resolve_uri(base, v),
-            is_relative_path(v) ? base_query : document_query_of(holder),
-            unfetchable || (several_hosts && is_host_dependent(v)));
+        add(PlayerRequest::Kind::media, key + "." + where + suffix, browser_resolve(base, v),
+            is_relative_path(v, base) ? base_query : document_query_of(holder),
+            unfetchable || (several_hosts && is_host_dependent(v, base)));
         if (alternatives[alt].pinned || pinned_ref(v)) pinned.push_back(out_.size() - 1);
       };
       if (!addressed) {

@@ -16,6 +16,7 @@
 #include "http/url_codec.h"
 
 using namespace dashpiff;
+using namespace std::string_literals;
 
 namespace {
 
@@ -568,6 +569,159 @@ BOOST_AUTO_TEST_CASE(a_dollar_of_the_base_in_a_template_made_absolute_is_escaped
   const std::string out = rewrite_mpd(original, o).xml;
   BOOST_TEST(out.find("/$$a/seg-$Number$.m4s\"") != std::string::npos, out);
   BOOST_TEST(checked_alike(original, out, o) == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// A browser's player resolves addresses with the URL Standard's parser
+// (§4.4), which in http and https URLs reads '\' as '/' and "%2e" as '.' in
+// dot segments ("single-dot" and "double-dot URL path segment"), and reads
+// "https:x" as relative to an https base. RFC 3986 reads "..\..\x",
+// "\\elsewhere\x", "%2e%2e/x" as relative paths that stay below their base,
+// and the rewriter kept them as written: the player climbed out of the
+// proxy's encoded base or went to another host directly. The player model
+// (mpd_player_model.cpp) reads them as a browser does, on both sides.
+BOOST_AUTO_TEST_SUITE(browser_reading)
+
+namespace {
+
+// Segments below https://cdn.example/a/b/c/ (three levels under the root),
+// the SegmentTemplate and `set_base` on the AdaptationSet, `id` on the second
+// of its two Representations.
+std::string cdn_mpd(const std::string& media, const std::string& id = "v2", const std::string& set_base = "") {
+  return kMpdStart +
+         "<BaseURL>https://cdn.example/a/b/c/</BaseURL>\n"
+         "<Period><AdaptationSet>" + set_base + "<SegmentTemplate media=\"" + media + "\" duration=\"2\"/>\n"
+         "<Representation id=\"v1\" bandwidth=\"1\"/>\n"
+         "<Representation id=\"" + id + "\" bandwidth=\"1\"/>\n"
+         "</AdaptationSet></Period></MPD>\n";
+}
+
+MpdRewriteOptions cdn_options() {
+  MpdRewriteOptions o;
+  o.manifest_url = "https://o.example/m.mpd";
+  return o;
+}
+
+// The rewrite of `original`, which must hold no '\' (every address that had
+// one reads otherwise to a browser, so it is written in the browser's
+// reading or given its proxied form), each of whose `requests` requests
+// reaches what a browser asks the origin for.
+std::string rewritten_alike(const std::string& original, std::size_t requests) {
+  const std::string out = rewrite_mpd(original, cdn_options()).xml;
+  BOOST_TEST(out.find('\\') == std::string::npos, out);
+  BOOST_TEST(checked_alike(original, out, cdn_options()) == requests, original);
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_backslash_path_is_read_as_a_browser_reads_it) {
+  for (const std::string& media : {"..\\..\\..\\x-$Number$.m4s"s, "..\\x/$Number$.m4s"s, ".\\..\\$Number$.m4s"s,
+                                   "seg\\..\\..\\$Number$.m4s"s, "..\\$Number$.m4s"s})
+    rewritten_alike(cdn_mpd(media), 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_backslash_authority_goes_to_its_host_through_the_proxy) {
+  for (const std::string& media : {"\\\\elsewhere.example\\$Number$.m4s"s, "/\\elsewhere.example/$Number$.m4s"s,
+                                   "\\/elsewhere.example/$Number$.m4s"s, "\\$Number$.m4s"s}) {
+    const std::string out = rewritten_alike(cdn_mpd(media), 2);
+    if (media.back() == 's' && media.find("elsewhere") != std::string::npos)
+      BOOST_TEST(out.find("elsewhere.example") != std::string::npos, out);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(percent_encoded_dot_segments_are_dot_segments) {
+  for (const std::string& media :
+       {"%2e%2e/%2e%2e/%2e%2e/x-$Number$.m4s"s, ".%2E/x/$Number$.m4s"s, "%2E./$Number$.m4s"s, "%2e/%2e%2e/$Number$.m4s"s}) {
+    std::string out = rewritten_alike(cdn_mpd(media), 2);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    BOOST_TEST(out.find("%2e") == std::string::npos, out);
+  }
+}
+
+// A BaseURL kept as written must give the addresses below it the directory
+// a browser reads: "a\b/" is two levels to it, one to RFC 3986; "a/%2e%2e/"
+// and ".&#9;/" none (RFC 3986: two and one). The rewriter raised the encoded
+// base by RFC 3986's count, and "../../../" then left it in the browser.
+// Such a BaseURL is now written as the browser reads it.
+BOOST_AUTO_TEST_CASE(a_base_url_a_browser_reads_at_another_depth_is_written_as_it_reads_it) {
+  const std::string below = "../../../$Number$.m4s";
+  for (const std::string& base : {"..\\..\\"s, "a\\b/"s, "a/%2e%2e/"s, ".&#9;/"s, "\\\\elsewhere.example\\x\\"s})
+    rewritten_alike(cdn_mpd(below, "v2", "<BaseURL>" + base + "</BaseURL>"), 2);
+}
+
+// What follows the encoded base in the proxied form is what the browser
+// resolves inside it: an absolute template's "$Number$\..\..\x" must not be
+// left there to climb out.
+BOOST_AUTO_TEST_CASE(the_proxied_form_leaves_nothing_that_climbs_out_of_its_encoded_base) {
+  for (const std::string& media : {"https://cdn.example/a/$Number$\\..\\..\\x.m4s"s,
+                                   "https://cdn.example/a/$Number$/%2e%2e/%2E%2E/x.m4s"s,
+                                   "https://cdn.example\\a\\..\\$Number$.m4s"s, "http:\\\\cdn.example\\$Number$.m4s"s})
+    rewritten_alike(cdn_mpd(media), 2);
+}
+
+// "https:x" is relative to an https base (special relative or authority
+// state) but names host "x" under an http one, as the proxy's may be; RFC
+// 3986 reads an absolute URL without a host, which the rewriter left alone.
+BOOST_AUTO_TEST_CASE(a_scheme_without_slashes_is_read_against_its_base) {
+  for (const std::string& media : {"https:seg-$Number$.m4s"s, "https:../x/$Number$.m4s"s, "http:elsewhere.example/$Number$.m4s"s}) {
+    const std::string out = rewritten_alike(cdn_mpd(media), 2);
+    BOOST_TEST(out.find("media=\"http") == std::string::npos, out);
+  }
+  const std::string located = kMpdStart + "<Location>..\\next.mpd</Location><Location>https:%2e%2e/n.mpd</Location>\n"
+                              "<Period><AdaptationSet><BaseURL>https://cdn.example/</BaseURL>"
+                              "<Representation id=\"v1\" bandwidth=\"1\"/></AdaptationSet></Period></MPD>\n";
+  rewritten_alike(located, 3);
+}
+
+// Representation@id goes into the address before the player parses it: an
+// id a browser reads as a climb, a host or a directory of another depth is
+// refused as the tab ids are; one that reads alike is served.
+BOOST_AUTO_TEST_CASE(an_id_a_browser_reads_otherwise_is_refused) {
+  const MpdRewriteOptions o = cdn_options();
+  for (const std::string& refused :
+       {cdn_mpd("$RepresentationID$/$Number$.m4s", "..\\..\\..\\..\\x"),
+        cdn_mpd("$RepresentationID$/$Number$.m4s", "\\\\elsewhere.example\\x"),
+        cdn_mpd("$RepresentationID$/$Number$.m4s", "%2e%2e/%2e%2e/%2e%2e/%2e%2e/x"),
+        cdn_mpd("seg/$RepresentationID$/$Number$.m4s", "a\\b"),
+        cdn_mpd("https://cdn.example/$RepresentationID$/$Number$.m4s", "..\\x"),
+        cdn_mpd("https://cdn.example/$RepresentationID$/$Number$.m4s", "%2e%2E")}) {
+    const auto error = error_of([&] { rewrite_mpd(refused, o); });
+    BOOST_TEST_REQUIRE(kind_is(error, MpdError::Kind::unrewritable), refused);
+    BOOST_TEST(std::string(error->what()).find("Representation@id") != std::string::npos);
+  }
+  for (const std::string& served : {cdn_mpd("$RepresentationID$/$Number$.m4s", "a%2Eb"),
+                                    cdn_mpd("https://cdn.example/$RepresentationID$/$Number$.m4s", "v%2e1")}) {
+    const std::string out = rewrite_mpd(served, o).xml;
+    BOOST_TEST(checked_alike(served, out, o) == 2u, served);
+  }
+}
+
+// An address whose '\' or "%2e" changes nothing a browser reads in it (a
+// '\' in the query, "%2E" inside a segment) stays as written, under every
+// BaseURL alternative; one that a browser reads otherwise is written as the
+// browser reads it, and still resolves under each alternative.
+BOOST_AUTO_TEST_CASE(a_backslash_or_percent_dot_that_reads_alike_keeps_the_address) {
+  const MpdRewriteOptions o = cdn_options();
+  const auto two_cdns = [](const std::string& media) {
+    return kMpdStart +
+           "<BaseURL>https://cdn-a.example/ref/</BaseURL><BaseURL>https://cdn-b.example/mirror/ref/</BaseURL>\n"
+           "<Period><AdaptationSet><SegmentTemplate media=\"" + media + "\" duration=\"2\"/>\n"
+           "<Representation id=\"v1\" bandwidth=\"1\"/>\n"
+           "</AdaptationSet></Period></MPD>\n";
+  };
+  for (const std::string& kept : {"a%2Eb/seg-$Number$.m4s"s, "seg-$Number$.m4s?x=a\\b"s, "a%2e%2eb/seg-$Number$.m4s"s,
+                                  "%2e%2e%2e/seg-$Number$.m4s"s, "../seg-$Number$.m4s#a\\..\\.."s}) {
+    const std::string original = two_cdns(kept);
+    const std::string out = rewrite_mpd(original, o).xml;
+    BOOST_TEST(out.find("media=\"" + kept + "\"") != std::string::npos, out);
+    BOOST_TEST(checked_alike(original, out, o) == 2u, original);
+  }
+  const std::string climbing = two_cdns("..\\seg-$Number$.m4s");
+  const std::string out = rewrite_mpd(climbing, o).xml;
+  BOOST_TEST(out.find("media=\"../seg-$Number$.m4s\"") != std::string::npos, out);
+  BOOST_TEST(checked_alike(climbing, out, o) == 2u, climbing);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
