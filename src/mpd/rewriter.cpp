@@ -229,9 +229,14 @@ class Rewriter {
   // `leaves` keeps the same bases by Representation (its BaseURL
   // alternatives), one entry per distinct set: an address above
   // Representation level must mean one thing to each of them.
-  // Representations whose @id could change the shape of an address it is
-  // substituted into (check_substituted_ids), with their bases.
-  using OddIds = std::vector<std::pair<std::string, std::vector<Base>>>;
+  // The Representations' @ids, with their bases and whether plain_id holds
+  // (check_substituted_ids).
+  struct IdUse {
+    std::string id;
+    std::vector<Base> bases;
+    bool plain;
+  };
+  using OddIds = std::vector<IdUse>;
 
   struct Contexts {
     std::vector<Base> list;
@@ -386,7 +391,8 @@ class Rewriter {
       on_demand_targets_.push_back(OnDemandTarget{e, primary(bases).origin});
     if (level == Level::representation) {
       std::string id = to_utf8(e->getAttribute(u"id"));
-      if (!plain_id(id)) leaves.odd_ids.emplace_back(std::move(id), bases);
+      const bool plain = plain_id(id);
+      leaves.odd_ids.push_back(IdUse{std::move(id), bases, plain});
     }
     if (leaves.leaves.empty()) leaves.add_leaf(bases);
     for (DOMElement* s : segment_info) segment_information(s, leaves);
@@ -398,7 +404,9 @@ class Rewriter {
   // structure to it: no segment boundary, no scheme, query or fragment, no
   // dot segment (not even with dots around the identifier), and not empty
   // (an address that starts with it would turn path-absolute). Real ids
-  // ("v1080", "audio_eng=128000") are plain; the rest are checked one by one.
+  // ("v1080", "audio_eng=128000") are plain; the rest are checked one by
+  // one, and plain ones too where the template could join them into
+  // structure (joins_ids).
   static bool plain_id(std::string_view id) {
     return !id.empty() && id.find_first_of("/\\:?#.% \t\r\n") == std::string_view::npos;
   }
@@ -467,7 +475,9 @@ class Rewriter {
   void check_substituted_ids(const DOMElement* e, const char16_t* attr, std::string_view ref, RefKind kind,
                              bool kept, std::string_view rest, const OddIds& odd_ids) {
     if (odd_ids.empty() || ref.find("$RepresentationID") == std::string_view::npos) return;
-    for (const auto& [id, bases] : odd_ids) {
+    const bool joins = joins_ids(kept || kind == RefKind::relative_path ? ref : rest);
+    for (const auto& [id, bases, plain] : odd_ids) {
+      if (plain && !joins) continue;
       if (kept) {
         const std::string substituted = substitute_id(ref, id);
         if (reads_alike(substituted) && classify_ref(substituted) == RefKind::relative_path &&
@@ -484,6 +494,15 @@ class Rewriter {
                          " with a Representation@id in place of $RepresentationID$ is no address under"
                          " that Representation's BaseURL that the proxied form can follow");
     }
+  }
+
+  // Whether the characters of a template (or of what follows the encoded
+  // part of its proxied form) could join a plain id into structure: a ':'
+  // makes "ht$RepresentationID$:" the scheme "https:" with id "tps", a '%'
+  // makes "%2e%$RepresentationID$" the double-dot segment "%2e%2e" (URL
+  // Standard) with id "2e". Without either a plain id adds no structure.
+  static bool joins_ids(std::string_view text) {
+    return text.substr(0, std::min(text.find_first_of("?#"), text.size())).find_first_of(":%") != std::string_view::npos;
   }
 
   // Every $RepresentationID…$ of `ref` replaced by `id` (one with a format

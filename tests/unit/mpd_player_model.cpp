@@ -124,7 +124,8 @@ BrowserRef::Kind browser_kind(const std::string& ref, const std::string& base) {
   return browser_ref(ref, scheme_of(base)).kind;
 }
 
-// The URL a browser's player asks for `ref` under the absolute http(s) `base`.
+// The URL a browser's player asks for `ref` under the absolute http(s)
+// `base`; "" when the parser fails.
 std::string browser_resolve(const std::string& base, const std::string& ref) {
   const Uri b = Uri::parse(base);
   if (b.scheme != "http" && b.scheme != "https") return resolve_uri(base, ref);  // no player fetches from there
@@ -174,6 +175,9 @@ std::string browser_resolve(const std::string& base, const std::string& ref) {
   std::string out = (r.kind == BrowserRef::Kind::absolute ? r.scheme : b.scheme.value_or("")) + "://";
   out += r.kind == BrowserRef::Kind::absolute || r.kind == BrowserRef::Kind::network_path ? r.authority
                                                                                            : b.authority.value_or("");
+  // A special URL with an empty host is no URL (host state, host-missing):
+  // the player asks nothing.
+  if (Uri::parse(out).host().empty()) return {};
   for (const std::string& segment : path) out += "/" + segment;
   if (path.empty()) out += "/";
   return out + r.tail;
@@ -663,6 +667,8 @@ Verdict compare_with_origin(std::string_view original, std::string_view rewritte
     // See PlayerRequest::unchecked (under a base no player can fetch from,
     // the rewrite's path-absolute addresses would take that base's scheme).
     if (want.unchecked) continue;
+    // No URL to a browser (browser_resolve): the player asks nothing of the origin.
+    if (want.url.empty()) continue;
     // Addresses the proxy cannot fetch (other schemes, no host) stay as they are.
     const Uri wanted = Uri::parse(want.url);
     if ((wanted.scheme != "http" && wanted.scheme != "https") || wanted.host().empty()) {

@@ -698,6 +698,27 @@ BOOST_AUTO_TEST_CASE(an_id_a_browser_reads_otherwise_is_refused) {
   }
 }
 
+// A plain id ("tps", "2e": no '/', '.', '%', ':' and the like) cannot
+// change an address by itself, but the template's own characters beside
+// the identifier can join it into one that reads otherwise:
+// "ht$RepresentationID$:" into the scheme "https:" (to RFC 3986 too),
+// "%2e%$RepresentationID$" into "%2e%2e". Such a template was kept as
+// written and the player went past the proxy or climbed out of its base.
+BOOST_AUTO_TEST_CASE(a_plain_id_the_template_joins_into_a_scheme_or_a_dot_segment_is_refused) {
+  const MpdRewriteOptions o = cdn_options();
+  for (const std::string& refused : {cdn_mpd("ht$RepresentationID$://elsewhere.example/$Number$.m4s", "tps"),
+                                     cdn_mpd("%2e%$RepresentationID$/$Number$.m4s", "2e"),
+                                     cdn_mpd("https://cdn.example/ht$RepresentationID$://elsewhere.example/$Number$.m4s", "tps")}) {
+    const auto error = error_of([&] { rewrite_mpd(refused, o); });
+    BOOST_TEST_REQUIRE(kind_is(error, MpdError::Kind::unrewritable), refused);
+  }
+  for (const std::string& served : {cdn_mpd("$RepresentationID$%20a/$Number$.m4s", "2e"),
+                                    cdn_mpd("x%$RepresentationID$/$Number$.m4s", "41")}) {
+    const std::string out = rewrite_mpd(served, o).xml;
+    BOOST_TEST(checked_alike(served, out, o) == 2u, served);
+  }
+}
+
 // An address whose '\' or "%2e" changes nothing a browser reads in it (a
 // '\' in the query, "%2E" inside a segment) stays as written, under every
 // BaseURL alternative; one that a browser reads otherwise is written as the
