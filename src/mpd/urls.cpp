@@ -125,8 +125,9 @@ std::string browser_reading(std::string_view ref, std::string_view base_scheme) 
   input.reserve(ref.size());
   for (const char c : ref)
     if (c != '\t' && c != '\n' && c != '\r') input += c;
-  // Most references hold nothing the two readings part on.
-  if (input.find_first_of("\\%:") == std::string::npos) return input;
+  // Most references hold nothing the two readings part on ("///h" is "//h",
+  // special authority ignore slashes state).
+  if (input.find_first_of("\\%:") == std::string::npos && input.rfind("///", 0) != 0) return input;
   std::string_view rest = input;
   std::string out;
   if (const auto colon = scheme_colon(rest); colon != std::string_view::npos) {

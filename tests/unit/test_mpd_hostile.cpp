@@ -622,9 +622,13 @@ BOOST_AUTO_TEST_CASE(a_backslash_path_is_read_as_a_browser_reads_it) {
     rewritten_alike(cdn_mpd(media), 2);
 }
 
-BOOST_AUTO_TEST_CASE(a_backslash_authority_goes_to_its_host_through_the_proxy) {
+BOOST_AUTO_TEST_CASE(an_authority_a_browser_reads_goes_to_its_host_through_the_proxy) {
   for (const std::string& media : {"\\\\elsewhere.example\\$Number$.m4s"s, "/\\elsewhere.example/$Number$.m4s"s,
-                                   "\\/elsewhere.example/$Number$.m4s"s, "\\$Number$.m4s"s}) {
+                                   "\\/elsewhere.example/$Number$.m4s"s, "\\$Number$.m4s"s,
+                                   // fuzz_mpd finding ef6692fe: "///h/x" is "//h/x" to a browser
+                                   // (special authority ignore slashes state), a host-less
+                                   // reference to RFC 3986 that was spelt out as "https:///h/x".
+                                   "///elsewhere.example/$Number$.m4s"s}) {
     const std::string out = rewritten_alike(cdn_mpd(media), 2);
     if (media.back() == 's' && media.find("elsewhere") != std::string::npos)
       BOOST_TEST(out.find("elsewhere.example") != std::string::npos, out);
