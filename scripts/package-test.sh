@@ -182,7 +182,7 @@ else
     # A source copy has no .git: the build takes its commit from here.
     git rev-parse --short=12 HEAD >"$src/.commit"
   else
-    tar --exclude=./build --exclude=./.git -cf - . | tar -xf - -C "$src"
+    tar --exclude=./build --exclude=./build-sanitize --exclude=./.git -cf - . | tar -xf - -C "$src"
   fi
   opts="parallel=$(nproc)"
   [ "${PACKAGE_TEST_CHECK:-0}" = 1 ] || opts="nocheck $opts"

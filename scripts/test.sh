@@ -85,6 +85,7 @@ done < <(find build -name '*.trs' | sort)
 for t in tests/e2e/test_*.py; do
   run_suite "e2e-$(basename "$t" .py)" python3 "$t"
 done
+run_suite sanitize scripts/sanitize-test.sh
 run_suite convert env DASHPIFF_PATCH="$top/build/src/tools/dashpiff-patch" python3 tests/e2e/check_convert.py
 run_suite fuzz tests/fuzz/run-all.sh
 [ -x scripts/package-test.sh ] && run_suite package scripts/package-test.sh

@@ -1,5 +1,9 @@
 """A tiny check runner for the end-to-end tests: each check prints one
-`PASS: name` or `FAIL: name: reason` line; scripts/test.sh counts them."""
+`PASS: name` or `FAIL: name: reason` line; scripts/test.sh counts them.
+DASHPIFF_EXCEPT (comma-separated names) leaves checks out: the sanitized
+run (scripts/sanitize-test.sh) drops those that bound memory in figures
+the sanitizers' own overhead breaks."""
+import os
 import sys
 import traceback
 
@@ -22,11 +26,12 @@ def expect(cond, message):
 
 def run(prefix, setup=None, teardown=None, only=None):
     failed = 0
+    left_out = {n for n in os.environ.get("DASHPIFF_EXCEPT", "").split(",") if n}
     state = setup() if setup else None
     try:
         for fn in _checks:
             name = f"{prefix}.{fn.__name__}"
-            if only and only not in name:
+            if (only and only not in name) or fn.__name__ in left_out:
                 continue
             try:
                 fn(state) if state is not None else fn()
