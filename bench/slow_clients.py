@@ -135,12 +135,14 @@ def run_holders_while(holders, seconds, action):
         os.waitpid(pid, 0)
 
 
-def measure(label, base_url, paths, holders_args, args, pool_pid=None, metrics_url=None):
+def measure(label, base_url, paths, holders_args, args, pool_pid=None, metrics_url=None, front_pid=None):
     """One cell: the holders connect and settle, then wrk measures each fresh
-    workload in turn; worker RSS is sampled throughout."""
+    workload in turn; worker RSS is sampled throughout. `front_pid`: the
+    front nginx, whose workers hold what each held connection buffers."""
     # Each worker's RSS before the holders come: the idle size the
     # per-transfer figure is measured from.
     idle = procmem.snapshot(pool_pid) if pool_pid else {}
+    front_idle = procmem.snapshot(front_pid) if front_pid else {}
     log(f"{label}: opening {args.slow_readers} slow readers and {args.trickles} trickling origins")
     holders = Holders(*holders_args)
     sampler = procmem.RssSampler(pool_pid, interval=0.1) if pool_pid else None
@@ -154,6 +156,9 @@ def measure(label, base_url, paths, holders_args, args, pool_pid=None, metrics_u
         out["open_settled"] = holders.open_count()
         if metrics_url:
             out["metrics"] = scrape(metrics_url)
+        if front_pid:
+            front_settled = procmem.snapshot(front_pid)
+            out["front_kib"] = (sum(v[0] for v in front_idle.values()), sum(v[0] for v in front_settled.values()))
         if pool_pid:
             out["rss_idle"] = {pid: v[0] for pid, v in idle.items()}
             out["rss_settled"] = {pid: v[0] for pid, v in procmem.snapshot(pool_pid).items()}
@@ -275,6 +280,10 @@ class CellStack:
         return self.stack.front_url
 
     @property
+    def front_pid(self):
+        return self.stack.front.proc.pid
+
+    @property
     def baseline_url(self):
         return f"http://127.0.0.1:{self.baseline_port}"
 
@@ -320,10 +329,11 @@ def main():
         try:
             if not args.skip_baseline:
                 results.append(measure("proxy_pass", stack.baseline_url, stack.base_paths,
-                                       stack.holders(args, baseline=True), args))
+                                       stack.holders(args, baseline=True), args, front_pid=stack.front_pid))
                 time.sleep(2)
             results.append(measure("dashpiff", stack.front_url, stack.dp_paths, stack.holders(args), args,
-                                   pool_pid=stack.pool_pid, metrics_url=stack.front_url + "/metrics"))
+                                   pool_pid=stack.pool_pid, metrics_url=stack.front_url + "/metrics",
+                                   front_pid=stack.front_pid))
         finally:
             stack.close()
     finally:
@@ -369,6 +379,14 @@ def main():
                 grown = sum(settled[pid] - idle[pid] for pid in workers) / len(workers)
                 lines.append(f"- {r['label']} memory per transfer: {grown / per_worker:.0f} KiB "
                              "(mean RSS growth per worker / transfers per worker)")
+        if "front_kib" in r:
+            # What nginx buffers for each held answer: the shared front, so
+            # each stack's growth from its own idle start.
+            before, after = r["front_kib"]
+            held = r["open_settled"] or 1
+            lines.append(f"- {r['label']}: front nginx workers' RSS idle -> with the holders settled: "
+                         f"{before / 1024:.1f} -> {after / 1024:.1f} MiB, {(after - before) / held:.0f} KiB "
+                         f"per held connection")
         if "metrics" in r:
             lines.append(f"- {r['label']} /metrics after settling: {r['metrics']}")
             lines.append(f"- {r['label']} /metrics at the end: {r.get('metrics_after')}")
