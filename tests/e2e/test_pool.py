@@ -119,11 +119,13 @@ def parse_wrk(text):
 
 
 class RequestLoop:
-    """Threads fetching one URL over and over until stopped; remembers every
-    answer that was not a 200 with the expected body length."""
+    """Threads sending one request over and over until stopped; remembers
+    every answer that was not a 200 with a body (that `good(body)` accepts)."""
 
-    def __init__(self, url, threads=4):
+    def __init__(self, url, threads=4, method="GET", data=None, headers=None, good=lambda body: True):
         self.url = url
+        self.request = {"method": method, "data": data, "headers": headers}
+        self.good = good
         self.stop_flag = threading.Event()
         self.ok = 0
         self.bad = []
@@ -133,8 +135,8 @@ class RequestLoop:
     def _loop(self):
         while not self.stop_flag.is_set():
             try:
-                status, _, body = fetch(self.url, timeout=10)
-                result = None if status == 200 and body else f"status {status}"
+                status, _, body = fetch(self.url, timeout=10, **self.request)
+                result = None if status == 200 and body and self.good(body) else f"status {status}: {body[:80]!r}"
             except OSError as e:
                 result = f"{type(e).__name__}: {e}"
             with self.lock:
@@ -648,44 +650,20 @@ def posts_on_kept_connections_are_answered_while_workers_recycle_and_reload(stac
         f.write("piff-mode = auto\n")
     pid = start_pool(stack, ["--max-requests", "15"], config=conf)
     mark = len(stack.log_text())
-    post = (stack.front_url + "/api/create", json.dumps({"url": "https://o.example/x/m.mpd"}).encode())
-    counts = {"ok": 0, "bad": []}
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            try:
-                status, _, body = fetch(post[0], method="POST", data=post[1],
-                                        headers={"Content-Type": "application/json"}, timeout=20)
-                result = None if status == 200 and b"/mpd/" in body else f"status {status}: {body[:80]!r}"
-            except OSError as e:
-                result = f"{type(e).__name__}: {e}"
-            with lock:
-                if result:
-                    counts["bad"].append(result)
-                else:
-                    counts["ok"] += 1
-
-    threads = [threading.Thread(target=loop, daemon=True) for _ in range(4)]
-    for t in threads:
-        t.start()
-    try:
+    with RequestLoop(stack.front_url + "/api/create", method="POST",
+                     data=json.dumps({"url": "https://o.example/x/m.mpd"}).encode(),
+                     headers={"Content-Type": "application/json"}, good=lambda body: b"/mpd/" in body) as loop:
         time.sleep(3.0)
         for _ in range(3):
             os.kill(pid, signal.SIGHUP)
             time.sleep(1.0)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(30)
     log = stack.log_since(mark)
     recycles, reloads = log.count("max-requests recycle"), log.count("SIGHUP: configuration reloaded")
-    print(f"  {counts['ok']} POSTs answered, {len(counts['bad'])} failed; {recycles} recycles, {reloads} reloads",
-          file=sys.stderr)
+    print(f"  {loop.ok} POSTs answered, {len(loop.bad)} failed; {recycles} recycles, {reloads} reloads", file=sys.stderr)
     expect(recycles >= 5 and reloads >= 1, f"only {recycles} recycles and {reloads} reloads during the POSTs")
-    expect(not counts["bad"], f"{len(counts['bad'])} of {counts['ok'] + len(counts['bad'])} POSTs failed while "
-                              f"workers stopped: {counts['bad'][:3]}")
+    expect(not loop.bad, f"{len(loop.bad)} of {loop.ok + len(loop.bad)} POSTs failed while workers stopped: "
+                         f"{loop.bad[:3]}")
+
 
 def setup():
     size = os.path.getsize(os.path.join(STREAM, largest_segment()))
