@@ -229,12 +229,14 @@ class Rewriter {
   // `leaves` keeps the same bases by Representation (its BaseURL
   // alternatives), one entry per distinct set: an address above
   // Representation level must mean one thing to each of them.
-  // The Representations' @ids, with their bases and whether plain_id holds
-  // (check_substituted_ids).
+  // The Representations' @ids and @bandwidths, with their bases and
+  // whether plain_id and plain_bandwidth hold (check_substituted_ids).
   struct IdUse {
     std::string id;
+    std::string bandwidth;
     std::vector<Base> bases;
-    bool plain;
+    bool plain;            // plain_id(id)
+    bool plain_bandwidth;  // plain_bandwidth(bandwidth)
   };
   using OddIds = std::vector<IdUse>;
 
@@ -391,8 +393,11 @@ class Rewriter {
       on_demand_targets_.push_back(OnDemandTarget{e, primary(bases).origin});
     if (level == Level::representation) {
       std::string id = to_utf8(e->getAttribute(u"id"));
+      // No @bandwidth at all: dash.js puts "NaN" in place, which adds no structure.
+      std::string bandwidth = e->hasAttribute(u"bandwidth") ? to_utf8(e->getAttribute(u"bandwidth")) : "0";
       const bool plain = plain_id(id);
-      leaves.odd_ids.push_back(IdUse{std::move(id), bases, plain});
+      const bool numeric = plain_bandwidth(bandwidth);
+      leaves.odd_ids.push_back(IdUse{std::move(id), std::move(bandwidth), bases, plain, numeric});
     }
     if (leaves.leaves.empty()) leaves.add_leaf(bases);
     for (DOMElement* s : segment_info) segment_information(s, leaves);
@@ -409,6 +414,14 @@ class Rewriter {
   // structure (joins_ids).
   static bool plain_id(std::string_view id) {
     return !id.empty() && id.find_first_of("/\\:?#.% \t\r\n") == std::string_view::npos;
+  }
+
+  // A @bandwidth players put in place of $Bandwidth$ as a number's digits.
+  // dash.js reads an attribute as a number only when it looks like one and
+  // puts any other @bandwidth in place as written, as it does an @id
+  // ("../x", "https://elsewhere/x"): such a value is checked like an id.
+  static bool plain_bandwidth(std::string_view bandwidth) {
+    return !bandwidth.empty() && bandwidth.find_first_not_of("0123456789") == std::string_view::npos;
   }
 
   // A relative address a player reads as this rewriter does, as far as
@@ -472,28 +485,67 @@ class Rewriter {
   // such check: it resolves against each Representation's own base in the
   // origin's MPD, so it is refused with such ids in scope. Refused means the
   // MPD is, as for any address one proxied form cannot give.
+  // The same for @bandwidth in place of $Bandwidth$ where it is no number
+  // (plain_bandwidth). And $Number$, $Time$, $SubNumber$ and a numeric
+  // $Bandwidth$, whose digits (hex ones with a "%0Nx" format tag, as dash.js
+  // and Shaka write them) can complete a '%' before them into "%2e", a dot
+  // segment to a browser (joins_a_dot), are refused there: their values are
+  // not known here.
   void check_substituted_ids(const DOMElement* e, const char16_t* attr, std::string_view ref, RefKind kind,
                              bool kept, std::string_view rest, const OddIds& odd_ids) {
-    if (odd_ids.empty() || ref.find("$RepresentationID") == std::string_view::npos) return;
-    const bool joins = joins_ids(kept || kind == RefKind::relative_path ? ref : rest);
-    for (const auto& [id, bases, plain] : odd_ids) {
-      if (plain && !joins) continue;
+    const std::string_view resolved_part = kept || kind == RefKind::relative_path ? ref : rest;
+    const auto refuse = [&](const std::string& why) {
+      throw MpdError(MpdError::Kind::unrewritable,
+                     to_utf8(e->getLocalName() ? e->getLocalName() : e->getTagName()) + "@" + to_utf8(attr) + why);
+    };
+    if (joins_a_dot(resolved_part))
+      refuse(" puts a number after a '%' that it can make a \"%2e\" dot segment: no address the proxied form can follow");
+    const bool by_id = ref.find("$RepresentationID") != std::string_view::npos;
+    const bool by_bandwidth = ref.find("$Bandwidth") != std::string_view::npos;
+    if (odd_ids.empty() || (!by_id && !by_bandwidth)) return;
+    const bool joins = joins_ids(resolved_part);
+    for (const auto& [id, bandwidth, bases, plain, numeric] : odd_ids) {
+      if (!joins && (plain || !by_id) && (numeric || !by_bandwidth)) continue;
       if (kept) {
-        const std::string substituted = substitute_id(ref, id);
+        const std::string substituted = substitute_ids(ref, id, bandwidth);
         if (reads_alike(substituted) && classify_ref(substituted) == RefKind::relative_path &&
-            keep_relative(substituted, bases))
+            !joins_a_dot(substituted) && keep_relative(substituted, bases))
           continue;
       } else if (kind != RefKind::relative_path) {
-        const std::string substituted = substitute_id(rest, id);
+        const std::string substituted = substitute_ids(rest, id, bandwidth);
         if (reads_alike(substituted) && classify_ref(substituted) == RefKind::relative_path &&
-            climb_of(substituted) == 0)
+            !joins_a_dot(substituted) && climb_of(substituted) == 0)
           continue;
       }
-      throw MpdError(MpdError::Kind::unrewritable,
-                     to_utf8(e->getLocalName() ? e->getLocalName() : e->getTagName()) + "@" + to_utf8(attr) +
-                         " with a Representation@id in place of $RepresentationID$ is no address under"
-                         " that Representation's BaseURL that the proxied form can follow");
+      refuse(" with a Representation@id or @bandwidth in place of $RepresentationID$ or $Bandwidth$ is no address"
+             " under that Representation's BaseURL that the proxied form can follow");
     }
+  }
+
+  // Whether a '%' in the path of `text` (a template) has an identifier of a
+  // number one or two characters after it: "%$Number$e" is "%2e" at segment
+  // 2, "%2$Number%01x$" at segment 14 (URL Standard single-dot and
+  // double-dot URL path segments). $RepresentationID$ is checked by its
+  // values (joins_ids); "$$" is a '$'.
+  static bool joins_a_dot(std::string_view text) {
+    const std::string_view path = text.substr(0, std::min(text.find_first_of("?#"), text.size()));
+    if (path.find('%') == std::string_view::npos) return false;
+    std::string units;  // one per character the player writes; 'N' for a number
+    for (std::size_t i = 0; i < path.size(); ++i) {
+      const auto close = path[i] == '$' ? path.find('$', i + 1) : std::string_view::npos;
+      if (close == std::string_view::npos || close == i + 1) {
+        units += path[i] == '%' ? '%' : '.';
+        if (close == i + 1) ++i;
+        continue;
+      }
+      const std::string_view name = path.substr(i + 1, std::min(path.find('%', i + 1), close) - i - 1);
+      units += name == "Number" || name == "Time" || name == "SubNumber" || name == "Bandwidth" ? 'N' : '.';
+      i = close;
+    }
+    for (std::size_t k = 0; k < units.size(); ++k)
+      if (units[k] == '%' && ((k + 1 < units.size() && units[k + 1] == 'N') || (k + 2 < units.size() && units[k + 2] == 'N')))
+        return true;
+    return false;
   }
 
   // Whether the characters of a template (or of what follows the encoded
@@ -505,14 +557,13 @@ class Rewriter {
     return text.substr(0, std::min(text.find_first_of("?#"), text.size())).find_first_of(":%") != std::string_view::npos;
   }
 
-  // Every $RepresentationID…$ of `ref` replaced by `id` (one with a format
+  // Every $RepresentationID…$ (or `name`…$) of `ref` replaced by `id` (one with a format
   // tag too, which players may or may not read as the identifier: taking it
   // as one is the stricter check).
-  static std::string substitute_id(std::string_view ref, std::string_view id) {
+  static std::string substitute_id(std::string_view ref, std::string_view id, std::string_view name = "$RepresentationID") {
     std::string out;
     std::size_t at = 0;
-    for (auto found = ref.find("$RepresentationID"); found != std::string_view::npos;
-         found = ref.find("$RepresentationID", at)) {
+    for (auto found = ref.find(name); found != std::string_view::npos; found = ref.find(name, at)) {
       const auto close = ref.find('$', found + 1);
       if (close == std::string_view::npos) break;
       out.append(ref.substr(at, found - at)).append(id);
@@ -520,6 +571,12 @@ class Rewriter {
     }
     out.append(ref.substr(at));
     return out;
+  }
+
+  // $RepresentationID…$ by `id`, then $Bandwidth…$ by `bandwidth` (as
+  // written: dash.js's value where it is no number, see plain_bandwidth).
+  static std::string substitute_ids(std::string_view ref, std::string_view id, std::string_view bandwidth) {
+    return substitute_id(substitute_id(ref, id), bandwidth, "$Bandwidth");
   }
 
   // SegmentTemplate, SegmentList or SegmentBase with the elements they hold.

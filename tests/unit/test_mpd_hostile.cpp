@@ -723,6 +723,42 @@ BOOST_AUTO_TEST_CASE(a_plain_id_the_template_joins_into_a_scheme_or_a_dot_segmen
   }
 }
 
+// Every identifier is put in place before the player parses the address,
+// not only $RepresentationID$: "%$Bandwidth$e" is "%2e", a dot, to a
+// browser under @bandwidth="2" ("%$Number$e" under segment 2, and "%2" with
+// a "%01x" hex value 14 the same), and dash.js puts a @bandwidth that is no
+// number in place as written ("../x", "https://elsewhere/x"). Such a
+// template was kept relative, or its proxied form kept what follows the
+// encoded base: the player climbed out of that base or left the proxy.
+BOOST_AUTO_TEST_CASE(an_identifier_the_template_joins_into_a_dot_segment_is_refused) {
+  const MpdRewriteOptions o = cdn_options();
+  const auto mpd = [](const std::string& media, const std::string& bandwidth) {
+    return kMpdStart +
+           "<BaseURL>https://cdn.example/a/b/c/</BaseURL>\n"
+           "<Period><AdaptationSet><SegmentTemplate media=\"" + media + "\" duration=\"2\"/>\n"
+           "<Representation id=\"v1\" bandwidth=\"" + bandwidth + "\"/>\n"
+           "</AdaptationSet></Period></MPD>\n";
+  };
+  const std::string up = "%$Bandwidth$e%$Bandwidth$e/";
+  for (const std::string& refused :
+       {mpd(up + up + up + up + "x-$Number$.m4s", "2"), mpd(up + "x-$Number$.m4s", "2"),
+        mpd("%$Number$e%$Number$e/%$Number$e%$Number$e/%$Number$e%$Number$e/%$Number$e%$Number$e/x.m4s", "1"),
+        mpd("%2$Number%01x$%2$Number%01x$/x.m4s", "1"),
+        mpd("https://cdn.example/a/x$Number$/%$Bandwidth$e%$Bandwidth$e/%$Bandwidth$e%$Bandwidth$e/x.m4s", "2"),
+        // dash.js reads an attribute as a number only when it looks like
+        // one and substitutes any other @bandwidth as written, as an id.
+        mpd("$Bandwidth$/$Number$.m4s", "../../../../x"), mpd("$Bandwidth$-$Number$.m4s", "https://elsewhere.example/x"),
+        mpd("$Bandwidth$/$Number$.m4s", "%2e%2e/..\\%2E./%2e%2e/x"), mpd("https://cdn.example/x/$Bandwidth$/$Number$.m4s", "..")}) {
+    const auto error = error_of([&] { rewrite_mpd(refused, o); });
+    BOOST_TEST(kind_is(error, MpdError::Kind::unrewritable), refused);
+  }
+  // A '%' apart from the identifiers, or inside one's format tag, joins nothing.
+  for (const std::string& served : {mpd("x%20$Bandwidth$/seg-$Number%05d$.m4s", "2"), mpd("%2e$Bandwidth$/$Number$.m4s", "2")}) {
+    const std::string out = rewrite_mpd(served, o).xml;
+    BOOST_TEST(checked_alike(served, out, o) == 1u, served);
+  }
+}
+
 // An address whose '\' or "%2e" changes nothing a browser reads in it (a
 // '\' in the query, "%2E" inside a segment) stays as written, under every
 // BaseURL alternative; one that a browser reads otherwise is written as the
