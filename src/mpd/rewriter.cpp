@@ -106,7 +106,12 @@ std::optional<PatchTarget> patch_target(const DOMElement* op) {
   return t;
 }
 
-std::string scheme_of(std::string_view absolute_url) { return Uri::parse(absolute_url).scheme.value_or(""); }
+// The scheme of an absolute URL, lower-cased (no full parse: it is asked
+// for each of a SegmentList's addresses).
+std::string scheme_of(std::string_view absolute_url) {
+  const auto colon = absolute_url.find(':');
+  return colon == std::string_view::npos ? std::string() : ascii_lower(absolute_url.substr(0, colon));
+}
 
 std::string dir_path_of(std::string_view absolute_url) {
   const Uri u = Uri::parse(absolute_url);
@@ -653,9 +658,15 @@ class Rewriter {
     const std::string read = browser_reading(ref, scheme_of(base));
     const Uri parsed = Uri::parse(read);
     const RefKind kind = classify_ref(parsed);
-    if (const auto form = relative_form(ref); form && keep_relative(*form, contexts, memo)) {
-      if (*form != ref) e->setAttribute(attr, to_xml(*form).c_str());
-      check_substituted_ids(e, attr, *form, RefKind::relative_path, true, {}, *memo.odd_ids);
+    // Only an address that is a relative path in the browser's reading may
+    // stay one; read as written, it is one to both readings (most addresses,
+    // thousands in a SegmentList: no second reading).
+    const bool as_read = kind == RefKind::relative_path && read == ref;
+    const auto other = kind == RefKind::relative_path && !as_read ? relative_form(ref) : std::nullopt;
+    const std::string_view form = other ? std::string_view(*other) : std::string_view(read);
+    if ((as_read || other) && keep_relative(form, contexts, memo)) {
+      if (form != ref) e->setAttribute(attr, to_xml(std::string(form)).c_str());
+      check_substituted_ids(e, attr, form, RefKind::relative_path, true, {}, *memo.odd_ids);
       return;
     }
     if (kind != RefKind::absolute) check_one_meaning(e, attr, ref, read, kind, contexts, memo);

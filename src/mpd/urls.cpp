@@ -80,10 +80,12 @@ void append_path(std::string& out, std::string_view path) {
   std::size_t start = 0;
   while (true) {
     const auto end = std::min(path.find_first_of("/\\", start), path.size());
-    const std::string segment = ascii_lower(path.substr(start, end - start));
-    if (segment == "%2e") out += '.';
-    else if (segment == ".%2e" || segment == "%2e." || segment == "%2e%2e") out += "..";
-    else out.append(path.substr(start, end - start));
+    const std::string_view segment = path.substr(start, end - start);
+    const bool dots = segment.size() >= 3 && segment.size() <= 6 && segment.find('%') != std::string_view::npos;
+    const std::string lower = dots ? ascii_lower(segment) : std::string();
+    if (dots && lower == "%2e") out += '.';
+    else if (dots && (lower == ".%2e" || lower == "%2e." || lower == "%2e%2e")) out += "..";
+    else out.append(segment);
     if (end == path.size()) break;
     out += '/';
     start = end + 1;
@@ -121,12 +123,18 @@ std::string browser_reading(std::string_view ref, std::string_view base_scheme) 
   // Basic URL parser steps 1 and 3 (C0 control or space: U+0000 to U+0020).
   while (!ref.empty() && static_cast<unsigned char>(ref.front()) <= 0x20) ref.remove_prefix(1);
   while (!ref.empty() && static_cast<unsigned char>(ref.back()) <= 0x20) ref.remove_suffix(1);
+  // Most references hold nothing the two readings part on: no tab, newline,
+  // '\\' or '%', no "///" ("//h" to a browser), and a ':' only before
+  // "//h" ("http:x" is relative to an http base).
+  const auto colon = ref.find(':');
+  const bool authority_after = colon == std::string_view::npos ||
+                               (ref.substr(colon + 1, 2) == "//" && ref.substr(colon + 3, 1) != "/");
+  if (authority_after && ref.find_first_of("\t\n\r\\%") == std::string_view::npos && ref.substr(0, 3) != "///")
+    return std::string(ref);
   std::string input;
   input.reserve(ref.size());
   for (const char c : ref)
     if (c != '\t' && c != '\n' && c != '\r') input += c;
-  // Most references hold nothing the two readings part on ("///h" is "//h",
-  // special authority ignore slashes state).
   if (input.find_first_of("\\%:") == std::string::npos && input.rfind("///", 0) != 0) return input;
   std::string_view rest = input;
   std::string out;
