@@ -482,10 +482,11 @@ class Rewriter {
   // `kept`: the template stays relative as written; each such id must then
   // make a relative path that may stay relative under that Representation's
   // own bases, whose encoded bases are raised for any climb it adds.
-  // Otherwise `rest` is what follows the encoded part of the proxied form
-  // (cut_url keeps a plain segment in front of the identifier), and each id
-  // must leave it a relative path that never climbs: then it resolves inside
-  // the encoded directory exactly as the origin's absolute address does. A
+  // Otherwise `cut->rest` is what follows the encoded part of the proxied
+  // form (cut_url keeps a plain segment in front of the identifier), and
+  // each id must leave it a relative path that never climbs and that means,
+  // after `cut`'s directory, what the origin's address does with the id
+  // (resolved against `base`, the one the proxied form was made from). A
   // relative template made absolute (it climbs above an origin root) has no
   // such check: it resolves against each Representation's own base in the
   // origin's MPD, so it is refused with such ids in scope. Refused means the
@@ -497,8 +498,8 @@ class Rewriter {
   // segment to a browser (joins_a_dot), are refused there: their values are
   // not known here.
   void check_substituted_ids(const DOMElement* e, const char16_t* attr, std::string_view ref, RefKind kind,
-                             bool kept, std::string_view rest, const OddIds& odd_ids) {
-    const std::string_view resolved_part = kept || kind == RefKind::relative_path ? ref : rest;
+                             bool kept, const CutUrl* cut, std::string_view base, const OddIds& odd_ids) {
+    const std::string_view resolved_part = kept || kind == RefKind::relative_path ? ref : std::string_view(cut->rest);
     const auto refuse = [&](const std::string& why) {
       throw MpdError(MpdError::Kind::unrewritable,
                      to_utf8(e->getLocalName() ? e->getLocalName() : e->getTagName()) + "@" + to_utf8(attr) + why);
@@ -517,9 +518,10 @@ class Rewriter {
             !joins_a_dot(substituted) && keep_relative(substituted, bases))
           continue;
       } else if (kind != RefKind::relative_path) {
-        const std::string substituted = substitute_ids(rest, id, bandwidth);
+        const std::string substituted = substitute_ids(cut->rest, id, bandwidth);
         if (reads_alike(substituted) && classify_ref(substituted) == RefKind::relative_path &&
-            !joins_a_dot(substituted) && climb_of(substituted) == 0)
+            !joins_a_dot(substituted) && climb_of(substituted) == 0 &&
+            same_url(cut->origin + cut->dir + substituted, resolve_as_browser(base, substitute_ids(ref, id, bandwidth))))
           continue;
       }
       refuse(" with a Representation@id or @bandwidth in place of $RepresentationID$ or $Bandwidth$ is no address"
@@ -551,6 +553,20 @@ class Rewriter {
       if (units[k] == '%' && ((k + 1 < units.size() && units[k + 1] == 'N') || (k + 2 < units.size() && units[k + 2] == 'N')))
         return true;
     return false;
+  }
+
+  // Whether two absolute URLs ask a server the same: "h" and "h/" alike
+  // (RFC 3986 §6.2.3), fragments never sent. The proxied form of a template
+  // is resolved before the player puts an id in: "x/$RepresentationID$/../y"
+  // lost its identifier, while id "a/b" makes the origin's "x/a/y".
+  static bool same_url(std::string_view a, std::string_view b) {
+    const auto request = [](std::string_view url) {
+      Uri u = Uri::parse(url);
+      if (u.path.empty()) u.path = "/";
+      u.fragment.reset();
+      return u.str();
+    };
+    return request(a) == request(b);
   }
 
   // Whether the characters of a template (or of what follows the encoded
@@ -666,7 +682,7 @@ class Rewriter {
     const std::string_view form = other ? std::string_view(*other) : std::string_view(read);
     if ((as_read || other) && keep_relative(form, contexts, memo)) {
       if (form != ref) e->setAttribute(attr, to_xml(std::string(form)).c_str());
-      check_substituted_ids(e, attr, form, RefKind::relative_path, true, {}, *memo.odd_ids);
+      check_substituted_ids(e, attr, form, RefKind::relative_path, true, nullptr, {}, *memo.odd_ids);
       return;
     }
     if (kind != RefKind::absolute) check_one_meaning(e, attr, ref, read, kind, contexts, memo);
@@ -681,7 +697,7 @@ class Rewriter {
       if (kind == RefKind::network_path) e->setAttribute(attr, to_xml(resolved()).c_str());
       return;
     }
-    check_substituted_ids(e, attr, ref, kind, false, cut->rest, *memo.odd_ids);
+    check_substituted_ids(e, attr, ref, kind, false, &*cut, is_template ? escape_dollars(base) : base, *memo.odd_ids);
     e->setAttribute(attr, to_xml(media_form(options_.media_prefix, cut->origin, cut->dir, carried_, cut->rest)).c_str());
     ++rewritten_;
   }

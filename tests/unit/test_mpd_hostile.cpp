@@ -759,6 +759,20 @@ BOOST_AUTO_TEST_CASE(an_identifier_the_template_joins_into_a_dot_segment_is_refu
   }
 }
 
+// The proxied form of an absolute template is resolved before the player
+// puts an id in: "x/$RepresentationID$/../y" lost its identifier, and the
+// Representation with id "a/b", for which the origin's address means
+// "x/a/y", was sent "x/y". Such an id is now refused; one without a '/'
+// there still means what it meant.
+BOOST_AUTO_TEST_CASE(an_id_whose_segments_a_dot_segment_of_the_template_removes_is_refused) {
+  const MpdRewriteOptions o = cdn_options();
+  const std::string refused = cdn_mpd("https://cdn.example/x/$RepresentationID$/../y-$Number$.m4s", "a/b");
+  const auto error = error_of([&] { rewrite_mpd(refused, o); });
+  BOOST_TEST_REQUIRE(kind_is(error, MpdError::Kind::unrewritable), refused);
+  const std::string served = cdn_mpd("https://cdn.example/x/$RepresentationID$/../y-$Number$.m4s", "a%2Eb");
+  BOOST_TEST(checked_alike(served, rewrite_mpd(served, o).xml, o) == 2u, served);
+}
+
 // An address whose '\' or "%2e" changes nothing a browser reads in it (a
 // '\' in the query, "%2E" inside a segment) stays as written, under every
 // BaseURL alternative; one that a browser reads otherwise is written as the
