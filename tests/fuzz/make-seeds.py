@@ -83,6 +83,17 @@ def mpd_seeds():
                     '<p:add sel="/MPD"><Period id="2"><BaseURL>../q/</BaseURL><AdaptationSet>'
                     '<SegmentTemplate media="s-$Number$.m4s"/><Representation id="r" bandwidth="1"/>'
                     '</AdaptationSet></Period></p:add></Patch>\n').encode()
+    # Addresses a browser's URL parser reads otherwise than RFC 3986 ('\\' as
+    # '/', "%2e" dot segments, "https:x", "///h"), under two alternatives.
+    yield "browser-reading", ('<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" '
+                              'mediaPresentationDuration="PT10S"><BaseURL>https://a.example/r/s/</BaseURL>'
+                              '<BaseURL>http://b.example/m/r/s/</BaseURL><Location>..\\n.mpd</Location><Period>'
+                              '<AdaptationSet><BaseURL>v\\%2E/</BaseURL><SegmentTemplate media="..\\$RepresentationID$\\s-$Number$.m4s"'
+                              ' initialization="%2e%2e/i.mp4?q=\\"/><Representation id="a%2Eb" bandwidth="1"/>'
+                              '<Representation id="x" bandwidth="2"><BaseURL>https:w/</BaseURL></Representation>'
+                              '</AdaptationSet><AdaptationSet><SegmentList><SegmentURL media="\\\\c.example\\1.m4s"/>'
+                              '<SegmentURL media="///c.example/2.m4s"/><SegmentURL media=".%2E/3.m4s"/></SegmentList>'
+                              '<Representation id="y" bandwidth="1"/></AdaptationSet></Period></MPD>\n').encode()
 
 
 def main():
