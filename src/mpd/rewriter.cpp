@@ -243,14 +243,14 @@ class Rewriter {
     bool plain;            // plain_id(id)
     bool plain_bandwidth;  // plain_bandwidth(bandwidth)
   };
-  using OddIds = std::vector<IdUse>;
+  using IdUses = std::vector<IdUse>;
 
   struct Contexts {
     std::vector<Base> list;
     std::unordered_set<std::string> seen;
     std::vector<std::vector<Base>> leaves;
     std::unordered_set<std::string> seen_leaves;
-    OddIds odd_ids;
+    IdUses ids;
 
     void add_leaf(const std::vector<Base>& bases) {
       std::string key;
@@ -402,12 +402,12 @@ class Rewriter {
       std::string bandwidth = e->hasAttribute(u"bandwidth") ? to_utf8(e->getAttribute(u"bandwidth")) : "0";
       const bool plain = plain_id(id);
       const bool numeric = plain_bandwidth(bandwidth);
-      leaves.odd_ids.push_back(IdUse{std::move(id), std::move(bandwidth), bases, plain, numeric});
+      leaves.ids.push_back(IdUse{std::move(id), std::move(bandwidth), bases, plain, numeric});
     }
     if (leaves.leaves.empty()) leaves.add_leaf(bases);
     for (DOMElement* s : segment_info) segment_information(s, leaves);
     for (const std::vector<Base>& leaf : leaves.leaves) out.add_leaf(leaf);
-    for (auto& odd : leaves.odd_ids) out.odd_ids.push_back(std::move(odd));
+    for (auto& use : leaves.ids) out.ids.push_back(std::move(use));
   }
 
   // An @id that, put into an address for $RepresentationID$, adds no
@@ -430,9 +430,10 @@ class Rewriter {
   }
 
   // A relative address a player reads as this rewriter does, as far as
-  // keeping it as written goes (relative_form). The URL Standard's parser, which browsers'
-  // players use, reads some otherwise than RFC 3986 (browser_reading): it
-  // drops tabs and newlines, takes '\\' for '/' and "%2e" for '.':
+  // keeping it as written goes (relative_form). The URL Standard's parser,
+  // which browsers' players use, reads some otherwise than RFC 3986
+  // (browser_reading): it drops tabs and newlines, takes '\\' for '/' and
+  // "%2e" for '.':
   // "ht&#9;tps://elsewhere/x" and "\\elsewhere\x", relative paths to RFC
   // 3986, leave the proxy for another host; ".&#9;./x", "..\x" and
   // "%2e%2e/x" climb, "&#10;?q" names the base itself, ".&#9;/" or "a\b/"
@@ -498,7 +499,7 @@ class Rewriter {
   // segment to a browser (joins_a_dot), are refused there: their values are
   // not known here.
   void check_substituted_ids(const DOMElement* e, const char16_t* attr, std::string_view ref, RefKind kind,
-                             bool kept, const CutUrl* cut, std::string_view base, const OddIds& odd_ids) {
+                             bool kept, const CutUrl* cut, std::string_view base, const IdUses& ids) {
     const std::string_view resolved_part = kept || kind == RefKind::relative_path ? ref : std::string_view(cut->rest);
     const auto refuse = [&](const std::string& why) {
       throw MpdError(MpdError::Kind::unrewritable,
@@ -508,9 +509,9 @@ class Rewriter {
       refuse(" puts a number after a '%' that it can make a \"%2e\" dot segment: no address the proxied form can follow");
     const bool by_id = ref.find("$RepresentationID") != std::string_view::npos;
     const bool by_bandwidth = ref.find("$Bandwidth") != std::string_view::npos;
-    if (odd_ids.empty() || (!by_id && !by_bandwidth)) return;
+    if (ids.empty() || (!by_id && !by_bandwidth)) return;
     const bool joins = joins_ids(resolved_part);
-    for (const auto& [id, bandwidth, bases, plain, numeric] : odd_ids) {
+    for (const auto& [id, bandwidth, bases, plain, numeric] : ids) {
       if (!joins && (plain || !by_id) && (numeric || !by_bandwidth)) continue;
       if (kept) {
         const std::string substituted = substitute_ids(ref, id, bandwidth);
@@ -610,7 +611,7 @@ class Rewriter {
   void segment_information(DOMElement* s, const Contexts& below) {
     const std::vector<Base>& contexts = below.list;
     rewrite_xlink(s);
-    ClimbMemo memo{{}, {}, &below.leaves, &below.odd_ids};
+    ClimbMemo memo{{}, {}, &below.leaves, &below.ids};
     const bool templates = has_local_name(s, u"SegmentTemplate");
     if (templates) {
       for (const char16_t* attr : {u"media", u"initialization", u"index", u"bitstreamSwitching"})
@@ -635,7 +636,7 @@ class Rewriter {
     std::vector<std::pair<std::size_t, bool>> seen;
     std::unordered_set<std::string> checked;
     const std::vector<std::vector<Base>>* leaves;  // the Representations the element applies to
-    const OddIds* odd_ids;
+    const IdUses* ids;
   };
 
   bool keep_relative(std::string_view ref, const std::vector<Base>& contexts, ClimbMemo& memo) {
@@ -681,8 +682,8 @@ class Rewriter {
     const auto other = kind == RefKind::relative_path && !as_read ? relative_form(ref) : std::nullopt;
     const std::string_view form = other ? std::string_view(*other) : std::string_view(read);
     if ((as_read || other) && keep_relative(form, contexts, memo)) {
-      if (form != ref) e->setAttribute(attr, to_xml(std::string(form)).c_str());
-      check_substituted_ids(e, attr, form, RefKind::relative_path, true, nullptr, {}, *memo.odd_ids);
+      if (form != ref) e->setAttribute(attr, to_xml(form).c_str());
+      check_substituted_ids(e, attr, form, RefKind::relative_path, true, nullptr, {}, *memo.ids);
       return;
     }
     if (kind != RefKind::absolute) check_one_meaning(e, attr, ref, read, kind, contexts, memo);
@@ -697,7 +698,7 @@ class Rewriter {
       if (kind == RefKind::network_path) e->setAttribute(attr, to_xml(resolved()).c_str());
       return;
     }
-    check_substituted_ids(e, attr, ref, kind, false, &*cut, is_template ? escape_dollars(base) : base, *memo.odd_ids);
+    check_substituted_ids(e, attr, ref, kind, false, &*cut, is_template ? escape_dollars(base) : base, *memo.ids);
     e->setAttribute(attr, to_xml(media_form(options_.media_prefix, cut->origin, cut->dir, carried_, cut->rest)).c_str());
     ++rewritten_;
   }
