@@ -65,7 +65,9 @@ struct PatchTarget {
   bool text = false;                // the op replaces the text of parent.back()
 };
 
-std::optional<PatchTarget> patch_target(const DOMElement* op) {
+// The steps of an operation's `sel`: predicates dropped, and element
+// steps' prefixes ("p:Period" -> "Period"; "@xlink:href" keeps its own).
+std::vector<std::string> sel_steps(const DOMElement* op) {
   const std::string sel = to_utf8(op->getAttribute(u"sel"));
   std::vector<std::string> steps;
   std::string step;
@@ -90,6 +92,11 @@ std::optional<PatchTarget> patch_target(const DOMElement* op) {
   if (!step.empty()) steps.push_back(std::move(step));
   for (std::string& st : steps)
     if (const auto colon = st.find(':'); colon != std::string::npos && st.front() != '@') st.erase(0, colon + 1);
+  return steps;
+}
+
+std::optional<PatchTarget> patch_target(const DOMElement* op) {
+  std::vector<std::string> steps = sel_steps(op);
   // An attribute's value (sel ending in @name, or an add of type @name) holds no BaseURL.
   if (steps.empty() || steps.back().front() == '@' || op->getAttribute(u"type")[0] != 0) return std::nullopt;
   PatchTarget t;
@@ -104,6 +111,25 @@ std::optional<PatchTarget> patch_target(const DOMElement* op) {
   }
   t.parent = std::move(steps);
   return t;
+}
+
+// Whether an operation sets an attribute that is an address, or that the
+// player puts into one (Representation@id, @bandwidth): sel ending in
+// "@name", or an add of type "@name", prefix dropped.
+bool sets_an_address(const DOMElement* op) {
+  std::vector<std::string> steps = sel_steps(op);
+  std::string name = to_utf8(op->getAttribute(u"type"));
+  if (name.empty() && !steps.empty() && steps.back().front() == '@') {
+    name = steps.back();
+    steps.pop_back();
+  }
+  if (name.empty() || name.front() != '@') return false;
+  if (const auto colon = name.find(':'); colon != std::string::npos) name.erase(1, colon);
+  static constexpr std::string_view kAddresses[] = {"@media", "@initialization", "@index", "@sourceURL",
+                                                    "@bitstreamSwitching", "@href"};
+  for (const std::string_view a : kAddresses)
+    if (name == a) return true;
+  return (name == "@id" || name == "@bandwidth") && !steps.empty() && steps.back() == "Representation";
 }
 
 // The scheme of an absolute URL, lower-cased (no full parse: it is asked
@@ -186,6 +212,7 @@ class Rewriter {
   void rewrite_patch(DOMElement* patch) {
     for (DOMElement* op = first_child_element(patch); op; op = next_sibling_element(op)) {
       if (!has_local_name(op, u"add") && !has_local_name(op, u"replace")) continue;
+      if (sets_an_address(op)) refuse_patch("sets an address attribute or a Representation@id or @bandwidth");
       const std::optional<PatchTarget> target = patch_target(op);
       if (target && target->text) {
         const std::string& name = target->parent.back();
@@ -198,9 +225,41 @@ class Rewriter {
         if (has_local_name(e, u"Location") || has_local_name(e, u"PatchLocation")) rewrite_manifest_text(e);
         else if (has_local_name(e, u"BaseURL")) rewrite_patch_base_url(e, mpd_level);
         else if (is_remote_element_root(to_utf8(e->getLocalName()))) rewrite_remote_element(e);
+        else if (carries_addresses(e)) refuse_patch("adds a " + to_utf8(e->getLocalName()) + " that holds addresses");
       }
     }
     finish_anchors(nullptr);
+  }
+
+  // What a patch puts into the player's MPD that this rewrite cannot give a
+  // proxied form without the MPD around it: the addresses of a
+  // Representation or a segment element added on its own, an address
+  // attribute set, an @id or @bandwidth that templates of the MPD put into
+  // addresses (check_substituted_ids), a relative BaseURL that climbs above
+  // its parent's. They passed as the origin wrote them (the player went to
+  // the origin's host directly). A refused patch is answered 502; the
+  // player then reloads the MPD (ISO/IEC 23009-1 §5.15.2).
+  [[noreturn]] static void refuse_patch(const std::string& why) {
+    throw MpdError(MpdError::Kind::unrewritable, "MPD patch " + why + ", which the proxy cannot rewrite apart from its MPD");
+  }
+
+  // Whether `e` (an element a patch adds, not one of those rewritten above)
+  // is or holds an element with an address, an xlink:href, or a
+  // Representation whose @id or @bandwidth a template could put into one.
+  static bool carries_addresses(const DOMElement* e) {
+    static constexpr const char16_t* kHolders[] = {u"BaseURL", u"SegmentTemplate", u"SegmentBase", u"SegmentList",
+                                                   u"SegmentURL", u"Initialization", u"RepresentationIndex",
+                                                   u"BitstreamSwitching", u"Location", u"PatchLocation"};
+    for (const char16_t* name : kHolders)
+      if (has_local_name(e, name)) return true;
+    if (e->hasAttributeNS(kXlinkNs, u"href")) return true;
+    if (has_local_name(e, u"Representation") &&
+        (!plain_id(to_utf8(e->getAttribute(u"id"))) ||
+         (e->hasAttribute(u"bandwidth") && !plain_bandwidth(to_utf8(e->getAttribute(u"bandwidth"))))))
+      return true;
+    for (const DOMElement* c = first_child_element(e); c; c = next_sibling_element(c))
+      if (carries_addresses(c)) return true;
+    return false;
   }
 
   unsigned rewritten() const { return rewritten_; }
@@ -367,6 +426,9 @@ class Rewriter {
     const std::string text = to_utf8(holder->getTextContent());
     const std::string_view ref = trim_ws(text);
     if (const auto form = mpd_level ? std::nullopt : relative_form(ref)) {
+      // Its parent's encoded base holds the whole directory (finish_anchors)
+      // unless the MPD's own addresses raised it, which the patch cannot see.
+      if (climb_of(*form) > 0) refuse_patch("sets a BaseURL that climbs above its parent's");
       if (*form != ref) holder->setTextContent(to_xml(*form).c_str());
       return;
     }

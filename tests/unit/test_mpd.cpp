@@ -691,6 +691,48 @@ BOOST_AUTO_TEST_CASE(mpd_level_base_url_in_a_patch_is_rewritten_as_the_mpds_own)
   }
 }
 
+// A patch that adds a Representation or a segment element, or sets an
+// address attribute, hands the player addresses that the MPD's rewrite
+// would have given a proxied form, or an @id or @bandwidth it would have
+// checked against its templates; a relative BaseURL below the MPD that
+// climbs leaves the encoded base its parent has in the player's MPD, whose
+// depth the patch cannot know. They passed as the origin wrote them, and
+// the player went to https://evil.example directly. Such a patch is
+// refused (502: the player reloads the MPD); those carrying no address
+// (a SegmentTimeline's S, a plain Representation, @publishTime) pass.
+BOOST_AUTO_TEST_CASE(a_patch_carrying_addresses_the_rewrite_cannot_follow_is_refused) {
+  MpdRewriteOptions o = options();
+  o.manifest_url = "http://origin.example/live/patch.mpp";
+  using namespace std::string_literals;
+  const std::string set = "/MPD/Period[@id='1']/AdaptationSet[@id='1']";
+  for (const std::string& op :
+       {"<p:add sel=\"" + set + "\"><Representation id=\"v9\" bandwidth=\"1\"><BaseURL>https://evil.example/</BaseURL>"
+        "</Representation></p:add>",
+        "<p:add sel=\"" + set + "\"><SegmentTemplate media=\"https://evil.example/$Number$.m4s\"/></p:add>",
+        "<p:replace sel=\"" + set + "/SegmentTemplate\"><SegmentTemplate media=\"s-$Number$.m4s\"/></p:replace>",
+        "<p:replace sel=\"" + set + "/SegmentTemplate/@media\">https://evil.example/$Number$.m4s</p:replace>",
+        "<p:add sel=\"" + set + "/SegmentTemplate\" type=\"@initialization\">https://evil.example/i.mp4</p:add>",
+        "<p:replace sel=\"" + set + "/@xlink:href\">https://evil.example/set.xml</p:replace>",
+        "<p:replace sel=\"" + set + "/Representation[@id='v1']/@id\">https://evil.example/x</p:replace>",
+        "<p:add sel=\"" + set + "\"><Representation id=\"https://evil.example/x\" bandwidth=\"1\"/></p:add>",
+        "<p:replace sel=\"/MPD/Period[@id='1']/BaseURL\"><BaseURL>../../../../x/</BaseURL></p:replace>"s}) {
+    bool refused = false;
+    try {
+      rewrite_mpd(patch_doc(op), o);
+    } catch (const MpdError& e) {
+      refused = e.kind() == MpdError::Kind::unrewritable;
+    }
+    BOOST_TEST(refused, op);
+  }
+  const auto passed = rewrite_mpd(
+      patch_doc("<p:add sel=\"" + set + "/SegmentTemplate/SegmentTimeline\"><S t=\"10\" d=\"2\"/></p:add>"
+                "<p:add sel=\"" + set + "\"><Representation id=\"v9\" bandwidth=\"1\" width=\"640\"/></p:add>"
+                "<p:replace sel=\"" + set + "/SegmentTemplate/@startNumber\">9</p:replace>"
+                "<p:replace sel=\"/MPD/@publishTime\">2026-01-01T00:00:02Z</p:replace>"),
+      o);
+  BOOST_TEST(passed.xml.find("<S d=\"2\" t=\"10\"/>") != std::string::npos, passed.xml);
+}
+
 // What is not an MPD-level BaseURL is left to the rules of its level: a
 // relative one below a Period resolves against bases the player already has
 // in proxy form; an attribute is not a BaseURL; other schemes stay.
