@@ -45,6 +45,9 @@ struct Base {
   // The MPD itself under the BaseURL the rewrite inserts: the player's base
   // there is that BaseURL, the MPD's directory (keep_empty_path).
   bool mpd_itself = false;
+  // Below a remote element's unknown parent (rewrite_remote_element): the
+  // directory depth of where it is fetched from, else -1.
+  int unknown_root = -1;
 };
 
 // A BaseURL rewritten to the proxy form (or the one inserted under MPD).
@@ -185,8 +188,15 @@ class Rewriter {
   // proxy form, so they stay as written.
   void rewrite_remote_element(DOMElement* e) {
     ns_ = e->getNamespaceURI();
+    // Its relative addresses resolve against bases the player has in proxy
+    // form, whose encoded part may hold the whole directory (finish_anchors):
+    // one that climbs above them is refused (stays_relative). An
+    // AdaptationSet's Representation@ids go into its Period's templates,
+    // which the entity does not hold: each must fit any template.
+    const std::string dir = dir_path_of(options_.manifest_url);
     const std::vector<Base> parent = {
-        Base{options_.manifest_url, dir_path_of(options_.manifest_url), kNotProxied}};
+        Base{options_.manifest_url, dir, kNotProxied, false, static_cast<int>(dir_depth(dir))}};
+    remote_set_ = has_local_name(e, u"AdaptationSet");
     Contexts unused;
     if (has_local_name(e, u"Period")) {
       walk(e, parent, Level::period, unused);
@@ -301,6 +311,7 @@ class Rewriter {
     std::vector<Base> bases;
     bool plain;            // plain_id(id)
     bool plain_bandwidth;  // plain_bandwidth(bandwidth)
+    bool remote = false;   // those of a remote AdaptationSet: not known here
   };
   using IdUses = std::vector<IdUse>;
 
@@ -336,8 +347,13 @@ class Rewriter {
   bool stays_relative(std::string_view ref, const std::vector<Base>& contexts) const {
     if (!keep_empty_path(ref, contexts)) return false;
     const std::size_t climb = climb_of(ref);
-    for (const Base& c : contexts)
+    for (const Base& c : contexts) {
       if (c.anchor != kNotProxied && climb > dir_depth(c.dir)) return false;
+      if (c.unknown_root >= 0 && static_cast<long>(climb) > static_cast<long>(dir_depth(c.dir)) - c.unknown_root)
+        throw MpdError(MpdError::Kind::unrewritable,
+                       "a relative address of a remote element climbs above the base of the MPD it goes into,"
+                       " which the proxied form cannot follow");
+    }
     return true;
   }
 
@@ -394,7 +410,7 @@ class Rewriter {
         for (const Base& p : parents) {
           std::string origin = resolve_as_browser(p.origin, *form);
           std::string dir = dir_path_of(origin);
-          add_base(out, Base{std::move(origin), std::move(dir), p.anchor});
+          add_base(out, Base{std::move(origin), std::move(dir), p.anchor, false, p.unknown_root});
         }
         continue;
       }
@@ -447,6 +463,9 @@ class Rewriter {
     for (DOMElement* c = first_child_element(e); c; c = next_sibling_element(c)) {
       if (level == Level::period && has_local_name(c, u"AdaptationSet")) {
         walk(c, bases, Level::adaptation_set, leaves);
+        // Its Representations come with the remote entity, whose rewrite
+        // holds their @ids to what fits any template (fits_any_template).
+        if (c->hasAttributeNS(kXlinkNs, u"href")) leaves.ids.push_back(IdUse{{}, {}, bases, true, true, true});
       } else if (level == Level::adaptation_set && has_local_name(c, u"Representation")) {
         walk(c, bases, Level::representation, leaves);
       } else if (has_local_name(c, u"SegmentTemplate") || has_local_name(c, u"SegmentList") ||
@@ -464,6 +483,10 @@ class Rewriter {
       std::string bandwidth = e->hasAttribute(u"bandwidth") ? to_utf8(e->getAttribute(u"bandwidth")) : "0";
       const bool plain = plain_id(id);
       const bool numeric = plain_bandwidth(bandwidth);
+      if (remote_set_ && (!fits_any_template(id) || !numeric))
+        throw MpdError(MpdError::Kind::unrewritable,
+                       "a remote AdaptationSet's Representation@id or @bandwidth could take a template of the MPD it"
+                       " goes into past the proxied form");
       leaves.ids.push_back(IdUse{std::move(id), std::move(bandwidth), bases, plain, numeric});
     }
     if (leaves.leaves.empty()) leaves.add_leaf(bases);
@@ -481,6 +504,16 @@ class Rewriter {
   // structure (joins_ids).
   static bool plain_id(std::string_view id) {
     return !id.empty() && id.find_first_of("/\\:?#.% \t\r\n") == std::string_view::npos;
+  }
+
+  // An @id that adds no structure to any template it is put into: no
+  // segment boundary, scheme, query, fragment, '%' or space, and not dots
+  // only (with the template's dots around it, a dot segment). Dots inside
+  // ("v1.5") are fine. Unlike plain_id it does not depend on the template,
+  // but a template with ':' or '%' joins even these (joins_ids).
+  static bool fits_any_template(std::string_view id) {
+    return !id.empty() && id.find_first_of("/\\:?#% \t\r\n") == std::string_view::npos &&
+           id.find_first_not_of('.') != std::string_view::npos;
   }
 
   // A @bandwidth players put in place of $Bandwidth$ as a number's digits.
@@ -573,8 +606,10 @@ class Rewriter {
     const bool by_bandwidth = ref.find("$Bandwidth") != std::string_view::npos;
     if (ids.empty() || (!by_id && !by_bandwidth)) return;
     const bool joins = joins_ids(resolved_part);
-    for (const auto& [id, bandwidth, bases, plain, numeric] : ids) {
-      if (!joins && (plain || !by_id) && (numeric || !by_bandwidth)) continue;
+    for (const auto& [id, bandwidth, bases, plain, numeric, remote] : ids) {
+      if (remote && joins)
+        refuse(" joins the Representation@ids of a remote AdaptationSet, which are not known here, into structure");
+      if (remote || (!joins && (plain || !by_id) && (numeric || !by_bandwidth))) continue;
       if (kept) {
         const std::string substituted = substitute_ids(ref, id, bandwidth);
         if (reads_alike(substituted) && classify_ref(substituted) == RefKind::relative_path &&
@@ -880,6 +915,7 @@ class Rewriter {
   const XMLCh* ns_ = nullptr;
   std::vector<Anchor> anchors_;
   unsigned rewritten_ = 0;
+  bool remote_set_ = false;  // rewriting a remote AdaptationSet (rewrite_remote_element)
   std::vector<OnDemandTarget> on_demand_targets_;
   OnDemandOutcome on_demand_;
 };

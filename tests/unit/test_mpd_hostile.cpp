@@ -773,6 +773,52 @@ BOOST_AUTO_TEST_CASE(an_id_whose_segments_a_dot_segment_of_the_template_removes_
   BOOST_TEST(checked_alike(served, rewrite_mpd(served, o).xml, o) == 2u, served);
 }
 
+// A remote AdaptationSet (xlink:href) takes the SegmentTemplate of its
+// Period in the player's MPD, and its relative addresses resolve against
+// that MPD's bases, in proxy form there: the remote entity, rewritten on
+// its own, knows neither. Its Representation@id went into the Period's
+// "$RepresentationID$/..." unchecked ("https://elsewhere.example/x" left the
+// proxy), its "../" climbed out of the one-segment encoded base, and a
+// Period template that joins a plain id into a scheme ("ht$RepresentationID$:")
+// was kept above it. Now the entity refuses an id that could add structure
+// to any template and a relative address that climbs; the MPD refuses such
+// a template above a remote AdaptationSet. Plain ones still play.
+BOOST_AUTO_TEST_CASE(a_remote_adaptation_set_cannot_lead_a_period_template_past_the_proxy) {
+  const MpdRewriteOptions o = cdn_options();
+  MpdRewriteOptions remote_o = o;
+  remote_o.manifest_url = "https://o.example/set.xml";
+  const auto mpd = [](const std::string& media) {
+    return "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" type=\"static\""
+           " mediaPresentationDuration=\"PT1H\" minBufferTime=\"PT4S\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\">\n"
+           "<BaseURL>https://cdn.example/a/b/c/</BaseURL>\n"
+           "<Period><SegmentTemplate media=\"" + media + "\" duration=\"2\"/>"
+           "<AdaptationSet xlink:href=\"https://o.example/set.xml\" xlink:actuate=\"onLoad\"/></Period></MPD>\n";
+  };
+  const auto set = [](const std::string& inside) {
+    return "<AdaptationSet xmlns=\"urn:mpeg:dash:schema:mpd:2011\">" + inside + "</AdaptationSet>";
+  };
+  for (const std::string& refused :
+       {set("<Representation id=\"https://elsewhere.example/x\" bandwidth=\"1\"/>"),
+        set("<Representation id=\"../../../../x\" bandwidth=\"1\"/>"), set("<Representation id=\"..\" bandwidth=\"1\"/>"),
+        set("<Representation id=\"v1\" bandwidth=\"../../x\"/>"),
+        set("<SegmentTemplate media=\"../$Number$.m4s\"/><Representation id=\"v1\" bandwidth=\"1\"/>"),
+        set("<BaseURL>x/../../</BaseURL><Representation id=\"v1\" bandwidth=\"1\"/>")}) {
+    const auto error = error_of([&] { rewrite_mpd(refused, remote_o); });
+    BOOST_TEST(kind_is(error, MpdError::Kind::unrewritable), refused);
+  }
+  const auto error = error_of([&] { rewrite_mpd(mpd("ht$RepresentationID$://elsewhere.example/$Number$.m4s"), o); });
+  BOOST_TEST(kind_is(error, MpdError::Kind::unrewritable));
+  // Plain ids, a relative BaseURL and addresses that stay below it play as before.
+  const std::string original = mpd("$RepresentationID$/$Number$.m4s");
+  const std::string remote = set("<BaseURL>x/</BaseURL><SegmentTemplate initialization=\"../$RepresentationID$/i.mp4\"/>"
+                                 "<Representation id=\"v1.5_M\" bandwidth=\"1\"/><Representation id=\"a\" bandwidth=\"2\"/>");
+  const std::string out = rewrite_mpd(original, o).xml;
+  rewrite_mpd(remote, remote_o);
+  const test::Verdict verdict = test::compare_with_origin(original, out, o, {{"https://o.example/set.xml", remote}});
+  for (const std::string& problem : verdict.problems) BOOST_ERROR(problem);
+  BOOST_TEST(verdict.checked >= 4u);
+}
+
 // An address whose '\' or "%2e" changes nothing a browser reads in it (a
 // '\' in the query, "%2E" inside a segment) stays as written, under every
 // BaseURL alternative; one that a browser reads otherwise is written as the
