@@ -262,7 +262,7 @@ class Rewriter {
                                                    u"BitstreamSwitching", u"Location", u"PatchLocation"};
     for (const char16_t* name : kHolders)
       if (has_local_name(e, name)) return true;
-    if (e->hasAttributeNS(kXlinkNs, u"href")) return true;
+    if (e->hasAttributeNS(kXlinkNs, u"href") || odd_time(e)) return true;
     if (has_local_name(e, u"Representation") &&
         (!plain_id(to_utf8(e->getAttribute(u"id"))) ||
          (e->hasAttribute(u"bandwidth") && !plain_bandwidth(to_utf8(e->getAttribute(u"bandwidth"))))))
@@ -520,8 +520,30 @@ class Rewriter {
   // dash.js reads an attribute as a number only when it looks like one and
   // puts any other @bandwidth in place as written, as it does an @id
   // ("../x", "https://elsewhere/x"): such a value is checked like an id.
-  static bool plain_bandwidth(std::string_view bandwidth) {
-    return !bandwidth.empty() && bandwidth.find_first_not_of("0123456789") == std::string_view::npos;
+  static bool plain_bandwidth(std::string_view bandwidth) { return digits_only(bandwidth); }
+
+  static bool digits_only(std::string_view s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+  }
+
+  // dash.js puts an S element's "tManifest" in place of $Time$ as written
+  // when it is no number (it keeps there the start time of a Smooth
+  // manifest it converts itself, which may outgrow a double): from an MPD it
+  // is an address of the origin's choosing ("https://elsewhere/x"), so an
+  // S with a tManifest that is not digits is refused.
+  static bool odd_time(const DOMElement* e) {
+    return has_local_name(e, u"S") && e->hasAttribute(u"tManifest") &&
+           !digits_only(to_utf8(e->getAttribute(u"tManifest")));
+  }
+
+  void check_timeline_times(const DOMElement* s) const {
+    for (const DOMElement* t = first_child_element(s); t; t = next_sibling_element(t)) {
+      if (!has_local_name(t, u"SegmentTimeline")) continue;
+      for (const DOMElement* e = first_child_element(t); e; e = next_sibling_element(e))
+        if (odd_time(e))
+          throw MpdError(MpdError::Kind::unrewritable,
+                         "S@tManifest that is no number: dash.js would put it in place of $Time$ as written");
+    }
   }
 
   // A relative address a player reads as this rewriter does, as far as
@@ -709,6 +731,7 @@ class Rewriter {
     const std::vector<Base>& contexts = below.list;
     rewrite_xlink(s);
     ClimbMemo memo{{}, {}, &below.leaves, &below.ids};
+    check_timeline_times(s);
     const bool templates = has_local_name(s, u"SegmentTemplate");
     if (templates) {
       for (const char16_t* attr : {u"media", u"initialization", u"index", u"bitstreamSwitching"})

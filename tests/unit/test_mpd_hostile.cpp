@@ -819,6 +819,36 @@ BOOST_AUTO_TEST_CASE(a_remote_adaptation_set_cannot_lead_a_period_template_past_
   BOOST_TEST(verdict.checked >= 4u);
 }
 
+// dash.js puts an S element's "tManifest" (meant for the Smooth manifests
+// it converts itself, whose times outgrow a double) in place of $Time$ as
+// written when it is a string: an S@tManifest="https://elsewhere.example/x"
+// sent the player there for "$Time$.m4s". Such an MPD (or remote element,
+// or patch) is refused; digits, as a Smooth conversion writes, pass.
+BOOST_AUTO_TEST_CASE(a_time_dash_js_takes_as_written_is_refused) {
+  const MpdRewriteOptions o = cdn_options();
+  const auto timeline = [](const std::string& s) {
+    return kMpdStart + "<BaseURL>https://cdn.example/a/b/c/</BaseURL>\n"
+           "<Period><AdaptationSet><SegmentTemplate media=\"$Time$.m4s\"><SegmentTimeline>" + s +
+           "</SegmentTimeline></SegmentTemplate>\n<Representation id=\"v1\" bandwidth=\"1\"/>"
+           "</AdaptationSet></Period></MPD>\n";
+  };
+  for (const std::string& s : {"<S t=\"0\" d=\"2\" tManifest=\"https://elsewhere.example/x\"/>"s,
+                               "<S t=\"0\" d=\"2\"/><S d=\"2\" tManifest=\"../../../../x\"/>"s}) {
+    const auto error = error_of([&] { rewrite_mpd(timeline(s), o); });
+    BOOST_TEST(kind_is(error, MpdError::Kind::unrewritable), s);
+  }
+  MpdRewriteOptions patch_o = o;
+  patch_o.manifest_url = "https://o.example/p.mpp";
+  const std::string patch =
+      "<Patch xmlns=\"urn:mpeg:dash:schema:mpd-patch:2020\" xmlns:p=\"urn:ietf:params:xml:schema:patchops\""
+      " mpdId=\"live\" originalPublishTime=\"2026-01-01T00:00:00Z\" publishTime=\"2026-01-01T00:00:02Z\">"
+      "<p:add sel=\"/MPD/Period/AdaptationSet/SegmentTemplate/SegmentTimeline\"><S xmlns=\"urn:mpeg:dash:schema:mpd:2011\""
+      " t=\"4\" d=\"2\" tManifest=\"https://elsewhere.example/x\"/></p:add></Patch>";
+  BOOST_TEST(kind_is(error_of([&] { rewrite_mpd(patch, patch_o); }), MpdError::Kind::unrewritable));
+  const std::string served = timeline("<S t=\"0\" d=\"2\" tManifest=\"0\"/><S d=\"2\" r=\"3\"/>");
+  BOOST_TEST(checked_alike(served, rewrite_mpd(served, o).xml, o) >= 1u);
+}
+
 // An address whose '\' or "%2e" changes nothing a browser reads in it (a
 // '\' in the query, "%2E" inside a segment) stays as written, under every
 // BaseURL alternative; one that a browser reads otherwise is written as the
