@@ -377,11 +377,17 @@ int Worker::run() {
   loop_origin_ = std::make_unique<OriginClient>(config_.origin);
   loop_router_ = std::make_unique<Router>(config_, metrics_);
   EventLoop::Front front;
-  front.saturated = [this] { return waiting_.load() == 0 && !stopping_.load(); };
+  // The loop thread starts inside EventLoop's constructor, before loop_ is
+  // set, and no serving thread waits yet: it would take a connection at the
+  // door at once, and a request it served there launches onto *loop_ (a
+  // null dereference, the worker dead; a restarted worker found requests
+  // queued on the socket). It minds the door once loop_ is there.
+  front.saturated = [this] { return door_open_.load() && waiting_.load() == 0 && !stopping_.load(); };
   front.overflow = [this] { overflow(); };
   loop_ = std::make_unique<EventLoop>(
       config_, pool_, metrics_, slot_,
       [this](void* conn, bool keep) { transfer_done(static_cast<Connection*>(conn), keep); }, std::move(front));
+  door_open_.store(true);
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (unsigned i = 0; i < pool_.threads; ++i) {

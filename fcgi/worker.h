@@ -92,6 +92,7 @@ class Worker {
   char queued_tag_ = 0;
 
   std::atomic<int> waiting_{0};  // serving threads in epoll_wait, ready for a request
+  std::atomic<bool> door_open_{false};  // loop_ is set: the loop may serve at the door (run())
   std::atomic<bool> stopping_{false};
   std::mutex overflow_mutex_;  // held by the loop while it serves from the set (overflow)
   UniqueFd queued_fd_;  // eventfd (semaphore): one count per connection in queued_
