@@ -414,12 +414,27 @@ class Rewriter {
         }
         continue;
       }
+      check_scheme_reading(ref, parents);
       add_base(out, anchor_base_url(b, ref, parents));
     }
     return out;
   }
 
   // The BaseURL `b` (or a patch operation holding its text) with reference
+  // "https:x" is a relative path under an https base and names host "x"
+  // under an http one (URL Standard special relative or authority state):
+  // below BaseURL alternatives of both schemes it means another server under
+  // each, and the one proxied form anchor_base_url gives it would pin the
+  // first's meaning on all (fuzz_mpd finding c85e6825). Refused.
+  static void check_scheme_reading(std::string_view ref, const std::vector<Base>& parents) {
+    if (ref.find(':') == std::string_view::npos || parents.size() < 2) return;
+    const RefKind first = classify_ref(browser_reading(ref, scheme_of(parents.front().origin)));
+    for (const Base& p : parents)
+      if (classify_ref(browser_reading(ref, scheme_of(p.origin))) != first)
+        throw MpdError(MpdError::Kind::unrewritable,
+                       "a BaseURL that is relative under one BaseURL alternative and absolute under another");
+  }
+
   // `ref` as an encoded base of its own, resolved against the first parent
   // the proxy fetches from; finish_anchors writes its proxy form.
   Base anchor_base_url(DOMElement* b, std::string_view ref, const std::vector<Base>& parents) {

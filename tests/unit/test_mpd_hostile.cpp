@@ -849,6 +849,25 @@ BOOST_AUTO_TEST_CASE(a_time_dash_js_takes_as_written_is_refused) {
   BOOST_TEST(checked_alike(served, rewrite_mpd(served, o).xml, o) >= 1u);
 }
 
+// "https:w/" is relative under an https base and names host "w" under an
+// http one: a BaseURL of it below alternatives of both schemes means a
+// different server under each, which one proxied form cannot give; it was
+// resolved against the first for all (fuzz_mpd finding c85e6825). Refused,
+// as a segment address that means different URLs under them is.
+BOOST_AUTO_TEST_CASE(a_base_url_whose_scheme_reads_otherwise_under_each_alternative_is_refused) {
+  const MpdRewriteOptions o = cdn_options();
+  const std::string mpd = kMpdStart +
+                          "<BaseURL>https://a.example/r/</BaseURL><BaseURL>http://b.example/r/</BaseURL>\n"
+                          "<Period><AdaptationSet><SegmentTemplate media=\"s-$Number$.m4s\" duration=\"2\"/>"
+                          "<Representation id=\"x\" bandwidth=\"2\"><BaseURL>https:w/</BaseURL></Representation>"
+                          "</AdaptationSet></Period></MPD>\n";
+  const auto error = error_of([&] {
+    const std::string out = rewrite_mpd(mpd, o).xml;
+    checked_alike(mpd, out, o);
+  });
+  BOOST_TEST(kind_is(error, MpdError::Kind::unrewritable));
+}
+
 // An address whose '\' or "%2e" changes nothing a browser reads in it (a
 // '\' in the query, "%2E" inside a segment) stays as written, under every
 // BaseURL alternative; one that a browser reads otherwise is written as the
