@@ -704,6 +704,21 @@ class Rewriter {
     return request(a) == request(b);
   }
 
+  // A player puts identifiers in place before the URL parser drops tabs and
+  // newlines (ISO/IEC 23009-1 §5.3.9.4.4; WHATWG URL §4.4): between two '$'
+  // they make a text the player leaves as it is, and the browser's reading,
+  // which the rewrite writes, an identifier (fuzz_mpd finding b937fd45).
+  static bool breaks_an_identifier(std::string_view ref) {
+    if (ref.find_first_of("\t\r\n") == std::string_view::npos) return false;
+    for (auto open = ref.find('$'); open != std::string_view::npos; open = ref.find('$', open + 1)) {
+      const auto close = ref.find('$', open + 1);
+      if (close == std::string_view::npos) return false;
+      if (ref.substr(open, close - open).find_first_of("\t\r\n") != std::string_view::npos) return true;
+      open = close;
+    }
+    return false;
+  }
+
   // Whether the characters of a template (or of what follows the encoded
   // part of its proxied form) could join a plain id into structure: a ':'
   // makes "ht$RepresentationID$:" the scheme "https:" with id "tps", a '%'
@@ -806,6 +821,11 @@ class Rewriter {
     const std::string value = to_utf8(node->getValue());
     const std::string_view ref = trim_ws(value);
     const std::string& base = primary(contexts).origin;
+    if (breaks_an_identifier(ref))
+      throw MpdError(MpdError::Kind::unrewritable,
+                     to_utf8(e->getLocalName() ? e->getLocalName() : e->getTagName()) + "@" + to_utf8(attr) +
+                         " has a tab or newline between two '$': the player reads no identifier there, the"
+                         " proxied form (without it, as the URL parser reads it) would");
     // What a browser's player means by it (reads_alike), which the proxied form keeps.
     const std::string read = browser_reading(ref, scheme_of(base));
     const Uri parsed = Uri::parse(read);

@@ -868,6 +868,19 @@ BOOST_AUTO_TEST_CASE(a_base_url_whose_scheme_reads_otherwise_under_each_alternat
   BOOST_TEST(kind_is(error, MpdError::Kind::unrewritable));
 }
 
+// A player puts identifiers in place before it parses the address, so
+// "$RepresentationID&#9;$" is no identifier to it (the tab goes with the
+// parse, "$RepresentationID$" stays in the URL as text); the proxied form,
+// written in the browser's reading, made it one (fuzz_mpd finding b937fd45).
+BOOST_AUTO_TEST_CASE(an_identifier_a_tab_or_newline_breaks_is_refused) {
+  const MpdRewriteOptions o = cdn_options();
+  for (const std::string& media : {"https://cdn.example/a/$RepresentationID&#9;$/$Number$.m4s"s,
+                                   "x/$Num&#10;ber$.m4s"s, "https://cdn.example/$Number%0&#13;5d$.m4s"s}) {
+    const auto error = error_of([&] { rewrite_mpd(cdn_mpd(media), o); });
+    BOOST_TEST(kind_is(error, MpdError::Kind::unrewritable), media);
+  }
+}
+
 // An address whose '\' or "%2e" changes nothing a browser reads in it (a
 // '\' in the query, "%2E" inside a segment) stays as written, under every
 // BaseURL alternative; one that a browser reads otherwise is written as the
