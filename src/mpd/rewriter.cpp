@@ -404,7 +404,7 @@ class Rewriter {
       if (!is_dash(b, u"BaseURL")) continue;
       const std::string text = to_utf8(b->getTextContent());
       const std::string_view ref = trim_ws(text);
-      const auto form = document_level ? std::nullopt : relative_form(ref);
+      const auto form = document_level ? std::nullopt : relative_form(ref, one_scheme(parents));
       if (form && keep_relative(*form, parents)) {
         if (*form != ref) b->setTextContent(to_xml(*form).c_str());
         for (const Base& p : parents) {
@@ -596,14 +596,26 @@ class Rewriter {
   // which an absolute form would pin to the first; a non-browser player is
   // then given the browser's meaning, as the proxied forms give it. nullopt
   // for an address that is no relative path to RFC 3986 or to a browser.
-  static std::optional<std::string> relative_form(std::string_view ref) {
+  // `scheme`: the one scheme of the bases `ref` resolves under, "" when
+  // they differ: "https:w/" is then written "w/" under https bases, and
+  // each alternative keeps its meaning (fuzz_mpd finding 26660f7d: it was
+  // anchored, pinned to the first alternative).
+  static std::optional<std::string> relative_form(std::string_view ref, std::string_view scheme = {}) {
     if (reads_alike(ref)) {
       if (classify_ref(ref) != RefKind::relative_path) return std::nullopt;
       return std::string(ref);
     }
-    std::string read = browser_reading(ref, {});
+    std::string read = browser_reading(ref, scheme);
     if (classify_ref(read) != RefKind::relative_path) return std::nullopt;
     return read;
+  }
+
+  // The scheme every one of `bases` has, or "" when they differ.
+  static std::string one_scheme(const std::vector<Base>& bases) {
+    std::string scheme = bases.empty() ? std::string() : scheme_of(bases.front().origin);
+    for (const Base& b : bases)
+      if (scheme_of(b.origin) != scheme) return {};
+    return scheme;
   }
 
   // ISO/IEC 23009-1 §5.3.9.4.4: the player puts Representation@id in place
@@ -834,7 +846,7 @@ class Rewriter {
     // stay one; read as written, it is one to both readings (most addresses,
     // thousands in a SegmentList: no second reading).
     const bool as_read = kind == RefKind::relative_path && read == ref;
-    const auto other = kind == RefKind::relative_path && !as_read ? relative_form(ref) : std::nullopt;
+    const auto other = kind == RefKind::relative_path && !as_read ? relative_form(ref, one_scheme(contexts)) : std::nullopt;
     const std::string_view form = other ? std::string_view(*other) : std::string_view(read);
     if ((as_read || other) && keep_relative(form, contexts, memo)) {
       if (form != ref) e->setAttribute(attr, to_xml(form).c_str());

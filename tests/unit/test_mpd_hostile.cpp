@@ -881,6 +881,24 @@ BOOST_AUTO_TEST_CASE(an_identifier_a_tab_or_newline_breaks_is_refused) {
   }
 }
 
+// fuzz_mpd finding 26660f7d, from the browser-reading seed: "https:w/"
+// under two https BaseURL alternatives is the relative path "w/" under
+// both; it was anchored against the first and the second lost its server.
+// It is now written "w/" (an http alternative beside them is refused).
+BOOST_AUTO_TEST_CASE(a_scheme_relative_base_url_under_alternatives_of_that_scheme_keeps_each) {
+  const MpdRewriteOptions o = cdn_options();
+  const std::string original =
+      kMpdStart +
+      "<BaseURL>https://a.example/r/</BaseURL><BaseURL>https://b.example/m/</BaseURL>\n"
+      "<Period><AdaptationSet><SegmentTemplate media=\"https:s-$Number$.m4s\" duration=\"2\"/>\n"
+      "<Representation id=\"v1\" bandwidth=\"1\"><BaseURL>https:w/</BaseURL></Representation>\n"
+      "</AdaptationSet></Period></MPD>\n";
+  const std::string out = rewrite_mpd(original, o).xml;
+  BOOST_TEST(out.find("<BaseURL>w/</BaseURL>") != std::string::npos, out);
+  BOOST_TEST(out.find("media=\"s-$Number$.m4s\"") != std::string::npos, out);
+  BOOST_TEST(checked_alike(original, out, o) == 2u, out);
+}
+
 // An address whose '\' or "%2e" changes nothing a browser reads in it (a
 // '\' in the query, "%2E" inside a segment) stays as written, under every
 // BaseURL alternative; one that a browser reads otherwise is written as the
