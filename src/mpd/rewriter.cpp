@@ -817,6 +817,22 @@ class Rewriter {
   // no $Number$ left for the player to fill (fuzz_mpd finding 6ffe25c8).
   // The base's are written "$$", the escaped '$' (ISO/IEC 23009-1
   // §5.3.9.4.4), before the template is resolved against it.
+  // Whether a '$' of a template's path pairs with one in another segment.
+  // The player pairs them over the whole address before it resolves it
+  // (ISO/IEC 23009-1 §5.3.9.4.4); a proxied form is resolved first, and a
+  // "../" that removes a segment with an odd count of '$' ("8f$$$") shifts
+  // the pairing of every later one: $RepresentationID$ reached the origin as
+  // text (fuzz_mpd finding 165436f0). Where every segment pairs its own,
+  // removing whole segments changes no pairing.
+  static bool pairs_across_segments(std::string_view path) {
+    bool open = false;
+    for (const char c : path) {
+      if (c == '$') open = !open;
+      else if (c == '/' && open) return true;
+    }
+    return false;
+  }
+
   static std::string escape_dollars(std::string_view base) {
     std::string out;
     for (const char c : base) {
@@ -854,6 +870,11 @@ class Rewriter {
       return;
     }
     if (kind != RefKind::absolute) check_one_meaning(e, attr, ref, read, kind, contexts, memo);
+    if (is_template && may_have_dot_segments(parsed.path) && pairs_across_segments(parsed.path))
+      throw MpdError(MpdError::Kind::unrewritable,
+                     to_utf8(e->getLocalName() ? e->getLocalName() : e->getTagName()) + "@" + to_utf8(attr) +
+                         " pairs a '$' with one in another path segment: the proxied form, resolved before the"
+                         " player pairs them, would pair them otherwise");
     const auto resolved = [&] { return resolve_uri(is_template ? escape_dollars(base) : base, read); };
     // A SegmentList may hold thousands of absolute URLs: resolve only when it changes something.
     const auto cut = kind == RefKind::absolute && !may_have_dot_segments(parsed.path) ? cut_url(read, true)

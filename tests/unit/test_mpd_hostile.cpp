@@ -571,6 +571,30 @@ BOOST_AUTO_TEST_CASE(a_dollar_of_the_base_in_a_template_made_absolute_is_escaped
   BOOST_TEST(checked_alike(original, out, o) == 2u);
 }
 
+// fuzz_mpd finding 165436f0: a template's '$'s pair up over the whole
+// address, and the player pairs them before it resolves; the proxied form
+// is resolved first. A "../" that removes a segment with an odd count of
+// '$' ("8f$$$") shifts the pairing of every later '$', and
+// $RepresentationID$ reached the origin as text. Such a template is
+// refused; one whose removed segment pairs its own '$'s ("x$$") is served.
+BOOST_AUTO_TEST_CASE(a_dot_segment_that_shifts_how_the_dollars_pair_is_refused) {
+  MpdRewriteOptions o;
+  o.manifest_url = "https://o.example/m.mpd";
+  const auto mpd = [](const std::string& media) {
+    return kMpdStart +
+           "<Period><AdaptationSet><SegmentTemplate media=\"" + media + "\" duration=\"2\"/>\n"
+           "<Representation id=\"v1\" bandwidth=\"1\"/>\n"
+           "</AdaptationSet></Period></MPD>\n";
+  };
+  const auto error = error_of([&] {
+    rewrite_mpd(mpd("https://cdn.example/a/8f$$$/../$RepresentationID$/$Number$.m4s"), o);
+  });
+  BOOST_TEST_REQUIRE(kind_is(error, MpdError::Kind::unrewritable));
+  const std::string served = mpd("https://cdn.example/a/x$$/../$RepresentationID$/$Number$.m4s");
+  const std::string out = rewrite_mpd(served, o).xml;
+  BOOST_TEST(checked_alike(served, out, o) == 1u, out);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // A browser's player resolves addresses with the URL Standard's parser
