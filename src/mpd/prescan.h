@@ -50,8 +50,11 @@ class XmlPrescan {
     before_value, value, slash_in_tag, end_tag,
   };
   void unit(char32_t c);
+  std::size_t skip_run(std::string_view bytes);
   bool refuse(std::string why);
-  bool grow_run(std::size_t limit, const char* what, const char* option);
+  bool grow_run(std::size_t limit, const char* what, const char* option, std::size_t units);
+  void grow_text(std::size_t units);  // text, comment, CDATA, PI, declaration
+  void grow_name(std::size_t units);  // a name or an attribute value
   void open_element();
 
   XmlLimits limits_;
