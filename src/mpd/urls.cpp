@@ -154,8 +154,14 @@ std::string browser_reading(std::string_view ref, std::string_view base_scheme) 
     return out;
   }
   // "http:a:b" is the path "a:b" here; RFC 3986 §4.2 writes it "./a:b".
+  // "https: a" is the path " a" (only the whole input's leading spaces and
+  // C0 controls are trimmed, §4.4 step 1): written " a", the next parser
+  // to read it would trim the space this one keeps (fuzz_mpd finding
+  // 955ef972), so it too is written behind "./".
   const auto first_end = rest.find_first_of("/\\?#");
-  if (rest.size() < input.size() && rest.substr(0, first_end).find(':') != std::string_view::npos) out = "./";
+  if (rest.size() < input.size() && (rest.substr(0, first_end).find(':') != std::string_view::npos ||
+                                     (!rest.empty() && static_cast<unsigned char>(rest.front()) <= 0x20)))
+    out = "./";
   append_hierarchical(out, rest, false);
   return out;
 }
