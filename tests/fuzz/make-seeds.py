@@ -95,6 +95,15 @@ def mpd_seeds():
                               '<SegmentURL media="///c.example/2.m4s"/><SegmentURL media=".%2E/3.m4s"/></SegmentList>'
                               '<Representation id="y" bandwidth="1"/></AdaptationSet></Period></MPD>\n').encode()
 
+    # Format tags dash.js and Shaka fill with hex and octal digits ("%0Nx",
+    # "%0NX", "%0No"), in relative and absolute templates.
+    yield "format-tags", ('<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" '
+                          'mediaPresentationDuration="PT10S"><BaseURL>https://a.example/r/s/</BaseURL><Period>'
+                          '<AdaptationSet><SegmentTemplate media="../$Bandwidth%03o$/s-$Number%05x$-$Time%08X$.m4s"'
+                          ' initialization="https://c.example/$RepresentationID$/i-$Bandwidth%06X$.mp4?n=$Number%04o$"/>'
+                          '<Representation id="a" bandwidth="3000000"/><Representation id="b" bandwidth="10"/>'
+                          '</AdaptationSet></Period></MPD>\n').encode()
+
 
 def main():
     if len(sys.argv) != 3 or sys.argv[1] not in ("segment", "mpd"):

@@ -561,6 +561,35 @@ std::optional<std::string> origin_request_for(std::string_view proxy_url, std::s
   return url;
 }
 
+namespace {
+
+// `digits` (a decimal number of any length) in base 8 or 16, lower-case.
+std::string in_base(std::string_view digits, unsigned base) {
+  std::string number(digits);
+  std::string out;
+  while (number.find_first_not_of('0') != std::string::npos) {
+    std::string quotient;
+    unsigned remainder = 0;
+    for (const char c : number) {
+      remainder = remainder * 10 + static_cast<unsigned>(c - '0');
+      if (!quotient.empty() || remainder / base != 0) quotient += static_cast<char>('0' + remainder / base);
+      remainder %= base;
+    }
+    out.insert(out.begin(), "0123456789abcdef"[remainder]);
+    number = quotient.empty() ? "0" : quotient;
+  }
+  return out.empty() ? "0" : out;
+}
+
+// JavaScript's toUpperCase, for the ASCII the model's samples hold.
+std::string upper(std::string s) {
+  for (char& c : s)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return s;
+}
+
+}  // namespace
+
 std::string substitute_template(std::string_view text, std::string_view representation_id,
                                 std::string_view bandwidth) {
   std::string out;
@@ -573,12 +602,18 @@ std::string substitute_template(std::string_view text, std::string_view represen
     const std::string_view inner = text.substr(i + 1, close - i - 1);
     const std::string_view name = inner.substr(0, inner.find('%'));
     const std::string_view format = inner.size() > name.size() ? inner.substr(name.size()) : std::string_view();
-    // 23009-1 §5.3.9.4.4: the only format tag is "%0<width>d"; an identifier
-    // with anything else is no identifier, and players leave it as text.
+    // 23009-1 §5.3.9.4.4: the format tag is "%0<width>d"; dash.js
+    // (SegmentsUtils replaceTokenForTemplate) and Shaka (MpdUtils
+    // fillUriTemplate) also take the other integer conversions of IEEE
+    // 1003.1: 'i' and 'u' as 'd', 'o' octal, 'x' and 'X' hexadecimal in
+    // lower and upper case, zero-padded to the width. An identifier with
+    // anything else is no identifier, and players leave it as text.
     bool valid_format = format.empty();
+    char conversion = 'd';
     std::size_t width = 0;
-    if (format.size() >= 3 && format[1] == '0' && format.back() == 'd') {
+    if (format.size() >= 3 && format[1] == '0' && std::string_view("diuoxX").find(format.back()) != std::string_view::npos) {
       valid_format = true;
+      conversion = format.back();
       for (char c : format.substr(2, format.size() - 3)) {
         if (c < '0' || c > '9') valid_format = false;
         else width = std::min<std::size_t>(width * 10 + static_cast<std::size_t>(c - '0'), 64);
@@ -597,7 +632,18 @@ std::string substitute_template(std::string_view text, std::string_view represen
       else if (name == "SubNumber") value = "1";
       else known = false;
     }
-    if (known && value.size() < width) value.insert(0, width - value.size(), '0');
+    if (known && name == "RepresentationID") {
+      // Shaka drops the width of a string and keeps its conversion (an 'X'
+      // upper-cases it); dash.js reads no format tag on it and leaves it as
+      // text, a meaning the rewrite keeps either way (it never fills ids in).
+      if (conversion == 'X') value = upper(value);
+    } else if (known) {
+      const bool number = !value.empty() && value.find_first_not_of("0123456789") == std::string::npos;
+      if (number && conversion == 'o') value = in_base(value, 8);
+      if (number && (conversion == 'x' || conversion == 'X')) value = in_base(value, 16);
+      if (conversion == 'X') value = upper(value);
+      if (value.size() < width) value.insert(0, width - value.size(), '0');
+    }
     out += value;
     i = close;
   }

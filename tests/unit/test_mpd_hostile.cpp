@@ -950,6 +950,19 @@ BOOST_AUTO_TEST_CASE(a_scheme_relative_base_url_under_alternatives_of_that_schem
   BOOST_TEST(checked_alike(original, out, o) == 2u, out);
 }
 
+// dash.js and Shaka fill "%0Nx", "%0NX" and "%0No" format tags with hex
+// and octal digits (the player model reads them so): such templates, kept
+// relative or given their proxied form, reach what the player asks.
+BOOST_AUTO_TEST_CASE(hex_and_octal_format_tags_reach_what_the_player_asks) {
+  for (const std::string& media :
+       {"seg-$Number%05x$-$Time%08X$.m4s"s, "../$Bandwidth%03o$/$Number%02X$.m4s"s,
+        "https://cdn.example/a/$RepresentationID$/$Time%01x$.m4s?n=$Number%04o$"s,
+        "https://cdn.example/$Bandwidth%06X$/s-$Number%05x$.m4s"s, "%2e%2e/x-$SubNumber%03x$-$Number%010o$.m4s"s}) {
+    const std::string out = rewritten_alike(cdn_mpd(media), 2);
+    BOOST_TEST(out.find("%0") != std::string::npos, out);
+  }
+}
+
 // An address whose '\' or "%2e" changes nothing a browser reads in it (a
 // '\' in the query, "%2E" inside a segment) stays as written, under every
 // BaseURL alternative; one that a browser reads otherwise is written as the
