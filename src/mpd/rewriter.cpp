@@ -273,6 +273,7 @@ class Rewriter {
   }
 
   unsigned rewritten() const { return rewritten_; }
+  bool names_the_proxy() const { return names_the_proxy_; }
   const OnDemandOutcome& on_demand() const { return on_demand_; }
 
  private:
@@ -961,7 +962,9 @@ class Rewriter {
     ++rewritten_;
   }
 
-  // Remote elements come back through /mpd/ so that they are rewritten too.
+  // Remote elements come back through /mpd/ so that they are rewritten too,
+  // by an absolute URL where the proxy's is known (public_base: dash.js
+  // fetches no other href).
   void rewrite_xlink(DOMElement* e) {
     DOMAttr* href = e->getAttributeNodeNS(kXlinkNs, u"href");
     if (!href) return;
@@ -970,8 +973,9 @@ class Rewriter {
     if (ref.empty() || ref == kResolveToZero) return;
     const std::string absolute = resolve_as_browser(document_url_, ref);
     if (!is_http_url(absolute)) return;
-    href->setValue(to_xml(manifest_form(options_.mpd_prefix, absolute, carried_)).c_str());
+    href->setValue(to_xml(options_.public_base + manifest_form(options_.mpd_prefix, absolute, carried_)).c_str());
     ++rewritten_;
+    names_the_proxy_ = names_the_proxy_ || !options_.public_base.empty();
   }
 
   void finish_anchors(DOMElement* mpd) {
@@ -1006,6 +1010,7 @@ class Rewriter {
   const XMLCh* ns_ = nullptr;
   std::vector<Anchor> anchors_;
   unsigned rewritten_ = 0;
+  bool names_the_proxy_ = false;
   bool remote_set_ = false;  // rewriting a remote AdaptationSet (rewrite_remote_element)
   std::vector<OnDemandTarget> on_demand_targets_;
   OnDemandOutcome on_demand_;
@@ -1080,6 +1085,7 @@ MpdRewriteResult rewrite_mpd(std::string_view xml, const MpdRewriteOptions& opti
   MpdRewriteResult result;
   result.xml = serialize_xml(parsed.document(), wrapper);
   result.urls_rewritten = rewriter.rewritten();
+  result.names_the_proxy = rewriter.names_the_proxy();
   result.on_demand_expanded = rewriter.on_demand().expanded;
   result.on_demand_kept = rewriter.on_demand().kept;
   result.on_demand_reason = rewriter.on_demand().reason;

@@ -24,6 +24,12 @@ struct MpdRewriteOptions {
   bool carry_query = true;     // token-mode=pass: the query rides inside every encoded base
   std::string media_prefix = "/media/";  // followed by enc(base) + "/"
   std::string mpd_prefix = "/mpd/";      // followed by enc(url)
+  // "scheme://host[:port]" the player reaches the proxy at: an xlink:href is
+  // written absolute with it, since dash.js (XlinkController) fetches a
+  // remote element only from an absolute http(s) href (any other it joins
+  // to the element's BaseURL object: "undefined/mpd/..."). Empty: the
+  // path-absolute /mpd/ form, which Shaka resolves and dash.js cannot.
+  std::string public_base;
   bool add_cenc_protection = false;      // piff-mode=convert: add the mp4protection descriptor
   std::size_t max_bytes = 16u << 20;
   std::size_t max_entity_expansions = 10000;
@@ -69,6 +75,9 @@ struct MpdRewriteResult {
   unsigned on_demand_expanded = 0;
   unsigned on_demand_kept = 0;
   std::string on_demand_reason;
+  // An xlink:href was written with MpdRewriteOptions::public_base: the
+  // bytes depend on the proxy address the request came by.
+  bool names_the_proxy = false;
 };
 
 // Recognised by content type (application/dash+xml, application/dash-patch+xml)

@@ -81,26 +81,6 @@ bool wants_html(const Request& r) {
   return accept && accept->find("text/html") != std::string::npos;
 }
 
-// Where this service is reached from the player's side.
-std::string public_base(const RouteContext& ctx) {
-  if (!ctx.config.public_base_url.empty()) {
-    std::string base = ctx.config.public_base_url;
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    return base;
-  }
-  std::string scheme = ctx.request.scheme;
-  if (const auto* proto = find_header(ctx.request.headers, "X-Forwarded-Proto")) {
-    const std::string first = proto->substr(0, proto->find(','));
-    if (first == "https" || first == "http") scheme = first;
-  }
-  const auto* host = find_header(ctx.request.headers, "Host");
-  std::string h = host ? *host : "localhost";
-  // A Host header is attacker-controlled: keep only what a host[:port] may hold.
-  for (unsigned char c : h)
-    if (!(std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']')) return {};
-  return scheme + "://" + h;
-}
-
 struct Extracted {
   std::string url;
   bool present = false;
@@ -221,7 +201,7 @@ void handle_create(RouteContext& ctx) {
     ctx.fail(400, "manifest URL path has %00 or a '%' not followed by two hex digits");
     return;
   }
-  const std::string base = public_base(ctx);
+  const std::string base = ctx.public_base();
   if (base.empty()) {
     ctx.fail(400, "Host header is not a valid host name");
     return;

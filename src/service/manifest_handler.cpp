@@ -35,12 +35,31 @@ std::string plan_layout(const ManifestPlan& plan) {
 // tag changes when the representation does). The origin's date stays the
 // Last-Modified (a weak validator, §8.8.2.2), as for any rewrite.
 std::string manifest_layout(const ManifestPlan& plan, const MpdRewriteResult& r) {
-  if (!r.on_demand_expanded && !r.on_demand_kept) return plan_layout(plan);
+  // Bytes that depend on more than the plan (index reads, the proxy address
+  // remote elements are named by) get a validator of their own.
+  if (!r.on_demand_expanded && !r.on_demand_kept && !r.names_the_proxy) return plan_layout(plan);
   std::uint64_t h = 14695981039346656037ull;  // FNV-1a: the same in every build and worker
   for (const char c : r.xml) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
   char digest[17];
   std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(h));
   return std::string(kManifestLayout) + "-" + digest;  // costs a pass over the bytes it answers
+}
+
+// An MPD whose remote elements name the proxy by the request's Host and
+// X-Forwarded-Proto (RouteContext::public_base without public-base-url):
+// a cache before the proxy (the shipped cached nginx site keys on no host)
+// keeps one per host and scheme, never hands the MPD one request made up a
+// Host for to the next player (RFC 9110 §12.5.5; a 304 says it too, §15.4.5).
+void vary_on_the_host(const RouteContext& ctx, const MpdRewriteResult& r, Headers& headers) {
+  if (!r.names_the_proxy || !ctx.config.public_base_url.empty()) return;
+  constexpr std::string_view kOn = "Host, X-Forwarded-Proto";
+  for (auto& [name, value] : headers)
+    if (iequals(name, "Vary")) {
+      value += ", ";
+      value += kOn;
+      return;
+    }
+  headers.emplace_back("Vary", std::string(kOn));
 }
 
 // Answers a rewritten manifest: its own validator and type, the origin's
@@ -54,7 +73,9 @@ void answer_manifest(RouteContext& ctx, const ManifestPlan& plan, const Headers&
   ctx.note = std::to_string(rewritten.urls_rewritten) + " urls rewritten";
   if (refused_by_precondition(ctx, etag, last_modified)) return;
   if (client_holds(ctx.request, etag, last_modified)) {
-    ctx.begin(304, not_modified_headers(origin, etag));
+    Headers headers = not_modified_headers(origin, etag);
+    vary_on_the_host(ctx, rewritten, headers);
+    ctx.begin(304, std::move(headers));
     return;
   }
   Headers headers = representation_headers(origin, rewritten.content_type.empty(), false);
@@ -64,6 +85,7 @@ void answer_manifest(RouteContext& ctx, const ManifestPlan& plan, const Headers&
   else if (const auto* type = find_header(origin, "Content-Type"); !type || is_active_type(*type))
     set_header(headers, "Content-Type", "application/dash+xml");
   if (etag) headers.emplace_back("ETag", *etag);
+  vary_on_the_host(ctx, rewritten, headers);
   headers.emplace_back("Content-Length", std::to_string(rewritten.xml.size()));
   ctx.begin(200, std::move(headers));
   ctx.write(rewritten.xml);
@@ -121,8 +143,10 @@ std::optional<ManifestPlan> plan_manifest(RouteContext& ctx, std::string_view en
   plan.add_cenc = ctx.config.piff_mode == PiffMode::convert || ctx.config.piff_mode == PiffMode::automatic;
   plan.carry_query = ctx.config.token_mode == TokenMode::pass;
   // What the answer depends on besides the origin's bytes (the rewrite options
-  // other than the effective URL, which the entry keeps).
-  plan.fetch_key = req.url + (plan.carry_query ? "\n1" : "\n0") + (plan.add_cenc ? "1" : "0");
+  // other than the effective URL, which the entry keeps): the proxy's own
+  // address too, which remote elements' hrefs name (public_base).
+  plan.fetch_key = req.url + (plan.carry_query ? "\n1" : "\n0") + (plan.add_cenc ? "1" : "0") + "\n" +
+                   ctx.public_base();
   plan.limits = manifest_limits(ctx.config);
   return plan;
 }
@@ -192,6 +216,7 @@ ManifestWork answer_fetched_manifest(RouteContext& ctx, ManifestPlan& plan, cons
   options.manifest_query = effective.query.value_or("");
   options.carry_query = plan.carry_query;
   options.add_cenc_protection = plan.add_cenc;
+  options.public_base = ctx.public_base();
   options.max_bytes = ctx.config.max_manifest_bytes;
   options.limits = plan.limits;
   // On-demand Representations (subsegment.cpp): their indexes are read

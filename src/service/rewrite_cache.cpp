@@ -5,7 +5,7 @@ namespace dashpiff {
 std::string RewriteCache::key_of(const MpdRewriteOptions& o) {
   // Every option that can change the output, separated by a byte no URL holds.
   std::string key = o.manifest_url;
-  for (const std::string* part : {&o.manifest_query, &o.media_prefix, &o.mpd_prefix}) {
+  for (const std::string* part : {&o.manifest_query, &o.media_prefix, &o.mpd_prefix, &o.public_base}) {
     key += '\n';
     key += *part;
   }

@@ -49,6 +49,10 @@ struct RouteContext {
   // path (service/subsegment.cpp).
   std::optional<ByteSpan> subsegment;
 
+  // Where this service is reached from the player's side, "scheme://host[:port]":
+  // public-base-url, else from the request (Host, X-Forwarded-Proto); empty
+  // when the Host header holds what no host[:port] may.
+  std::string public_base() const;
   // Headers every answer carries: CORS, request id.
   Headers base_headers() const;
   void begin(int status, Headers headers);

@@ -2,6 +2,7 @@
 
 #include "util/strings.h"
 
+#include <cctype>
 #include <new>
 #include <random>
 
@@ -23,6 +24,25 @@ Headers RouteContext::base_headers() const {
   // No answer of this site is ever sniffed into a type it was not sent as.
   h.emplace_back("X-Content-Type-Options", "nosniff");
   return h;
+}
+
+std::string RouteContext::public_base() const {
+  if (!config.public_base_url.empty()) {
+    std::string base = config.public_base_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    return base;
+  }
+  std::string scheme = request.scheme;
+  if (const auto* proto = find_header(request.headers, "X-Forwarded-Proto")) {
+    const std::string first = proto->substr(0, proto->find(','));
+    if (first == "https" || first == "http") scheme = first;
+  }
+  const auto* host = find_header(request.headers, "Host");
+  std::string h = host ? *host : "localhost";
+  // A Host header is attacker-controlled: keep only what a host[:port] may hold.
+  for (unsigned char c : h)
+    if (!(std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']')) return {};
+  return scheme + "://" + h;
 }
 
 void RouteContext::begin(int s, Headers headers) {

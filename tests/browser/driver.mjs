@@ -5,7 +5,8 @@
 // stream, kind, page, expect}. Every case loads the test page (www/play.html)
 // in a fresh browser context of one shared browser, lets the player play for
 // a few seconds and reads window.dpTest. Prints one `PASS: name` or
-// `FAIL: name: reason` per assertion and a results table; exits 1 on any
+// `FAIL: name: reason` per assertion (and `name.requests` for a case that
+// says where its requests must go) and a results table; exits 1 on any
 // failure. On failure the screenshot and the player's log go to the
 // artifacts directory and the log's tail to stdout.
 import { chromium } from 'playwright-core';
@@ -33,6 +34,10 @@ function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 async function runCase(context, c) {
   const page = await context.newPage();
   const consoleLines = [];
+  // Every URL the page asked for (the test page and players' libraries
+  // included): what a proxied case must not leave the proxy for.
+  const requests = [];
+  page.on('request', (r) => requests.push(r.url()));
   page.on('console', (m) => consoleLines.push(`[console.${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
   page.on('requestfailed', (r) => consoleLines.push(`[requestfailed] ${r.url()} ${r.failure()?.errorText}`));
@@ -83,6 +88,7 @@ async function runCase(context, c) {
     errors: (snap ? snap.errors : []).concat(crash ? ['driver: ' + crash] : []),
     snap,
     log: log.concat(consoleLines),
+    requests,
     page_obj: page,
   };
   return result;
@@ -136,6 +142,7 @@ async function saveArtifacts(r) {
   const text = [
     `case: ${r.name}`, `page: ${r.page}`, `manifest: ${r.mpd}`,
     `snapshot: ${JSON.stringify(r.snap)}`, `errors:`, ...r.errors.map((e) => '  ' + e), 'log:', ...r.log,
+    'requests:', ...(r.requests || []).map((u) => '  ' + u),
   ].join('\n') + '\n';
   fs.writeFileSync(logFile, text);
   console.log(`  screenshot: ${shot}`);
@@ -143,7 +150,38 @@ async function saveArtifacts(r) {
   for (const line of r.log.slice(-15)) console.log('  | ' + line.slice(0, 400));
 }
 
-// One assertion per case, decided by its expectation.
+// For a case that names `via` (every case played through dashpiff): a
+// request that went anywhere but the proxy (a manifest, remote element,
+// segment or licence fetched from the origin directly) is the failure the
+// rewrite exists to prevent. `must_request`: [what, regular expression of
+// the URL] pairs that must each have been asked for (the remote elements through /mpd/, the
+// media they name), so that "nothing left the proxy" cannot pass because
+// nothing was fetched.
+// Requests a player makes of its own accord, named by no manifest: dash.js's
+// default time source for a dynamic MPD without UTCTiming (its setting
+// streaming.utcSynchronization.defaultTimingSource; the Smooth live
+// presentation's MPD has none). A clock, not media, and no address the
+// rewrite could have changed (a manifest's own UTCTiming stays direct too:
+// src/mpd/rewriter.cpp).
+const PLAYERS_OWN = [/^https?:\/\/time\.akamai\.com\//];
+
+function requestsProblem(r) {
+  if (r.via) {
+    const away = r.requests.filter((u) => !/^(data|blob):/.test(u) && !u.startsWith(r.via + '/') &&
+                                          !PLAYERS_OWN.some((re) => re.test(u)));
+    if (away.length) return `${away.length} request(s) not through the proxy, first: ${away[0]}`;
+  }
+  for (const [what, re] of r.must_request || []) {
+    if (!r.requests.some((u) => new RegExp(re).test(u))) return `never requested ${what} (${re})`;
+  }
+  for (const [what, re] of r.must_not_request || []) {
+    if (r.requests.some((u) => new RegExp(re).test(u))) return `requested ${what} (${re})`;
+  }
+  return '';
+}
+
+// One assertion per case, decided by its expectation; one more on its
+// requests where the case says what they must be.
 async function judge(r) {
   let ok;
   let reason;
@@ -161,12 +199,23 @@ async function judge(r) {
   } else {
     ok = true;  // recorded only
   }
-  if (process.env.DASHPIFF_BROWSER_DEBUG) await saveArtifacts(r);
+  let saved = false;
+  if (process.env.DASHPIFF_BROWSER_DEBUG) { await saveArtifacts(r); saved = true; }
   if (r.expect !== 'record') {
     if (ok) console.log(`PASS: ${r.name}`);
     else {
       console.log(`FAIL: ${r.name}: ${reason}`);
-      await saveArtifacts(r);
+      if (!saved) { await saveArtifacts(r); saved = true; }
+    }
+  }
+  if (r.via || r.must_request || r.must_not_request) {
+    const problem = requestsProblem(r);
+    if (problem) {
+      console.log(`FAIL: ${r.name}.requests: ${problem}`);
+      if (!saved) await saveArtifacts(r);
+      ok = false;
+    } else {
+      console.log(`PASS: ${r.name}.requests`);
     }
   }
   return ok;
@@ -223,7 +272,7 @@ async function main() {
   console.log(fmt(head));
   for (const row of rows) console.log(fmt(row));
   fs.writeFileSync(path.join(plan.artifacts, 'results.json'),
-    JSON.stringify(results.map(({ log, snap, ...rest }) => ({ ...rest, errors: rest.errors })), null, 1));
+    JSON.stringify(results.map(({ log, snap, requests, ...rest }) => ({ ...rest, errors: rest.errors })), null, 1));
   console.log(`browser suite: ${results.length} cases in ${((Date.now() - t0) / 1000).toFixed(1)} s, ` +
               `${failures} assertion(s) failed`);
   process.exit(failures ? 1 : 0);

@@ -17,13 +17,20 @@ the PIFF-only one is the control that the SegmentBase expansion is what makes
 it play) — Chromium reads only CENC
 (`senc`, or `saiz`/`saio`: a stream whose saio points into the PIFF box plays
 direct, so it is recorded there, not asserted).
+
+The suite's own manifests (tests/browser/streams: remote elements) are
+played the same way, with what each player does direct asserted per player
+(xlink_cases). Every case through dashpiff also asserts that the page asked
+nothing of any host but the proxy (driver.mjs requestsProblem).
 """
 import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,9 +40,14 @@ sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 
 from dashpiff_stack import player_locations, Stack, fetch  # noqa: E402
 import bmff  # noqa: E402
+from codec import enc  # noqa: E402
 import mpd as mpdlib  # noqa: E402
 
 STREAMS = os.path.join(TOP, "tests", "data", "streams")
+# Manifests of this suite's own (tests/browser/streams/NAME/), served by the
+# origin under /NAME/ with @ORIGIN@ replaced by its URL; their media are the
+# streams above.
+OWN_STREAMS = os.path.join(HERE, "streams")
 # The fixed test key and KID (tests/data/streams/README.md, scripts/make-fixtures.sh).
 KID = "00112233445566778899aabbccddeeff"
 KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -61,6 +73,28 @@ FRONT_TEST_PAGE = f"""
             {TYPES}
         }}
 """
+
+
+def serve_own_streams(served_dir):
+    """The origin's locations for OWN_STREAMS, copied under served_dir
+    (written by fill_own_streams once the origin's port is known)."""
+    out = ""
+    for name in sorted(os.listdir(OWN_STREAMS)):
+        out += f"        location ^~ /streams/{name}/ {{ alias {served_dir}/{name}/; }}\n"
+    return out
+
+
+def fill_own_streams(served_dir, origin_url):
+    for root, _, files in os.walk(OWN_STREAMS):
+        target = os.path.join(served_dir, os.path.relpath(root, OWN_STREAMS))
+        os.makedirs(target, mode=0o755, exist_ok=True)
+        os.chmod(target, 0o755)  # nginx workers run as nobody
+        for f in files:
+            with open(os.path.join(root, f)) as src:
+                text = src.read().replace("@ORIGIN@", origin_url)
+            with open(os.path.join(target, f), "w") as dst:
+                dst.write(text)
+            os.chmod(os.path.join(target, f), 0o644)
 
 
 def manifests():
@@ -130,7 +164,7 @@ def mint(stack, origin_mpd_url):
 def build_plan(default, seed, args):
     cases = []
 
-    def add(stream, kind, periods, player, path, mode, mpd_url, stack, expect):
+    def add(stream, kind, periods, player, path, mode, mpd_url, stack, expect, **checks):
         # A multi-period stream starts shortly before the boundary so that a
         # short run crosses it.
         start = 4.5 if periods > 1 else None
@@ -142,6 +176,11 @@ def build_plan(default, seed, args):
                 "mode": mode, "mpd": mpd_url, "page": page, "expect": expect,
                 "target_time": (start or 0) + args.play_seconds,
                 "min_time": (start or 0) + 1.0}
+        if path == "dashpiff":
+            # Through dashpiff nothing the page fetches may come from anywhere
+            # but the proxy (driver.mjs requestsProblem).
+            case["via"] = stack.front_url
+        case.update(checks)
         if stream.startswith("ondemand-"):
             # Every subsegment decoded, not only some: a SegmentList whose
             # URLs a player maps to the wrong times reaches the end with a
@@ -180,6 +219,8 @@ def build_plan(default, seed, args):
                 # The seed-compatible rewrite is about segments, so the
                 # streams themselves are enough; the MPD variants share them.
                 add(stream, kind, periods, player, "dashpiff", "uuid-free", proxied_seed, seed, "play")
+    if not args.only or args.only in "xlink":
+        xlink_cases(default, add)
     # The /player page of the default stack, pasted an origin manifest, must
     # play it through the proxy and list the changes made to the last video
     # segment, for a CENC+PIFF stream and a PIFF-only one.
@@ -197,6 +238,44 @@ def build_plan(default, seed, args):
     return cases
 
 
+def xlink_cases(stack, add):
+    """Remote elements (tests/browser/streams/xlink, ISO/IEC 23009-1 §5.5):
+    through dashpiff every player must fetch each remote element by its
+    proxied /mpd/ form, and the media of both Periods, and nothing from the
+    origin (`via`). Direct, what each player does with the hrefs is asserted
+    as it is:
+    - Shaka (lib/dash/mpd_utils.js processXlinks) resolves an href against
+      the MPD's URL and fetches all three, relative or absolute.
+    - dash.js (XlinkController) fetches an href as written only if it is an
+      absolute http(s) URL; any other it prefixes with the element's own
+      BaseURL (none here: "undefinedperiod-0.xml", relative to the page) and
+      reports the failure as an error. Direct it fetches the absolute audio
+      AdaptationSet only, never the relative ones, and does not play.
+      Through dashpiff every href is the proxy's absolute URL (public_base
+      in the rewrite; a path-absolute "/mpd/..." became
+      "undefined/mpd/..."), and it plays."""
+    o = stack.origin_url
+    origin_mpd = f"{o}/streams/xlink/manifest.mpd"
+    remote = [("remote Period 0 (relative href)", f"{o}/streams/xlink/period-0.xml"),
+              ("remote video AdaptationSet (relative href)", f"{o}/streams/xlink/remote/video.xml"),
+              ("remote audio AdaptationSet (absolute href)", f"{o}/streams/xlink/audio.xml")]
+    media = [("Period 0 media", f"{o}/streams/cenc-piff/seg-0-3.m4s"),
+             ("Period 1 media", f"{o}/streams/multi-moof/seg-1-1.m4s")]
+    proxied = mint(stack, origin_mpd)
+    # must_request: [what, regular expression of the URL].
+    exactly = [(what, "^" + re.escape(url) + "$") for what, url in remote + media]
+    through = [(what, "^" + re.escape(f"{stack.front_url}/mpd/{enc(url)}") + "$") for what, url in remote]
+    # Whatever part of the base the rewrite encoded, a proxied segment
+    # address holds the stream's directory name, encoded or not.
+    through += [(what, "^" + re.escape(f"{stack.front_url}/media/") + ".*" + re.escape(url.split("/")[-2]) + "(/|!1)")
+                for what, url in media]
+    direct = {"shaka": dict(expect="play", must_request=exactly),
+              "dashjs": dict(expect="fail", must_request=exactly[2:3], must_not_request=exactly[:2])}
+    for player in PLAYERS:
+        add("xlink", "cenc", 2, player, "direct", "origin", origin_mpd, stack, **direct[player])
+        add("xlink", "cenc", 2, player, "dashpiff", "auto", proxied, stack, "play", must_request=through)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--chromium", default=os.environ.get("DASHPIFF_CHROMIUM", "/usr/bin/chromium"))
@@ -208,7 +287,11 @@ def main():
     args = ap.parse_args()
 
     common = dict(origin_extra=ORIGIN_CORS, front_server_extra=FRONT_TEST_PAGE + player_locations())
-    default = Stack(args=["--piff-mode", "auto", "--player-page", "true"], **common)
+    own = tempfile.mkdtemp(prefix="dashpiff-browser-streams-")
+    os.chmod(own, 0o755)
+    default = Stack(args=["--piff-mode", "auto", "--player-page", "true"],
+                    **{**common, "origin_extra": ORIGIN_CORS + serve_own_streams(os.path.join(own, "streams"))})
+    fill_own_streams(os.path.join(own, "streams"), default.origin_url)
     seed = Stack(args=["--piff-mode", "uuid-free"], **common)
     started = []
     try:
@@ -266,6 +349,7 @@ def main():
             s.stop()
         for s in (default, seed):
             s.cleanup()
+        shutil.rmtree(own, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -373,6 +373,28 @@ def ranges_as_advertised(site, path):
                "Accept-Ranges: bytes, but a range gets the whole 200")
 
 
+def remote_element_hrefs_are_cached_per_host(site):
+    """An MPD's xlink:hrefs name the proxy by an absolute URL (dash.js
+    fetches no other href), made from the request's Host: the answer varies
+    on it (Vary: Host, X-Forwarded-Proto; the cached site's key has no
+    host), so one request with a made-up Host does not put that host into
+    the MPD every player then gets from the cache."""
+    # Under /aged/ the origin gives it a lifetime, so that nginx stores it.
+    path = site.fresh(site.mpd("/aged/mpd/xlink-periods.mpd"))
+    forged = ask(site.cached_port, path, headers={"Host": "evil.example"})
+    # The answer does depend on the Host (else this check would prove nothing).
+    expect(forged.status == 200 and b'xlink:href="http://evil.example/mpd/' in forged.body,
+           f"with Host evil.example: {forged.status}, {forged.body[:300]!r}")
+    expect("host" in (forged.h("Vary") or "").lower(), f"Vary {forged.h('Vary')!r}")
+    again = ask(site.cached_port, path, headers={"Host": "evil.example"})
+    expect(again.h("X-Cache-Status") == "HIT", f"the forged answer was not stored ({again.h('X-Cache-Status')})")
+    own = ask(site.cached_port, path)
+    expect(own.status == 200 and b"evil.example" not in own.body,
+           f"the next player got evil.example ({own.h('X-Cache-Status')}): {own.body[:300]!r}")
+    expect(f'xlink:href="http://127.0.0.1:{site.cached_port}/mpd/'.encode() in own.body,
+           f"no xlink:href naming the proxy it asked: {own.body[:300]!r}")
+
+
 def manifest_tags_follow_the_mode(seen):
     """An MPD's bytes depend on the piff-mode (the converting modes add the
     CENC descriptor); where they differ the validators differ, so that a
@@ -455,6 +477,8 @@ def main():
                        lambda: preconditions_where_a_manifest_route_passes_the_origin_on(site))
                 if mode != "off":
                     report(f"{mode}.late_range_under_a_date_only_when_it_is_strong", lambda: late_range_under_a_date(site))
+                    report(f"{mode}.remote_element_hrefs_are_cached_per_host",
+                           lambda: remote_element_hrefs_are_cached_per_host(site))
                 report(f"{mode}.smooth_manifest.conditionals",
                        lambda: conditionals_on_the_smooth_manifest(site, urls["Smooth manifest"]))
             finally:

@@ -617,6 +617,51 @@ BOOST_AUTO_TEST_CASE(an_address_with_no_host_to_either_reading_is_not_proxied) {
   BOOST_TEST(out.find("initialization=\"http:?x\"") != std::string::npos, out);
 }
 
+// dash.js (XlinkController) fetches an xlink:href as written only when it is
+// an absolute http(s) URL; any other it joins to the element's BaseURL
+// object ("undefined/mpd/..."). Where the rewrite knows the proxy's own
+// address (public_base: public-base-url, or the request's Host), every
+// href, in the MPD and in the remote elements fetched through it, names it.
+BOOST_AUTO_TEST_CASE(xlink_href_is_the_proxys_absolute_url_where_its_address_is_known) {
+  const std::string original =
+      mpd("<Period id=\"ad\" xlink:href=\"ads/1.xml\" xlink:actuate=\"onLoad\"/>"
+          "<Period id=\"main\"><AdaptationSet xlink:href=\"http://sets.example/a.xml\" xlink:actuate=\"onLoad\"/>"
+          "</Period>"
+          "<Period id=\"zero\" xlink:href=\"urn:mpeg:dash:resolve-to-zero:2013\" xlink:actuate=\"onLoad\"/>",
+          " xmlns:xlink=\"http://www.w3.org/1999/xlink\"");
+  const std::map<std::string, std::string> remote = {
+      {"http://origin.example/vod/show/ads/1.xml",
+       "<Period xmlns=\"urn:mpeg:dash:schema:mpd:2011\" id=\"ad\">" + kTemplateSet + "</Period>"},
+      {"http://sets.example/a.xml",
+       "<AdaptationSet xmlns=\"urn:mpeg:dash:schema:mpd:2011\" mimeType=\"video/mp4\">"
+       "<SegmentTemplate media=\"http://cdn.example/a/$Number$.m4s\"/><Representation id=\"v\" bandwidth=\"1\"/>"
+       "</AdaptationSet>"}};
+  MpdRewriteOptions o = options("token=abc");
+  o.public_base = "http://proxy.test";  // the player model's proxy
+  const std::string out = rewrite_checked(original, o, remote);
+  BOOST_TEST(out.find("xlink:href=\"http://proxy.test/mpd/" + encode_url("http://origin.example/vod/show/ads/1.xml") +
+                      "?token=abc\"") != std::string::npos,
+             out);
+  BOOST_TEST(out.find("xlink:href=\"http://proxy.test/mpd/" + encode_url("http://sets.example/a.xml") +
+                      "?token=abc\"") != std::string::npos,
+             out);
+  BOOST_TEST(out.find("xlink:href=\"urn:mpeg:dash:resolve-to-zero:2013\"") != std::string::npos);
+  // Only the hrefs: the other addresses stay path-absolute.
+  BOOST_TEST(count(out, "http://proxy.test") == 2u, out);
+
+  // A remote element's own hrefs too (it is fetched through /mpd/ with the same base).
+  MpdRewriteOptions r = options();
+  r.manifest_url = "http://origin.example/sets/audio.xml";
+  r.public_base = "https://proxy.example:8443";
+  const auto entity = rewrite_mpd(
+      "<AdaptationSet xmlns=\"urn:mpeg:dash:schema:mpd:2011\" xmlns:xlink=\"http://www.w3.org/1999/xlink\">"
+      "<SegmentList xlink:href=\"list.xml\" xlink:actuate=\"onLoad\"/></AdaptationSet>",
+      r);
+  BOOST_TEST(entity.xml.find("xlink:href=\"https://proxy.example:8443/mpd/" +
+                             encode_url("http://origin.example/sets/list.xml") + "\"") != std::string::npos,
+             entity.xml);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(patch_documents)

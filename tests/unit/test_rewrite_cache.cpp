@@ -43,6 +43,11 @@ BOOST_AUTO_TEST_CASE(misses_when_origin_bytes_or_options_differ) {
   other = options();
   other.manifest_url = "http://o.example/live/other.mpd";
   BOOST_TEST(!cache.find("<MPD/>", other));
+  // The proxy's address the xlink:hrefs name (a request with another Host
+  // must not get an MPD naming the first one's).
+  other = options();
+  other.public_base = "http://elsewhere.example";
+  BOOST_TEST(!cache.find("<MPD/>", other));
 }
 
 BOOST_AUTO_TEST_CASE(evicts_least_recently_used_past_the_entry_cap) {
