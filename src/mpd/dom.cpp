@@ -294,6 +294,13 @@ void insert_indented(DOMElement* parent, DOMNode* node, DOMNode* ref) {
   if (is_whitespace_text(indent)) parent->insertBefore(indent->cloneNode(false), ref);
 }
 
+void remove_element(DOMElement* e) {
+  DOMNode* parent = e->getParentNode();
+  DOMNode* before = e->getPreviousSibling();
+  if (is_whitespace_text(before)) parent->removeChild(before)->release();
+  parent->removeChild(e)->release();
+}
+
 bool has_local_name(const DOMElement* e, std::u16string_view name) {
   const XMLCh* local = e->getLocalName();
   if (!local) local = e->getTagName();

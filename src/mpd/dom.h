@@ -51,6 +51,9 @@ std::string serialize_xml(xercesc::DOMDocument* document, const xercesc::DOMElem
 // `ref` had so the output stays as readable as the input.
 void insert_indented(xercesc::DOMElement* parent, xercesc::DOMNode* node, xercesc::DOMNode* ref);
 
+// Removes `e` and the indentation before it.
+void remove_element(xercesc::DOMElement* e);
+
 // Convenience for the tree walk.
 bool has_local_name(const xercesc::DOMElement* e, std::u16string_view name);
 bool same_namespace(const xercesc::DOMElement* e, const XMLCh* ns);

@@ -275,16 +275,6 @@ class Expander {
   std::chrono::steady_clock::time_point started_;
 };
 
-// Removes `e` and the indentation before it.
-void remove_element(DOMElement* e) {
-  DOMNode* parent = e->getParentNode();
-  DOMNode* before = e->getPreviousSibling();
-  if (before && before->getNodeType() == DOMNode::TEXT_NODE &&
-      trim_ws(to_utf8(before->getNodeValue())).empty())
-    parent->removeChild(before)->release();
-  parent->removeChild(e)->release();
-}
-
 // Appends `e` as the last child of `parent`, on a line of its own.
 void append_indented(DOMElement* parent, DOMElement* e) {
   DOMNode* last = parent->getLastChild();

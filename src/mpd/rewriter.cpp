@@ -167,12 +167,27 @@ class Rewriter {
       const std::string dir = directory_of(options_.manifest_url);
       bases = {Base{document_url_, dir_path_of(dir), new_anchor(nullptr, dir), true}};
     }
-    for (DOMElement* c = first_child_element(mpd); c; c = next_sibling_element(c)) {
+    // Addresses that fetch no media are left as the origin wrote them:
+    // UTCTiming@value (ISO/IEC 23009-1 UTC timing descriptor) is a clock
+    // whose answer sets the player's time and names nothing (proxied, the
+    // origin round trip would skew the measurement; a relative one already
+    // resolves against the proxied BaseURLs, in dash.js TimeSyncController
+    // and Shaka); DVB metrics Reporting@reportingUrl (ETSI TS 103 285) and
+    // callback events (urn:mpeg:dash:event:callback:2015, ISO/IEC 23009-1
+    // §5.10.4.5.2 per the DASH-IF event scheme registry) are requests whose
+    // answers the player ignores. ContentSteering is another matter
+    // (drop_content_steering).
+    for (DOMElement* c = first_child_element(mpd), *next; c; c = next) {
+      next = next_sibling_element(c);
       if (has_local_name(c, u"Location") || has_local_name(c, u"PatchLocation")) {
         rewrite_manifest_text(c);
       } else if (has_local_name(c, u"Period")) {
         Contexts unused;
         walk(c, bases, Level::period, unused);
+      } else if (has_local_name(c, u"ContentSteering")) {
+        remove_element(c);
+      } else if (has_local_name(c, u"ServiceDescription")) {
+        drop_content_steering(c);
       }
     }
     // After the walk: an inherited SegmentBase must stay in place until every
@@ -181,6 +196,24 @@ class Rewriter {
     rewritten_ += on_demand_.urls;
     finish_anchors(mpd);
     if (options_.add_cenc_protection) add_cenc_descriptors(mpd, ns_);
+  }
+
+  // Content steering (the MPD's ContentSteering element, DASH-IF CTS 001
+  // "Content Steering for DASH", ISO/IEC 23009-1 5th ed.) goes: the player
+  // would call the origin's steering server directly, and its answer may
+  // clone a pathway onto any host (PATHWAY-CLONES: URI-REPLACEMENT HOST with
+  // the proxied path, dash.js ContentSteeringController) or move the next
+  // steering request elsewhere (RELOAD-URI): media off the proxy. Without
+  // the element a player selects among the BaseURLs as if steering did not
+  // exist (it is optional; players without steering ignore it), and
+  // BaseURL@serviceLocation, kept on the proxied BaseURLs, still names
+  // them. dash.js also takes the element from ServiceDescription
+  // (DashManifestModel), Shaka from MPD only.
+  static void drop_content_steering(DOMElement* parent) {
+    for (DOMElement* c = first_child_element(parent), *next; c; c = next) {
+      next = next_sibling_element(c);
+      if (has_local_name(c, u"ContentSteering")) remove_element(c);
+    }
   }
 
   // A remote element entity: its relative references resolve against the
@@ -223,6 +256,9 @@ class Rewriter {
     for (DOMElement* op = first_child_element(patch); op; op = next_sibling_element(op)) {
       if (!has_local_name(op, u"add") && !has_local_name(op, u"replace")) continue;
       if (sets_an_address(op)) refuse_patch("sets an address attribute or a Representation@id or @bandwidth");
+      // The proxied MPD carries no ContentSteering (drop_content_steering).
+      for (const std::string& step : sel_steps(op))
+        if (step == "ContentSteering") refuse_patch("changes ContentSteering");
       const std::optional<PatchTarget> target = patch_target(op);
       if (target && target->text) {
         const std::string& name = target->parent.back();
@@ -259,7 +295,8 @@ class Rewriter {
   static bool carries_addresses(const DOMElement* e) {
     static constexpr const char16_t* kHolders[] = {u"BaseURL", u"SegmentTemplate", u"SegmentBase", u"SegmentList",
                                                    u"SegmentURL", u"Initialization", u"RepresentationIndex",
-                                                   u"BitstreamSwitching", u"Location", u"PatchLocation"};
+                                                   u"BitstreamSwitching", u"Location", u"PatchLocation",
+                                                   u"ContentSteering"};
     for (const char16_t* name : kHolders)
       if (has_local_name(e, name)) return true;
     if (e->hasAttributeNS(kXlinkNs, u"href") || odd_time(e)) return true;

@@ -664,6 +664,38 @@ BOOST_AUTO_TEST_CASE(xlink_href_is_the_proxys_absolute_url_where_its_address_is_
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// Content steering (DASH-IF CTS 001): the steering server's answers may
+// clone a pathway onto another host (PATHWAY-CLONES, dash.js
+// ContentSteeringController) or move the next steering request
+// (RELOAD-URI), and the player calls the server directly. The proxied MPD
+// carries no ContentSteering, at MPD level or in ServiceDescription (where
+// dash.js also reads it); its BaseURLs stay selectable by serviceLocation.
+BOOST_AUTO_TEST_SUITE(content_steering)
+
+BOOST_AUTO_TEST_CASE(the_proxied_mpd_carries_no_content_steering_and_keeps_service_locations) {
+  const std::string original = mpd(
+      "<BaseURL serviceLocation=\"alpha\">http://cdn-a.example/vod/</BaseURL>\n"
+      "<BaseURL serviceLocation=\"beta\">http://cdn-b.example/vod/</BaseURL>\n"
+      "<ContentSteering defaultServiceLocation=\"beta\" queryBeforeStart=\"true\">"
+      "https://steer.example/steer?asset=1</ContentSteering>\n"
+      "<ServiceDescription id=\"0\"><Scope schemeIdUri=\"urn:dvb:dash:lowlatency:scope:2019\"/>"
+      "<ContentSteering proxyServerURL=\"https://steer-proxy.example/\">steer/relative.json</ContentSteering>"
+      "</ServiceDescription>\n"
+      "<Period>" + kTemplateSet + "</Period>");
+  const std::string out = rewrite_checked(original, options());
+  BOOST_TEST(out.find("ContentSteering") == std::string::npos, out);
+  BOOST_TEST(out.find("steer") == std::string::npos, out);
+  BOOST_TEST(out.find("<BaseURL serviceLocation=\"alpha\">" + media("http://cdn-a.example/vod/") + "</BaseURL>") !=
+                 std::string::npos,
+             out);
+  BOOST_TEST(out.find("<BaseURL serviceLocation=\"beta\">" + media("http://cdn-b.example/vod/") + "</BaseURL>") !=
+                 std::string::npos,
+             out);
+  BOOST_TEST(out.find("<ServiceDescription id=\"0\"><Scope") != std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(patch_documents)
 
 // ISO/IEC 23009-1 §5.15: the elements a patch adds or replaces become the
@@ -760,7 +792,14 @@ BOOST_AUTO_TEST_CASE(a_patch_carrying_addresses_the_rewrite_cannot_follow_is_ref
         "<p:replace sel=\"" + set + "/@xlink:href\">https://evil.example/set.xml</p:replace>",
         "<p:replace sel=\"" + set + "/Representation[@id='v1']/@id\">https://evil.example/x</p:replace>",
         "<p:add sel=\"" + set + "\"><Representation id=\"https://evil.example/x\" bandwidth=\"1\"/></p:add>",
-        "<p:replace sel=\"/MPD/Period[@id='1']/BaseURL\"><BaseURL>../../../../x/</BaseURL></p:replace>"s}) {
+        "<p:replace sel=\"/MPD/Period[@id='1']/BaseURL\"><BaseURL>../../../../x/</BaseURL></p:replace>"s,
+        // The proxied MPD carries no ContentSteering (content_steering): a
+        // patch cannot put one back, nor edit one.
+        "<p:add sel=\"/MPD\"><ContentSteering>https://steer.example/s</ContentSteering></p:add>"s,
+        "<p:replace sel=\"/MPD/ContentSteering/text()\">https://steer.example/s</p:replace>"s,
+        "<p:replace sel=\"/MPD/ContentSteering/@defaultServiceLocation\">beta</p:replace>"s,
+        "<p:add sel=\"/MPD\"><ServiceDescription id=\"1\"><ContentSteering>s.json</ContentSteering>"
+        "</ServiceDescription></p:add>"s}) {
     bool refused = false;
     try {
       rewrite_mpd(patch_doc(op), o);
