@@ -288,18 +288,15 @@ void Worker::serve_and_settle(Connection& conn, Router& router, OriginClient& or
 }
 
 void Worker::queue_for_threads(Connection* conn) {
-  {
-    std::lock_guard<std::mutex> lock(conn_mutex_);
-    if (!queue_closed_) {
-      queued_.push_back(conn);
-      const std::uint64_t one = 1;
-      [[maybe_unused]] const auto w = ::write(queued_fd_.get(), &one, sizeof one);
-      return;
-    }
-  }
-  // The threads have stopped (a drain): the request is answered here rather
-  // than left unread (nginx would not retry it on a fresh connection).
-  serve_and_settle(*conn, *loop_router_, *loop_origin_, loop_buffer_);
+  std::lock_guard<std::mutex> lock(conn_mutex_);
+  // The threads have stopped (a drain): the connection stays as it is, off
+  // the loop, and close_idle_connections, which waits for this overflow
+  // pass to end (overflow_mutex_), answers its request there, not here: a
+  // request served on the loop thread could block it on a blocking read.
+  if (queue_closed_) return;
+  queued_.push_back(conn);
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const auto w = ::write(queued_fd_.get(), &one, sizeof one);
 }
 
 Worker::Connection* Worker::take_queued() {
@@ -403,7 +400,8 @@ int Worker::run() {
   for (auto& t : threads) t.join();
   stopping_.store(true);
   {
-    // From now on the loop answers what it takes itself; what it queued
+    // From now on the loop queues nothing (what an overflow pass already
+    // under way takes waits for close_idle_connections); what it queued
     // after the last thread looked is answered here.
     std::deque<Connection*> left;
     {

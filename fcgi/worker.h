@@ -103,7 +103,7 @@ class Worker {
   bool listening_ = true;        // the listen socket is in the epoll set
   bool listen_closed_ = false;   // accept failed for good (the pool is draining)
   std::deque<Connection*> queued_;  // requests the loop took while every thread was busy
-  bool queue_closed_ = false;       // the threads are gone: the loop serves what it takes
+  bool queue_closed_ = false;       // the threads are gone: close_idle_connections answers what waits
 
   // Segment transfers (issue 13); created by run(), before the threads.
   std::unique_ptr<EventLoop> loop_;
