@@ -247,8 +247,8 @@ class Rewriter {
   // An MPD patch (ISO/IEC 23009-1 §5.15): its add and replace operations
   // (RFC 5261, matched by local name) carry MPD elements that become part of
   // the player's MPD, so their references are rewritten exactly as the MPD's
-  // own: Location and PatchLocation back through the manifest route, Periods
-  // and the other remote-element kinds as remote elements.
+  // own: Location, PatchLocation and ImportedMPD back through the manifest
+  // route, Periods and the other remote-element kinds as remote elements.
   // BaseURLs as the MPD's own: one at the MPD level (an element added under
   // /MPD, one replacing /MPD/BaseURL, or the text of one replaced) becomes
   // an encoded base resolved against the document, as base_urls makes it.
@@ -262,13 +262,14 @@ class Rewriter {
       const std::optional<PatchTarget> target = patch_target(op);
       if (target && target->text) {
         const std::string& name = target->parent.back();
-        if (name == "Location" || name == "PatchLocation") rewrite_manifest_text(op);
+        if (name == "Location" || name == "PatchLocation" || name == "ImportedMPD") rewrite_manifest_text(op);
         else if (name == "BaseURL") rewrite_patch_base_url(op, target->parent.size() == 2 && target->parent.front() == "MPD");
         continue;
       }
       const bool mpd_level = target && target->parent.size() == 1 && target->parent.front() == "MPD";
       for (DOMElement* e = first_child_element(op); e; e = next_sibling_element(e)) {
-        if (has_local_name(e, u"Location") || has_local_name(e, u"PatchLocation")) rewrite_manifest_text(e);
+        if (has_local_name(e, u"Location") || has_local_name(e, u"PatchLocation") || has_local_name(e, u"ImportedMPD"))
+          rewrite_manifest_text(e);
         else if (has_local_name(e, u"BaseURL")) rewrite_patch_base_url(e, mpd_level);
         else if (is_remote_element_root(to_utf8(e->getLocalName()))) rewrite_remote_element(e);
         else if (carries_addresses(e)) refuse_patch("adds a " + to_utf8(e->getLocalName()) + " that holds addresses");
@@ -296,7 +297,7 @@ class Rewriter {
     static constexpr const char16_t* kHolders[] = {u"BaseURL", u"SegmentTemplate", u"SegmentBase", u"SegmentList",
                                                    u"SegmentURL", u"Initialization", u"RepresentationIndex",
                                                    u"BitstreamSwitching", u"Location", u"PatchLocation",
-                                                   u"ContentSteering"};
+                                                   u"ContentSteering", u"ImportedMPD"};
     for (const char16_t* name : kHolders)
       if (has_local_name(e, name)) return true;
     if (e->hasAttributeNS(kXlinkNs, u"href") || odd_time(e)) return true;
@@ -526,6 +527,13 @@ class Rewriter {
         segment_info.push_back(c);
       } else if (level == Level::period && has_local_name(c, u"EventStream")) {
         rewrite_xlink(c);
+      } else if (level == Level::period && has_local_name(c, u"ImportedMPD")) {
+        // A Linked Period (ISO/IEC 23009-1 6th ed. §5.3.2.6): the player
+        // fetches the single-Period MPD it names, resolved against the MPD's
+        // URL, and takes that MPD's Period and BaseURLs in (Shaka
+        // MpdUtils.processLinkedPeriods): through /mpd/ it is rewritten as
+        // any MPD, its BaseURLs then name the proxy.
+        rewrite_manifest_text(c);
       }
     }
     if (level == Level::representation && options_.fetch_index)
@@ -990,7 +998,7 @@ class Rewriter {
     return probe;
   }
 
-  // Location, PatchLocation: the player fetches the next MPD (or patch) from there.
+  // Location, PatchLocation, ImportedMPD: the player fetches an MPD (or a patch) from there.
   void rewrite_manifest_text(DOMElement* e) {
     const std::string text = to_utf8(e->getTextContent());
     const std::string absolute = resolve_as_browser(document_url_, trim_ws(text));

@@ -18,7 +18,8 @@ it play) — Chromium reads only CENC
 (`senc`, or `saiz`/`saio`: a stream whose saio points into the PIFF box plays
 direct, so it is recorded there, not asserted).
 
-The suite's own manifests (tests/browser/streams: remote elements) are
+The suite's own manifests (tests/browser/streams: remote elements, a
+Linked Period) are
 played the same way, with what each player does direct asserted per player
 (xlink_cases). Every case through dashpiff also asserts that the page asked
 nothing of any host but the proxy (driver.mjs requestsProblem).
@@ -221,6 +222,8 @@ def build_plan(default, seed, args):
                 add(stream, kind, periods, player, "dashpiff", "uuid-free", proxied_seed, seed, "play")
     if not args.only or args.only in "xlink":
         xlink_cases(default, add)
+    if not args.only or args.only in "linked":
+        linked_cases(default, add)
     # The /player page of the default stack, pasted an origin manifest, must
     # play it through the proxy and list the changes made to the last video
     # segment, for a CENC+PIFF stream and a PIFF-only one.
@@ -236,6 +239,21 @@ def build_plan(default, seed, args):
                       "expect": "play+changes", "probe": "player-page",
                       "target_time": args.play_seconds, "min_time": 1.0})
     return cases
+
+
+def exactly(items):
+    """[what, regular expression] (must_request) for [what, URL] pairs."""
+    return [(what, "^" + re.escape(url) + "$") for what, url in items]
+
+
+def through_proxy(stack, manifests=(), media=()):
+    """The same, for manifests fetched through /mpd/ and segments through
+    /media/. Whatever part of its base the rewrite encoded, a proxied segment
+    address holds the stream's directory name, encoded or not."""
+    out = [(what, "^" + re.escape(f"{stack.front_url}/mpd/{enc(url)}") + "$") for what, url in manifests]
+    out += [(what, "^" + re.escape(f"{stack.front_url}/media/") + ".*" + re.escape(url.split("/")[-2]) + "(/|!1)")
+            for what, url in media]
+    return out
 
 
 def xlink_cases(stack, add):
@@ -262,18 +280,35 @@ def xlink_cases(stack, add):
     media = [("Period 0 media", f"{o}/streams/cenc-piff/seg-0-3.m4s"),
              ("Period 1 media", f"{o}/streams/multi-moof/seg-1-1.m4s")]
     proxied = mint(stack, origin_mpd)
-    # must_request: [what, regular expression of the URL].
-    exactly = [(what, "^" + re.escape(url) + "$") for what, url in remote + media]
-    through = [(what, "^" + re.escape(f"{stack.front_url}/mpd/{enc(url)}") + "$") for what, url in remote]
-    # Whatever part of the base the rewrite encoded, a proxied segment
-    # address holds the stream's directory name, encoded or not.
-    through += [(what, "^" + re.escape(f"{stack.front_url}/media/") + ".*" + re.escape(url.split("/")[-2]) + "(/|!1)")
-                for what, url in media]
-    direct = {"shaka": dict(expect="play", must_request=exactly),
-              "dashjs": dict(expect="fail", must_request=exactly[2:3], must_not_request=exactly[:2])}
+    direct = {"shaka": dict(expect="play", must_request=exactly(remote + media)),
+              "dashjs": dict(expect="fail", must_request=exactly(remote[2:3]), must_not_request=exactly(remote[:2]))}
     for player in PLAYERS:
         add("xlink", "cenc", 2, player, "direct", "origin", origin_mpd, stack, **direct[player])
-        add("xlink", "cenc", 2, player, "dashpiff", "auto", proxied, stack, "play", must_request=through)
+        add("xlink", "cenc", 2, player, "dashpiff", "auto", proxied, stack, "play",
+            must_request=through_proxy(stack, remote, media))
+
+
+def linked_cases(stack, add):
+    """A Linked Period (tests/browser/streams/linked, ISO/IEC 23009-1 6th ed.
+    §5.3.2.6). Shaka (MpdUtils.processLinkedPeriods) fetches the MPD its
+    ImportedMPD names and plays that MPD's Period (cenc-piff segments),
+    never the Linked Period's own content; dash.js knows no ImportedMPD and
+    plays the Linked Period's own (multi-moof). Both play, direct and
+    through dashpiff, where the imported MPD comes through /mpd/ and
+    nothing from the origin (`via`)."""
+    o = stack.origin_url
+    origin_mpd = f"{o}/streams/linked/manifest.mpd"
+    imported = [("the imported MPD", f"{o}/streams/linked/imported.mpd")]
+    own = [("the Linked Period's own media", f"{o}/streams/multi-moof/seg-0-1.m4s")]
+    theirs = [("the imported Period's media", f"{o}/streams/cenc-piff/seg-0-1.m4s")]
+    proxied = mint(stack, origin_mpd)
+    for player in PLAYERS:
+        fetched, not_fetched = (imported + theirs, own) if player == "shaka" else (own, imported + theirs)
+        add("linked", "cenc", 1, player, "direct", "origin", origin_mpd, stack, "play",
+            must_request=exactly(fetched), must_not_request=exactly(not_fetched))
+        add("linked", "cenc", 1, player, "dashpiff", "auto", proxied, stack, "play",
+            must_request=through_proxy(stack, fetched[:-1] if player == "shaka" else (), fetched[-1:]),
+            must_not_request=through_proxy(stack, not_fetched[:-1] if player != "shaka" else (), not_fetched[-1:]))
 
 
 def main():

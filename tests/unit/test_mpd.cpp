@@ -662,6 +662,20 @@ BOOST_AUTO_TEST_CASE(xlink_href_is_the_proxys_absolute_url_where_its_address_is_
              entity.xml);
 }
 
+// A Linked Period (ISO/IEC 23009-1 6th ed. §5.3.2.6, Shaka
+// processLinkedPeriods) takes in the Period and BaseURLs of the MPD its
+// ImportedMPD names, resolved against the MPD's URL: that MPD comes through
+// /mpd/ like any other, so its BaseURLs name the proxy. Its own content (the
+// fallback, which dash.js plays) is rewritten as usual.
+BOOST_AUTO_TEST_CASE(imported_mpd_of_a_linked_period_is_fetched_through_the_proxy) {
+  const std::string out = rewrite_checked(
+      mpd("<Period id=\"linked\">\n<ImportedMPD> ads/linked.mpd?slot=2 </ImportedMPD>\n" + kTemplateSet + "</Period>"),
+      options("token=abc"));
+  BOOST_TEST(out.find("<ImportedMPD>/mpd/" + encode_url("http://origin.example/vod/show/ads/linked.mpd") +
+                      "?slot=2</ImportedMPD>") != std::string::npos,
+             out);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // Content steering (DASH-IF CTS 001): the steering server's answers may
@@ -815,6 +829,24 @@ BOOST_AUTO_TEST_CASE(a_patch_carrying_addresses_the_rewrite_cannot_follow_is_ref
                 "<p:replace sel=\"/MPD/@publishTime\">2026-01-01T00:00:02Z</p:replace>"),
       o);
   BOOST_TEST(passed.xml.find("<S d=\"2\" t=\"10\"/>") != std::string::npos, passed.xml);
+}
+
+// An ImportedMPD a patch adds or whose text it replaces is rewritten as the
+// MPD's own (imported_mpd_of_a_linked_period_is_fetched_through_the_proxy).
+BOOST_AUTO_TEST_CASE(imported_mpd_in_a_patch_is_rewritten_as_the_mpds_own) {
+  MpdRewriteOptions o = options();
+  o.manifest_url = "http://origin.example/live/patch.mpp";
+  const auto result = rewrite_mpd(
+      patch_doc("<p:add sel=\"/MPD/Period[@id='1']\"><ImportedMPD>https://ads.example/x.mpd</ImportedMPD></p:add>"
+                "<p:replace sel=\"/MPD/Period[@id='2']/ImportedMPD/text()\">y.mpd</p:replace>"),
+      o);
+  BOOST_TEST(result.xml.find("<ImportedMPD>/mpd/" + encode_url("https://ads.example/x.mpd") + "</ImportedMPD>") !=
+                 std::string::npos,
+             result.xml);
+  BOOST_TEST(result.xml.find(">/mpd/" + encode_url("http://origin.example/live/y.mpd") + "</p:replace>") !=
+                 std::string::npos,
+             result.xml);
+  BOOST_TEST(result.urls_rewritten == 2u);
 }
 
 // What is not an MPD-level BaseURL is left to the rules of its level: a
