@@ -133,7 +133,8 @@ std::vector<settings::Group<Config>> service_settings() {
            [](const Config& c) { return to_string(c.token_mode); },
            [](Config& c, const std::string& v) { c.token_mode = parse_token_mode(v); }},
           {"public-base-url", "URL",
-           "absolute http(s) URL the proxy is reached at, used in minted URLs (empty: from each request)",
+           "absolute http(s) URL the proxy is reached at, used in minted URLs and remote elements' xlink:href "
+           "(empty: from each request)",
            [](const Config& c) { return c.public_base_url; },
            [](Config& c, const std::string& v) { c.public_base_url = parse_public_base_url(v); }},
           {"max-moof-bytes", "SIZE", "largest moof/moov held for rewriting; larger ones pass through unchanged (4K..1G)",
