@@ -236,7 +236,7 @@ def build_plan(default, seed, args):
         page = default.front_url + "/player?" + urllib.parse.urlencode({"url": origin_mpd, "kid": KID, "key": KEY})
         cases.append({"name": f"browser.player-page.{stream}", "stream": stream, "kind": "player-page",
                       "player": "dashjs", "path": "/player", "mode": "auto", "mpd": origin_mpd, "page": page,
-                      "expect": "play+changes", "probe": "player-page",
+                      "expect": "play+changes", "probe": "player-page", "via": default.front_url,
                       "target_time": args.play_seconds, "min_time": 1.0})
     return cases
 
