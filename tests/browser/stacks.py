@@ -19,7 +19,7 @@ it play) — Chromium reads only CENC
 direct, so it is recorded there, not asserted).
 
 The suite's own manifests (tests/browser/streams: remote elements, a
-Linked Period) are
+Linked Period, content steering) are
 played the same way, with what each player does direct asserted per player
 (xlink_cases). Every case through dashpiff also asserts that the page asked
 nothing of any host but the proxy (driver.mjs requestsProblem).
@@ -224,6 +224,8 @@ def build_plan(default, seed, args):
         xlink_cases(default, add)
     if not args.only or args.only in "linked":
         linked_cases(default, add)
+    if not args.only or args.only in "steering":
+        steering_cases(default, add)
     # The /player page of the default stack, pasted an origin manifest, must
     # play it through the proxy and list the changes made to the last video
     # segment, for a CENC+PIFF stream and a PIFF-only one.
@@ -309,6 +311,29 @@ def linked_cases(stack, add):
         add("linked", "cenc", 1, player, "dashpiff", "auto", proxied, stack, "play",
             must_request=through_proxy(stack, fetched[:-1] if player == "shaka" else (), fetched[-1:]),
             must_not_request=through_proxy(stack, not_fetched[:-1] if player != "shaka" else (), not_fetched[-1:]))
+
+
+def steering_cases(stack, add):
+    """Content steering (tests/browser/streams/steering, DASH-IF CTS 001):
+    the MPD names a steering server on the origin that puts pathway "beta"
+    (multi-moof) before "alpha" (cenc-piff). Direct, both players ask it
+    before playback and fetch beta's segments, never alpha's. Through
+    dashpiff the MPD carries no ContentSteering (src/mpd/rewriter.cpp
+    drop_content_steering): nothing asks the steering server (`via`: it is
+    on the origin) and the players take the first BaseURL, alpha."""
+    o = stack.origin_url
+    origin_mpd = f"{o}/streams/steering/manifest.mpd"
+    # A prefix: a later steering request carries the player's own query
+    # (_DASH_pathway, _DASH_throughput).
+    steer = [("the steering server", "^" + re.escape(f"{o}/streams/steering/steer.json"))]
+    alpha = [("pathway alpha's media", f"{o}/streams/cenc-piff/seg-0-1.m4s")]
+    beta = [("pathway beta's media", f"{o}/streams/multi-moof/seg-0-1.m4s")]
+    proxied = mint(stack, origin_mpd)
+    for player in PLAYERS:
+        add("steering", "cenc", 1, player, "direct", "origin", origin_mpd, stack, "play",
+            must_request=steer + exactly(beta), must_not_request=exactly(alpha))
+        add("steering", "cenc", 1, player, "dashpiff", "auto", proxied, stack, "play",
+            must_request=through_proxy(stack, media=alpha), must_not_request=through_proxy(stack, media=beta))
 
 
 def main():
