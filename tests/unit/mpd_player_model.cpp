@@ -592,52 +592,62 @@ std::string upper(std::string s) {
 
 std::string substitute_template(std::string_view text, std::string_view representation_id,
                                 std::string_view bandwidth) {
+  // Shaka (MpdUtils fillUriTemplate) and dash.js (processUriTemplate of
+  // common-media-library, since 5.2) replace every match of
+  // \$(RepresentationID|Number|SubNumber|Bandwidth|Time)?(%0[0-9]+[diouxX])?\$
+  // from left to right: a '$' that starts none is text and pairs with
+  // nothing ("$a$Number$" is "$a7"). 23009-1 §5.3.9.4.4 names only the
+  // "%0<width>d" format tag; both also take the other integer conversions
+  // of IEEE 1003.1: 'i' and 'u' as 'd', 'o' octal, 'x' and 'X' hexadecimal
+  // in lower and upper case, zero-padded to the width.
+  static constexpr std::string_view kNames[] = {"RepresentationID", "Number", "SubNumber", "Bandwidth", "Time"};
   std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto close = text[i] == '$' ? text.find('$', i + 1) : std::string_view::npos;
-    if (close == std::string_view::npos) {
-      out += text[i];
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] != '$') {
+      out += text[i++];
       continue;
     }
-    const std::string_view inner = text.substr(i + 1, close - i - 1);
-    const std::string_view name = inner.substr(0, inner.find('%'));
-    const std::string_view format = inner.size() > name.size() ? inner.substr(name.size()) : std::string_view();
-    // 23009-1 §5.3.9.4.4: the format tag is "%0<width>d"; dash.js
-    // (SegmentsUtils replaceTokenForTemplate) and Shaka (MpdUtils
-    // fillUriTemplate) also take the other integer conversions of IEEE
-    // 1003.1: 'i' and 'u' as 'd', 'o' octal, 'x' and 'X' hexadecimal in
-    // lower and upper case, zero-padded to the width. An identifier with
-    // anything else is no identifier, and players leave it as text.
-    bool valid_format = format.empty();
+    if (text.substr(i + 1, 1) == "$") {
+      out += '$';
+      i += 2;
+      continue;
+    }
+    std::size_t at = i + 1;
+    std::string_view name;
+    for (const std::string_view n : kNames)
+      if (text.substr(at, n.size()) == n) name = n;
+    at += name.size();
     char conversion = 'd';
     std::size_t width = 0;
-    if (format.size() >= 3 && format[1] == '0' && std::string_view("diuoxX").find(format.back()) != std::string_view::npos) {
-      valid_format = true;
-      conversion = format.back();
-      for (char c : format.substr(2, format.size() - 3)) {
-        if (c < '0' || c > '9') valid_format = false;
-        else width = std::min<std::size_t>(width * 10 + static_cast<std::size_t>(c - '0'), 64);
+    if (text.substr(at, 2) == "%0") {
+      std::size_t end = at + 2;
+      while (end < text.size() && text[end] >= '0' && text[end] <= '9') {
+        width = std::min<std::size_t>(width * 10 + static_cast<std::size_t>(text[end] - '0'), 64);
+        ++end;
+      }
+      if (end > at + 2 && end < text.size() && std::string_view("diuoxX").find(text[end]) != std::string_view::npos) {
+        conversion = text[end];
+        at = end + 1;
       }
     }
-    std::string value = "$" + std::string(inner) + "$";  // not an identifier: stays as written
-    bool known = false;
-    if (inner.empty()) {
-      value = "$";  // "$$"
-    } else if (valid_format) {
-      known = true;
-      if (name == "RepresentationID") value = std::string(representation_id);
-      else if (name == "Bandwidth") value = std::string(bandwidth);
-      else if (name == "Number") value = "7";
-      else if (name == "Time") value = "90000";
-      else if (name == "SubNumber") value = "1";
-      else known = false;
+    // No name ("$%05d$"): Shaka leaves it as it is.
+    if (name.empty() || text.substr(at, 1) != "$") {
+      out += text[i++];
+      continue;
     }
-    if (known && name == "RepresentationID") {
+    std::string value;
+    if (name == "RepresentationID") value = std::string(representation_id);
+    else if (name == "Bandwidth") value = std::string(bandwidth);
+    else if (name == "Number") value = "7";
+    else if (name == "Time") value = "90000";
+    else value = "1";  // SubNumber
+    if (name == "RepresentationID") {
       // Shaka drops the width of a string and keeps its conversion (an 'X'
-      // upper-cases it); dash.js reads no format tag on it and leaves it as
-      // text, a meaning the rewrite keeps either way (it never fills ids in).
+      // upper-cases it); dash.js pads it too. Unpadded, an id keeps what it
+      // makes of the address ("https://x", "../x"), the stricter judge.
       if (conversion == 'X') value = upper(value);
-    } else if (known) {
+    } else {
       const bool number = !value.empty() && value.find_first_not_of("0123456789") == std::string::npos;
       if (number && conversion == 'o') value = in_base(value, 8);
       if (number && (conversion == 'x' || conversion == 'X')) value = in_base(value, 16);
@@ -645,7 +655,7 @@ std::string substitute_template(std::string_view text, std::string_view represen
       if (value.size() < width) value.insert(0, width - value.size(), '0');
     }
     out += value;
-    i = close;
+    i = at + 1;
   }
   return out;
 }

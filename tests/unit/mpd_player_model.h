@@ -66,8 +66,8 @@ std::vector<PlayerRequest> player_requests(std::string_view mpd, const std::stri
 std::optional<std::string> origin_request_for(std::string_view proxy_url, std::string_view proxy_origin = "http://proxy.test");
 
 // $RepresentationID$, $Bandwidth$, $Number$ (7), $Time$ (90000), $SubNumber$
-// (1), with "%0N" format tags of conversion d, i, u, o, x or X as dash.js and
-// Shaka read them, and $$.
+// (1), with "%0N" format tags of conversion d, i, u, o, x or X, and $$, as
+// Shaka and dash.js find them: left to right, a '$' that starts none is text.
 std::string substitute_template(std::string_view text, std::string_view representation_id,
                                 std::string_view bandwidth);
 

@@ -315,13 +315,16 @@ BOOST_AUTO_TEST_CASE(template_identifiers_are_substituted_like_a_player_does) {
 
 // dash.js and Shaka read the integer conversions of IEEE 1003.1 in a format
 // tag: "%0Nx" lower-case hex, "%0NX" upper-case, "%0No" octal, 'i' and 'u'
-// as 'd'. Shaka keeps a width-less conversion on $RepresentationID$.
+// as 'd' (a width is required). Shaka keeps a width-less conversion on
+// $RepresentationID$.
 BOOST_AUTO_TEST_CASE(format_tags_are_read_as_dash_js_and_shaka_read_them) {
   BOOST_TEST(test::substitute_template("$Time%08x$-$Time%03X$-$Number%03o$-$Time%01o$", "v", "1") ==
              "00015f90-15F90-007-257620");
   BOOST_TEST(test::substitute_template("$Bandwidth%01x$/$Bandwidth%04X$", "v", "6000000000000000000001") ==
              "14542ba12a337c00001/14542BA12A337C00001");
-  BOOST_TEST(test::substitute_template("$Number%02i$$Number%02u$$SubNumber%0x$", "v", "1") == "07071");
+  BOOST_TEST(test::substitute_template("$Number%02i$$Number%02u$$SubNumber%0x$", "v", "1") == "0707$SubNumber%0x$");
+  // A '$' that starts no identifier pairs with nothing.
+  BOOST_TEST(test::substitute_template("$a$Number$/$a$$Number$/$%05d$Time$", "v", "1") == "$a7/$a$Number$/$%05d90000");
   BOOST_TEST(test::substitute_template("$RepresentationID%05X$/$RepresentationID%05d$", "ab", "1") == "AB/ab");
   for (const char* text : {"$Number%05s$", "$Number%5x$", "$Number%05$", "$Time%0ax$"})
     BOOST_TEST(test::substitute_template(text, "v", "1") == text);
