@@ -869,7 +869,11 @@ class Rewriter {
   // "../" that removes a segment with an odd count of '$' ("8f$$$") shifts
   // the pairing of every later one: $RepresentationID$ reached the origin as
   // text (fuzz_mpd finding 165436f0). Where every segment pairs its own,
-  // removing whole segments changes no pairing.
+  // removing whole segments changes no pairing; where no segment is a dot
+  // segment (in the browser's reading, which the resolution takes), none is
+  // removed ("/..er$" is a name: a host's '$' pairing into it, as in the
+  // proxied form "!1h_$N!1/..er$", was refused when that form was fed back,
+  // fuzz_mpd finding 7242229e).
   static bool pairs_across_segments(std::string_view path) {
     bool open = false;
     for (const char c : path) {
@@ -916,7 +920,7 @@ class Rewriter {
       return;
     }
     if (kind != RefKind::absolute) check_one_meaning(e, attr, ref, read, kind, contexts, memo);
-    if (is_template && may_have_dot_segments(parsed.path) && pairs_across_segments(parsed.path))
+    if (is_template && has_dot_segment(parsed.path) && pairs_across_segments(parsed.path))
       throw MpdError(MpdError::Kind::unrewritable,
                      to_utf8(e->getLocalName() ? e->getLocalName() : e->getTagName()) + "@" + to_utf8(attr) +
                          " pairs a '$' with one in another path segment: the proxied form, resolved before the"

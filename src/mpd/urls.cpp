@@ -28,6 +28,16 @@ bool may_have_dot_segments(std::string_view path) {
   return path.find("/.") != std::string_view::npos || path.rfind(".", 0) == 0;
 }
 
+bool has_dot_segment(std::string_view path) {
+  for (std::size_t start = 0;;) {
+    const auto slash = path.find('/', start);
+    const std::string_view segment = path.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    if (segment == "." || segment == "..") return true;
+    if (slash == std::string_view::npos) return false;
+    start = slash + 1;
+  }
+}
+
 namespace {
 
 struct PathWalk {

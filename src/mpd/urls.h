@@ -28,6 +28,9 @@ std::string_view trim_ws(std::string_view s);
 
 // Whether resolving would change the path ("/./", "/../" and the like).
 bool may_have_dot_segments(std::string_view path);
+// Whether a segment of `path` is exactly "." or ".." (RFC 3986 §5.2.4
+// removes those and nothing else; "..er" is a name).
+bool has_dot_segment(std::string_view path);
 
 // `ref` as a browser's player reads it against an http(s) base whose scheme
 // is `base_scheme`, written as the RFC 3986 reference that resolve_uri()
