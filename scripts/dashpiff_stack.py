@@ -20,10 +20,21 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("DASHPIFF_BUILD", os.path.join(TOP, "build"))
 
 
+def free_ports(count):
+    """`count` distinct ports free now: each socket holds its port until all
+    are taken (two calls of one port each may return the same port twice)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def wait_for(predicate, timeout=10.0, what="condition"):
@@ -153,6 +164,10 @@ class Nginx:
         self.proc = None
 
     def start(self, port):
+        # Someone else's listener there would pass the wait below while this
+        # nginx fails to bind: the caller's requests would go to it.
+        if port_open(port):
+            raise RuntimeError(f"nginx {self.dir}: port {port} is already in use")
         self.proc = subprocess.Popen(
             ["nginx", "-p", self.dir + "/", "-c", self.conf, "-e", os.path.join(self.dir, "error.log"),
              "-g", "daemon off;"],
@@ -182,8 +197,10 @@ class Stack:
         # nginx workers run as nobody: they must reach the socket and logs.
         os.chmod(self.workdir, 0o755)
         self.origin_root = origin_root or os.path.join(TOP, "tests", "data")
-        self.origin_port = free_port()
-        self.front_port = front_port or free_port()
+        # Distinct: the front on the origin's port would find it open, and
+        # the test would talk to the origin (a CI run got 404 for /mpd/).
+        self.origin_port, spare = free_ports(2)
+        self.front_port = front_port or spare
         self.sock = os.path.join(self.workdir, "dashpiff.sock")
         # The origin is on loopback, which the SSRF guard refuses unless allowed.
         self.args = (["--allow-network", allow_network] if allow_network else []) + list(args)
